@@ -1,0 +1,3 @@
+from exporter_tui.cli.main import main
+
+raise SystemExit(main())

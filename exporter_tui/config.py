@@ -1,0 +1,263 @@
+"""Typed settings, read from TOML and validated by pydantic, and the paths they resolve to.
+
+Lookup order for the config file: `--config FILE`, else `EXPORTER_TUI_CONFIG`, else
+`H/config.toml` when a home H is given (`--home` or `EXPORTER_TUI_HOME`), else the user
+config dir. A missing file means all defaults; a broken one is a ConfigError naming the
+field, and the file is never rewritten.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+APP_NAME = "exporter-tui"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentitySettings(_Section):
+    user: str = Field(default_factory=lambda: _login_name())
+
+
+class LimitsSettings(_Section):
+    max_queued_runs: int = Field(default=100, ge=1)
+
+
+class ExportsSettings(_Section):
+    dir: str = "exports"
+    csv_bom: bool = False
+    excel_max_rows: int = Field(default=1_048_576, ge=2, le=1_048_576)
+    pdf_row_cap: int = Field(default=5_000, ge=1)
+    retention_days: float = Field(default=30.0, gt=0)
+    file_mode: int = 0o600
+    dir_mode: int = 0o700
+
+
+class ReadersSettings(_Section):
+    url: str = "http://127.0.0.1:9011"
+    token: str = ""
+    timeout: float = Field(default=10.0, gt=0)
+    page_size: int = Field(default=1000, ge=1, le=10_000)
+    retries: int = Field(default=3, ge=0)
+    backoff: float = Field(default=0.5, ge=0)
+
+
+class SourceSettings(_Section):
+    kind: Literal["embedded", "readers"] = "embedded"
+    readers: ReadersSettings = ReadersSettings()
+
+
+class RetrySettings(_Section):
+    attempts: int = Field(default=3, ge=1)
+    backoff: float = Field(default=30.0, ge=0)
+
+
+class SchedulerSettings(_Section):
+    tick: float = Field(default=5.0, gt=0)
+    catch_up: Literal["latest", "all", "skip"] = "latest"
+    max_catchup: str = "P7D"
+    heartbeat_timeout: float = Field(default=60.0, gt=0)
+    max_parallel: int = Field(default=2, ge=1, le=32)
+    retry: RetrySettings = RetrySettings()
+
+    @field_validator("max_catchup")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        from exporter_tui.core.durations import parse_duration
+
+        parse_duration(v)
+        return v
+
+
+class SmtpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["plain", "starttls", "ssl"] = "plain"
+    username: str = ""
+    password: str = ""
+    sender: str = "exporter-tui@localhost"
+    default_to: str = ""
+    timeout: float = Field(default=10.0, gt=0)
+    attach_max_bytes: int = Field(default=10_000_000, ge=0)
+
+
+class WebhookSettings(_Section):
+    default_url: str = ""
+
+
+class TelegramSettings(_Section):
+    api_base: str = "https://api.telegram.org"
+    token: str = ""
+    default_chat_id: str = ""
+
+
+class NotifySettings(_Section):
+    timeout: float = Field(default=10.0, gt=0)
+    attempts: int = Field(default=3, ge=1)
+    backoff: float = Field(default=2.0, ge=0)
+    email: SmtpSettings = SmtpSettings()
+    slack: WebhookSettings = WebhookSettings()
+    discord: WebhookSettings = WebhookSettings()
+    telegram: TelegramSettings = TelegramSettings()
+
+
+class DatabaseSettings(_Section):
+    busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+
+class TuiSettings(_Section):
+    bindings: dict[str, str] = {}
+    theme: str = "textual-dark"
+
+
+class Settings(_Section):
+    identity: IdentitySettings = IdentitySettings()
+    limits: LimitsSettings = LimitsSettings()
+    exports: ExportsSettings = ExportsSettings()
+    source: SourceSettings = SourceSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    notify: NotifySettings = NotifySettings()
+    database: DatabaseSettings = DatabaseSettings()
+    tui: TuiSettings = TuiSettings()
+
+
+# Environment variables that override secrets, so they need not sit in a file.
+SECRET_ENV: dict[str, tuple[str, ...]] = {
+    "EXPORTER_TUI_SMTP_PASSWORD": ("notify", "email", "password"),
+    "EXPORTER_TUI_TELEGRAM_TOKEN": ("notify", "telegram", "token"),
+    "EXPORTER_TUI_SLACK_WEBHOOK": ("notify", "slack", "default_url"),
+    "EXPORTER_TUI_DISCORD_WEBHOOK": ("notify", "discord", "default_url"),
+    "EXPORTER_TUI_READERS_TOKEN": ("source", "readers", "token"),
+}
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry and no LOGNAME: identity stays empty
+        return ""
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `errors` lists (path, reason) pairs."""
+
+    def __init__(self, path: Path | None, errors: list[tuple[str, str]]):
+        self.path = path
+        self.errors = errors
+        where = f"{path}: " if path else ""
+        super().__init__(where + "; ".join(f"{p}: {r}" for p, r in errors))
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where everything lives. `home` is None when the platform dirs are used."""
+
+    home: Path | None
+    config_file: Path
+    data_dir: Path
+    database: Path
+    source_db: Path
+    exports_dir: Path
+
+
+def resolve_paths(home: str | os.PathLike[str] | None, config: str | os.PathLike[str] | None, settings: Settings | None = None) -> Paths:
+    home = home or os.environ.get("EXPORTER_TUI_HOME") or None
+    config = config or os.environ.get("EXPORTER_TUI_CONFIG") or None
+    if home is not None:
+        h = Path(home).expanduser().absolute()
+        data_dir = h
+        config_file = Path(config).expanduser().absolute() if config else h / "config.toml"
+    else:
+        h = None
+        data_dir = Path(platformdirs.user_data_dir(APP_NAME))
+        config_file = Path(config).expanduser().absolute() if config else Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    exports = Path((settings or Settings()).exports.dir).expanduser()
+    if not exports.is_absolute():
+        exports = data_dir / exports
+    return Paths(
+        home=h,
+        config_file=config_file,
+        data_dir=data_dir,
+        database=data_dir / "exporter.db",
+        source_db=data_dir / "source.db",
+        exports_dir=exports,
+    )
+
+
+def load_settings(path: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the config file; a missing file gives the defaults."""
+    env = os.environ if environ is None else environ
+    data: dict = {}
+    if path.exists():
+        try:
+            raw = path.read_bytes()
+            data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise ConfigError(path, [("(file)", f"not UTF-8 text: {e.reason} at byte {e.start}")]) from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(path, [("(file)", f"not valid TOML: {e}")]) from None
+        except OSError as e:
+            raise ConfigError(path, [("(file)", f"cannot be read: {e.strerror}")]) from None
+    for var, (a, b, *rest) in SECRET_ENV.items():
+        if env.get(var):
+            node = data.setdefault(a, {})
+            if not isinstance(node, dict):
+                continue
+            node = node.setdefault(b, {}) if rest else node
+            if isinstance(node, dict):
+                node[rest[0] if rest else b] = env[var]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        errors = [(".".join(str(p) for p in err["loc"]) or "(file)", _reason(err)) for err in e.errors()]
+        raise ConfigError(path, errors) from None
+
+
+def _reason(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown setting"
+    return err["msg"]
+
+
+def config_is_world_readable(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & 0o077)
+    except OSError:
+        return False
+
+
+SECRET_FIELDS: tuple[tuple[str, ...], ...] = tuple(SECRET_ENV.values())
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold, so loggers can mask them."""
+    out = []
+    for path in SECRET_FIELDS:
+        node: object = settings
+        for part in path:
+            node = getattr(node, part)
+        if isinstance(node, str) and node:
+            out.append(node)
+    return out
+
+
+def redacted(settings: Settings) -> dict:
+    """The settings as a dict with every secret replaced by '***'."""
+    data = settings.model_dump()
+    for path in SECRET_FIELDS:
+        node = data
+        for part in path[:-1]:
+            node = node[part]
+        if node.get(path[-1]):
+            node[path[-1]] = "***"
+    return data

@@ -1,0 +1,115 @@
+"""ISO 8601 durations and calendar arithmetic in a time zone.
+
+Years, months, weeks and days move the wall clock (so `P1D` over a daylight-saving change
+lasts 23 or 25 hours and `P1M` from 31 January lands on 28 February); hours, minutes and
+seconds are elapsed time. Arithmetic is anchored: the k-th step is computed from the start,
+never from the previous step, so `P1M` from 31 January gives 28 February, then 31 March.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import isodate
+
+_DURATION_RE = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+class DurationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Period:
+    """A parsed duration: calendar months and days, plus elapsed seconds."""
+
+    text: str
+    months: int
+    days: int
+    seconds: float
+
+    def approx_seconds(self) -> float:
+        return self.months * 30.436875 * 86400 + self.days * 86400 + self.seconds
+
+
+def parse_duration(text: str) -> Period:
+    """Parse an ISO 8601 duration through isodate; zero, negative or malformed is an error."""
+    if not isinstance(text, str):
+        raise DurationError("must be an ISO 8601 duration string such as PT15M or P1D")
+    if len(text) > 64 or not _DURATION_RE.match(text):
+        raise DurationError(f"'{_short(text)}' is not an ISO 8601 duration (e.g. P1D, PT15M, P1Y6M4DT12H30M5S)")
+    try:
+        parsed = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError, OverflowError) as e:
+        raise DurationError(f"'{_short(text)}' is not an ISO 8601 duration: {e}") from None
+    if isinstance(parsed, isodate.Duration):
+        months = int(parsed.years) * 12 + int(parsed.months)
+        td = parsed.tdelta
+    else:
+        months = 0
+        td = parsed
+    days = td.days
+    seconds = td.seconds + td.microseconds / 1e6
+    if months < 0 or days < 0 or seconds < 0:
+        raise DurationError(f"'{_short(text)}' is negative; a duration must be positive")
+    if months == 0 and days == 0 and seconds == 0:
+        raise DurationError(f"'{_short(text)}' is zero; a duration must be positive")
+    if months > 12 * 1000 or days > 366 * 1000:
+        raise DurationError(f"'{_short(text)}' is longer than a thousand years")
+    return Period(text=text, months=months, days=days, seconds=seconds)
+
+
+def _short(text: object) -> str:
+    s = str(text)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def get_zone(name: str | None) -> ZoneInfo | timezone:
+    """An IANA zone; `utc` (any case) and empty mean UTC."""
+    if name is None or name == "" or name.lower() == "utc":
+        return timezone.utc
+    if len(name) > 64 or name.startswith("/") or ".." in name:
+        raise DurationError(f"'{_short(name)}' is not an IANA time zone")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise DurationError(f"'{_short(name)}' is not an IANA time zone (e.g. Europe/Rome, UTC)") from None
+
+
+def add_months(dt: datetime, months: int) -> datetime:
+    """Move a naive wall-clock time by whole months, clamping the day to the month's end."""
+    total = dt.year * 12 + (dt.month - 1) + months
+    year, month = divmod(total, 12)
+    day = min(dt.day, calendar.monthrange(year, month + 1)[1])
+    return dt.replace(year=year, month=month + 1, day=day)
+
+
+def shift(start: datetime, period: Period, k: int = 1, tz: ZoneInfo | timezone | None = None) -> datetime:
+    """start + k * period, anchored at start; `start` aware, result aware in `tz` (default start's zone)."""
+    zone = tz or start.tzinfo or timezone.utc
+    local = start.astimezone(zone).replace(tzinfo=None)
+    local = add_months(local, k * period.months) + timedelta(days=k * period.days)
+    # A wall-clock time that does not exist (spring forward) resolves like zoneinfo's fold=0.
+    aware = local.replace(tzinfo=zone).astimezone(timezone.utc)
+    return (aware + timedelta(seconds=k * period.seconds)).astimezone(zone)
+
+
+def shift_back(end: datetime, period: Period, tz: ZoneInfo | timezone | None = None) -> datetime:
+    """end - period, the start of a period that ends at `end`."""
+    zone = tz or end.tzinfo or timezone.utc
+    utc = end.astimezone(timezone.utc) - timedelta(seconds=period.seconds)
+    local = utc.astimezone(zone).replace(tzinfo=None)
+    local = add_months(local, -period.months) - timedelta(days=period.days)
+    return local.replace(tzinfo=zone).astimezone(zone)
+
+
+def to_unix(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def from_unix(ts: float, tz: ZoneInfo | timezone | None = None) -> datetime:
+    return datetime.fromtimestamp(ts, tz or timezone.utc)

@@ -1,0 +1,109 @@
+"""The contract every readings source fulfils.
+
+A source answers for one target (channel, subtopic, name) at a time, oldest reading
+first, in chunks, so the pipeline's memory stays flat however long the window is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+# The SenML columns of a reading, in the order a chunk carries them.
+READING_COLUMNS: tuple[str, ...] = (
+    "channel",
+    "subtopic",
+    "publisher",
+    "protocol",
+    "name",
+    "unit",
+    "time",
+    "value",
+    "string_value",
+    "bool_value",
+    "data_value",
+    "sum",
+    "update_time",
+)
+
+# dtypes of a chunk: times are float Unix seconds, bool_value a nullable boolean.
+READING_DTYPES: dict[str, str] = {
+    "channel": "object",
+    "subtopic": "object",
+    "publisher": "object",
+    "protocol": "object",
+    "name": "object",
+    "unit": "object",
+    "time": "float64",
+    "value": "float64",
+    "string_value": "object",
+    "bool_value": "boolean",
+    "data_value": "object",
+    "sum": "float64",
+    "update_time": "float64",
+}
+
+
+class SourceError(RuntimeError):
+    """A source could not answer: unreachable, refused, or sent something unreadable."""
+
+
+@dataclass(frozen=True)
+class ReadQuery:
+    """Readings of one target with `start <= time < end` (Unix seconds)."""
+
+    channel: str
+    subtopic: str
+    name: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    channel: str
+    subtopic: str
+    name: str
+    unit: str | None
+    first_time: float
+    last_time: float
+    count: int
+
+
+class Source(Protocol):
+    def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Chunks of at most `chunk_rows` readings, ascending by time, with READING_COLUMNS."""
+        ...
+
+    def count(self, query: ReadQuery) -> int:
+        """How many readings `read` would yield (used as the run's progress total)."""
+        ...
+
+    def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
+        """The newest reading with time < before, as a dict of READING_COLUMNS, or None."""
+        ...
+
+    def targets(self) -> list[TargetInfo]:
+        """Every target the source holds, sorted by channel, subtopic, name."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in READING_DTYPES.items()})
+
+
+def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Give a chunk exactly READING_COLUMNS with READING_DTYPES (missing columns become empty)."""
+    out = {}
+    n = len(df)
+    for col, dtype in READING_DTYPES.items():
+        if col in df.columns:
+            out[col] = df[col].astype(dtype) if dtype != "object" else df[col].astype(object)
+        else:
+            out[col] = pd.Series([None] * n, dtype=dtype, index=df.index)
+    return pd.DataFrame(out, index=df.index).reset_index(drop=True)
