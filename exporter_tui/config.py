@@ -92,7 +92,10 @@ class SmtpSettings(_Section):
 
 
 class WebhookSettings(_Section):
+    """Webhook URLs are secrets: requests name them (`target = "ops"`), config holds the URL."""
+
     default_url: str = ""
+    webhooks: dict[str, str] = {}
 
 
 class TelegramSettings(_Section):
@@ -241,7 +244,7 @@ SECRET_FIELDS: tuple[tuple[str, ...], ...] = tuple(SECRET_ENV.values())
 
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, so loggers can mask them."""
-    out = []
+    out = [url for hook in (settings.notify.slack, settings.notify.discord) for url in hook.webhooks.values() if url]
     for path in SECRET_FIELDS:
         node: object = settings
         for part in path:
@@ -260,4 +263,7 @@ def redacted(settings: Settings) -> dict:
             node = node[part]
         if node.get(path[-1]):
             node[path[-1]] = "***"
+    for medium in ("slack", "discord"):
+        hooks = data["notify"][medium]["webhooks"]
+        data["notify"][medium]["webhooks"] = {name: "***" for name in hooks}
     return data
