@@ -21,6 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 APP_NAME = "exporter-tui"
 
 
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry and no LOGNAME: identity stays empty
+        return ""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,7 +61,7 @@ class ReadersSettings(_Section):
 
 class SourceSettings(_Section):
     kind: Literal["embedded", "readers"] = "embedded"
-    readers: ReadersSettings = ReadersSettings()
+    readers: ReadersSettings = Field(default_factory=ReadersSettings)
 
 
 class RetrySettings(_Section):
@@ -68,7 +75,7 @@ class SchedulerSettings(_Section):
     max_catchup: str = "P7D"
     heartbeat_timeout: float = Field(default=60.0, gt=0)
     max_parallel: int = Field(default=2, ge=1, le=32)
-    retry: RetrySettings = RetrySettings()
+    retry: RetrySettings = Field(default_factory=RetrySettings)
 
     @field_validator("max_catchup")
     @classmethod
@@ -108,10 +115,10 @@ class NotifySettings(_Section):
     timeout: float = Field(default=10.0, gt=0)
     attempts: int = Field(default=3, ge=1)
     backoff: float = Field(default=2.0, ge=0)
-    email: SmtpSettings = SmtpSettings()
-    slack: WebhookSettings = WebhookSettings()
-    discord: WebhookSettings = WebhookSettings()
-    telegram: TelegramSettings = TelegramSettings()
+    email: SmtpSettings = Field(default_factory=SmtpSettings)
+    slack: WebhookSettings = Field(default_factory=WebhookSettings)
+    discord: WebhookSettings = Field(default_factory=WebhookSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
 
 class DatabaseSettings(_Section):
@@ -124,14 +131,14 @@ class TuiSettings(_Section):
 
 
 class Settings(_Section):
-    identity: IdentitySettings = IdentitySettings()
-    limits: LimitsSettings = LimitsSettings()
-    exports: ExportsSettings = ExportsSettings()
-    source: SourceSettings = SourceSettings()
-    scheduler: SchedulerSettings = SchedulerSettings()
-    notify: NotifySettings = NotifySettings()
-    database: DatabaseSettings = DatabaseSettings()
-    tui: TuiSettings = TuiSettings()
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    exports: ExportsSettings = Field(default_factory=ExportsSettings)
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    tui: TuiSettings = Field(default_factory=TuiSettings)
 
 
 # Environment variables that override secrets, so they need not sit in a file.
@@ -142,13 +149,6 @@ SECRET_ENV: dict[str, tuple[str, ...]] = {
     "EXPORTER_TUI_DISCORD_WEBHOOK": ("notify", "discord", "default_url"),
     "EXPORTER_TUI_READERS_TOKEN": ("source", "readers", "token"),
 }
-
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry and no LOGNAME: identity stays empty
-        return ""
 
 
 class ConfigError(Exception):
