@@ -113,3 +113,22 @@ def to_unix(dt: datetime) -> float:
 
 def from_unix(ts: float, tz: ZoneInfo | timezone | None = None) -> datetime:
     return datetime.fromtimestamp(ts, tz or timezone.utc)
+
+
+DS_UNITS: tuple[str, ...] = ("s", "m", "h", "d", "w", "M", "y")
+_DS_RE = re.compile(r"^([0-9]+)([smhdwMy])$")
+
+
+def parse_ds(ds: str) -> tuple[int, str]:
+    """Decimation granularity `15m` -> (15, 'm'): a positive integer and a unit among s m h d w M y."""
+    if not isinstance(ds, str):
+        raise DurationError("must be a string such as 15m or 1d")
+    m = _DS_RE.match(ds)
+    if not m:
+        raise DurationError(f"'{_short(ds)}' is not a granularity: a positive integer and a unit among s m h d w M y (e.g. 15m, 1d, 1M)")
+    n = int(m.group(1))
+    if n <= 0:
+        raise DurationError(f"'{ds}' must be a positive integer count")
+    if n > 100_000:
+        raise DurationError(f"'{ds}' is too large a granularity")
+    return n, m.group(2)

@@ -1,0 +1,164 @@
+"""The one way in for a request body: normalise the variants, check every rule, name every bad field."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from exporter_tui.core.errors import FieldError, RequestInvalid, json_path
+from exporter_tui.core.models import SERVER_FIELDS, ExportRequest
+
+_URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def parse_request(data: Any) -> ExportRequest:
+    """Validate a decoded JSON body; raise RequestInvalid naming every bad field."""
+    if not isinstance(data, dict):
+        raise RequestInvalid([FieldError("", "the body must be a JSON object")])
+    body = normalise_variants(data)
+    try:
+        request = ExportRequest.model_validate(body)
+    except ValidationError as e:
+        raise RequestInvalid([FieldError(json_path(_wire_loc(err["loc"])), _reason(err)) for err in e.errors()]) from None
+    errors = check_rules(request)
+    if errors:
+        raise RequestInvalid(errors)
+    return request
+
+
+def normalise_variants(data: dict) -> dict:
+    """Accept what the seeds README lists: server-set fields ignored, `0` times absent,
+    `timezone: {}` as the default, a single notification object as `{messages: [...]}`."""
+    body = {k: v for k, v in data.items() if k not in SERVER_FIELDS}
+    fmt = body.get("format")
+    if isinstance(fmt, dict) and isinstance(fmt.get("timezone"), dict) and not fmt["timezone"]:
+        body["format"] = {**fmt, "timezone": "utc"}
+    if _is_zero(body.get("periodStart")):
+        body.pop("periodStart", None)
+    elif isinstance(body.get("periodStart"), str):
+        body["periodStart"] = _iso_to_unix(body["periodStart"])
+    note = body.get("notification")
+    if isinstance(note, dict) and "messages" not in note and {"title", "text", "medium"} <= note.keys():
+        body["notification"] = {"messages": [{"policy": "onSuccess", **note}]}
+    items = body.get("items")
+    if isinstance(items, list):
+        body["items"] = [_normalise_item(i) for i in items]
+    return body
+
+
+def _normalise_item(item: Any) -> Any:
+    if not isinstance(item, dict) or not isinstance(item.get("params"), dict):
+        return item
+    params = dict(item["params"])
+    for key in ("from", "to"):
+        if _is_zero(params.get(key)):
+            params.pop(key, None)
+        elif isinstance(params.get(key), str):
+            params[key] = _iso_to_unix(params[key])
+    return {**item, "params": params}
+
+
+def _is_zero(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0)
+
+
+def _iso_to_unix(text: str) -> Any:
+    """An ISO 8601 date-time (with offset; naive means UTC) as Unix seconds; other text is left for the model to refuse."""
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+_ALIASES = {"from_": "from", "channel_id": "channelId", "output_format": "outputFormat", "csv_delimiter": "csvDelimiter",
+            "date_format": "dateFormat", "period_start": "periodStart", "catch_up": "catchUp"}
+
+
+def _wire_loc(loc: tuple) -> tuple:
+    return tuple(_ALIASES.get(p, p) if isinstance(p, str) else p for p in loc)
+
+
+def _reason(err: dict) -> str:
+    kind = err["type"]
+    if kind == "value_error":
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of an export request"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}"
+    if kind in ("float_parsing", "float_type"):
+        return "must be a number"
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a JSON object"
+    if kind == "list_type":
+        return "must be a JSON array"
+    if kind == "too_short":
+        return f"must have at least {err.get('ctx', {}).get('min_length')} element(s)" if "min_length" in err.get("ctx", {}) else err["msg"]
+    if kind == "too_long":
+        return f"must have at most {err.get('ctx', {}).get('max_length')} element(s)"
+    if kind == "string_too_long":
+        return f"is too long (at most {err.get('ctx', {}).get('max_length')} characters)"
+    if kind == "string_too_short":
+        return "must not be empty"
+    return err["msg"]
+
+
+def check_rules(r: ExportRequest) -> list[FieldError]:
+    """The rules that span fields, each naming its JSON path (single fields are checked by the model)."""
+    errors: list[FieldError] = []
+
+    def bad(path: str, reason: str) -> None:
+        errors.append(FieldError(path, reason))
+
+    if r.type == "recurring" and r.periodicity is None:
+        bad("periodicity", "is required for a recurring request")
+    elif r.type == "oneTime" and r.periodicity is not None:
+        bad("periodicity", "must be absent for a oneTime request")
+
+    seen: set[str] = set()
+    for i, col in enumerate(r.format.columns):
+        if col.id in seen:
+            bad(f"format.columns[{i}].id", f"'{col.id}' is listed twice")
+        seen.add(col.id)
+
+    for i, item in enumerate(r.items):
+        p = item.params
+        base = f"items[{i}].params"
+        names = p.target.names()
+        if any(not n for n in names):
+            bad(f"{base}.target.value", "lists an empty target name")
+        if p.target.label is not None:
+            labels = p.target.labels()
+            if len(labels) != len(names):
+                bad(f"{base}.target.label", f"lists {len(labels)} label(s) for {len(names)} target(s); give one label per target")
+            elif any(not lab for lab in labels):
+                bad(f"{base}.target.label", "lists an empty label")
+        if not p.subtopic:
+            bad(f"{base}.subtopic", "must not be empty")
+        if (p.from_ is None) != (p.to is None):
+            missing = "to" if p.to is None else "from"
+            bad(f"{base}.{missing}", "is required when the other end of the window is given")
+        elif p.from_ is not None and p.to is not None and p.from_ >= p.to:
+            bad(f"{base}.to", "must be after from")
+        if r.type == "oneTime" and p.period is None and p.from_ is None:
+            bad(base, "a oneTime item needs from/to or period")
+
+    if r.notification is not None:
+        for i, msg in enumerate(r.notification.messages):
+            if msg.target is not None and msg.medium in ("slack", "discord") and _URLISH.match(msg.target):
+                bad(f"notification.messages[{i}].target",
+                    f"webhook URLs are secrets: put it in the config under notify.{msg.medium}.webhooks and give its name here")
+    return errors

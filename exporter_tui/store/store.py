@@ -1,0 +1,600 @@
+"""The local SQLite store: requests, runs, their logs, notification outcomes and the audit trail.
+
+One connection per Store, serialised by a lock so threads can share it. Writes run in short
+`BEGIN IMMEDIATE` transactions with a busy timeout, so several processes (the TUI, the CLI, a
+headless scheduler) share one file without "database is locked" reaching the user.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from exporter_tui.core.models import ExportRequest
+from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate
+from exporter_tui.store.timeutil import iso, iso_from_unix, utcnow
+
+RUN_STATUSES = ("notProcessed", "inProgress", "done", "failed", "expired")
+ORIGINS = ("tui", "cli", "schedule")
+QUEUE_FULL = "Maximum number of queued exports reached"
+MISSING_IDENTITY = "Missing user identity id"
+
+
+class StoreError(Exception):
+    """The database cannot be used (corrupt, newer, unreadable); exit code 1."""
+
+
+class NotFound(LookupError):
+    """No such request or run (exit code 2)."""
+
+
+class LimitReached(Exception):
+    """Refused by a limit: the queue is full or the request is already running (exit code 3)."""
+
+
+class IdentityMissing(ValueError):
+    pass
+
+
+@dataclass
+class StoredRequest:
+    id: str
+    request: ExportRequest
+    owner: str
+    paused: bool
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The normalised body plus the server-set fields, as `requests show --json` prints it."""
+        return {
+            **self.request.to_body(),
+            "id": self.id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "deletedAt": self.deleted_at,
+        }
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+
+@dataclass
+class Run:
+    id: str
+    request_id: str
+    status: str
+    origin: str
+    attempt: int
+    nominal_time: float | None
+    window_from: float | None
+    window_to: float | None
+    progress: int
+    total: int | None
+    rows: int | None
+    file_name: str | None
+    file_extension: str | None
+    file_path: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    heartbeat_at: float | None
+    next_attempt_at: float | None
+    claimed_by: str | None
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "requestId": self.request_id,
+            "status": self.status,
+            "origin": self.origin,
+            "attempt": self.attempt,
+            "window": {"from": iso_from_unix(self.window_from), "to": iso_from_unix(self.window_to)},
+            "nominalTime": iso_from_unix(self.nominal_time),
+            "progress": self.progress,
+            "total": self.total,
+            "rows": self.rows,
+            "fileName": self.file_name,
+            "fileExtension": self.file_extension,
+            "filePath": self.file_path,
+            "createdAt": self.created_at,
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Page:
+    results: list[Any]
+    page: int
+    page_size: int
+    total: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.page_size < self.total
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    def links(self, base: str) -> dict[str, str | None]:
+        def link(p: int) -> str:
+            sep = "&" if "?" in base else "?"
+            return f"{base}{sep}page={p}&pageSize={self.page_size}"
+
+        return {"next": link(self.page + 1) if self.has_next else None, "prev": link(self.page - 1) if self.has_prev else None}
+
+
+_RUN_FIELDS = tuple(Run.__dataclass_fields__)
+
+
+class Store:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000, file_mode: int = 0o600):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._busy_timeout_ms = busy_timeout_ms
+        self.conn = self._connect(file_mode)
+        self.db = sqlite_utils.Database(self.conn)
+
+    # -- opening -------------------------------------------------------------------------
+    def _connect(self, file_mode: int) -> sqlite3.Connection:
+        new = not self.path.exists()
+        if new:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, file_mode)
+            os.close(fd)
+        elif self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a database file")
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            found = current_version(conn)
+            if found > SCHEMA_VERSION:
+                conn.close()
+                raise StoreError(
+                    f"{self.path}: the database has schema version {found}, newer than this app's {SCHEMA_VERSION}; "
+                    "upgrade exporter-tui (the file was left as it was)"
+                )
+            if found < SCHEMA_VERSION:
+                self._check_readable(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable exporter-tui database ({e}); the file was left as it was") from None
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                try:
+                    os.chmod(side, file_mode)
+                except OSError:
+                    pass
+        return conn
+
+    def _check_readable(self, conn: sqlite3.Connection) -> None:
+        """Refuse a non-empty file with no schema of ours before migrating writes anything."""
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if names and "requests" not in names:
+            raise StoreError(f"{self.path}: this SQLite file is not an exporter-tui database; the file was left as it was")
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction; retried when another process holds the lock past the busy timeout."""
+        with self._lock:
+            for attempt in range(5):
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e):
+                        raise
+                    if attempt == 4:
+                        raise StoreError(f"{self.path}: database is locked by another process; try again") from None
+                    time.sleep(0.05 * (2**attempt))
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            cur = self.conn.execute(sql, params)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    # -- audit ---------------------------------------------------------------------------
+    def _audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO audit (action, actor, entity, entity_id, at, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (f"exporter:exports:{action}", actor, entity, entity_id, iso(now or utcnow()), json.dumps(detail or {}, sort_keys=True)),
+        )
+
+    def audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
+        with self.transaction():
+            self._audit(action, actor, entity, entity_id, detail, now)
+
+    def list_audit(self, page: int = 1, page_size: int = 50, entity_id: str | None = None, action: str | None = None) -> Page:
+        where, params = [], []
+        if entity_id:
+            where.append("entity_id = ?")
+            params.append(entity_id)
+        if action:
+            where.append("action = ?")
+            params.append(action if action.startswith("exporter:") else f"exporter:exports:{action}")
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        total = self._query(f"SELECT count(*) AS n FROM audit {clause}", tuple(params))[0]["n"]
+        rows = self._query(f"SELECT * FROM audit {clause} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, page_size, (page - 1) * page_size))
+        for r in rows:
+            r["detail"] = json.loads(r["detail"] or "{}")
+        return Page(rows, page, page_size, total)
+
+    # -- requests ------------------------------------------------------------------------
+    def create_request(self, request: ExportRequest, actor: str, max_queued: int | None = None, now: datetime | None = None) -> StoredRequest:
+        if not actor:
+            raise IdentityMissing(MISSING_IDENTITY)
+        now = now or utcnow()
+        rid = str(uuid.uuid4())
+        stamp = iso(now)
+        with self.transaction() as conn:
+            if request.type == "oneTime" and max_queued is not None:
+                self._check_queue(conn, max_queued)
+            conn.execute(
+                "INSERT INTO requests (id, name, type, extension, targets, periodicity, period_start, owner, body, paused, created_at, updated_at, deleted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL)",
+                (rid, request.name, request.type, request.format.extension, ",".join(request.target_names()), request.periodicity,
+                 request.period_start, actor, json.dumps(request.to_body(), sort_keys=True), stamp, stamp),
+            )
+            self._audit("create", actor, "request", rid, {"type": request.type}, now)
+        return self.get_request(rid)
+
+    def _check_queue(self, conn: sqlite3.Connection, max_queued: int) -> None:
+        queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
+        if queued >= max_queued:
+            raise LimitReached(QUEUE_FULL)
+
+    def get_request(self, rid: str, include_deleted: bool = False) -> StoredRequest:
+        rows = self._query("SELECT * FROM requests WHERE id = ?", (rid,))
+        if not rows and len(rid) >= 4 and all(c in "0123456789abcdef-" for c in rid.lower()):
+            rows = self._query("SELECT * FROM requests WHERE id LIKE ? || '%' AND deleted_at IS NULL LIMIT 2", (rid.lower(),))
+            if len(rows) > 1:
+                raise NotFound(f"request id prefix '{rid}' is ambiguous; give more characters")
+        if not rows or (rows[0]["deleted_at"] and not include_deleted):
+            raise NotFound(f"no export request with id '{rid}'")
+        return self._to_request(rows[0])
+
+    @staticmethod
+    def _to_request(row: dict) -> StoredRequest:
+        return StoredRequest(
+            id=row["id"],
+            request=ExportRequest.model_validate(json.loads(row["body"])),
+            owner=row["owner"],
+            paused=bool(row["paused"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            deleted_at=row["deleted_at"],
+        )
+
+    def list_requests(self, page: int = 1, page_size: int = 20, type: str | None = None, status: str | None = None,
+                      include_deleted: bool = False) -> Page:
+        """Requests, newest first; `status` filters by the status of each request's latest run."""
+        where, params = [], []
+        if not include_deleted:
+            where.append("r.deleted_at IS NULL")
+        if type:
+            where.append("r.type = ?")
+            params.append(type)
+        last = "(SELECT status FROM runs WHERE request_id = r.id ORDER BY created_at DESC, rowid DESC LIMIT 1)"
+        if status:
+            where.append(f"{last} = ?")
+            params.append(status)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        total = self._query(f"SELECT count(*) AS n FROM requests r {clause}", tuple(params))[0]["n"]
+        rows = self._query(
+            f"SELECT r.*, {last} AS last_status FROM requests r {clause} ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?",
+            (*params, page_size, (page - 1) * page_size),
+        )
+        page_obj = Page([self._to_request(r) for r in rows], page, page_size, total)
+        page_obj.extra["last_status"] = {r["id"]: r["last_status"] for r in rows}
+        return page_obj
+
+    def all_active_requests(self) -> list[StoredRequest]:
+        return [self._to_request(r) for r in self._query("SELECT * FROM requests WHERE deleted_at IS NULL ORDER BY created_at")]
+
+    def update_request(self, rid: str, request: ExportRequest, actor: str, now: datetime | None = None) -> StoredRequest:
+        if not actor:
+            raise IdentityMissing(MISSING_IDENTITY)
+        current = self.get_request(rid)
+        now = now or utcnow()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE requests SET name = ?, type = ?, extension = ?, targets = ?, periodicity = ?, period_start = ?, body = ?, updated_at = ?"
+                " WHERE id = ? AND deleted_at IS NULL",
+                (request.name, request.type, request.format.extension, ",".join(request.target_names()), request.periodicity,
+                 request.period_start, json.dumps(request.to_body(), sort_keys=True), iso(now), current.id),
+            )
+            self._audit("update", actor, "request", current.id, {}, now)
+        return self.get_request(current.id)
+
+    def delete_request(self, rid: str, actor: str, now: datetime | None = None) -> StoredRequest:
+        """Soft delete: set deletedAt; the request leaves the lists and its queued runs are cancelled."""
+        current = self.get_request(rid)
+        now = now or utcnow()
+        with self.transaction() as conn:
+            conn.execute("UPDATE requests SET deleted_at = ?, updated_at = ? WHERE id = ?", (iso(now), iso(now), current.id))
+            cancelled = conn.execute(
+                "UPDATE runs SET status = 'failed', error = 'cancelled: request deleted', finished_at = ? WHERE request_id = ? AND status = 'notProcessed'",
+                (iso(now), current.id),
+            ).rowcount
+            self._audit("delete", actor, "request", current.id, {"cancelledRuns": cancelled}, now)
+        return self.get_request(current.id, include_deleted=True)
+
+    def set_paused(self, rid: str, paused: bool, actor: str, now: datetime | None = None) -> StoredRequest:
+        current = self.get_request(rid)
+        with self.transaction() as conn:
+            conn.execute("UPDATE requests SET paused = ? WHERE id = ?", (int(paused), current.id))
+            self._audit("pause" if paused else "resume", actor, "request", current.id, {}, now)
+        return self.get_request(current.id)
+
+    # -- runs ----------------------------------------------------------------------------
+    def _insert_run(self, conn: sqlite3.Connection, request_id: str, origin: str, window: tuple[float, float] | None,
+                    nominal: float | None, status: str, now: datetime) -> str:
+        run_id = str(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, window_from, window_to, progress, created_at)"
+            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
+            (run_id, request_id, status, origin, nominal, window[0] if window else None, window[1] if window else None, iso(now)),
+        )
+        return run_id
+
+    def create_run(self, request_id: str, origin: str, window: tuple[float, float] | None, actor: str, *,
+                   nominal: float | None = None, max_queued: int | None = None, now: datetime | None = None) -> Run:
+        """A queued run (notProcessed). Manual runs have no nominal time and are never deduplicated."""
+        if origin not in ORIGINS:
+            raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
+        now = now or utcnow()
+        with self.transaction() as conn:
+            if max_queued is not None:
+                self._check_queue(conn, max_queued)
+            busy = conn.execute("SELECT count(*) FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone()[0]
+            if busy and origin != "schedule":
+                raise LimitReached("the request is already running; wait for its run to finish")
+            run_id = self._insert_run(conn, request_id, origin, window, nominal, "notProcessed", now)
+            self._audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
+        return self.get_run(run_id)
+
+    def claim_interval(self, request_id: str, nominal: float, window: tuple[float, float], holder: str,
+                       now: datetime | None = None, max_queued: int | None = None) -> Run | None:
+        """Create and claim the scheduled run of one interval, in one transaction.
+
+        Returns None when that interval already has a run (another scheduler got it first),
+        or the queue is full (the interval waits), or the request is running now.
+        """
+        now = now or utcnow()
+        with self.transaction() as conn:
+            if max_queued is not None:
+                queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
+                if queued >= max_queued:
+                    return None
+            if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND nominal_time = ?", (request_id, nominal)).fetchone():
+                return None
+            if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
+                return None
+            run_id = self._insert_run(conn, request_id, "schedule", window, nominal, "inProgress", now)
+            conn.execute("UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?",
+                         (iso(now), now.timestamp(), holder, run_id))
+        return self.get_run(run_id)
+
+    def claim_run(self, run_id: str, holder: str, now: datetime | None = None) -> Run | None:
+        """Move a queued run to inProgress; None if someone else claimed it or its request is running."""
+        now = now or utcnow()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT request_id FROM runs WHERE id = ? AND status = 'notProcessed'", (run_id,)).fetchone()
+            if not row:
+                return None
+            if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (row[0],)).fetchone():
+                return None
+            conn.execute(
+                "UPDATE runs SET status = 'inProgress', started_at = ?, heartbeat_at = ?, claimed_by = ?, progress = 0 WHERE id = ?",
+                (iso(now), now.timestamp(), holder, run_id),
+            )
+        return self.get_run(run_id)
+
+    def queued_runs(self, now: datetime | None = None, limit: int = 50) -> list[Run]:
+        ts = (now or utcnow()).timestamp()
+        rows = self._query(
+            "SELECT runs.* FROM runs JOIN requests ON requests.id = runs.request_id"
+            " WHERE runs.status = 'notProcessed' AND requests.deleted_at IS NULL AND (runs.next_attempt_at IS NULL OR runs.next_attempt_at <= ?)"
+            " ORDER BY runs.created_at, runs.rowid LIMIT ?",
+            (ts, limit),
+        )
+        return [self._to_run(r) for r in rows]
+
+    def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> None:
+        ts = (now or utcnow()).timestamp()
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'",
+                         (progress, total, ts, run_id))
+
+    def heartbeat(self, run_id: str, now: datetime | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", ((now or utcnow()).timestamp(), run_id))
+
+    def finish_run(self, run_id: str, status: str, *, rows: int | None = None, file_name: str | None = None,
+                   file_extension: str | None = None, file_path: str | None = None, error: str | None = None,
+                   now: datetime | None = None) -> Run:
+        if status not in ("done", "failed"):
+            raise ValueError("a run finishes done or failed")
+        now = now or utcnow()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, rows = ?, progress = CASE WHEN ? = 'done' THEN coalesce(?, progress) ELSE progress END,"
+                " file_name = ?, file_extension = ?, file_path = ?, error = ?, finished_at = ? WHERE id = ?",
+                (status, rows, status, rows, file_name, file_extension, file_path, error, iso(now), run_id),
+            )
+        return self.get_run(run_id)
+
+    def requeue_run(self, run_id: str, error: str, next_attempt_at: float, now: datetime | None = None) -> Run:
+        """A failed attempt that will be retried: back to notProcessed in the same row, attempt counting up."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, error = ?, next_attempt_at = ?, progress = 0,"
+                " started_at = NULL, heartbeat_at = NULL, claimed_by = NULL, finished_at = NULL WHERE id = ?",
+                (error, next_attempt_at, run_id),
+            )
+        return self.get_run(run_id)
+
+    def stale_runs(self, older_than: float) -> list[Run]:
+        """Runs inProgress whose heartbeat stopped before `older_than` (Unix seconds)."""
+        rows = self._query("SELECT * FROM runs WHERE status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?", (older_than,))
+        return [self._to_run(r) for r in rows]
+
+    def cancel_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
+        run = self.get_run(run_id)
+        if run.status != "notProcessed":
+            raise LimitReached(f"run {run.id} is {run.status}; only a queued (notProcessed) run can be cancelled")
+        now = now or utcnow()
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'notProcessed'",
+                         (f"cancelled by {actor}", iso(now), run.id))
+            self._audit("cancel", actor, "run", run.id, {"requestId": run.request_id}, now)
+        return self.get_run(run.id)
+
+    def retry_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
+        run = self.get_run(run_id)
+        if run.status not in ("failed", "expired"):
+            raise LimitReached(f"run {run.id} is {run.status}; only a failed or expired run can be retried")
+        self.get_request(run.request_id)  # a deleted request's runs stay as they are
+        now = now or utcnow()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, next_attempt_at = NULL, progress = 0, error = NULL,"
+                " started_at = NULL, finished_at = NULL, heartbeat_at = NULL, claimed_by = NULL WHERE id = ?",
+                (run.id,),
+            )
+            self._audit("retry", actor, "run", run.id, {"requestId": run.request_id}, now)
+        return self.get_run(run.id)
+
+    def expire_run(self, run_id: str, now: datetime | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'expired' WHERE id = ? AND status = 'done'", (run_id,))
+            self._audit("expire", "retention", "run", run_id, {}, now)
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows and len(run_id) >= 4:
+            rows = self._query("SELECT * FROM runs WHERE id LIKE ? || '%' LIMIT 2", (run_id.lower(),))
+            if len(rows) > 1:
+                raise NotFound(f"run id prefix '{run_id}' is ambiguous; give more characters")
+        if not rows:
+            raise NotFound(f"no run with id '{run_id}'")
+        return self._to_run(rows[0])
+
+    @staticmethod
+    def _to_run(row: dict) -> Run:
+        return Run(**{k: row[k] for k in _RUN_FIELDS})
+
+    def list_runs(self, page: int = 1, page_size: int = 20, request_id: str | None = None, status: str | None = None) -> Page:
+        where, params = [], []
+        if request_id:
+            where.append("request_id = ?")
+            params.append(request_id)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        total = self._query(f"SELECT count(*) AS n FROM runs {clause}", tuple(params))[0]["n"]
+        rows = self._query(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                           (*params, page_size, (page - 1) * page_size))
+        return Page([self._to_run(r) for r in rows], page, page_size, total)
+
+    def runs_done_before(self, before: float) -> list[Run]:
+        """Done runs finished before `before` (Unix seconds): the retention candidates."""
+        rows = self._query("SELECT * FROM runs WHERE status = 'done' AND finished_at < ?", (iso_from_unix(before),))
+        return [self._to_run(r) for r in rows]
+
+    def nominal_times(self, request_id: str) -> set[float]:
+        return {r["nominal_time"] for r in self._query("SELECT nominal_time FROM runs WHERE request_id = ? AND nominal_time IS NOT NULL", (request_id,))}
+
+    def latest_nominal(self, request_id: str) -> float | None:
+        rows = self._query("SELECT max(nominal_time) AS t FROM runs WHERE request_id = ?", (request_id,))
+        return rows[0]["t"]
+
+    def count_queued(self) -> int:
+        return self._query("SELECT count(*) AS n FROM runs WHERE status = 'notProcessed'")[0]["n"]
+
+    # -- run log and notifications -------------------------------------------------------
+    def log_run(self, run_id: str, level: str, message: str, now: datetime | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utcnow()), level, message))
+
+    def run_log(self, run_id: str) -> list[dict]:
+        return self._query("SELECT at, level, message FROM run_log WHERE run_id = ? ORDER BY id", (run_id,))
+
+    def record_notification(self, run_id: str, request_id: str, medium: str, target: str, policy: str, status: str,
+                            attempts: int, error: str | None, at: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO notifications (run_id, request_id, medium, target, policy, status, attempts, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, request_id, medium, target, policy, status, attempts, error, at),
+            )
+
+    def notifications(self, run_id: str) -> list[dict]:
+        return self._query("SELECT medium, target, policy, status, attempts, error, at FROM notifications WHERE run_id = ? ORDER BY id", (run_id,))
+
+    # -- scheduler lease -----------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float | None = None) -> bool:
+        """Take or renew a named lease; False when another live holder has it."""
+        ts = time.time() if now is None else now
+        with self.transaction() as conn:
+            row = conn.execute("SELECT holder, expires_at FROM scheduler_lease WHERE name = ?", (name,)).fetchone()
+            if row and row[0] != holder and row[1] > ts:
+                return False
+            conn.execute(
+                "INSERT INTO scheduler_lease (name, holder, expires_at, pid, host) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, pid = excluded.pid, host = excluded.host",
+                (name, holder, ts + ttl, os.getpid(), os.uname().nodename),
+            )
+        return True
+
+    def lease_holder(self, name: str, now: float | None = None) -> dict | None:
+        ts = time.time() if now is None else now
+        rows = self._query("SELECT * FROM scheduler_lease WHERE name = ? AND expires_at > ?", (name, ts))
+        return rows[0] if rows else None
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM scheduler_lease WHERE name = ? AND holder = ?", (name, holder))
+
+
+def finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None

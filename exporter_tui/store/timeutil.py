@@ -1,0 +1,19 @@
+"""Timestamps as the store writes them: ISO 8601 UTC with milliseconds and a Z."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_from_unix(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return iso(datetime.fromtimestamp(ts, timezone.utc))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
