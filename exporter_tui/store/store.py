@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.schedule import one_time_run
 from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate
 from exporter_tui.store.timeutil import iso, iso_from_unix, utcnow
 
@@ -82,8 +83,10 @@ class Run:
     origin: str
     attempt: int
     nominal_time: float | None
+    run_at: float | None
     window_from: float | None
     window_to: float | None
+    window_override: int | None
     progress: int
     total: int | None
     rows: int | None
@@ -275,6 +278,10 @@ class Store:
                  request.period_start, actor, json.dumps(request.to_body(), sort_keys=True), stamp, stamp),
             )
             self._audit("create", actor, "request", rid, {"type": request.type}, now)
+            if request.type == "oneTime":
+                planned = one_time_run(request, now)
+                run_id = self._insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
+                conn.execute("UPDATE runs SET next_attempt_at = ? WHERE id = ?", (planned.not_before, run_id))
         return self.get_request(rid)
 
     def _check_queue(self, conn: sqlite3.Connection, max_queued: int) -> None:
@@ -367,18 +374,24 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------
     def _insert_run(self, conn: sqlite3.Connection, request_id: str, origin: str, window: tuple[float, float] | None,
-                    nominal: float | None, status: str, now: datetime) -> str:
+                    nominal: float | None, status: str, now: datetime, override: bool = False, run_at: float | None = None) -> str:
         run_id = str(uuid.uuid4())
         conn.execute(
-            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, window_from, window_to, progress, created_at)"
-            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
-            (run_id, request_id, status, origin, nominal, window[0] if window else None, window[1] if window else None, iso(now)),
+            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress, created_at)"
+            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 0, ?)",
+            (run_id, request_id, status, origin, nominal, run_at if run_at is not None else nominal,
+             window[0] if window else None, window[1] if window else None, int(override), iso(now)),
         )
         return run_id
 
     def create_run(self, request_id: str, origin: str, window: tuple[float, float] | None, actor: str, *,
-                   nominal: float | None = None, max_queued: int | None = None, now: datetime | None = None) -> Run:
-        """A queued run (notProcessed). Manual runs have no nominal time and are never deduplicated."""
+                   run_at: float, override: bool = False, max_queued: int | None = None,
+                   now: datetime | None = None) -> Run:
+        """A queued manual run (notProcessed); manual runs have no nominal time, so they are never deduplicated.
+
+        `run_at` is the instant an item's `period` ends at; `window` is the run's interval, and
+        with `override` it is the data window of every item.
+        """
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
         now = now or utcnow()
@@ -388,7 +401,7 @@ class Store:
             busy = conn.execute("SELECT count(*) FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone()[0]
             if busy and origin != "schedule":
                 raise LimitReached("the request is already running; wait for its run to finish")
-            run_id = self._insert_run(conn, request_id, origin, window, nominal, "notProcessed", now)
+            run_id = self._insert_run(conn, request_id, origin, window, None, "notProcessed", now, override, run_at)
             self._audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
         return self.get_run(run_id)
 

@@ -1,0 +1,316 @@
+"""The handlers behind each `exporter-tui` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from exporter_tui.cli.main import EXIT_FAILED, EXIT_OK, CliError, parse_instant, read_body
+from exporter_tui.cli.output import (
+    REQUEST_HEADERS,
+    RUN_HEADERS,
+    page_json,
+    paging_footer,
+    print_json,
+    request_row,
+    run_row,
+    table,
+)
+from exporter_tui.context import Context
+from exporter_tui.core.durations import get_zone
+from exporter_tui.core.schedule import Schedule
+from exporter_tui.core.validation import parse_request
+from exporter_tui.store.store import IdentityMissing, StoredRequest
+
+
+def _require_identity(ctx: Context) -> None:
+    if not ctx.actor:
+        raise IdentityMissing("Missing user identity id")
+
+
+def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
+    store = ctx.open_store()
+    try:
+        action = args.action
+        if action == "create":
+            _require_identity(ctx)
+            request = parse_request(read_body(args.file))
+            sr = store.create_request(request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs)
+            print_json(sr.as_json())
+            return EXIT_OK
+        if action == "list":
+            page = store.list_requests(args.page, args.page_size, type=args.type, status=args.status)
+            if args.json:
+                print_json(page_json(page, [r.as_json() for r in page.results], "/exports"))
+            else:
+                rows = [request_row(r, page.extra["last_status"].get(r.id)) for r in page.results]
+                print(table(REQUEST_HEADERS, rows))
+                print(paging_footer(page))
+            return EXIT_OK
+        if action == "show":
+            sr = store.get_request(args.id)
+            times = next_runs(sr)
+            if args.json:
+                print_json({**sr.as_json(), "paused": sr.paused, "owner": sr.owner, "nextRuns": times})
+            else:
+                print_json(sr.as_json())
+                print(f"owner: {sr.owner}   paused: {'yes' if sr.paused else 'no'}")
+                if times:
+                    print("next runs:")
+                    for t in times:
+                        print(f"  {t['utc']}   {t['local']}")
+            return EXIT_OK
+        if action == "export":
+            print_json(store.get_request(args.id).request.to_body())
+            return EXIT_OK
+        if action == "update":
+            _require_identity(ctx)
+            request = parse_request(read_body(args.file))
+            print_json(store.update_request(args.id, request, ctx.actor).as_json())
+            return EXIT_OK
+        if action == "delete":
+            sr = store.delete_request(args.id, ctx.actor)
+            if args.json:
+                print_json(sr.as_json())
+            else:
+                print(f"deleted {sr.id}")
+            return EXIT_OK
+        if action in ("pause", "resume"):
+            sr = store.set_paused(args.id, action == "pause", ctx.actor)
+            if args.json:
+                print_json({**sr.as_json(), "paused": sr.paused})
+            else:
+                print(f"{'paused' if sr.paused else 'resumed'} {sr.id}")
+            return EXIT_OK
+        raise CliError(f"unknown action {action}")
+    finally:
+        store.close()
+
+
+def next_runs(sr: StoredRequest, now: datetime | None = None, count: int = 5) -> list[dict[str, str]]:
+    """The next run times of a recurring request, in UTC and in the request's zone."""
+    if sr.request.type != "recurring" or sr.paused:
+        return []
+    schedule = Schedule(sr.request, datetime.fromisoformat(sr.created_at.replace("Z", "+00:00")))
+    zone = get_zone(sr.request.format.timezone)
+    return [
+        {"utc": t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"), "local": t.astimezone(zone).isoformat()}
+        for t in schedule.next_times(now or datetime.now(timezone.utc), count)
+    ]
+
+
+def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
+    request = parse_request(read_body(args.file))
+    if args.json:
+        print_json({"valid": True, "body": request.to_body()})
+    else:
+        print("valid")
+    return EXIT_OK
+
+
+def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
+    store = ctx.open_store()
+    try:
+        if args.action is None:
+            request_id = store.get_request(args.request, include_deleted=True).id if args.request else None
+            page = store.list_runs(args.page, args.page_size, request_id=request_id, status=args.status)
+            if args.json:
+                print_json(page_json(page, [r.as_json() for r in page.results], "/runs"))
+            else:
+                print(table(RUN_HEADERS, [run_row(r) for r in page.results]))
+                print(paging_footer(page))
+            return EXIT_OK
+        if args.action == "show":
+            run = store.get_run(args.run_id)
+            data = {**run.as_json(), "log": store.run_log(run.id), "notifications": store.notifications(run.id)}
+            if args.json:
+                print_json(data)
+            else:
+                print_json(run.as_json())
+                for entry in data["log"]:
+                    print(f"{entry['at']} {entry['level']:7} {entry['message']}")
+                for n in data["notifications"]:
+                    print(f"notification {n['medium']} {n['target']}: {n['status']} after {n['attempts']} attempt(s){' - ' + n['error'] if n['error'] else ''}")
+            return EXIT_OK
+        if args.action == "cancel":
+            run = store.cancel_run(args.run_id, ctx.actor)
+        else:
+            run = store.retry_run(args.run_id, ctx.actor)
+        if args.json:
+            print_json(run.as_json())
+        else:
+            print(f"{run.id}: {run.status}")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.pipeline.runner import run_now
+
+    window = None
+    if args.from_ or args.to:
+        if not (args.from_ and args.to):
+            raise CliError("--from and --to go together")
+        start, end = parse_instant(args.from_, "--from"), parse_instant(args.to, "--to")
+        if start >= end:
+            raise CliError("--to must be after --from")
+        window = (start.timestamp(), end.timestamp())
+    bar = None if args.quiet or args.json else ProgressBar(sys.stderr)
+    run = run_now(ctx, args.id, origin="cli", window=window, on_progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    if args.json:
+        print_json(run.as_json())
+    else:
+        w = run.as_json()["window"]
+        print(f"run {run.id}: {run.status}")
+        print(f"  window  {w['from']} .. {w['to']}")
+        print(f"  rows    {run.rows if run.rows is not None else '-'}")
+        print(f"  file    {run.file_path or '-'}")
+        if run.error:
+            print(f"  error   {run.error}")
+    return EXIT_OK if run.status == "done" else EXIT_FAILED
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal stream (nothing when it is not a terminal)."""
+
+    def __init__(self, stream, width: int = 30):
+        self.stream = stream
+        self.width = width
+        self.tty = stream.isatty()
+        self._last = -1
+
+    def update(self, done: int, total: int | None) -> None:
+        if not self.tty:
+            return
+        if total:
+            frac = min(done / total, 1.0)
+            pct = int(frac * 100)
+            if pct == self._last:
+                return
+            self._last = pct
+            filled = int(frac * self.width)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {done}/{total} rows")
+        else:
+            self.stream.write(f"\r{done} rows")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.scheduler.service import Scheduler
+
+    now = parse_instant(args.now, "--now") if args.now else datetime.now(timezone.utc)
+    store = ctx.open_store()
+    try:
+        scheduler = Scheduler(ctx, store)
+        if args.dry_run:
+            plan = scheduler.plan(now)
+            if args.json:
+                print_json([p.as_json() for p in plan])
+            else:
+                for p in plan:
+                    print(p.describe())
+                if not plan:
+                    print("nothing is due")
+            return EXIT_OK
+        runs = scheduler.run_due(now)
+        if args.json:
+            print_json([r.as_json() for r in runs])
+        else:
+            for r in runs:
+                print(f"{r.id} {r.status} {r.file_path or r.error or ''}")
+            if not runs:
+                print("nothing was due")
+        return EXIT_FAILED if any(r.status == "failed" for r in runs) else EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.sources.demo import generate_demo
+    from exporter_tui.starter import ensure_example_request
+
+    end = parse_instant(args.end, "--end") if args.end else None
+    if not (0 < args.days <= 3660):
+        raise CliError("--days must be more than 0 and at most 3660")
+    ctx.ensure_dirs()
+    stats = generate_demo(ctx.paths.source_db, days=args.days, end=end, reset=args.reset)
+    store = ctx.open_store()
+    try:
+        example = ensure_example_request(store, ctx.actor, stats.end)
+    finally:
+        store.close()
+    if args.json:
+        print_json({"rows": stats.rows, "devices": stats.devices, "targets": stats.targets, "start": stats.start.isoformat(),
+                    "end": stats.end.isoformat(), "seconds": round(stats.seconds, 3), "exampleRequestId": example.id})
+    else:
+        print(f"{stats.rows} readings of {stats.targets} targets on {stats.devices} devices, "
+              f"{stats.start.isoformat()} .. {stats.end.isoformat()}, in {stats.seconds:.1f} s")
+        print(f"example request: {example.id}  (try: exporter-tui run {example.short_id})")
+    return EXIT_OK
+
+
+def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.store.timeutil import iso_from_unix
+
+    source = ctx.open_source()
+    try:
+        targets = source.targets()
+    finally:
+        source.close()
+    if args.json:
+        print_json([{"channel": t.channel, "subtopic": t.subtopic, "name": t.name, "unit": t.unit, "first": iso_from_unix(t.first_time),
+                     "last": iso_from_unix(t.last_time), "count": t.count} for t in targets])
+    else:
+        print(table(("CHANNEL", "SUBTOPIC", "NAME", "UNIT", "FIRST", "LAST"),
+                    [(t.channel, t.subtopic, t.name, t.unit or "", iso_from_unix(t.first_time), iso_from_unix(t.last_time)) for t in targets]))
+    return EXIT_OK
+
+
+def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
+    store = ctx.open_store()
+    try:
+        page = store.list_audit(args.page, args.page_size, entity_id=args.id, action=args.action)
+    finally:
+        store.close()
+    if args.json:
+        print_json(page_json(page, page.results, "/audit"))
+    else:
+        print(table(("AT", "ACTION", "ACTOR", "ENTITY", "ID", "DETAIL"),
+                    [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results]))
+        print(paging_footer(page))
+    return EXIT_OK
+
+
+def cmd_notify(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.notify.dispatch import send_test
+
+    outcome = send_test(args.medium, args.target, ctx.settings.notify)
+    if args.json:
+        print_json(outcome.__dict__)
+    else:
+        print(f"{outcome.medium} {outcome.target}: {outcome.status} after {outcome.attempts} attempt(s)"
+              + (f" - {outcome.error}" if outcome.error else ""))
+    return EXIT_OK if outcome.status == "sent" else EXIT_FAILED
+
+
+COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+    "requests": cmd_requests,
+    "validate": cmd_validate,
+    "runs": cmd_runs,
+    "run": cmd_run,
+    "run-due": cmd_run_due,
+    "demo": cmd_demo,
+    "sources": cmd_sources,
+    "audit": cmd_audit,
+    "notify": cmd_notify,
+}

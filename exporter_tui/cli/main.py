@@ -1,0 +1,243 @@
+"""The `exporter-tui` command: a contract that scripts rely on.
+
+Exit codes: 0 done; 1 failed at run time (a failed run, a corrupt, newer or locked
+database); 2 invalid input (bad body, unknown id, bad config, missing identity); 3 refused
+by a limit (queue full, request already running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from exporter_tui import __version__
+from exporter_tui.config import ConfigError
+from exporter_tui.context import Context, load_context
+from exporter_tui.core.errors import FieldError, RequestInvalid
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT = 0, 1, 2, 3
+MAX_BODY_BYTES = 10_000_000
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_INVALID, body: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.body = body or {"detail": message, "validationErrors": []}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with the usage, as argparse does, but through CliError
+        raise CliError(f"{self.prog}: {message}\n{self.format_usage().rstrip()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="exporter-tui", description="Compose, schedule and run Connhex-compatible data exports.")
+    p.add_argument("--version", action="version", version=f"exporter-tui {__version__}")
+    p.add_argument("--home", help="keep the database, the source, the exports and config.toml under this folder (env EXPORTER_TUI_HOME)")
+    p.add_argument("--config", help="config file (env EXPORTER_TUI_CONFIG; default HOME/config.toml or the user config dir)")
+    p.add_argument("--headless", action="store_true", help="run the scheduler with no screen until SIGINT/SIGTERM")
+    p.add_argument("--json", action="store_true", help="print JSON (also accepted after the command)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="headless log lines (default text)")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    def cmd(name: str, help: str, json_flag: bool = True, **kw: Any) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help, **kw)
+        if json_flag:
+            c.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+        return c
+
+    def paging(c: argparse.ArgumentParser) -> None:
+        c.add_argument("--page", type=_positive, default=1)
+        c.add_argument("--page-size", type=_positive, default=20)
+
+    req = cmd("requests", "create, list, show, export, update, delete, pause, resume export requests", json_flag=False)
+    rsub = req.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for name, help, args in (
+        ("create", "store a request from a JSON body (FILE or - for stdin)", ("file",)),
+        ("show", "print a stored request and its next run times", ("id",)),
+        ("export", "print the request body without server-set fields", ("id",)),
+        ("update", "replace a request's body", ("id", "file")),
+        ("delete", "soft-delete a request and cancel its queued runs", ("id",)),
+        ("pause", "stop scheduling a request", ("id",)),
+        ("resume", "resume scheduling (the catch-up policy applies)", ("id",)),
+    ):
+        c = rsub.add_parser(name, help=help)
+        for a in args:
+            c.add_argument(a)
+        c.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    lst = rsub.add_parser("list", help="list requests, newest first")
+    lst.add_argument("--type", choices=("oneTime", "recurring"))
+    lst.add_argument("--status", choices=("notProcessed", "inProgress", "done", "failed", "expired"), help="status of the latest run")
+    lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    paging(lst)
+
+    v = cmd("validate", "check a JSON body without storing it")
+    v.add_argument("file")
+
+    runs = cmd("runs", "list runs; runs show|cancel|retry RUN_ID")
+    runs.add_argument("--request", help="only the runs of this request")
+    runs.add_argument("--status", choices=("notProcessed", "inProgress", "done", "failed", "expired"))
+    paging(runs)
+    rs = runs.add_subparsers(dest="action", parser_class=_Parser)
+    for name, help in (("show", "one run with its log and notifications"), ("cancel", "cancel a queued run"), ("retry", "queue a failed run again")):
+        c = rs.add_parser(name, help=help)
+        c.add_argument("run_id")
+        c.add_argument("--json", action="store_true")
+
+    run = cmd("run", "run one request now, in the foreground")
+    run.add_argument("id")
+    run.add_argument("--from", dest="from_", help="window start (ISO 8601 or Unix seconds)")
+    run.add_argument("--to", help="window end (ISO 8601 or Unix seconds)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    due = cmd("run-due", "run what is due at one instant, then exit (cron, systemd timers)")
+    due.add_argument("--now", help="the instant (ISO 8601; default now)")
+    due.add_argument("--dry-run", action="store_true", help="list the intervals it would run; run nothing")
+
+    demo = cmd("demo", "fill the embedded source with demo telemetry and store an example request")
+    demo.add_argument("--days", type=float, default=30.0)
+    demo.add_argument("--end", help="end of the data (ISO 8601; default now rounded down to the hour)")
+    demo.add_argument("--reset", action="store_true", help="empty the source first")
+
+    src = cmd("sources", "the readings source", json_flag=False)
+    ssub = src.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    sl = ssub.add_parser("list", help="every target with its unit and first and last time")
+    sl.add_argument("--json", action="store_true")
+
+    audit = cmd("audit", "the audit trail of creates, updates, deletes and runs")
+    audit.add_argument("--id", help="only events about this request or run")
+    audit.add_argument("--action", help="e.g. create, update, delete, skip")
+    paging(audit)
+
+    notify = cmd("notify", "notifications", json_flag=False)
+    nsub = notify.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    nt = nsub.add_parser("test", help="send a test message and print the outcome")
+    nt.add_argument("medium", choices=("email", "telegram", "slack", "discord"))
+    nt.add_argument("target", help="address, chat id, or webhook name from the config")
+    nt.add_argument("--json", action="store_true")
+    return p
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if n < 1 or n > 10_000:
+        raise argparse.ArgumentTypeError(f"{n} must be between 1 and 10000")
+    return n
+
+
+def read_body(source: str) -> Any:
+    """Decode a JSON body from FILE or '-' (stdin); errors become RequestInvalid with path ''."""
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            with open(source, "rb") as f:
+                raw = f.read(MAX_BODY_BYTES + 1)
+    except OSError as e:
+        raise CliError(f"cannot read {source}: {e.strerror}") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestInvalid([FieldError("", f"the body is larger than {MAX_BODY_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RequestInvalid([FieldError("", f"not UTF-8 text (byte {e.start})")]) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise RequestInvalid([FieldError("", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")]) from None
+    except RecursionError:
+        raise RequestInvalid([FieldError("", "the JSON is nested too deeply")]) from None
+    except ValueError as e:
+        raise RequestInvalid([FieldError("", str(e))]) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"not valid JSON: {name} is not a number JSON allows")
+
+
+def parse_instant(text: str, name: str) -> datetime:
+    """ISO 8601 (naive means UTC) or Unix seconds."""
+    try:
+        return datetime.fromtimestamp(float(text), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        return dispatch(args)
+    except CliError as e:
+        return _fail(str(e), e.code, e.body, wants_json)
+    except RequestInvalid as e:
+        return _fail(e.readable(), EXIT_INVALID, e.body(), wants_json)
+    except ConfigError as e:
+        errors = [{"path": p, "reason": r} for p, r in e.errors]
+        return _fail(f"bad config {e.path}:\n" + "\n".join(f"  {p}: {r}" for p, r in e.errors), EXIT_INVALID,
+                     {"detail": f"bad config {e.path}", "validationErrors": errors}, wants_json)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:
+        from exporter_tui.store.store import IdentityMissing, LimitReached, NotFound, StoreError
+
+        if isinstance(e, NotFound):
+            return _fail(str(e), EXIT_INVALID, None, wants_json)
+        if isinstance(e, IdentityMissing):
+            return _fail(str(e), EXIT_INVALID, {"detail": str(e), "validationErrors": [{"path": "identity.user", "reason": "is empty"}]}, wants_json)
+        if isinstance(e, LimitReached):
+            return _fail(str(e), EXIT_LIMIT, None, wants_json)
+        if isinstance(e, StoreError):
+            return _fail(str(e), EXIT_FAILED, None, wants_json)
+        raise
+
+
+def _fail(message: str, code: int, body: dict | None, wants_json: bool) -> int:
+    if wants_json:
+        from exporter_tui.cli.output import print_json
+
+        print_json(body or {"detail": message, "validationErrors": []})
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.headless:
+        from exporter_tui.scheduler.headless import run_headless
+
+        return run_headless(args.home, args.config, log_format=args.log_format)
+    if args.command is None:
+        return _open_tui(args)
+    ctx = load_context(args.home, args.config)
+    handler: Callable[[Context, argparse.Namespace], int] = COMMANDS[args.command]
+    return handler(ctx, args)
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    try:
+        from exporter_tui.tui.app import run_app
+    except ImportError:
+        print("The TUI is not available in this build; use the commands below.", file=sys.stderr)
+        build_parser().print_help(sys.stderr)
+        return EXIT_INVALID
+    return run_app(args.home, args.config)
+
+
+from exporter_tui.cli.commands import COMMANDS  # noqa: E402  (the handlers use the helpers above)

@@ -1,0 +1,28 @@
+"""Events a run reports as it goes: the TUI's log pane and headless's log lines read them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    kind: str  # started | progress | warning | done | failed | notification | skip | recovered | info
+    message: str
+    run_id: str | None = None
+    request_id: str | None = None
+    progress: int | None = None
+    total: int | None = None
+    at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+EventSink = Callable[[RunEvent], None]
+
+
+def ignore(_: RunEvent) -> None:
+    """The sink for callers that do not watch."""

@@ -1,0 +1,242 @@
+"""One export: read each item's targets, run the stages, write the file(s), publish them.
+
+Read -> (delta) -> (decimation) -> shape (long or wide) -> columns and labels -> writer.
+Every stage streams chunk by chunk, so memory stays flat however long the window is.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from exporter_tui import __version__
+from exporter_tui.config import ExportsSettings
+from exporter_tui.core.durations import get_zone
+from exporter_tui.core.models import ExportRequest, Item
+from exporter_tui.pipeline import files
+from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
+from exporter_tui.pipeline.decimate import Decimator
+from exporter_tui.pipeline.delta import DeltaStage
+from exporter_tui.pipeline.shape import merge_wide
+from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
+from exporter_tui.sources.base import ReadQuery, Source
+
+Progress = Callable[[int, int | None], None]
+
+
+class Cancelled(Exception):
+    """The export was stopped before it finished (shutdown, cancel)."""
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    file_name: str
+    extension: str
+    rows: int
+    sha256: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExportJob:
+    request: ExportRequest
+    request_id: str
+    run_id: str
+    windows: list[tuple[float, float]]  # one per item
+
+    @property
+    def zone(self):
+        return get_zone(self.request.format.timezone)
+
+
+class _Counter:
+    """Counts raw readings as they are read, for progress, and checks for a stop between chunks."""
+
+    def __init__(self, total: int | None, on_progress: Progress | None, should_stop: Callable[[], bool] | None):
+        self.done = 0
+        self.total = total
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+
+    def wrap(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            if self.should_stop and self.should_stop():
+                raise Cancelled("stopped before the export finished")
+            self.done += len(chunk)
+            if self.on_progress:
+                self.on_progress(self.done, self.total)
+            yield chunk
+
+
+def _target_stream(source: Source, job: ExportJob, item: Item, name: str, window: tuple[float, float], counter: _Counter,
+                   chunk_rows: int) -> Iterator[pd.DataFrame]:
+    p = item.params
+    query = ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])
+    stream: Iterator[pd.DataFrame] = counter.wrap(source.read(query, chunk_rows))
+    if p.transform == "delta":
+        before = source.last_before(p.channel_id, p.subtopic, name, window[0])
+        previous = None if before is None else before.get("value")
+        delta = DeltaStage(None if previous is None or pd.isna(previous) else float(previous))
+        stream = (delta.apply(c) for c in stream)
+    if p.decimation is not None:
+        stream = _decimated(stream, Decimator(p.decimation.ds, p.decimation.dsf, job.zone))
+    return stream
+
+
+def _decimated(stream: Iterator[pd.DataFrame], decimator: Decimator) -> Iterator[pd.DataFrame]:
+    for chunk in stream:
+        out = decimator.feed(chunk)
+        if len(out):
+            yield out
+    last = decimator.finish()
+    if len(last):
+        yield last
+
+
+def item_title(item: Item, index: int) -> str:
+    if item.filename:
+        return item.filename
+    labels = item.params.target.labels()
+    return ", ".join(labels) if len(labels) <= 3 else f"{labels[0]} and {len(labels) - 1} more"
+
+
+def build_table(source: Source, job: ExportJob, index: int, counter: _Counter, chunk_rows: int = 100_000) -> Table:
+    item = job.request.items[index]
+    p = item.params
+    window = job.windows[index]
+    names = p.target.names()
+    labels = p.target.labels()
+    columns = [(c.id, c.label) for c in job.request.format.columns] or None
+    zone = job.zone
+    if p.output_format == "wide":
+        layout = wide_layout(columns, labels)
+        streams = {label: _target_stream(source, job, item, name, window, counter, chunk_rows) for name, label in zip(names, labels)}
+        chunks = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
+    else:
+        layout = long_layout(columns)
+        explicit = p.target.label is not None
+
+        def long_chunks() -> Iterator[pd.DataFrame]:
+            for name, label in zip(names, labels):
+                for chunk in _target_stream(source, job, item, name, window, counter, chunk_rows):
+                    yield select_columns(chunk, columns, label if explicit else None, zone)
+
+        chunks = long_chunks()
+    return Table(title=item_title(item, index), columns=list(layout.headers), time_columns=frozenset(layout.time_headers),
+                 chunks=chunks, numeric_columns=tuple(layout.numeric_headers))
+
+
+def count_total(source: Source, job: ExportJob) -> int:
+    total = 0
+    for item, window in zip(job.request.items, job.windows):
+        p = item.params
+        for name in p.target.names():
+            total += source.count(ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1]))
+    return total
+
+
+def base_name(job: ExportJob) -> str:
+    """format.filename, else the only item's filename, else the request's short id."""
+    if job.request.format.filename:
+        return job.request.format.filename
+    if len(job.request.items) == 1 and job.request.items[0].filename:
+        return job.request.items[0].filename
+    return job.request_id[:8]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def write_options(job: ExportJob, settings: ExportsSettings, on_rows: Callable[[int], None] | None = None) -> WriteOptions:
+    fmt = job.request.format
+    start, end = min(w[0] for w in job.windows), max(w[1] for w in job.windows)
+    zone_name = "UTC" if fmt.timezone.lower() == "utc" else fmt.timezone
+    summary = [
+        ("Request", job.request_id),
+        ("Name", job.request.name or "-"),
+        ("Type", job.request.type + (f" every {job.request.periodicity}" if job.request.periodicity else "")),
+        ("Targets", ", ".join(job.request.target_names())),
+    ]
+    return WriteOptions(
+        timezone_name=zone_name,
+        date_format=fmt.date_format,
+        delimiter=fmt.csv_delimiter,
+        bom=settings.csv_bom,
+        template=fmt.template,
+        title=job.request.name or f"Export {job.request_id[:8]}",
+        summary=summary,
+        window=(_iso(start), _iso(end)),
+        excel_max_rows=settings.excel_max_rows,
+        pdf_row_cap=settings.pdf_row_cap,
+        on_progress=on_rows,
+    )
+
+
+def run_export(job: ExportJob, source: Source, settings: ExportsSettings, exports_dir: Path, *,
+               on_progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ExportResult:
+    """Write the job's file under exports/<request-id>/ and return where it went. On any
+    failure nothing is left behind: temporary files are removed and no final name appears."""
+    folder = files.request_dir(exports_dir, job.request_id, settings.dir_mode)
+    try:
+        return _run_export(job, source, settings, folder, on_progress, should_stop)
+    except BaseException:
+        files.remove_partials(folder, job.run_id)
+        raise
+
+
+def _run_export(job: ExportJob, source: Source, settings: ExportsSettings, folder: Path,
+                on_progress: Progress | None, should_stop: Callable[[], bool] | None) -> ExportResult:
+    counter = _Counter(count_total(source, job), on_progress, should_stop)
+    writer = get_writer(job.request.format.extension)
+    options = write_options(job, settings)
+    start = min(w[0] for w in job.windows)
+    name = base_name(job)
+    manifest = {
+        "request": job.request_id,
+        "run": job.run_id,
+        "window": {"from": _iso(start), "to": _iso(max(w[1] for w in job.windows))},
+        "items": [{"title": item_title(item, i), "from": _iso(w[0]), "to": _iso(w[1])} for i, (item, w) in enumerate(zip(job.request.items, job.windows))],
+        "timezone": options.timezone_name,
+        "format": job.request.format.file_extension,
+        "appVersion": __version__,
+    }
+    tables = [build_table(source, job, i, counter) for i in range(len(job.request.items))]
+    if writer.multi_table or len(tables) == 1:
+        final = files.final_path(folder, name, start, writer.extension)
+        with files.temporary(final, job.run_id) as temp:
+            result = writer.write(tables, temp, options)
+            digest = files.publish(temp, final, {**manifest, "rows": result.rows}, job.run_id, settings.file_mode)
+        return ExportResult(final, final.name, writer.extension, result.rows, digest, list(result.warnings))
+    return _write_zip(job, tables, writer, options, folder, name, start, manifest, settings)
+
+
+def _write_zip(job: ExportJob, tables: list[Table], writer, options: WriteOptions, folder: Path, name: str, start: float,
+               manifest: dict, settings: ExportsSettings) -> ExportResult:
+    """Several items in CSV or JSON: one file each, bundled in one zip."""
+    final = files.final_path(folder, name, start, "zip")
+    work = folder / f".{final.name}.parts.tmp-{job.run_id}"
+    entry_names = files.unique_names([f"{files.safe_component(t.title)}.{writer.extension}" for t in tables])
+    rows = 0
+    warnings: list[str] = []
+    try:
+        work.mkdir(mode=settings.dir_mode)
+        entries = []
+        for table, entry in zip(tables, entry_names):
+            part = work / entry
+            result = writer.write([table], part, options)
+            rows += result.rows
+            warnings += result.warnings
+            entries.append((entry, part))
+        with files.temporary(final, job.run_id) as temp:
+            files.write_zip(entries, temp)
+            digest = files.publish(temp, final, {**manifest, "rows": rows, "entries": entry_names}, job.run_id, settings.file_mode)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(final, final.name, "zip", rows, digest, warnings)

@@ -1,0 +1,167 @@
+"""Where export files go and how they appear: whole or not at all.
+
+Every file is written under a hidden temporary name in its final folder, flushed to disk and
+renamed. The manifest (request, run, window, zone, rows, sha256, app version) is renamed into
+place just before its data file, so a data file under a final name always has its manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import unicodedata
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def safe_component(name: str, fallback: str = "export", limit: int = 80) -> str:
+    """A string made safe as one file name component: no separators, control characters,
+    leading dots, `..`, or device names. Labels and target names pass through this."""
+    text = unicodedata.normalize("NFC", name)
+    text = _UNSAFE.sub("_", text).replace("..", "_").strip(" .")
+    text = text[:limit].strip(" .")
+    if not text or text.split(".")[0].lower() in _RESERVED:
+        text = f"{fallback}_{text}" if text else fallback
+    return text
+
+
+def window_stamp(start: float) -> str:
+    return datetime.fromtimestamp(start, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def request_dir(exports_dir: Path, request_id: str, dir_mode: int = 0o700) -> Path:
+    folder = exports_dir / safe_component(request_id)
+    folder.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+    return folder
+
+
+def final_path(folder: Path, name: str, start: float, extension: str) -> Path:
+    """`<name>_<window start>.<ext>`, with -2, -3... when an earlier run already has that name."""
+    stem = f"{safe_component(name)}_{window_stamp(start)}"
+    candidate = folder / f"{stem}.{extension}"
+    n = 2
+    while candidate.exists() or manifest_path(candidate).exists():
+        candidate = folder / f"{stem}-{n}.{extension}"
+        n += 1
+    return candidate
+
+
+def manifest_path(data: Path) -> Path:
+    return data.with_name(data.name + MANIFEST_SUFFIX)
+
+
+def temp_path(final: Path, run_id: str) -> Path:
+    return final.with_name(f".{final.name}.tmp-{run_id}")
+
+
+def remove_partials(folder: Path, run_id: str) -> list[Path]:
+    """Delete the temporary files a run left behind (after a failure or a crash)."""
+    removed = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.name.startswith(".") and p.name.endswith(f".tmp-{run_id}"):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def publish(temp: Path, final: Path, manifest: dict, run_id: str, file_mode: int = 0o600) -> str:
+    """Move a whole temporary data file to its final name, its manifest first. Returns the sha256."""
+    fsync_file(temp)
+    os.chmod(temp, file_mode)
+    digest = sha256_of(temp)
+    body = json.dumps({**manifest, "file": final.name, "sha256": digest, "bytes": temp.stat().st_size}, indent=2, sort_keys=True)
+    mtemp = temp_path(manifest_path(final), run_id)
+    with open(mtemp, "w", encoding="utf-8") as f:
+        f.write(body + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(mtemp, file_mode)
+    os.replace(mtemp, manifest_path(final))
+    os.replace(temp, final)
+    fsync_dir(final.parent)
+    return digest
+
+
+@contextmanager
+def temporary(final: Path, run_id: str) -> Iterator[Path]:
+    """A temporary path beside `final`, removed if the block fails."""
+    temp = temp_path(final, run_id)
+    try:
+        yield temp
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+# A fixed timestamp for zip entries, so the same data gives the same bytes.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def write_zip(entries: Sequence[tuple[str, Path]], dest: Path) -> None:
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for arcname, path in entries:
+            info = zipfile.ZipInfo(arcname, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            with open(path, "rb") as src, z.open(info, "w") as out:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    out.write(block)
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Make entry names unique inside a zip: a second `x.csv` becomes `x-2.csv`."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        key = n.lower()
+        if key in seen:
+            seen[key] += 1
+            stem, dot, ext = n.rpartition(".")
+            n = f"{stem}-{seen[key]}.{ext}" if dot else f"{n}-{seen[key]}"
+        else:
+            seen[key] = 1
+        out.append(n)
+    return out

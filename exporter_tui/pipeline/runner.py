@@ -1,0 +1,170 @@
+"""A run's life: claim, export, record, notify. The CLI, the scheduler and the TUI all come here."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from exporter_tui.config import Settings
+from exporter_tui.context import Context
+from exporter_tui.core.durations import get_zone
+from exporter_tui.core.schedule import Schedule, overall_window, run_windows
+from exporter_tui.events import EventSink, RunEvent, ignore
+from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
+from exporter_tui.sources.base import Source, SourceError
+from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
+
+Progress = Callable[[int, int | None], None]
+PROGRESS_EVERY = 0.5  # seconds between progress writes to the database and the log
+
+
+def holder_id() -> str:
+    """Who claims runs: host and process, so a stale claim can be told from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_windows(run: Run, stored: StoredRequest) -> list[tuple[float, float]]:
+    """Each item's window for this run: the override, else the item's own rules at run_at."""
+    if run.window_override and run.window_from is not None and run.window_to is not None:
+        return [(run.window_from, run.window_to)] * len(stored.request.items)
+    run_at = run.run_at if run.run_at is not None else run.window_to
+    if run_at is None:
+        raise ValueError(f"run {run.id} has no time to anchor its window to")
+    interval = (run.window_from, run.window_to) if run.window_from is not None and run.window_to is not None else None
+    end = datetime.fromtimestamp(run_at, timezone.utc)
+    return run_windows(stored.request, end, interval)
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        what = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"cannot write the export file: {what}{where}"
+    if isinstance(exc, SourceError):
+        return f"source failed: {exc}"
+    if isinstance(exc, Cancelled):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def execute_run(settings: Settings, exports_dir, store: Store, source: Source, run: Run, stored: StoredRequest, *,
+                sink: EventSink = ignore, on_progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+                retry_at: Callable[[Run], float | None] | None = None) -> Run:
+    """Export a claimed (inProgress) run and record how it ended.
+
+    When it fails and `retry_at` gives a time, the run goes back to the queue in the same row
+    (attempt + 1) and nobody is notified yet; otherwise it ends failed and onFailure messages go.
+    """
+    sink(RunEvent("started", f"run {run.id[:8]} of {stored.short_id} started (attempt {run.attempt})", run.id, stored.id))
+    last = [0.0]
+
+    def progress(done: int, total: int | None) -> None:
+        if on_progress:
+            on_progress(done, total)
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
+            last[0] = now
+            store.update_progress(run.id, done, total)
+            sink(RunEvent("progress", f"{done}/{total if total is not None else '?'} readings", run.id, stored.id, done, total))
+
+    try:
+        windows = job_windows(run, stored)
+        job = ExportJob(stored.request, stored.id, run.id, windows)
+        result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=should_stop)
+    except Exception as exc:  # every failure of an export ends the run, with its reason
+        reason = failure_reason(exc)
+        store.log_run(run.id, "error", reason)
+        when = retry_at(run) if retry_at and not isinstance(exc, Cancelled) else None
+        if isinstance(exc, Cancelled) and retry_at:
+            when = time.time()
+        if when is not None:
+            requeued = store.requeue_run(run.id, reason, when)
+            sink(RunEvent("failed", f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
+            return requeued
+        finished = store.finish_run(run.id, "failed", error=reason)
+        sink(RunEvent("failed", f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
+        notify_outcome(settings, store, stored, finished, sink)
+        return finished
+    for warning in result.warnings:
+        store.log_run(run.id, "warning", warning)
+        sink(RunEvent("warning", warning, run.id, stored.id))
+    finished = store.finish_run(run.id, "done", rows=result.rows, file_name=result.file_name, file_extension=result.extension,
+                                file_path=str(result.path))
+    store.log_run(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
+    sink(RunEvent("done", f"run {run.id[:8]} done: {result.rows} rows -> {result.path}", run.id, stored.id, result.rows, result.rows))
+    notify_outcome(settings, store, stored, finished, sink)
+    return finished
+
+
+def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run: Run, sink: EventSink = ignore) -> None:
+    """Send the request's messages whose policy matches, recording every outcome."""
+    note = stored.request.notification
+    if note is None or not note.messages:
+        return
+    from pathlib import Path
+
+    from exporter_tui.notify.dispatch import notify_run
+    from exporter_tui.notify.outcome import NotificationContext
+
+    w = run.as_json()["window"]
+    ctx = NotificationContext(
+        request_id=stored.id, run_id=run.id, status=run.status, rows=run.rows, file_name=run.file_name, file_path=run.file_path,
+        window_from=w["from"], window_to=w["to"], error=run.error,
+    )
+
+    def record(outcome) -> None:
+        store.record_notification(run.id, stored.id, outcome.medium, outcome.target, outcome.policy, outcome.status,
+                                  outcome.attempts, outcome.error, outcome.at)
+        detail = f" after {outcome.attempts} attempt(s)" + (f": {outcome.error}" if outcome.error else "")
+        sink(RunEvent("notification", f"{outcome.medium} to {outcome.target}: {outcome.status}{detail}", run.id, stored.id))
+
+    attachment = Path(run.file_path) if run.file_path else None
+    notify_run(note.messages, ctx, settings.notify, on_outcome=record, attachment=attachment)
+
+
+def manual_interval(stored: StoredRequest, now: datetime) -> tuple[float, tuple[float, float]]:
+    """(run_at, interval) of a manual run: the last complete interval of a recurring request,
+    or, for a oneTime one, now and the union of its items' windows."""
+    request = stored.request
+    if request.type == "recurring":
+        schedule = Schedule(request, datetime.fromisoformat(stored.created_at.replace("Z", "+00:00")))
+        k = schedule.last_index_at(now)
+        if k < 1:
+            first = schedule.at(1).astimezone(get_zone(request.format.timezone))
+            raise LimitReached(f"no interval of this request has ended yet (the first ends {first.isoformat()}); give --from and --to")
+        interval = schedule.interval(k)
+        return interval.end.timestamp(), interval.bounds
+    return now.timestamp(), overall_window(run_windows(request, now, None))
+
+
+def run_now(ctx: Context, request_id: str, *, origin: str, window: tuple[float, float] | None = None,
+            on_progress: Progress | None = None, sink: EventSink = ignore, now: datetime | None = None,
+            store: Store | None = None) -> Run:
+    """Run one stored request now, in this thread, and return the finished run."""
+    own_store = store is None
+    store = store or ctx.open_store()
+    try:
+        stored = store.get_request(request_id)
+        now = now or datetime.now(timezone.utc)
+        if window is not None:
+            run_at, interval, override = window[1], window, True
+        else:
+            run_at, interval = manual_interval(stored, now)
+            override = False
+        run = store.create_run(stored.id, origin, interval, ctx.actor, run_at=run_at, override=override,
+                               max_queued=ctx.settings.limits.max_queued_runs)
+        claimed = store.claim_run(run.id, holder_id())
+        if claimed is None:
+            store.finish_run(run.id, "failed", error="the request is already running")
+            raise LimitReached("the request is already running; wait for its run to finish")
+        source = ctx.open_source()
+        try:
+            return execute_run(ctx.settings, ctx.paths.exports_dir, store, source, claimed, stored, sink=sink, on_progress=on_progress)
+        finally:
+            source.close()
+    finally:
+        if own_store:
+            store.close()

@@ -1,0 +1,50 @@
+"""The example request a new user finds next to the demo data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from exporter_tui.core.validation import parse_request
+from exporter_tui.store.store import Store, StoredRequest
+
+EXAMPLE_NAME = "Demo: hourly temperature and energy of D0CF5EFFFE26FDAB1"
+
+
+def example_body(period_start: datetime) -> dict:
+    device = "urn:cpt:smartdevice:nid:D0CF5EFFFE26FDAB1"
+    return {
+        "name": EXAMPLE_NAME,
+        "type": "recurring",
+        "periodicity": "P1D",
+        "periodStart": int(period_start.timestamp()),
+        "format": {
+            "extension": "csv",
+            "timezone": "Europe/Rome",
+            "columns": [
+                {"id": "time", "label": "time"},
+                {"id": "name", "label": "metric"},
+                {"id": "value", "label": "value"},
+                {"id": "unit", "label": "unit"},
+            ],
+        },
+        "items": [
+            {
+                "params": {
+                    "target": {"value": f"{device}:temperature,{device}:humidity", "label": "temperature,humidity"},
+                    "channelId": "0115c85d-ef3e-4de9-9732-d0c5c4f2c482",
+                    "subtopic": "events.data",
+                    "decimation": {"ds": "1h", "dsf": "avg"},
+                },
+                "filename": "climate",
+            },
+        ],
+    }
+
+
+def ensure_example_request(store: Store, actor: str, data_end: datetime) -> StoredRequest:
+    """Store the example request once (found again by its name), starting a week before the data ends."""
+    for sr in store.all_active_requests():
+        if sr.request.name == EXAMPLE_NAME:
+            return sr
+    start = (data_end.astimezone(timezone.utc) - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return store.create_request(parse_request(example_body(start)), actor)
