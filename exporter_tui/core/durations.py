@@ -115,20 +115,27 @@ def from_unix(ts: float, tz: ZoneInfo | timezone | None = None) -> datetime:
     return datetime.fromtimestamp(ts, tz or timezone.utc)
 
 
-DS_UNITS: tuple[str, ...] = ("s", "m", "h", "d", "w", "M", "y")
-_DS_RE = re.compile(r"^([0-9]+)([smhdwMy])$")
+
+# Length of each decimation unit in seconds: exact for s m h (the epoch buckets), nominal for
+# the calendar units (a Gregorian month and year), used only to bound `ds`.
+DS_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 2_629_746, "y": 31_556_952}
+_MAX_DS_SECONDS = 1000 * 31_556_952  # a thousand years
+_DS_RE = re.compile(r"^(\d+)([A-Za-z]+)$")
 
 
 def parse_ds(ds: str) -> tuple[int, str]:
-    """Decimation granularity `15m` -> (15, 'm'): a positive integer and a unit among s m h d w M y."""
-    if not isinstance(ds, str):
-        raise DurationError("must be a string such as 15m or 1d")
-    m = _DS_RE.match(ds)
-    if not m:
-        raise DurationError(f"'{_short(ds)}' is not a granularity: a positive integer and a unit among s m h d w M y (e.g. 15m, 1d, 1M)")
-    n = int(m.group(1))
+    """Decimation granularity `"15m"` -> `(15, "m")`; anything else is a DurationError saying why."""
+    if not isinstance(ds, str) or not ds:
+        raise DurationError("ds must be a positive integer followed by a unit among s m h d w M y (e.g. 15m, 1d, 1M)")
+    shown = ds if len(ds) <= 20 else ds[:17] + "..."
+    match = _DS_RE.match(ds) if len(ds) <= 20 else None
+    if match is None:
+        raise DurationError(f"ds '{shown}' must be a positive integer followed by a unit among s m h d w M y (e.g. 15m, 1d, 1M)")
+    n, unit = int(match.group(1)), match.group(2)
+    if unit not in DS_UNITS:
+        raise DurationError(f"ds '{shown}': unit '{unit}' is not one of s m h d w M y (m is minutes, M months)")
     if n <= 0:
-        raise DurationError(f"'{ds}' must be a positive integer count")
-    if n > 100_000:
-        raise DurationError(f"'{ds}' is too large a granularity")
-    return n, m.group(2)
+        raise DurationError(f"ds '{shown}': the count must be positive")
+    if n * DS_UNITS[unit] > _MAX_DS_SECONDS:
+        raise DurationError(f"ds '{shown}' is longer than a thousand years")
+    return n, unit

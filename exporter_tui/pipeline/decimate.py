@@ -1,0 +1,231 @@
+"""Decimation: readings of one target aggregated into time buckets, streamed over chunks.
+
+`ds` is a positive integer and a unit among `s m h d w M y`; `dsf` one of `avg max min sum
+stddev variance`. A bucket is labelled by its start and holds `start <= time < next start`.
+
+Bucket anchors:
+- `s`, `m`, `h`: elapsed time aligned to the epoch; an `n`-unit bucket starts at a multiple
+  of its length since 1970-01-01T00:00Z (a `15m` bucket at a multiple of 900 s).
+- `d`, `w`, `M`, `y`: calendar in the request's zone, starting at local midnight, so a day over
+  a daylight-saving change lasts 23 or 25 hours. For n > 1: `nd` counts local days since
+  1970-01-01, `nw` weeks since Monday 1970-01-05 (weeks start on Monday), `nM` months since
+  January 1970 (so `3M` are calendar quarters), `ny` starts in years that are multiples of n
+  (`10y` are decades 2020, 2030...). When local midnight does not exist the bucket starts at
+  the first instant of that day; when it occurs twice, at the earliest.
+
+Values: the numeric `value`; a reading without one but with a `bool_value` counts as 1.0/0.0
+(so `avg` of an on/off signal is its duty fraction); readings with neither are skipped.
+`stddev`/`variance` are the sample ones (n - 1), as pandas and InfluxDB compute them: a bucket
+with one reading keeps its row with an empty (NaN) value. Empty buckets give no row.
+
+Chunks are combined exactly: the open (last) bucket of a chunk is carried as partial aggregates
+(count, sum, mean and M2 merged with Chan's parallel formula, min, max) and emitted once a
+reading of a later bucket arrives, or by `finish`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from exporter_tui.core.durations import DS_UNITS, parse_ds
+from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES
+
+DSF_FUNCTIONS: tuple[str, ...] = ("avg", "max", "min", "sum", "stddev", "variance")
+# Columns a bucket row copies from its first reading; the other value columns stay empty.
+DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("channel", "subtopic", "publisher", "protocol", "name", "unit")
+
+_EPOCH_UNITS = frozenset("smh")
+_EPOCH_DATE = date(1970, 1, 1)
+_FIRST_MONDAY = 4  # 1970-01-05, the first Monday after the epoch, in days since 1970-01-01
+
+
+def numeric_values(chunk: pd.DataFrame) -> np.ndarray:
+    """Each reading as a number: `value`, else `bool_value` as 1.0/0.0, else NaN."""
+    values = chunk["value"].to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(values)
+    if missing.any():
+        bools = chunk["bool_value"].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
+        values = np.where(missing, bools, values)
+    return values
+
+
+@dataclass
+class _Parts:
+    """Partial aggregates of consecutive buckets, one array element per bucket."""
+
+    key: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+    total: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    desc: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def take(self, sl: slice) -> _Parts:
+        return _Parts(
+            self.key[sl], self.start[sl], self.count[sl], self.total[sl], self.mean[sl],
+            self.m2[sl], self.low[sl], self.high[sl], {c: a[sl] for c, a in self.desc.items()},
+        )
+
+    def absorb_first(self, carried: _Parts) -> None:
+        """Merge the one-bucket `carried` (earlier readings) into this first bucket, in place."""
+        na, nb = carried.count[0], self.count[0]
+        n = na + nb
+        delta = self.mean[0] - carried.mean[0]
+        self.m2[0] = carried.m2[0] + self.m2[0] + delta * delta * na * nb / n
+        self.mean[0] = carried.mean[0] + delta * nb / n
+        self.total[0] = carried.total[0] + self.total[0]
+        self.count[0] = n
+        self.low[0] = min(carried.low[0], self.low[0])
+        self.high[0] = max(carried.high[0], self.high[0])
+        for c, a in self.desc.items():
+            a[0] = carried.desc[c][0]
+
+    @staticmethod
+    def concat(a: _Parts, b: _Parts) -> _Parts:
+        return _Parts(
+            *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in ("key", "start", "count", "total", "mean", "m2", "low", "high")),
+            {c: np.concatenate([a.desc[c], b.desc[c]]) for c in a.desc},
+        )
+
+
+class Decimator:
+    """Aggregates the readings of ONE target, fed in ascending chunks, into buckets."""
+
+    def __init__(self, ds: str, dsf: str, zone: ZoneInfo | timezone) -> None:
+        self.n, self.unit = parse_ds(ds)
+        if dsf not in DSF_FUNCTIONS:
+            raise ValueError(f"dsf '{dsf}' is not one of {' '.join(DSF_FUNCTIONS)}")
+        self.dsf = dsf
+        self.zone = zone
+        self._open: _Parts | None = None
+
+    def feed(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """The buckets this chunk completes (possibly none), as READING_COLUMNS rows."""
+        values = numeric_values(chunk)
+        usable = ~np.isnan(values)
+        if not usable.all():
+            chunk = chunk.loc[usable]
+            values = values[usable]
+        if len(values) == 0:
+            return _frame(None, self.dsf)
+        times = chunk["time"].to_numpy(dtype="float64")
+        if np.any(times[1:] < times[:-1]):
+            raise ValueError("readings must come in ascending time order")
+        keys, starts = self._buckets(times)
+        if self._open is not None and keys[0] < self._open.key[0]:
+            raise ValueError("readings must come in ascending time order")
+        parts = _aggregate(chunk, values, keys, starts)
+        if self._open is not None:
+            if parts.key[0] == self._open.key[0]:
+                parts.absorb_first(self._open)
+            else:
+                parts = _Parts.concat(self._open, parts)
+        self._open = parts.take(slice(len(parts) - 1, None))
+        return _frame(parts.take(slice(0, len(parts) - 1)), self.dsf)
+
+    def finish(self) -> pd.DataFrame:
+        """The last, still open bucket (if any); the decimator is then empty."""
+        parts, self._open = self._open, None
+        return _frame(parts, self.dsf)
+
+    def _buckets(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bucket number and bucket start (Unix seconds) of each time."""
+        if self.unit in _EPOCH_UNITS:
+            size = self.n * DS_UNITS[self.unit]
+            keys = np.floor(times / size).astype("int64")
+            return keys, keys.astype("float64") * size
+        # Calendar units: the chunk spans buckets first..last (by local date); their starts are
+        # computed once, then every reading is placed by a binary search among them.
+        first = self._calendar_bucket(float(times[0]))
+        last = self._calendar_bucket(float(times[-1]))
+        numbers = np.arange(first, last + 2, dtype="int64")
+        bounds = self._calendar_starts(numbers)
+        index = np.maximum(np.searchsorted(bounds, times, side="right") - 1, 0)
+        return numbers[index], bounds[index]
+
+    def _calendar_bucket(self, t: float) -> int:
+        local = datetime.fromtimestamp(t, self.zone).date()
+        if self.unit == "d":
+            return (local - _EPOCH_DATE).days // self.n
+        if self.unit == "w":
+            return ((local - _EPOCH_DATE).days - _FIRST_MONDAY) // (7 * self.n)
+        if self.unit == "M":
+            return ((local.year - 1970) * 12 + local.month - 1) // self.n
+        return local.year // self.n
+
+    def _calendar_starts(self, numbers: np.ndarray) -> np.ndarray:
+        """Unix seconds of the local midnight that starts each calendar bucket number."""
+        first = numbers * self.n
+        if self.unit == "d":
+            naive = first.astype("datetime64[D]")
+        elif self.unit == "w":
+            naive = (first * 7 + _FIRST_MONDAY).astype("datetime64[D]")
+        elif self.unit == "M":
+            naive = first.astype("datetime64[M]")
+        else:
+            naive = (first - 1970).astype("datetime64[Y]")
+        index = pd.DatetimeIndex(naive.astype("datetime64[s]"))
+        # A missing midnight moves to the first instant after the gap; a repeated one may be
+        # either occurrence depending on the zone's DST flag, so both are computed and the
+        # earlier kept.
+        as_dst = index.tz_localize(self.zone, ambiguous=np.ones(len(index), dtype=bool), nonexistent="shift_forward")
+        as_std = index.tz_localize(self.zone, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="shift_forward")
+        return np.minimum(as_dst.as_unit("s").asi8, as_std.as_unit("s").asi8).astype("float64")
+
+
+def _aggregate(chunk: pd.DataFrame, values: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> _Parts:
+    """Partial aggregates of each run of equal keys (keys are non-decreasing)."""
+    heads = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    count = np.diff(np.r_[heads, len(values)]).astype("float64")
+    total = np.add.reduceat(values, heads)
+    mean = total / count
+    deviation = values - np.repeat(mean, count.astype("int64"))
+    m2 = np.add.reduceat(deviation * deviation, heads)
+    desc = {c: chunk[c].to_numpy(dtype=object)[heads] for c in DESCRIPTIVE_COLUMNS}
+    return _Parts(
+        keys[heads], starts[heads], count, total, mean, m2,
+        np.minimum.reduceat(values, heads), np.maximum.reduceat(values, heads), desc,
+    )
+
+
+def _result(parts: _Parts, dsf: str) -> np.ndarray:
+    if dsf == "avg":
+        return parts.total / parts.count
+    if dsf == "sum":
+        return parts.total
+    if dsf == "min":
+        return parts.low
+    if dsf == "max":
+        return parts.high
+    with np.errstate(divide="ignore", invalid="ignore"):
+        variance = np.where(parts.count > 1, parts.m2 / (parts.count - 1), np.nan)
+    return variance if dsf == "variance" else np.sqrt(variance)
+
+
+def _frame(parts: _Parts | None, dsf: str) -> pd.DataFrame:
+    """Bucket rows with READING_COLUMNS: descriptive columns, `time` = start, `value` = aggregate."""
+    n = 0 if parts is None else len(parts)
+    columns: dict[str, pd.Series] = {}
+    for col in READING_COLUMNS:
+        dtype = READING_DTYPES[col]
+        if parts is not None and col in parts.desc:
+            data = parts.desc[col]
+        elif parts is not None and col == "time":
+            data = parts.start
+        elif parts is not None and col == "value":
+            data = _result(parts, dsf)
+        else:
+            data = [None] * n
+        columns[col] = pd.Series(data, dtype=dtype)
+    return pd.DataFrame(columns)

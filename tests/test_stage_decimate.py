@@ -1,0 +1,283 @@
+"""Decimation: buckets, their anchors in time zones, and exact streaming over chunks."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exporter_tui.pipeline.decimate import DSF_FUNCTIONS, Decimator, parse_ds
+from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, normalise_frame
+
+ROME = ZoneInfo("Europe/Rome")
+
+
+def utc(text: str) -> float:
+    """Unix seconds of a UTC wall-clock time written as ISO 8601."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+def readings(times: list[float], values: list[float | None], **extra: list) -> pd.DataFrame:
+    data = {"channel": "ch", "subtopic": "st", "publisher": "pub", "protocol": "mqtt", "name": "t", "unit": "C"}
+    return normalise_frame(pd.DataFrame({**data, "time": times, "value": values, **extra}))
+
+
+def decimate(ds: str, dsf: str, chunks: list[pd.DataFrame], zone: ZoneInfo | timezone = timezone.utc) -> pd.DataFrame:
+    decimator = Decimator(ds, dsf, zone)
+    out = [decimator.feed(c) for c in chunks] + [decimator.finish()]
+    return pd.concat(out, ignore_index=True)
+
+
+def buckets(out: pd.DataFrame) -> list[tuple[float, float]]:
+    return list(zip(out["time"].tolist(), out["value"].tolist()))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("15m", (15, "m")), ("1d", (1, "d")), ("1M", (1, "M")), ("30s", (30, "s")), ("2w", (2, "w")), ("10y", (10, "y"))],
+)
+def test_parse_ds(text: str, expected: tuple[int, str]) -> None:
+    assert parse_ds(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "positive integer followed by a unit"),
+        ("m", "positive integer followed by a unit"),
+        ("15", "positive integer followed by a unit"),
+        ("1.5h", "positive integer followed by a unit"),
+        ("-1d", "positive integer followed by a unit"),
+        (" 1d", "positive integer followed by a unit"),
+        ("0m", "must be positive"),
+        ("15x", "unit 'x' is not one of s m h d w M y"),
+        ("1D", "unit 'D' is not one of"),
+        ("1001y", "longer than a thousand years"),
+    ],
+)
+def test_parse_ds_rejects_with_a_reason(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_ds(text)
+
+
+def test_unknown_dsf_is_rejected() -> None:
+    with pytest.raises(ValueError, match="dsf 'median' is not one of avg max min sum stddev variance"):
+        Decimator("1h", "median", timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("dsf", "expected"),
+    [
+        ("avg", 2.5),
+        ("max", 4.0),
+        ("min", 1.0),
+        ("sum", 10.0),
+        # sample variance: ((1.5^2 + 0.5^2) * 2) / 3 = 5/3
+        ("variance", 5 / 3),
+        ("stddev", 1.2909944487358056),
+    ],
+)
+def test_every_dsf_on_one_bucket(dsf: str, expected: float) -> None:
+    out = decimate("1h", dsf, [readings([10, 20, 30, 40], [3, 1, 4, 2])])
+    assert out["time"].tolist() == [0.0]
+    assert out["value"].tolist() == [pytest.approx(expected, rel=1e-15)]
+
+
+@pytest.mark.parametrize("dsf", ["variance", "stddev"])
+def test_spread_of_a_single_reading_keeps_an_empty_row(dsf: str) -> None:
+    out = decimate("1h", dsf, [readings([10, 3700, 3800], [5, 1, 3])])
+    assert out["time"].tolist() == [0.0, 3600.0]
+    assert math.isnan(out["value"][0])
+    assert out["value"][1] == pytest.approx(2.0 if dsf == "variance" else math.sqrt(2))
+
+
+def test_rows_keep_the_first_readings_description_and_empty_other_columns() -> None:
+    chunk = readings(
+        [10, 20, 4000],
+        [1, 2, 3],
+        publisher=["first", "second", "third"],
+        string_value=["a", "b", "c"],
+        update_time=[11.0, 21.0, 4001.0],
+        sum=[1.0, 2.0, 3.0],
+    )
+    out = decimate("1h", "avg", [chunk])
+    assert out.columns.tolist() == list(READING_COLUMNS)
+    assert {c: str(t) for c, t in out.dtypes.items()} == READING_DTYPES
+    assert out["publisher"].tolist() == ["first", "third"]
+    assert out[["channel", "subtopic", "protocol", "name", "unit"]].iloc[0].tolist() == ["ch", "st", "mqtt", "t", "C"]
+    assert out["value"].tolist() == [1.5, 3.0]
+    for col in ("string_value", "data_value"):
+        assert out[col].isna().all()
+    for col in ("bool_value", "sum", "update_time"):
+        assert out[col].isna().all()
+
+
+def test_bool_readings_count_as_one_and_zero_and_empty_readings_are_skipped() -> None:
+    chunk = readings(
+        [0, 100, 200, 300, 400],
+        [None, None, None, None, None],
+        bool_value=pd.array([True, False, True, True, None], dtype="boolean"),
+        string_value=[None, None, None, None, "noise"],
+    )
+    out = decimate("1h", "avg", [chunk])
+    assert buckets(out) == [(0.0, 0.75)]
+    assert decimate("1h", "sum", [chunk])["value"].tolist() == [3.0]
+
+
+def test_a_bucket_of_readings_without_any_number_gives_no_row() -> None:
+    chunk = readings([0, 4000], [1, None], string_value=[None, "text"])
+    assert buckets(decimate("1h", "avg", [chunk])) == [(0.0, 1.0)]
+
+
+def test_empty_buckets_give_no_row() -> None:
+    out = decimate("1h", "sum", [readings([0, 60, 3 * 3600 + 5, 7 * 3600], [1, 2, 4, 8])])
+    assert buckets(out) == [(0.0, 3.0), (3 * 3600.0, 4.0), (7 * 3600.0, 8.0)]
+
+
+def test_15m_buckets_align_to_the_epoch() -> None:
+    # 2026-03-29T10:14:59.9Z is in the 10:00 bucket; 10:15:00Z starts the next.
+    start = utc("2026-03-29T10:00")
+    out = decimate("15m", "max", [readings([start - 0.1, start + 899.9, start + 900, start + 1799], [1, 2, 3, 4])], ROME)
+    assert buckets(out) == [(start - 900, 1.0), (start, 2.0), (start + 900, 4.0)]
+    assert start % 900 == 0
+
+
+def test_hours_ignore_the_zone_offset() -> None:
+    # Kolkata is UTC+05:30: an `1h` bucket still starts on the UTC hour (hh:30 local).
+    out = decimate("1h", "sum", [readings([utc("2026-01-01T00:10"), utc("2026-01-01T00:50")], [1, 2])], ZoneInfo("Asia/Kolkata"))
+    assert buckets(out) == [(utc("2026-01-01T00:00"), 3.0)]
+
+
+def test_every_split_gives_the_same_result_as_unsplit() -> None:
+    rng = np.random.default_rng(7)
+    times = np.sort(rng.uniform(0, 4 * 3600, 40)).tolist()
+    values = rng.normal(20, 5, 40).round(3).tolist()
+    frame = pd.DataFrame({"time": times, "value": values})
+    frame["bucket"] = (frame["time"] // 3600) * 3600
+    grouped = frame.groupby("bucket")["value"]
+    expected = {
+        "avg": grouped.mean(), "max": grouped.max(), "min": grouped.min(), "sum": grouped.sum(),
+        "stddev": grouped.std(), "variance": grouped.var(),
+    }
+    whole = readings(times, values)
+    for dsf in DSF_FUNCTIONS:
+        want = expected[dsf]
+        for cut in range(len(times) + 1):
+            for second in (cut, min(cut + 3, len(times))):
+                out = decimate("1h", dsf, [whole.iloc[:cut], whole.iloc[cut:second], whole.iloc[second:]])
+                assert out["time"].tolist() == want.index.tolist()
+                np.testing.assert_allclose(out["value"].to_numpy(), want.to_numpy(), rtol=1e-12, err_msg=f"{dsf} cut {cut}")
+
+
+def test_feed_emits_buckets_as_soon_as_a_later_one_starts() -> None:
+    decimator = Decimator("1h", "sum", timezone.utc)
+    first = decimator.feed(readings([0, 3600, 3700], [1, 2, 3]))
+    assert buckets(first) == [(0.0, 1.0)]
+    second = decimator.feed(readings([3800], [4]))
+    assert len(second) == 0
+    third = decimator.feed(readings([7200, 7300], [5, 6]))
+    assert buckets(third) == [(3600.0, 9.0)]
+    assert buckets(decimator.finish()) == [(7200.0, 11.0)]
+    assert len(decimator.finish()) == 0
+
+
+def test_descending_readings_are_an_error() -> None:
+    decimator = Decimator("1h", "sum", timezone.utc)
+    with pytest.raises(ValueError, match="ascending"):
+        decimator.feed(readings([10, 5], [1, 2]))
+    decimator.feed(readings([7200], [1]))
+    with pytest.raises(ValueError, match="ascending"):
+        decimator.feed(readings([10], [1]))
+
+
+def test_1d_in_rome_over_the_23_hour_spring_day() -> None:
+    # 2026-03-29 in Rome runs from 00:00+01:00 (2026-03-28T23:00Z) to 00:00+02:00 (2026-03-29T22:00Z).
+    times = [
+        utc("2026-03-28T22:59"),  # 23:59+01:00 on the 28th
+        utc("2026-03-28T23:00"),  # 00:00+01:00 on the 29th
+        utc("2026-03-29T21:59"),  # 23:59+02:00 on the 29th
+        utc("2026-03-29T22:00"),  # 00:00+02:00 on the 30th
+    ]
+    out = decimate("1d", "sum", [readings(times, [1, 2, 4, 8])], ROME)
+    assert buckets(out) == [(utc("2026-03-27T23:00"), 1.0), (utc("2026-03-28T23:00"), 6.0), (utc("2026-03-29T22:00"), 8.0)]
+    assert out["time"][2] - out["time"][1] == 23 * 3600
+
+
+def test_1d_in_rome_over_the_25_hour_autumn_day() -> None:
+    # 2026-10-25 in Rome runs from 00:00+02:00 (2026-10-24T22:00Z) to 00:00+01:00 (2026-10-25T23:00Z).
+    times = [utc("2026-10-24T22:00"), utc("2026-10-25T00:30"), utc("2026-10-25T01:30"), utc("2026-10-25T22:59"), utc("2026-10-25T23:00")]
+    out = decimate("1d", "sum", [readings(times, [1, 2, 4, 8, 16])], ROME)
+    assert buckets(out) == [(utc("2026-10-24T22:00"), 15.0), (utc("2026-10-25T23:00"), 16.0)]
+    assert out["time"][1] - out["time"][0] == 25 * 3600
+
+
+def test_1w_starts_on_monday_local_midnight() -> None:
+    # Sunday 2026-03-29 23:59+02:00 is still the week of Monday 2026-03-23 (00:00+01:00 = 22T23:00Z);
+    # Monday 2026-03-30 00:00+02:00 = 2026-03-29T22:00Z starts the next week.
+    times = [utc("2026-03-22T23:00"), utc("2026-03-29T21:59"), utc("2026-03-29T22:00")]
+    out = decimate("1w", "sum", [readings(times, [1, 2, 4])], ROME)
+    assert buckets(out) == [(utc("2026-03-22T23:00"), 3.0), (utc("2026-03-29T22:00"), 4.0)]
+
+
+def test_1m_starts_on_the_first_of_the_month_local() -> None:
+    # 1 April 2026 00:00+02:00 = 2026-03-31T22:00Z; 1 March 00:00+01:00 = 2026-02-28T23:00Z.
+    times = [utc("2026-02-28T22:59"), utc("2026-02-28T23:00"), utc("2026-03-31T21:59"), utc("2026-03-31T22:00")]
+    out = decimate("1M", "sum", [readings(times, [1, 2, 4, 8])], ROME)
+    assert buckets(out) == [(utc("2026-01-31T23:00"), 1.0), (utc("2026-02-28T23:00"), 6.0), (utc("2026-03-31T22:00"), 8.0)]
+
+
+def test_1y_starts_on_the_first_of_january_local() -> None:
+    out = decimate("1y", "sum", [readings([utc("2025-12-31T22:59"), utc("2025-12-31T23:00")], [1, 2])], ROME)
+    assert buckets(out) == [(utc("2024-12-31T23:00"), 1.0), (utc("2025-12-31T23:00"), 2.0)]
+
+
+@pytest.mark.parametrize(
+    ("ds", "when", "start"),
+    [
+        # 2026-03-29 is day 20541 since 1970-01-01: `2d` buckets start on even days, so 2026-03-28.
+        ("2d", "2026-03-29T12:00", "2026-03-28T00:00"),
+        ("2d", "2026-03-30T00:00", "2026-03-30T00:00"),
+        # Monday 2026-03-23 is week 2933 since Monday 1970-01-05: `2w` buckets start on even weeks.
+        ("2w", "2026-03-25T00:00", "2026-03-16T00:00"),
+        ("2w", "2026-03-30T00:00", "2026-03-30T00:00"),
+        ("3M", "2026-05-15T00:00", "2026-04-01T00:00"),
+        ("3M", "2026-12-31T23:59", "2026-10-01T00:00"),
+        ("10y", "2026-06-01T00:00", "2020-01-01T00:00"),
+        ("3y", "2026-06-01T00:00", "2025-01-01T00:00"),
+    ],
+)
+def test_multi_unit_calendar_anchors(ds: str, when: str, start: str) -> None:
+    out = decimate(ds, "sum", [readings([utc(when)], [1])])
+    assert buckets(out) == [(utc(start), 1.0)]
+
+
+def test_a_missing_local_midnight_starts_the_day_at_the_first_instant() -> None:
+    # Sao Paulo, 2018-11-04: clocks jumped from 00:00-03:00 to 01:00-02:00 (= 03:00Z).
+    sao_paulo = ZoneInfo("America/Sao_Paulo")
+    times = [utc("2018-11-04T02:59"), utc("2018-11-04T03:00"), utc("2018-11-04T03:30")]
+    out = decimate("1d", "sum", [readings(times, [1, 2, 4])], sao_paulo)
+    assert buckets(out) == [(utc("2018-11-03T03:00"), 1.0), (utc("2018-11-04T03:00"), 6.0)]
+
+
+def test_a_repeated_local_midnight_starts_the_day_at_the_earliest() -> None:
+    # Havana, 2025-11-02: 01:00-04:00 fell back to 00:00-05:00, so 00:00-01:00 happened twice;
+    # the day starts at the first 00:00 (04:00Z) and lasts 25 hours.
+    havana = ZoneInfo("America/Havana")
+    times = [utc("2025-11-02T03:59"), utc("2025-11-02T04:30"), utc("2025-11-02T05:30"), utc("2025-11-03T05:00")]
+    out = decimate("1d", "sum", [readings(times, [1, 2, 4, 8])], havana)
+    assert buckets(out) == [(utc("2025-11-01T04:00"), 1.0), (utc("2025-11-02T04:00"), 6.0), (utc("2025-11-03T05:00"), 8.0)]
+
+
+def test_calendar_buckets_split_over_chunks_match_unsplit() -> None:
+    times = [utc(f"2026-03-{d:02d}T{h:02d}:00") for d in range(27, 32) for h in (0, 12, 22, 23)]
+    values = [float(i % 5) for i in range(len(times))]
+    frame = readings(times, values)
+    whole = decimate("1d", "variance", [frame], ROME)
+    for cut in range(len(times) + 1):
+        split = decimate("1d", "variance", [frame.iloc[:cut], frame.iloc[cut:]], ROME)
+        assert split["time"].tolist() == whole["time"].tolist()
+        np.testing.assert_allclose(split["value"].to_numpy(), whole["value"].to_numpy(), rtol=1e-12)
