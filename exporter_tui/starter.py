@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.store.store import Store, StoredRequest
 
-EXAMPLE_NAME = "Demo: hourly temperature and energy of D0CF5EFFFE26FDAB1"
+EXAMPLE_NAME = "Demo: hourly climate of D0CF5EFFFE26FDAB1"
+EXAMPLE_ZONE = "Europe/Rome"
 
 
 def example_body(period_start: datetime) -> dict:
@@ -19,7 +21,7 @@ def example_body(period_start: datetime) -> dict:
         "periodStart": int(period_start.timestamp()),
         "format": {
             "extension": "csv",
-            "timezone": "Europe/Rome",
+            "timezone": EXAMPLE_ZONE,
             "columns": [
                 {"id": "time", "label": "time"},
                 {"id": "name", "label": "metric"},
@@ -42,9 +44,9 @@ def example_body(period_start: datetime) -> dict:
 
 
 def ensure_example_request(store: Store, actor: str, data_end: datetime) -> StoredRequest:
-    """Store the example request once (found again by its name), starting a week before the data ends."""
+    """Store the example request once (found again by its name), daily from local midnight a week before the data ends."""
     for sr in store.all_active_requests():
         if sr.request.name == EXAMPLE_NAME:
             return sr
-    start = (data_end.astimezone(timezone.utc) - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = (data_end.astimezone(ZoneInfo(EXAMPLE_ZONE)) - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
     return store.create_request(parse_request(example_body(start)), actor)

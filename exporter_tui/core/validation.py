@@ -93,8 +93,8 @@ def _reason(err: dict) -> str:
     if kind == "extra_forbidden":
         return "is not a field of an export request"
     if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}"
+        expected = str(err.get("ctx", {}).get("expected", ""))
+        return f"must be one of {expected}" if " or " in expected else f"must be {expected}"
     if kind in ("float_parsing", "float_type"):
         return "must be a number"
     if kind == "finite_number":
@@ -146,6 +146,14 @@ def check_rules(r: ExportRequest) -> list[FieldError]:
                 bad(f"{base}.target.label", f"lists {len(labels)} label(s) for {len(names)} target(s); give one label per target")
             elif any(not lab for lab in labels):
                 bad(f"{base}.target.label", "lists an empty label")
+        if p.output_format == "wide":
+            labels = p.target.labels()
+            time_label = next((c.label for c in r.format.columns if c.id == "time"), "time")
+            field = "label" if p.target.label is not None else "value"
+            if len(set(labels)) != len(labels):
+                bad(f"{base}.target.{field}", "wide output needs a different label for each target (they become column headers)")
+            elif time_label in labels:
+                bad(f"{base}.target.{field}", f"'{time_label}' is the time column's header; wide output needs another label")
         if not p.subtopic:
             bad(f"{base}.subtopic", "must not be empty")
         if (p.from_ is None) != (p.to is None):

@@ -1,0 +1,105 @@
+"""A look at an export before it is stored: its windows, its first rows, its series for a plot.
+
+The rows come from the real pipeline and the real CSV writer (the request's delimiter and
+dateFormat), read back as text, so each cell is what a CSV export of the same request holds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exporter_tui.config import ExportsSettings
+from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.schedule import Schedule, overall_window, run_windows
+from exporter_tui.pipeline.decimate import numeric_values
+from exporter_tui.pipeline.export import ExportJob, _Counter, _target_stream, build_table, write_options
+from exporter_tui.pipeline.writers import Table, get_writer
+from exporter_tui.sources.base import Source
+
+PLOT_POINTS = 2_000
+
+
+@dataclass
+class PreviewTable:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Preview:
+    windows: list[tuple[float, float]]
+    headers: list[str]
+    rows: list[list[str]]
+    series: dict[str, tuple[list[float], list[float]]]
+    tables: list[PreviewTable] = field(default_factory=list)
+
+
+def preview_windows(request: ExportRequest, now: datetime) -> list[tuple[float, float]]:
+    """What a manual run now would cover: the last complete interval of a recurring request."""
+    if request.type == "recurring":
+        schedule = Schedule(request, now)
+        k = max(schedule.last_index_at(now), 1)
+        interval = schedule.interval(k)
+        return run_windows(request, interval.end, interval.bounds)
+    return run_windows(request, now, None)
+
+
+def _head(chunks: Iterator[pd.DataFrame], limit: int) -> Iterator[pd.DataFrame]:
+    left = limit
+    for chunk in chunks:
+        if left <= 0:
+            return
+        yield chunk.iloc[:left]
+        left -= len(chunk)
+
+
+def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 50, request_id: str = "preview") -> Preview:
+    windows = preview_windows(request, now)
+    job = ExportJob(request, request_id, "preview", windows)
+    options = write_options(job, ExportsSettings())
+    tables: list[PreviewTable] = []
+    writer = get_writer("csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(len(request.items)):
+            table = build_table(source, job, i, _Counter(None, None, None), chunk_rows=max(limit, 1000))
+            head = Table(table.title, table.columns, table.time_columns, _head(iter(table.chunks), limit), table.numeric_columns)
+            path = Path(tmp) / f"{i}.csv"
+            writer.write([head], path, options)
+            text = path.read_text(encoding="utf-8-sig")
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=request.format.csv_delimiter))
+            tables.append(PreviewTable(table.title, rows[0] if rows else table.columns, rows[1:]))
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for i, item in enumerate(request.items):
+        for name, label in zip(item.params.target.names(), item.params.target.labels()):
+            stream = _target_stream(source, job, item, name, windows[i], _Counter(None, None, None), 10_000)
+            times: list[np.ndarray] = []
+            values: list[np.ndarray] = []
+            for chunk in itertools.islice(stream, 50):
+                times.append(chunk["time"].to_numpy(dtype="float64"))
+                values.append(numeric_values(chunk))
+            if not times:
+                continue
+            t, v = np.concatenate(times), np.concatenate(values)
+            keep = ~np.isnan(v)
+            t, v = t[keep], v[keep]
+            if len(t) == 0:
+                continue
+            step = max(1, len(t) // PLOT_POINTS)
+            series[label] = (t[::step].tolist(), v[::step].tolist())
+    first = tables[0] if tables else PreviewTable("", [], [])
+    return Preview(windows=windows, headers=first.headers, rows=first.rows, series=series, tables=tables)
+
+
+def preview_window(request: ExportRequest, now: datetime) -> tuple[float, float]:
+    return overall_window(preview_windows(request, now))

@@ -1,0 +1,149 @@
+"""The SQLite store: migrations, refusals that leave the file as it was, soft delete, audit, paging."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from exporter_tui.core.validation import parse_request
+from exporter_tui.store.schema import SCHEMA_VERSION
+from exporter_tui.store.store import LimitReached, NotFound, Store, StoreError
+from conftest import seed_body
+
+
+def request():
+    return parse_request(seed_body("1.1"))
+
+
+def test_migrations_run_from_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.db"
+    path.touch()
+    store = Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"requests", "runs", "run_log", "notifications", "audit"} <= tables
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    Store(path).close()  # opening again migrates nothing and keeps the data
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this app's {SCHEMA_VERSION}"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_a_corrupt_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a usable exporter-tui database"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_a_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not an exporter-tui database"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_soft_delete_hides_the_request_and_keeps_the_row(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db")
+    keep = store.create_request(request(), "ann")
+    gone = store.create_request(request(), "ann")
+    deleted = store.delete_request(gone.id, "bob")
+    assert deleted.deleted_at is not None
+    assert [r.id for r in store.list_requests().results] == [keep.id]
+    with pytest.raises(NotFound, match=f"no export request with id '{gone.id}'"):
+        store.get_request(gone.id)
+    assert store.get_request(gone.id, include_deleted=True).deleted_at == deleted.deleted_at
+    assert {r.id for r in store.list_requests(include_deleted=True).results} == {keep.id, gone.id}
+
+
+def test_every_create_update_delete_leaves_an_audit_event(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db")
+    sr = store.create_request(request(), "ann")
+    store.update_request(sr.id, request(), "bob")
+    store.delete_request(sr.id, "cid")
+    events = list(reversed(store.list_audit(entity_id=sr.id).results))
+    assert [(e["action"], e["actor"], e["entity"]) for e in events] == [
+        ("exporter:exports:create", "ann", "request"),
+        ("exporter:exports:update", "bob", "request"),
+        ("exporter:exports:delete", "cid", "request"),
+    ]
+    assert all(e["at"].endswith("Z") for e in events)
+
+
+def test_paging_and_filters(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db")
+    ids = [store.create_request(request(), "ann").id for _ in range(5)]
+    first = store.list_requests(page=1, page_size=2)
+    assert (first.total, len(first.results), first.has_prev, first.has_next) == (5, 2, False, True)
+    assert first.links("/exports") == {"next": "/exports?page=2&pageSize=2", "prev": None}
+    last = store.list_requests(page=3, page_size=2)
+    assert (len(last.results), last.has_next, last.links("/exports")["prev"]) == (1, False, "/exports?page=2&pageSize=2")
+    seen = [r.id for p in (1, 2, 3) for r in store.list_requests(page=p, page_size=2).results]
+    assert sorted(seen) == sorted(ids) and len(set(seen)) == 5
+    assert store.list_requests(type="oneTime").total == 0
+    assert store.list_requests(type="recurring").total == 5
+    run = store.create_run(ids[0], "cli", (0.0, 10.0), "ann", run_at=10.0)
+    store.finish_run(run.id, "failed", error="boom")
+    assert [r.id for r in store.list_requests(status="failed").results] == [ids[0]]
+
+
+def test_queue_limit_refuses_and_stores_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db")
+    sr = store.create_request(request(), "ann")
+    store.create_run(sr.id, "schedule", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
+    store.create_run(sr.id, "schedule", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
+    with pytest.raises(LimitReached, match="Maximum number of queued exports reached"):
+        store.create_run(sr.id, "cli", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
+    assert store.list_runs().total == 2
+
+
+def test_quotes_and_sql_in_values_are_stored_unchanged(tmp_path: Path) -> None:
+    body = seed_body("1.1")
+    nasty = "x'); DROP TABLE requests; --\"quoted\""
+    body["items"][0]["params"]["target"] = {"value": "urn:'a'\"b\";--", "label": nasty}
+    body["name"] = "Robert'); DROP TABLE runs;--"
+    store = Store(tmp_path / "x.db")
+    sr = store.create_request(parse_request(body), "o'brien")
+    again = Store(tmp_path / "x.db").get_request(sr.id)
+    assert again.request.items[0].params.target.label == nasty
+    assert again.request.items[0].params.target.value == "urn:'a'\"b\";--"
+    assert again.request.name == "Robert'); DROP TABLE runs;--"
+    assert again.owner == "o'brien"
+    assert store.list_runs().total == 0  # the runs table is still there
+
+
+def test_a_scheduled_interval_is_claimed_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db")
+    other = Store(tmp_path / "x.db")
+    sr = store.create_request(request(), "ann")
+    assert store.claim_interval(sr.id, 100.0, (0.0, 100.0), "a") is not None
+    assert other.claim_interval(sr.id, 100.0, (0.0, 100.0), "b") is None
+    assert store.list_runs().total == 1
+
+
+def test_the_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    Store(path).close()
+    assert path.stat().st_mode & 0o777 == 0o600
