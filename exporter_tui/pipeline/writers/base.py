@@ -1,0 +1,109 @@
+"""The contract between the pipeline and the file writers, and the cell helpers they share.
+
+A writer gets Tables whose chunks it consumes once, in order, and writes exactly the path it
+is given (the pipeline writes to a temporary name and renames the file when it is whole).
+Output is deterministic: the same input gives a byte-identical file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from exporter_tui.pipeline.writers.timefmt import DateFormat
+
+
+@dataclass
+class Table:
+    title: str  # sheet name (Excel) / section title (PDF): the item's label or filename
+    columns: list[str]  # output headers, in order
+    time_columns: frozenset[str]  # headers whose values are timestamps
+    # Frames with exactly `columns`, in order: time columns tz-aware datetime64 in the request's
+    # zone; numeric columns float64 (NaN = empty); text columns object (str or None, maybe bool).
+    chunks: Iterable[pd.DataFrame]
+    numeric_columns: tuple[str, ...] = ()  # headers the PDF charts
+
+
+@dataclass
+class WriteOptions:
+    timezone_name: str = "UTC"
+    date_format: DateFormat = "ISO"
+    delimiter: str = ","
+    bom: bool = False
+    template: Literal["tabular", "expanded"] = "tabular"
+    title: str = "Export"
+    summary: list[tuple[str, str]] = field(default_factory=list)  # request summary lines for the PDF
+    window: tuple[str, str] | None = None  # window (from, to) text for the PDF
+    excel_max_rows: int = 1_048_576  # rows per sheet including the header
+    pdf_row_cap: int = 5_000
+    on_progress: Callable[[int], None] | None = None  # rows written so far, after every chunk
+
+
+@dataclass
+class WriteResult:
+    rows: int
+    warnings: list[str]
+
+
+class Writer(Protocol):
+    extension: str  # "csv", "xlsx", "json", "pdf"
+    multi_table: bool  # True: several Tables in one file (Excel, PDF)
+
+    def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult: ...
+
+
+ColumnKind = Literal["time", "number", "other"]
+
+
+def column_kind(table: Table, label: str, values: pd.Series) -> ColumnKind:
+    """How a column's cells are written: timestamps, numbers, or anything else (text, bool)."""
+    if label in table.time_columns:
+        return "time"
+    if ptypes.is_numeric_dtype(values.dtype) and not ptypes.is_bool_dtype(values.dtype):
+        return "number"
+    return "other"
+
+
+def number_texts(values: pd.Series, missing: str) -> np.ndarray:
+    """Numbers as Python's shortest round-trip repr (21.5, 1e-05, inf), `missing` for NaN/NA."""
+    if not ptypes.is_float_dtype(values.dtype):  # integers, maybe nullable
+        return np.array([missing if v is None else repr(int(v)) for v in values.to_numpy(dtype=object, na_value=None)], dtype=object)
+    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = np.array(list(map(repr, array.tolist())), dtype=object)
+    nan = np.isnan(array)
+    if nan.any():
+        out[nan] = missing
+    return out
+
+
+def factorize_objects(values: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Codes and distinct values of a text/bool column; code -1 marks a missing cell.
+
+    Text columns repeat a few values (names, units), so each distinct value is formatted
+    once and the column is built with a take.
+    """
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    return codes, list(uniques)
+
+
+def take(table: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
+    """`table[codes]` with `missing` where the code is -1."""
+    out = np.append(np.asarray(table, dtype=object), np.array([missing], dtype=object))[codes]
+    return out
+
+
+def report_progress(options: WriteOptions, rows: int) -> None:
+    if options.on_progress is not None:
+        options.on_progress(rows)
+
+
+def one_table(tables: Sequence[Table], extension: str) -> Table:
+    if len(tables) != 1:
+        raise ValueError(f"a {extension} file holds exactly one table, got {len(tables)}")
+    return tables[0]

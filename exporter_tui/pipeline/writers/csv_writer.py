@@ -1,0 +1,121 @@
+"""CSV: RFC 4180 quoting, `\\r\\n` line ends (like Python's csv module), UTF-8, optional BOM.
+
+Each chunk is turned into one string with numpy object-array concatenation: every column
+becomes an array of finished fields (formatted, guarded against formula injection, quoted),
+the columns are added together and the lines joined once. Text columns are formatted per
+distinct value; timestamps go through the vectorised TimeFormatter. Memory stays at one
+chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exporter_tui.pipeline.writers.base import (
+    Table,
+    WriteOptions,
+    WriteResult,
+    column_kind,
+    factorize_objects,
+    number_texts,
+    one_table,
+    report_progress,
+    take,
+)
+from exporter_tui.pipeline.writers.safety import neutralise
+from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter
+
+# Every character a formatted number or timestamp can hold: a delimiter among them means
+# those fields must be checked for quoting too (`;` and `,` with ISO need no check).
+_NUMBER_CHARS = frozenset("0123456789.+-einfa")
+_TIME_CHARS = frozenset("0123456789-T:+./ ,AMP" + "".join(MONTHS))
+
+
+class CsvWriter:
+    extension = "csv"
+    multi_table = False
+
+    def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
+        table = one_table(tables, "CSV")
+        fields = _Fields(options.delimiter, single_column=len(table.columns) == 1)
+        formatters: dict[int, TimeFormatter] = {}
+        rows = 0
+        with open(path, "wb") as out:
+            head = options.delimiter.join(fields.text(label) for label in table.columns) + "\r\n"
+            out.write((("\ufeff" if options.bom else "") + head).encode("utf-8", "replace"))
+            for chunk in table.chunks:
+                if len(chunk):
+                    columns = []
+                    for i, label in enumerate(table.columns):
+                        values = chunk.iloc[:, i]
+                        kind = column_kind(table, label, values)
+                        if kind == "time":
+                            formatter = formatters.setdefault(i, TimeFormatter(options.date_format))
+                            columns.append(fields.times(formatter.format(values)))
+                        elif kind == "number":
+                            columns.append(fields.numbers(values))
+                        else:
+                            columns.append(fields.others(values))
+                    lines = columns[0]
+                    for column in columns[1:]:
+                        lines = lines + options.delimiter + column
+                    out.write(("\r\n".join(lines.tolist()) + "\r\n").encode("utf-8", "replace"))
+                    rows += len(chunk)
+                report_progress(options, rows)
+        return WriteResult(rows=rows, warnings=[])
+
+
+class _Fields:
+    """Turns column values into finished CSV fields for one delimiter."""
+
+    def __init__(self, delimiter: str, single_column: bool) -> None:
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise ValueError(f"a CSV delimiter is one character other than a quote or line break, got {delimiter!r}")
+        self.delimiter = delimiter
+        self.specials = (delimiter, '"', "\n", "\r")
+        # Python's csv module writes an empty lone field as "" so the line is not blank.
+        self.empty = '""' if single_column else ""
+
+    def quote(self, text: str) -> str:
+        if any(c in text for c in self.specials):
+            return '"' + text.replace('"', '""') + '"'
+        return text or self.empty
+
+    def text(self, value: str) -> str:
+        return self.quote(neutralise(value))
+
+    def times(self, texts: np.ndarray) -> np.ndarray:
+        missing = np.equal(texts, None)
+        if missing.any():
+            texts = texts.copy()
+            texts[missing] = self.empty
+        return self._quote_all(texts) if self.delimiter in _TIME_CHARS else texts
+
+    def numbers(self, values: pd.Series) -> np.ndarray:
+        texts = number_texts(values, self.empty)
+        return self._quote_all(texts) if self.delimiter in _NUMBER_CHARS else texts
+
+    def others(self, values: pd.Series) -> np.ndarray:
+        codes, uniques = factorize_objects(values)
+        return take([self._other(v) for v in uniques], codes, self.empty)
+
+    def _other(self, value: object) -> str:
+        if isinstance(value, (bool, np.bool_)):
+            return "true" if value else "false"
+        if isinstance(value, (np.integer, np.floating)):
+            value = value.item()
+        if isinstance(value, (int, float)):
+            return self.quote(repr(value))
+        return self.text(str(value))
+
+    def _quote_all(self, texts: np.ndarray) -> np.ndarray:
+        """Quote the fields holding the delimiter (numbers and times hold no quotes or breaks)."""
+        hit = np.fromiter((self.delimiter in t for t in texts.tolist()), dtype=bool, count=len(texts))
+        if hit.any():
+            texts = texts.copy()
+            texts[hit] = '"' + texts[hit] + '"'
+        return texts

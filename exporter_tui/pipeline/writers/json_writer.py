@@ -1,0 +1,98 @@
+"""JSON: one array of records, keys = the column labels in order, written as it streams.
+
+Layout: `[`, then one record per line separated by `,\\n`, then `]` (`[]` for no rows).
+Times are strings in the request's date format, NaN and missing cells are null, and
+non-finite numbers (which JSON cannot hold) are null too. Text is kept as it is
+(no formula guard) and written as UTF-8 (ensure_ascii=False).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exporter_tui.pipeline.writers.base import (
+    Table,
+    WriteOptions,
+    WriteResult,
+    column_kind,
+    factorize_objects,
+    number_texts,
+    one_table,
+    report_progress,
+    take,
+)
+from exporter_tui.pipeline.writers.timefmt import TimeFormatter
+
+
+class JsonWriter:
+    extension = "json"
+    multi_table = False
+
+    def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
+        table = one_table(tables, "JSON")
+        # Each record is built as '{' + key0 + value0 + ', ' + key1 + value1 ... + '}'.
+        keys = [("{" if i == 0 else ", ") + json.dumps(label, ensure_ascii=False) + ": " for i, label in enumerate(table.columns)]
+        formatters: dict[int, TimeFormatter] = {}
+        rows = 0
+        with open(path, "wb") as out:
+            out.write(b"[")
+            for chunk in table.chunks:
+                if len(chunk):
+                    parts = []
+                    for i, label in enumerate(table.columns):
+                        values = chunk.iloc[:, i]
+                        kind = column_kind(table, label, values)
+                        if kind == "time":
+                            formatter = formatters.setdefault(i, TimeFormatter(options.date_format))
+                            cells = _times(formatter.format(values))
+                        elif kind == "number":
+                            cells = _numbers(values)
+                        else:
+                            cells = _others(values)
+                        parts.append(keys[i] + cells)
+                    text = ",\n".join((sum(parts[1:], parts[0]) + "}").tolist())
+                    out.write((("\n" if rows == 0 else ",\n") + text).encode("utf-8", "replace"))
+                    rows += len(chunk)
+                report_progress(options, rows)
+            out.write(b"\n]\n" if rows else b"]\n")
+        return WriteResult(rows=rows, warnings=[])
+
+
+def _times(texts: np.ndarray) -> np.ndarray:
+    """Formatted times hold no character JSON must escape, so quoting is a concatenation."""
+    missing = np.equal(texts, None)
+    out = '"' + np.where(missing, "", texts) + '"'
+    if missing.any():
+        out[missing] = "null"
+    return out
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    texts = number_texts(values, "null")
+    array = values.to_numpy()
+    if array.dtype.kind == "f":
+        infinite = np.isinf(array)
+        if infinite.any():
+            texts[infinite] = "null"
+    return texts
+
+
+def _others(values: pd.Series) -> np.ndarray:
+    codes, uniques = factorize_objects(values)
+    return take([_json_value(v) for v in uniques], codes, "null")
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null"
+    if isinstance(value, (str, bool, int, float)):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(str(value), ensure_ascii=False)

@@ -1,0 +1,173 @@
+"""Timestamps as text, fast enough for tens of millions of rows.
+
+pandas' `strftime` on tz-aware values costs microseconds per row; here the work per row is
+integer arithmetic and table look-ups. A chunk's local dates and UTC offsets take a handful
+of distinct values, so they are formatted once each (factorize, then take); the time of day
+comes from a static table of the 86,400 seconds of a day. ISO strings are assembled as
+fixed-width bytes in one numpy record array and split into Python strings in one pass.
+
+Formats (moment.js `en` locale for L, LL, LLL):
+  ISO  2026-03-29T01:00:00+01:00 (UTC gives +00:00), with .fff only when some value in the
+       series has a sub-second part (milliseconds are truncated, like isoformat does)
+  L    09/04/1986
+  LL   September 4, 1986
+  LLL  September 4, 1986 8:30 PM
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+DateFormat = Literal["ISO", "L", "LL", "LLL"]
+DATE_FORMATS: tuple[str, ...] = ("ISO", "L", "LL", "LLL")
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_EPOCH = dt.date(1970, 1, 1)
+_NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class WallClock:
+    """A timestamp column as integers: local wall clock and UTC, in `per_second` units."""
+
+    local: np.ndarray  # int64; 0 where missing
+    utc: np.ndarray  # int64; 0 where missing
+    per_second: int
+    missing: np.ndarray  # bool
+
+    def seconds_and_fraction(self) -> tuple[np.ndarray, np.ndarray]:
+        """Local whole seconds since the epoch (floored) and the sub-second remainder in units."""
+        secs = self.local // self.per_second
+        return secs, self.local - secs * self.per_second
+
+
+def wall_clock(series: pd.Series) -> WallClock:
+    """Split a datetime series into local and UTC integers; a naive series is taken as UTC."""
+    values = series.array
+    unit = series.dt.unit
+    utc = values.asi8
+    local = values.tz_localize(None).asi8 if getattr(values, "tz", None) is not None else utc
+    missing = utc == _NAT
+    if missing.any():
+        utc = np.where(missing, 0, utc)
+        local = np.where(missing, 0, local)
+    return WallClock(local=local, utc=utc, per_second=_PER_SECOND[unit], missing=missing)
+
+
+def zone_display(timezone_name: str) -> str:
+    """The zone as shown to people: `utc` in any case (or empty) is `UTC`."""
+    return "UTC" if timezone_name in ("", None) or timezone_name.lower() == "utc" else timezone_name
+
+
+def zone_header(label: str, timezone_name: str) -> str:
+    """A time column's header that names its zone, e.g. `time (Europe/Rome)`."""
+    return f"{label} ({zone_display(timezone_name)})"
+
+
+class TimeFormatter:
+    """Formats one time column chunk after chunk.
+
+    With `millis=None` the ISO milliseconds appear once any value seen so far had a
+    sub-second part, and stay from then on (a streamed file cannot go back to earlier
+    chunks, so whole-second chunks written before the first sub-second one keep no `.fff`).
+    """
+
+    def __init__(self, date_format: DateFormat, millis: bool | None = None) -> None:
+        if date_format not in DATE_FORMATS:
+            raise ValueError(f"unknown date format {date_format!r}; expected one of {', '.join(DATE_FORMATS)}")
+        self.date_format = date_format
+        self.millis = bool(millis)
+        self._auto = millis is None
+
+    def format(self, series: pd.Series) -> np.ndarray:
+        """An object array of strings, None where the value is missing."""
+        wc = wall_clock(series)
+        if len(wc.local) == 0:
+            return np.empty(0, dtype=object)
+        secs, frac = wc.seconds_and_fraction()
+        if self._auto and not self.millis:
+            self.millis = bool(frac[~wc.missing].any())
+        days = secs // 86_400
+        sod = secs - days * 86_400
+        day_codes, day_values = pd.factorize(days)
+        if self.date_format == "ISO":
+            out = _iso(wc, frac, day_codes, day_values, sod, self.millis)
+        else:
+            table = np.array([_date_text(self.date_format, int(d)) for d in day_values], dtype=object)
+            out = table[day_codes]
+            if self.date_format == "LLL":
+                out = out + _hour_minute_table()[sod // 60]
+        if wc.missing.any():
+            out[wc.missing] = None
+        return out
+
+
+def format_times(series: pd.Series, date_format: DateFormat) -> pd.Series:
+    """The series' timestamps as strings in the series' own zone (None where missing)."""
+    return pd.Series(TimeFormatter(date_format).format(series), index=series.index, dtype=object)
+
+
+def _date_text(date_format: DateFormat, day: int) -> str:
+    d = _EPOCH + dt.timedelta(days=day)
+    if date_format == "L":
+        return f"{d.month:02d}/{d.day:02d}/{d.year:04d}"
+    text = f"{MONTHS[d.month - 1]} {d.day}, {d.year}"
+    return text + " " if date_format == "LLL" else text
+
+
+def _offset_text(seconds: int) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def _iso(wc: WallClock, frac: np.ndarray, day_codes: np.ndarray, day_values: np.ndarray, sod: np.ndarray, millis: bool) -> np.ndarray:
+    off_codes, off_values = pd.factorize(wc.local - wc.utc)
+    offsets = [_offset_text(int(o) // wc.per_second) for o in off_values]
+    width = max(len(o) for o in offsets)
+    fields = [("date", "S11"), ("time", "S8")]
+    if millis:
+        fields.append(("millis", "S4"))
+    # The offset is the last field before the separator, so a shorter one (zones whose
+    # offset has seconds are pre-1900 oddities) pads with NULs that are stripped below.
+    fields += [("offset", f"S{width}"), ("sep", "S1")]
+    rows = np.empty(len(sod), dtype=fields)
+    rows["date"] = np.array([(_EPOCH + dt.timedelta(days=int(d))).isoformat() + "T" for d in day_values], dtype="S11")[day_codes]
+    rows["time"] = _time_of_day_table()[sod]
+    if millis:
+        rows["millis"] = _millis_table()[frac * 1000 // wc.per_second]
+    rows["offset"] = np.array(offsets, dtype=f"S{width}")[off_codes]
+    rows["sep"] = b"\n"
+    text = rows.tobytes().decode("ascii")
+    if any(len(o) != width for o in offsets):
+        text = text.replace("\x00", "")
+    parts = text.split("\n")
+    parts.pop()  # after the last separator
+    return np.array(parts, dtype=object)
+
+
+@cache
+def _time_of_day_table() -> np.ndarray:
+    return np.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)], dtype="S8")
+
+
+@cache
+def _millis_table() -> np.ndarray:
+    return np.array([f".{m:03d}" for m in range(1000)], dtype="S4")
+
+
+@cache
+def _hour_minute_table() -> np.ndarray:
+    """moment.js `h:mm A`: 12-hour clock without a leading zero, 0:05 is 12:05 AM."""
+    return np.array([f"{(m // 60) % 12 or 12}:{m % 60:02d} {'AM' if m < 720 else 'PM'}" for m in range(1440)], dtype=object)
