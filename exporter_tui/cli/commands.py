@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from exporter_tui.cli.main import EXIT_FAILED, EXIT_OK, CliError, parse_instant, read_body
+from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError, parse_instant, read_body
 from exporter_tui.cli.output import (
     REQUEST_HEADERS,
     RUN_HEADERS,

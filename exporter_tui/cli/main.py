@@ -8,27 +8,16 @@ by a limit (queue full, request already running).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from exporter_tui import __version__
+from exporter_tui.cli.commands import COMMANDS
+from exporter_tui.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT, EXIT_OK, CliError
 from exporter_tui.config import ConfigError
 from exporter_tui.context import Context, load_context
-from exporter_tui.core.errors import FieldError, RequestInvalid
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT = 0, 1, 2, 3
-MAX_BODY_BYTES = 10_000_000
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_INVALID, body: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.body = body or {"detail": message, "validationErrors": []}
+from exporter_tui.core.errors import RequestInvalid
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,49 +123,6 @@ def _positive(text: str) -> int:
     return n
 
 
-def read_body(source: str) -> Any:
-    """Decode a JSON body from FILE or '-' (stdin); errors become RequestInvalid with path ''."""
-    try:
-        if source == "-":
-            raw = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
-        else:
-            with open(source, "rb") as f:
-                raw = f.read(MAX_BODY_BYTES + 1)
-    except OSError as e:
-        raise CliError(f"cannot read {source}: {e.strerror}") from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise RequestInvalid([FieldError("", f"the body is larger than {MAX_BODY_BYTES} bytes")])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise RequestInvalid([FieldError("", f"not UTF-8 text (byte {e.start})")]) from None
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as e:
-        raise RequestInvalid([FieldError("", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")]) from None
-    except RecursionError:
-        raise RequestInvalid([FieldError("", "the JSON is nested too deeply")]) from None
-    except ValueError as e:
-        raise RequestInvalid([FieldError("", str(e))]) from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"not valid JSON: {name} is not a number JSON allows")
-
-
-def parse_instant(text: str, name: str) -> datetime:
-    """ISO 8601 (naive means UTC) or Unix seconds."""
-    try:
-        return datetime.fromtimestamp(float(text), timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in args_list
@@ -239,5 +185,3 @@ def _open_tui(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     return run_app(args.home, args.config)
 
-
-from exporter_tui.cli.commands import COMMANDS  # noqa: E402  (the handlers use the helpers above)

@@ -1,0 +1,63 @@
+"""What the CLI's parser and handlers share: exit codes, errors, reading bodies and instants."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from exporter_tui.core.errors import FieldError, RequestInvalid
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT = 0, 1, 2, 3
+MAX_BODY_BYTES = 10_000_000
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_INVALID, body: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.body = body or {"detail": message, "validationErrors": []}
+
+
+def read_body(source: str) -> Any:
+    """Decode a JSON body from FILE or '-' (stdin); errors become RequestInvalid with path ''."""
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            with open(source, "rb") as f:
+                raw = f.read(MAX_BODY_BYTES + 1)
+    except OSError as e:
+        raise CliError(f"cannot read {source}: {e.strerror}") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestInvalid([FieldError("", f"the body is larger than {MAX_BODY_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RequestInvalid([FieldError("", f"not UTF-8 text (byte {e.start})")]) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise RequestInvalid([FieldError("", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")]) from None
+    except RecursionError:
+        raise RequestInvalid([FieldError("", "the JSON is nested too deeply")]) from None
+    except ValueError as e:
+        raise RequestInvalid([FieldError("", str(e))]) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"not valid JSON: {name} is not a number JSON allows")
+
+
+def parse_instant(text: str, name: str) -> datetime:
+    """ISO 8601 (naive means UTC) or Unix seconds."""
+    try:
+        return datetime.fromtimestamp(float(text), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
