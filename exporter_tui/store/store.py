@@ -8,14 +8,13 @@ headless scheduler) share one file without "database is locked" reaching the use
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -165,14 +164,17 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, file_mode)
             os.close(fd)
+            os.chmod(self.path, file_mode)  # exactly the mode asked for, whatever the umask
         elif self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a database file")
         try:
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the database ({e})") from None
+        try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             found = current_version(conn)
             if found > SCHEMA_VERSION:
-                conn.close()
                 raise StoreError(
                     f"{self.path}: the database has schema version {found}, newer than this app's {SCHEMA_VERSION}; "
                     "upgrade exporter-tui (the file was left as it was)"
@@ -183,8 +185,11 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path}: not a usable exporter-tui database ({e}); the file was left as it was") from None
+        except BaseException as e:
+            conn.close()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path}: not a usable exporter-tui database ({e}); the file was left as it was") from None
+            raise
         for suffix in ("-wal", "-shm"):
             side = Path(str(self.path) + suffix)
             if side.exists():
@@ -204,10 +209,6 @@ class Store:
         with self._lock:
             self.conn.close()
 
-    def integrity_check(self) -> str:
-        with self._lock:
-            return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
-
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A short write transaction; retried when another process holds the lock past the busy timeout."""
@@ -225,18 +226,30 @@ class Store:
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+            except BaseException as e:
+                with suppress(sqlite3.Error):  # a damaged file may refuse the rollback too
+                    self.conn.execute("ROLLBACK")
+                if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.IntegrityError):
+                    raise self._unusable(e) from None
                 raise
 
-    def _query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        """Rows as dicts; parameterised, like every statement here."""
         with self._lock:
-            cur = self.conn.execute(sql, params)
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            try:
+                cur = self.conn.execute(sql, params)
+                cols = [d[0] for d in cur.description]
+                return [dict(zip(cols, row)) for row in cur.fetchall()]
+            except sqlite3.DatabaseError as e:
+                raise self._unusable(e) from None
+
+    def _unusable(self, e: sqlite3.DatabaseError) -> StoreError:
+        """A database that opened but fails a read or write later (a damaged page, a full disk)."""
+        return StoreError(f"{self.path}: the database cannot be used ({e}); repair or restore the file, or move it away to start afresh")
 
     # -- audit ---------------------------------------------------------------------------
-    def _audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
+    def record_audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
+        """Add an audit event inside the caller's open `transaction()`, so it commits with the change."""
         self.conn.execute(
             "INSERT INTO audit (action, actor, entity, entity_id, at, detail) VALUES (?, ?, ?, ?, ?, ?)",
             (f"exporter:exports:{action}", actor, entity, entity_id, iso(now or utcnow()), json.dumps(detail or {}, sort_keys=True)),
@@ -244,7 +257,7 @@ class Store:
 
     def audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
         with self.transaction():
-            self._audit(action, actor, entity, entity_id, detail, now)
+            self.record_audit(action, actor, entity, entity_id, detail, now)
 
     def list_audit(self, page: int = 1, page_size: int = 50, entity_id: str | None = None, action: str | None = None) -> Page:
         where, params = [], []
@@ -255,8 +268,8 @@ class Store:
             where.append("action = ?")
             params.append(action if action.startswith("exporter:") else f"exporter:exports:{action}")
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        total = self._query(f"SELECT count(*) AS n FROM audit {clause}", tuple(params))[0]["n"]
-        rows = self._query(f"SELECT * FROM audit {clause} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, page_size, (page - 1) * page_size))
+        total = self.query(f"SELECT count(*) AS n FROM audit {clause}", tuple(params))[0]["n"]
+        rows = self.query(f"SELECT * FROM audit {clause} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, page_size, (page - 1) * page_size))
         for r in rows:
             r["detail"] = json.loads(r["detail"] or "{}")
         return Page(rows, page, page_size, total)
@@ -277,10 +290,10 @@ class Store:
                 (rid, request.name, request.type, request.format.extension, ",".join(request.target_names()), request.periodicity,
                  request.period_start, actor, json.dumps(request.to_body(), sort_keys=True), stamp, stamp),
             )
-            self._audit("create", actor, "request", rid, {"type": request.type}, now)
+            self.record_audit("create", actor, "request", rid, {"type": request.type}, now)
             if request.type == "oneTime":
                 planned = one_time_run(request, now)
-                run_id = self._insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
+                run_id = self.insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
                 conn.execute("UPDATE runs SET next_attempt_at = ? WHERE id = ?", (planned.not_before, run_id))
         return self.get_request(rid)
 
@@ -290,9 +303,9 @@ class Store:
             raise LimitReached(QUEUE_FULL)
 
     def get_request(self, rid: str, include_deleted: bool = False) -> StoredRequest:
-        rows = self._query("SELECT * FROM requests WHERE id = ?", (rid,))
+        rows = self.query("SELECT * FROM requests WHERE id = ?", (rid,))
         if not rows and len(rid) >= 4 and all(c in "0123456789abcdef-" for c in rid.lower()):
-            rows = self._query("SELECT * FROM requests WHERE id LIKE ? || '%' AND deleted_at IS NULL LIMIT 2", (rid.lower(),))
+            rows = self.query("SELECT * FROM requests WHERE id LIKE ? || '%' AND deleted_at IS NULL LIMIT 2", (rid.lower(),))
             if len(rows) > 1:
                 raise NotFound(f"request id prefix '{rid}' is ambiguous; give more characters")
         if not rows or (rows[0]["deleted_at"] and not include_deleted):
@@ -325,8 +338,8 @@ class Store:
             where.append(f"{last} = ?")
             params.append(status)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        total = self._query(f"SELECT count(*) AS n FROM requests r {clause}", tuple(params))[0]["n"]
-        rows = self._query(
+        total = self.query(f"SELECT count(*) AS n FROM requests r {clause}", tuple(params))[0]["n"]
+        rows = self.query(
             f"SELECT r.*, {last} AS last_status FROM requests r {clause} ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?",
             (*params, page_size, (page - 1) * page_size),
         )
@@ -335,7 +348,7 @@ class Store:
         return page_obj
 
     def all_active_requests(self) -> list[StoredRequest]:
-        return [self._to_request(r) for r in self._query("SELECT * FROM requests WHERE deleted_at IS NULL ORDER BY created_at")]
+        return [self._to_request(r) for r in self.query("SELECT * FROM requests WHERE deleted_at IS NULL ORDER BY created_at")]
 
     def update_request(self, rid: str, request: ExportRequest, actor: str, now: datetime | None = None) -> StoredRequest:
         if not actor:
@@ -349,7 +362,7 @@ class Store:
                 (request.name, request.type, request.format.extension, ",".join(request.target_names()), request.periodicity,
                  request.period_start, json.dumps(request.to_body(), sort_keys=True), iso(now), current.id),
             )
-            self._audit("update", actor, "request", current.id, {}, now)
+            self.record_audit("update", actor, "request", current.id, {}, now)
         return self.get_request(current.id)
 
     def delete_request(self, rid: str, actor: str, now: datetime | None = None) -> StoredRequest:
@@ -362,19 +375,20 @@ class Store:
                 "UPDATE runs SET status = 'failed', error = 'cancelled: request deleted', finished_at = ? WHERE request_id = ? AND status = 'notProcessed'",
                 (iso(now), current.id),
             ).rowcount
-            self._audit("delete", actor, "request", current.id, {"cancelledRuns": cancelled}, now)
+            self.record_audit("delete", actor, "request", current.id, {"cancelledRuns": cancelled}, now)
         return self.get_request(current.id, include_deleted=True)
 
     def set_paused(self, rid: str, paused: bool, actor: str, now: datetime | None = None) -> StoredRequest:
         current = self.get_request(rid)
         with self.transaction() as conn:
             conn.execute("UPDATE requests SET paused = ? WHERE id = ?", (int(paused), current.id))
-            self._audit("pause" if paused else "resume", actor, "request", current.id, {}, now)
+            self.record_audit("pause" if paused else "resume", actor, "request", current.id, {}, now)
         return self.get_request(current.id)
 
     # -- runs ----------------------------------------------------------------------------
-    def _insert_run(self, conn: sqlite3.Connection, request_id: str, origin: str, window: tuple[float, float] | None,
+    def insert_run(self, conn: sqlite3.Connection, request_id: str, origin: str, window: tuple[float, float] | None,
                     nominal: float | None, status: str, now: datetime, override: bool = False, run_at: float | None = None) -> str:
+        """Insert a run inside the caller's open `transaction()`; returns its id."""
         run_id = str(uuid.uuid4())
         conn.execute(
             "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress, created_at)"
@@ -401,31 +415,37 @@ class Store:
             busy = conn.execute("SELECT count(*) FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone()[0]
             if busy and origin != "schedule":
                 raise LimitReached("the request is already running; wait for its run to finish")
-            run_id = self._insert_run(conn, request_id, origin, window, None, "notProcessed", now, override, run_at)
-            self._audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
+            run_id = self.insert_run(conn, request_id, origin, window, None, "notProcessed", now, override, run_at)
+            self.record_audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
         return self.get_run(run_id)
 
     def claim_interval(self, request_id: str, nominal: float, window: tuple[float, float], holder: str,
                        now: datetime | None = None, max_queued: int | None = None) -> Run | None:
-        """Create and claim the scheduled run of one interval, in one transaction.
-
-        Returns None when that interval already has a run (another scheduler got it first),
-        or the queue is full (the interval waits), or the request is running now.
-        """
-        now = now or utcnow()
+        """Create and claim the scheduled run of one interval, in one transaction (see claim_interval_in)."""
         with self.transaction() as conn:
-            if max_queued is not None:
-                queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
-                if queued >= max_queued:
-                    return None
-            if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND nominal_time = ?", (request_id, nominal)).fetchone():
+            run_id = self.claim_interval_in(conn, request_id, nominal, window, holder, now or utcnow(), max_queued)
+        return None if run_id is None else self.get_run(run_id)
+
+    def claim_interval_in(self, conn: sqlite3.Connection, request_id: str, nominal: float, window: tuple[float, float],
+                          holder: str, now: datetime, max_queued: int | None) -> str | None:
+        """Inside an open transaction: create the interval's run inProgress, claimed by `holder`.
+
+        None when that interval already has a run (another scheduler got it first; the unique
+        (request, nominal time) index backs this up), the queue is full (the interval waits), or
+        the request is running now.
+        """
+        if max_queued is not None:
+            queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
+            if queued >= max_queued:
                 return None
-            if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
-                return None
-            run_id = self._insert_run(conn, request_id, "schedule", window, nominal, "inProgress", now)
-            conn.execute("UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?",
-                         (iso(now), now.timestamp(), holder, run_id))
-        return self.get_run(run_id)
+        if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND nominal_time = ?", (request_id, nominal)).fetchone():
+            return None
+        if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
+            return None
+        run_id = self.insert_run(conn, request_id, "schedule", window, nominal, "inProgress", now)
+        conn.execute("UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?",
+                     (iso(now), now.timestamp(), holder, run_id))
+        return run_id
 
     def claim_run(self, run_id: str, holder: str, now: datetime | None = None) -> Run | None:
         """Move a queued run to inProgress; None if someone else claimed it or its request is running."""
@@ -444,7 +464,7 @@ class Store:
 
     def queued_runs(self, now: datetime | None = None, limit: int = 50) -> list[Run]:
         ts = (now or utcnow()).timestamp()
-        rows = self._query(
+        rows = self.query(
             "SELECT runs.* FROM runs JOIN requests ON requests.id = runs.request_id"
             " WHERE runs.status = 'notProcessed' AND requests.deleted_at IS NULL AND (runs.next_attempt_at IS NULL OR runs.next_attempt_at <= ?)"
             " ORDER BY runs.created_at, runs.rowid LIMIT ?",
@@ -488,7 +508,7 @@ class Store:
 
     def stale_runs(self, older_than: float) -> list[Run]:
         """Runs inProgress whose heartbeat stopped before `older_than` (Unix seconds)."""
-        rows = self._query("SELECT * FROM runs WHERE status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?", (older_than,))
+        rows = self.query("SELECT * FROM runs WHERE status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?", (older_than,))
         return [self._to_run(r) for r in rows]
 
     def cancel_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
@@ -499,7 +519,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'notProcessed'",
                          (f"cancelled by {actor}", iso(now), run.id))
-            self._audit("cancel", actor, "run", run.id, {"requestId": run.request_id}, now)
+            self.record_audit("cancel", actor, "run", run.id, {"requestId": run.request_id}, now)
         return self.get_run(run.id)
 
     def retry_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
@@ -514,18 +534,13 @@ class Store:
                 " started_at = NULL, finished_at = NULL, heartbeat_at = NULL, claimed_by = NULL WHERE id = ?",
                 (run.id,),
             )
-            self._audit("retry", actor, "run", run.id, {"requestId": run.request_id}, now)
+            self.record_audit("retry", actor, "run", run.id, {"requestId": run.request_id}, now)
         return self.get_run(run.id)
 
-    def expire_run(self, run_id: str, now: datetime | None = None) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status = 'expired' WHERE id = ? AND status = 'done'", (run_id,))
-            self._audit("expire", "retention", "run", run_id, {}, now)
-
     def get_run(self, run_id: str) -> Run:
-        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        if not rows and len(run_id) >= 4:
-            rows = self._query("SELECT * FROM runs WHERE id LIKE ? || '%' LIMIT 2", (run_id.lower(),))
+        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if not rows and len(run_id) >= 4 and all(c in "0123456789abcdef-" for c in run_id.lower()):  # a prefix, never a LIKE pattern
+            rows = self.query("SELECT * FROM runs WHERE id LIKE ? || '%' LIMIT 2", (run_id.lower(),))
             if len(rows) > 1:
                 raise NotFound(f"run id prefix '{run_id}' is ambiguous; give more characters")
         if not rows:
@@ -545,33 +560,22 @@ class Store:
             where.append("status = ?")
             params.append(status)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        total = self._query(f"SELECT count(*) AS n FROM runs {clause}", tuple(params))[0]["n"]
-        rows = self._query(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        total = self.query(f"SELECT count(*) AS n FROM runs {clause}", tuple(params))[0]["n"]
+        rows = self.query(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
                            (*params, page_size, (page - 1) * page_size))
         return Page([self._to_run(r) for r in rows], page, page_size, total)
 
     def runs_done_before(self, before: float) -> list[Run]:
         """Done runs finished before `before` (Unix seconds): the retention candidates."""
-        rows = self._query("SELECT * FROM runs WHERE status = 'done' AND finished_at < ?", (iso_from_unix(before),))
+        rows = self.query("SELECT * FROM runs WHERE status = 'done' AND finished_at < ?", (iso_from_unix(before),))
         return [self._to_run(r) for r in rows]
 
-    def nominal_times(self, request_id: str) -> set[float]:
-        return {r["nominal_time"] for r in self._query("SELECT nominal_time FROM runs WHERE request_id = ? AND nominal_time IS NOT NULL", (request_id,))}
-
-    def latest_nominal(self, request_id: str) -> float | None:
-        rows = self._query("SELECT max(nominal_time) AS t FROM runs WHERE request_id = ?", (request_id,))
-        return rows[0]["t"]
-
-    def count_queued(self) -> int:
-        return self._query("SELECT count(*) AS n FROM runs WHERE status = 'notProcessed'")[0]["n"]
-
-    # -- run log and notifications -------------------------------------------------------
     def log_run(self, run_id: str, level: str, message: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utcnow()), level, message))
 
     def run_log(self, run_id: str) -> list[dict]:
-        return self._query("SELECT at, level, message FROM run_log WHERE run_id = ? ORDER BY id", (run_id,))
+        return self.query("SELECT at, level, message FROM run_log WHERE run_id = ? ORDER BY id", (run_id,))
 
     def record_notification(self, run_id: str, request_id: str, medium: str, target: str, policy: str, status: str,
                             attempts: int, error: str | None, at: str) -> None:
@@ -582,7 +586,7 @@ class Store:
             )
 
     def notifications(self, run_id: str) -> list[dict]:
-        return self._query("SELECT medium, target, policy, status, attempts, error, at FROM notifications WHERE run_id = ? ORDER BY id", (run_id,))
+        return self.query("SELECT medium, target, policy, status, attempts, error, at FROM notifications WHERE run_id = ? ORDER BY id", (run_id,))
 
     # -- scheduler lease -----------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float | None = None) -> bool:
@@ -601,13 +605,10 @@ class Store:
 
     def lease_holder(self, name: str, now: float | None = None) -> dict | None:
         ts = time.time() if now is None else now
-        rows = self._query("SELECT * FROM scheduler_lease WHERE name = ? AND expires_at > ?", (name, ts))
+        rows = self.query("SELECT * FROM scheduler_lease WHERE name = ? AND expires_at > ?", (name, ts))
         return rows[0] if rows else None
 
     def release_lease(self, name: str, holder: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM scheduler_lease WHERE name = ? AND holder = ?", (name, holder))
 
-
-def finite_or_none(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None

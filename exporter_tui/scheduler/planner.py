@@ -1,0 +1,155 @@
+"""Which intervals of a recurring request to run at an instant, and which to skip: the pure decision.
+
+Interval k covers [t_(k-1), t_k) (see core.schedule). The watermark W is the newest interval
+already considered: it has a run, or a skip decision covers it. K is the newest interval that
+has ended by `now`. The intervals W+1..K are decided together:
+
+- those that ended before `now - max_catchup` are skipped ("older than max_catchup P7D");
+- of the rest, the catch-up policy picks:
+  `latest` runs K and skips the others; `all` runs every one, oldest first; `skip` runs K only
+  when it ended on time (within the grace, so a live scheduler runs it) and skips the others.
+
+Normal operation (only K is new, and it just ended) therefore runs K and skips nothing under
+every policy. Intervals that ended while the request was paused are skipped with the reason
+`paused` (the policy is still what decided it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from exporter_tui.config import SchedulerSettings
+from exporter_tui.core.durations import Period, parse_duration, shift_back
+from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.schedule import Schedule
+from exporter_tui.store.timeutil import iso, iso_from_unix
+
+POLICY_REASON = {"latest": "catch-up policy latest", "skip": "skip policy"}
+PAUSED_REASON = "paused"
+MIN_GRACE = 300.0  # seconds: `skip` still runs an interval that ended this recently (or 3 ticks, if longer)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How one request catches up, from its `catchUp` and the scheduler settings."""
+
+    policy: str  # latest | all | skip
+    max_catchup: Period
+    grace: float  # seconds after its end during which an interval is on time
+
+    @classmethod
+    def of(cls, request: ExportRequest, settings: SchedulerSettings) -> Rules:
+        return cls(request.catch_up or settings.catch_up, parse_duration(settings.max_catchup), max(3 * settings.tick, MIN_GRACE))
+
+
+@dataclass(frozen=True)
+class SkipRange:
+    """Intervals first..last (inclusive) that will not run, and why."""
+
+    first: int
+    last: int
+    reason: str
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True)
+class Decision:
+    runs: range  # the intervals to run, oldest first
+    skips: tuple[SkipRange, ...]
+    policy: str
+
+    def reason(self, k: int) -> str:
+        """Why interval k runs, for `run-due --dry-run`."""
+        skipped = sum(s.count for s in self.skips)
+        if self.policy == "all" and (skipped or len(self.runs) > 1):
+            return f"missed, catch-up all ({k - self.runs.start + 1} of {len(self.runs)})"
+        if not skipped:
+            return "due"
+        if self.policy == "skip":
+            return f"due; {skipped} missed interval(s) not run (skip policy)"
+        return f"newest of {skipped + 1} missed (catch-up latest)"
+
+
+NOTHING = Decision(range(0), (), "latest")
+
+
+def watermark(schedule: Schedule, through: float | None) -> int:
+    """The newest interval whose end is at or before `through` (0 when nothing was considered)."""
+    if through is None:
+        return 0
+    return schedule.last_index_at(datetime.fromtimestamp(through, timezone.utc))
+
+
+def decide(schedule: Schedule, considered: int, now: datetime, rules: Rules,
+           paused: tuple[datetime, datetime] | None = None) -> Decision:
+    """What to do with the intervals after `considered` that have ended by `now`."""
+    newest = schedule.last_index_at(now)
+    first = considered + 1
+    if newest < first:
+        return NOTHING
+    skips: list[SkipRange] = []
+    cutoff = shift_back(now.astimezone(timezone.utc), rules.max_catchup, timezone.utc)
+    too_old = schedule.last_index_at(cutoff)
+    if too_old >= 1 and schedule.at(too_old).timestamp() == cutoff.timestamp():  # ending exactly at the cutoff is not older
+        too_old -= 1
+    if too_old >= first:
+        last = min(too_old, newest)
+        skips.append(SkipRange(first, last, f"older than max_catchup {rules.max_catchup.text}"))
+        first = last + 1
+    if first > newest:
+        return Decision(range(0), tuple(skips), rules.policy)
+    if rules.policy == "all":
+        return Decision(range(first, newest + 1), tuple(skips), rules.policy)
+    on_time = rules.policy == "latest" or now - schedule.at(newest) <= timedelta(seconds=rules.grace)
+    last_skipped = newest - 1 if on_time else newest
+    if last_skipped >= first:
+        reason = POLICY_REASON[rules.policy]
+        if paused is not None and paused[0] <= schedule.at(first) and schedule.at(last_skipped) <= paused[1]:
+            reason = PAUSED_REASON
+        skips.append(SkipRange(first, last_skipped, reason))
+    return Decision(range(newest, newest + 1) if on_time else range(0), tuple(skips), rules.policy)
+
+
+def skip_detail(schedule: Schedule, skip: SkipRange) -> dict:
+    """The audit detail of one skip decision: the data range [from, to) it leaves out, and why.
+
+    `through` (Unix seconds of the last skipped interval's end) is what the watermark reads."""
+    end = schedule.at(skip.last)
+    return {
+        "from": iso(schedule.at(skip.first - 1)),
+        "to": iso(end),
+        "count": skip.count,
+        "reason": skip.reason,
+        "through": end.timestamp(),
+    }
+
+
+@dataclass(frozen=True)
+class PlannedInterval:
+    """One run the scheduler would start: an interval k of a recurring request, or a queued run (k None)."""
+
+    request_id: str
+    k: int | None
+    nominal: datetime | None
+    window: tuple[float | None, float | None]
+    reason: str
+    run_id: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "requestId": self.request_id,
+            "k": self.k,
+            "nominalTime": iso(self.nominal) if self.nominal else None,
+            "window": {"from": iso_from_unix(self.window[0]), "to": iso_from_unix(self.window[1])},
+            "reason": self.reason,
+            "runId": self.run_id,
+        }
+
+    def describe(self) -> str:
+        w = self.as_json()["window"]
+        what = f"interval {self.k}" if self.k is not None else f"run {self.run_id[:8] if self.run_id else '-'}"
+        return f"{self.request_id[:8]}  {what:<14} {w['from']} .. {w['to']}  {self.reason}"

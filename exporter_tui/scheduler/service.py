@@ -1,0 +1,350 @@
+"""The scheduler: every due interval runs exactly once, at the right instant or when caught up.
+
+One tick (`run_due` does one and waits for it; `serve` ticks every `scheduler.tick` until
+stopped):
+1. recover: a run inProgress whose heartbeat stopped (its process died) fails as
+   "interrupted", its partial files are removed, and it is retried in the same row under the
+   retry policy;
+2. retention: done runs older than `exports.retention_days` lose their file and manifest and
+   become expired;
+3. work: every request with queued runs due (oneTime, manual, retries) or ended intervals not
+   yet decided gets one job on a pool of `scheduler.max_parallel` threads. A job has its own
+   Store connection and Source; it runs the request's queued runs, then decides and claims the
+   request's intervals one at a time (so `all` catches up oldest first) until none is left.
+
+Correctness never rests on this process being alone or on the lease: every claim, skip
+decision, recovery and expiry is a conditional write in one transaction (see ledger.py).
+Two clocks matter: the schedule instant (`now`, which `run-due --now` may set) decides what is
+due; the injectable `clock` stamps heartbeats and claims and judges which runs are stale.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from exporter_tui.config import SchedulerSettings
+from exporter_tui.context import Context
+from exporter_tui.core.schedule import Schedule
+from exporter_tui.events import EventSink, RunEvent, ignore
+from exporter_tui.pipeline.files import manifest_path, remove_partials, safe_component
+from exporter_tui.pipeline.runner import execute_run, holder_id, notify_outcome
+from exporter_tui.scheduler import ledger
+from exporter_tui.scheduler.planner import PlannedInterval, Rules
+from exporter_tui.sources.base import ReadQuery, Source, TargetInfo
+from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
+from exporter_tui.store.timeutil import iso_from_unix
+
+Clock = Callable[[], datetime]
+LEASE = "scheduler"
+QUEUED_LIMIT = 1000  # queued runs looked at per tick
+PLAN_LIMIT = 1000  # intervals `plan` lists per request (catch-up `all` over a long gap)
+
+
+def utc_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def schedule_of(stored: StoredRequest) -> Schedule:
+    return Schedule(stored.request, datetime.fromisoformat(stored.created_at.replace("Z", "+00:00")))
+
+
+def _takes_runs(stored: StoredRequest | None, run: Run) -> bool:
+    """Queued runs of a paused request wait, unless someone asked for them by hand."""
+    return stored is not None and (not stored.paused or run.origin != "schedule")
+
+
+class Scheduler:
+    def __init__(self, ctx: Context, store: Store, *, sink: EventSink = ignore, clock: Clock | None = None,
+                 holder: str | None = None):
+        """`store` serves the calling thread; `sink` is called from worker threads too."""
+        self.ctx = ctx
+        self.store = store
+        self.sink = sink
+        self.clock: Clock = clock or utc_clock
+        self.holder = holder or f"{holder_id()}:{uuid.uuid4().hex[:6]}"
+        self._stopping = threading.Event()
+        self._in_hand: dict[str, Future[list[Run]]] = {}
+        self._running: set[str] = set()  # run ids executing in this scheduler
+        self._running_lock = threading.Lock()
+        self._shared_told = False
+
+    @property
+    def settings(self) -> SchedulerSettings:
+        return self.ctx.settings.scheduler
+
+    @property
+    def busy(self) -> bool:
+        """Whether jobs are still running (after `serve` returned, the ones that did not stop in time)."""
+        return any(not f.done() for f in self._in_hand.values())
+
+    # -- what is due ---------------------------------------------------------------------
+    def plan(self, now: datetime) -> list[PlannedInterval]:
+        """The runs `run_due(now)` would start, oldest first per request; writes nothing."""
+        active = {sr.id: sr for sr in self.store.all_active_requests()}
+        out = [
+            PlannedInterval(run.request_id, None, _instant(run.nominal_time if run.nominal_time is not None else run.run_at),
+                            (run.window_from, run.window_to), f"queued {run.origin} run, attempt {run.attempt}", run.id)
+            for run in self.store.queued_runs(now, limit=QUEUED_LIMIT)
+            if _takes_runs(active.get(run.request_id), run)
+        ]
+        for sr in active.values():
+            if sr.request.type != "recurring" or sr.paused:
+                continue
+            schedule = schedule_of(sr)
+            decision = ledger.current_decision(self.store, sr, schedule, now, Rules.of(sr.request, self.settings))
+            for k in decision.runs[:PLAN_LIMIT]:
+                out.append(PlannedInterval(sr.id, k, schedule.at(k), schedule.interval(k).bounds, decision.reason(k)))
+        return out
+
+    def _work(self, now: datetime) -> dict[str, list[str]]:
+        """Request id -> its queued runs due now, for every request that has something to do."""
+        active = {sr.id: sr for sr in self.store.all_active_requests()}
+        work: dict[str, list[str]] = {}
+        for run in self.store.queued_runs(now, limit=QUEUED_LIMIT):
+            if _takes_runs(active.get(run.request_id), run):
+                work.setdefault(run.request_id, []).append(run.id)
+        for sr in active.values():
+            if sr.request.type == "recurring" and not sr.paused:
+                schedule = schedule_of(sr)
+                considered = ledger.watermark(schedule, ledger.considered_through(self.store, sr.id))
+                if schedule.last_index_at(now) > considered:
+                    work.setdefault(sr.id, [])
+        return work
+
+    # -- running -------------------------------------------------------------------------
+    def run_due(self, now: datetime | None = None) -> list[Run]:
+        """One tick at `now` (default: the clock), waiting for every run it starts; the runs as they ended."""
+        self._stopping.clear()
+        with ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="exporter-run") as pool:
+            futures = self._tick(pool, now)
+        return [run for f in futures for run in f.result()]
+
+    def serve(self, stop: threading.Event, *, grace: float = 10.0) -> None:
+        """Tick every `scheduler.tick` seconds until `stop` is set.
+
+        Then the runs in hand are asked to stop (they end as interrupted and are queued again)
+        and are waited for up to `grace` seconds; `busy` tells whether some did not end."""
+        self._stopping.clear()
+        pool = ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="exporter-run")
+        self.sink(RunEvent("info", f"scheduler {self.holder} serves {self.store.path} every {self.settings.tick:g} s"))
+        try:
+            while not stop.is_set():
+                try:
+                    self._renew_lease()
+                    for future in self._tick(pool, None):
+                        future.add_done_callback(self._report_crash)
+                except (StoreError, sqlite3.Error) as e:  # a locked or briefly unreadable database: next tick
+                    self.sink(RunEvent("warning", f"scheduler tick failed: {e}"))
+                stop.wait(self.settings.tick)
+        finally:
+            self._stopping.set()
+            wait_futures(list(self._in_hand.values()), timeout=grace)
+            pool.shutdown(wait=False, cancel_futures=True)
+            try:
+                self.store.release_lease(LEASE, self.holder)
+            except (StoreError, sqlite3.Error):
+                pass  # it expires by itself
+
+    def _tick(self, pool: ThreadPoolExecutor, now: datetime | None) -> list[Future[list[Run]]]:
+        """Recover, expire, and hand each request with work to the pool (once: not while in hand)."""
+        at = now or self.clock()
+        self._recover()
+        self._expire(at)
+        self._in_hand = {rid: f for rid, f in self._in_hand.items() if not f.done()}
+        submitted = []
+        for request_id, queued in self._work(at).items():
+            if request_id not in self._in_hand:
+                future = pool.submit(self._job, request_id, queued, now)
+                self._in_hand[request_id] = future
+                submitted.append(future)
+        return submitted
+
+    def _job(self, request_id: str, queued: list[str], now: datetime | None) -> list[Run]:
+        """All the work of one request, in a worker thread with its own Store and Source."""
+        store = self.ctx.open_store()
+        source = LazySource(self.ctx.open_source)
+        ran: list[Run] = []
+        try:
+            for run_id in queued:
+                if self._stopping.is_set():
+                    return ran
+                claimed = store.claim_run(run_id, self.holder, now=self.clock())
+                if claimed is not None:
+                    ran.append(self._execute(store, source, claimed))
+            while not self._stopping.is_set():
+                claimed = self._claim_next(store, request_id, now or self.clock())
+                if claimed is None:
+                    break
+                ran.append(self._execute(store, source, claimed))
+            return ran
+        finally:
+            source.close()
+            store.close()
+
+    def _claim_next(self, store: Store, request_id: str, now: datetime) -> Run | None:
+        try:
+            stored = store.get_request(request_id)
+        except NotFound:  # deleted meanwhile
+            return None
+        if stored.request.type != "recurring" or stored.paused:
+            return None
+        run, skips = ledger.decide_and_claim(store, stored, schedule_of(stored), now, Rules.of(stored.request, self.settings),
+                                             holder=self.holder, stamp=self.clock(), max_queued=self.ctx.settings.limits.max_queued_runs)
+        for s in skips:
+            self.sink(RunEvent("skip", f"request {stored.short_id}: {s['count']} interval(s) {s['from']} .. {s['to']} not run ({s['reason']})",
+                               request_id=stored.id))
+        return run
+
+    def _execute(self, store: Store, source: Source, run: Run) -> Run:
+        stored = store.get_request(run.request_id, include_deleted=True)
+        with self._running_lock:
+            self._running.add(run.id)
+        try:
+            with Heartbeat(store, run.id, self.settings.heartbeat_timeout / 4, self.clock):
+                return execute_run(self.ctx.settings, self.ctx.paths.exports_dir, store, source, run, stored, sink=self.sink,
+                                   should_stop=self._stopping.is_set, retry_at=self._retry_at)
+        finally:
+            with self._running_lock:
+                self._running.discard(run.id)
+
+    def _retry_at(self, run: Run) -> float | None:
+        """When a failed attempt runs again: backoff * 2^(attempt-1) from now, or None after the last attempt."""
+        retry = self.settings.retry
+        if run.attempt >= retry.attempts:
+            return None
+        return self.clock().timestamp() + retry.backoff * 2 ** (run.attempt - 1)
+
+    def _report_crash(self, future: Future[list[Run]]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.sink(RunEvent("warning", f"scheduler job failed: {type(future.exception()).__name__}: {future.exception()}"))
+
+    # -- recovery and retention ----------------------------------------------------------
+    def _recover(self) -> None:
+        """Runs whose process died: failed "interrupted", partial files removed, retried or finally failed."""
+        now = self.clock()
+        older_than = now.timestamp() - self.settings.heartbeat_timeout
+        with self._running_lock:
+            mine = set(self._running)
+        for run in self.store.stale_runs(older_than):
+            if run.id in mine or not ledger.mark_interrupted(self.store, run.id, older_than, now):
+                continue
+            removed = remove_partials(self.ctx.paths.exports_dir / safe_component(run.request_id), run.id)
+            self.store.log_run(run.id, "error", f"interrupted: no heartbeat since {iso_from_unix(run.heartbeat_at)} from {run.claimed_by}; "
+                                                f"{len(removed)} partial file(s) removed", now)
+            when = self._retry_at(run)
+            if when is not None:
+                again = self.store.requeue_run(run.id, "interrupted", when)
+                self.sink(RunEvent("recovered", f"run {run.id[:8]} was interrupted; attempt {again.attempt} queued for {iso_from_unix(when)}",
+                                   run.id, run.request_id))
+                continue
+            self.sink(RunEvent("recovered", f"run {run.id[:8]} was interrupted; no attempts left", run.id, run.request_id))
+            stored = self.store.get_request(run.request_id, include_deleted=True)
+            notify_outcome(self.ctx.settings, self.store, stored, self.store.get_run(run.id), self.sink)
+
+    def _expire(self, now: datetime) -> None:
+        """Done runs older than the retention: delete the file and its manifest, mark the run expired."""
+        cutoff = now.timestamp() - self.ctx.settings.exports.retention_days * 86400
+        root = self.ctx.paths.exports_dir.resolve()
+        for run in self.store.runs_done_before(cutoff):
+            if not ledger.expire_done(self.store, run.id, self.clock()):
+                continue
+            note = "no file"
+            if run.file_path:
+                data = Path(run.file_path)
+                if data.resolve().is_relative_to(root):
+                    for p in (data, manifest_path(data)):
+                        p.unlink(missing_ok=True)
+                    note = f"deleted {data.name} and its manifest"
+                else:  # a file of an older exports.dir: never delete outside the exports folder
+                    note = f"left {data} in place (outside {root})"
+            self.sink(RunEvent("info", f"run {run.id[:8]} expired (finished {run.finished_at}); {note}", run.id, run.request_id))
+
+    # -- lease ---------------------------------------------------------------------------
+    def _renew_lease(self) -> None:
+        now = self.clock().timestamp()
+        if self.store.acquire_lease(LEASE, self.holder, 3 * self.settings.tick, now=now) or self._shared_told:
+            return
+        self._shared_told = True
+        other = self.store.lease_holder(LEASE, now=now) or {}
+        self.sink(RunEvent("info", f"another scheduler ({other.get('holder', '?')}) also serves this database; "
+                                   "each interval still runs once"))
+
+    @staticmethod
+    def served_by_other(store: Store, now: float | None = None) -> dict[str, Any] | None:
+        """The live lease of a scheduler in another process (the TUI need not schedule then), else None."""
+        row = store.lease_holder(LEASE, now=now)
+        if row is None or (row["pid"] == os.getpid() and row["host"] == os.uname().nodename):
+            return None
+        return row
+
+
+def _instant(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+
+
+class Heartbeat:
+    """Keeps a run's heartbeat fresh while it runs, so a slow source is not taken for a dead process."""
+
+    def __init__(self, store: Store, run_id: str, every: float, clock: Clock):
+        self.store = store
+        self.run_id = run_id
+        self.every = every
+        self.clock = clock
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id[:8]}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=self.every)  # a beat stuck on a busy database may finish later: harmless
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                self.store.heartbeat(self.run_id, now=self.clock())
+            except (StoreError, sqlite3.Error):
+                pass  # the next beat tries again; a run is stale only after several missed beats
+
+
+class LazySource:
+    """A Source opened on first use, so a source that cannot be opened fails the run (and is retried)
+    through the same path as one that fails mid-read."""
+
+    def __init__(self, opener: Callable[[], Source]):
+        self._opener = opener
+        self._source: Source | None = None
+
+    def _get(self) -> Source:
+        if self._source is None:
+            self._source = self._opener()
+        return self._source
+
+    def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        return self._get().read(query, chunk_rows)
+
+    def count(self, query: ReadQuery) -> int:
+        return self._get().count(query)
+
+    def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
+        return self._get().last_before(channel, subtopic, name, before)
+
+    def targets(self) -> list[TargetInfo]:
+        return self._get().targets()
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
