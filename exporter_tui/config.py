@@ -29,7 +29,11 @@ def _login_name() -> str:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Every float is a time or a size: infinity or NaN would overflow sleeps and timeouts later.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+# Upper bounds keep absurd values out: past them sleeps, sockets and date arithmetic overflow.
+HOUR, DAY = 3600.0, 86_400.0
 
 
 class IdentitySettings(_Section):
@@ -37,26 +41,26 @@ class IdentitySettings(_Section):
 
 
 class LimitsSettings(_Section):
-    max_queued_runs: int = Field(default=100, ge=1)
+    max_queued_runs: int = Field(default=100, ge=1, le=1_000_000)
 
 
 class ExportsSettings(_Section):
     dir: str = "exports"
     csv_bom: bool = False
     excel_max_rows: int = Field(default=1_048_576, ge=2, le=1_048_576)
-    pdf_row_cap: int = Field(default=5_000, ge=1)
-    retention_days: float = Field(default=30.0, gt=0)
-    file_mode: int = 0o600
-    dir_mode: int = 0o700
+    pdf_row_cap: int = Field(default=5_000, ge=1, le=10_000_000)
+    retention_days: float = Field(default=30.0, gt=0, le=36_600)
+    file_mode: int = Field(default=0o600, ge=0, le=0o777)
+    dir_mode: int = Field(default=0o700, ge=0, le=0o777)
 
 
 class ReadersSettings(_Section):
     url: str = "http://127.0.0.1:9011"
     token: str = ""
-    timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0, le=HOUR)
     page_size: int = Field(default=1000, ge=1, le=10_000)
-    retries: int = Field(default=3, ge=0)
-    backoff: float = Field(default=0.5, ge=0)
+    retries: int = Field(default=3, ge=0, le=100)
+    backoff: float = Field(default=0.5, ge=0, le=HOUR)
 
 
 class SourceSettings(_Section):
@@ -65,15 +69,15 @@ class SourceSettings(_Section):
 
 
 class RetrySettings(_Section):
-    attempts: int = Field(default=3, ge=1)
-    backoff: float = Field(default=30.0, ge=0)
+    attempts: int = Field(default=3, ge=1, le=100)
+    backoff: float = Field(default=30.0, ge=0, le=DAY)
 
 
 class SchedulerSettings(_Section):
-    tick: float = Field(default=5.0, gt=0)
+    tick: float = Field(default=5.0, gt=0, le=HOUR)
     catch_up: Literal["latest", "all", "skip"] = "latest"
     max_catchup: str = "P7D"
-    heartbeat_timeout: float = Field(default=60.0, gt=0)
+    heartbeat_timeout: float = Field(default=60.0, gt=0, le=DAY)
     max_parallel: int = Field(default=2, ge=1, le=32)
     retry: RetrySettings = Field(default_factory=RetrySettings)
 
@@ -94,7 +98,7 @@ class SmtpSettings(_Section):
     password: str = ""
     sender: str = "exporter-tui@localhost"
     default_to: str = ""
-    timeout: float = Field(default=10.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0, le=HOUR)
     attach_max_bytes: int = Field(default=10_000_000, ge=0)
 
 
@@ -112,9 +116,9 @@ class TelegramSettings(_Section):
 
 
 class NotifySettings(_Section):
-    timeout: float = Field(default=10.0, gt=0)
-    attempts: int = Field(default=3, ge=1)
-    backoff: float = Field(default=2.0, ge=0)
+    timeout: float = Field(default=10.0, gt=0, le=HOUR)
+    attempts: int = Field(default=3, ge=1, le=100)
+    backoff: float = Field(default=2.0, ge=0, le=HOUR)
     email: SmtpSettings = Field(default_factory=SmtpSettings)
     slack: WebhookSettings = Field(default_factory=WebhookSettings)
     discord: WebhookSettings = Field(default_factory=WebhookSettings)
@@ -122,7 +126,7 @@ class NotifySettings(_Section):
 
 
 class DatabaseSettings(_Section):
-    busy_timeout_ms: int = Field(default=10_000, ge=0)
+    busy_timeout_ms: int = Field(default=10_000, ge=0, le=int(DAY * 1000))
 
 
 class TuiSettings(_Section):
@@ -209,6 +213,8 @@ def load_settings(path: Path, environ: dict[str, str] | None = None) -> Settings
             raise ConfigError(path, [("(file)", f"not UTF-8 text: {e.reason} at byte {e.start}")]) from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(path, [("(file)", f"not valid TOML: {e}")]) from None
+        except RecursionError:
+            raise ConfigError(path, [("(file)", "not usable TOML: arrays or tables nested too deeply")]) from None
         except OSError as e:
             raise ConfigError(path, [("(file)", f"cannot be read: {e.strerror}")]) from None
     for var, (a, b, *rest) in SECRET_ENV.items():
@@ -229,6 +235,8 @@ def load_settings(path: Path, environ: dict[str, str] | None = None) -> Settings
 def _reason(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown setting"
+    if str(err["loc"][-1]).endswith("_mode") and err["type"] in ("less_than_equal", "greater_than_equal"):
+        return "must be a permission mode from 0o000 to 0o777 (e.g. 0o640)"
     return err["msg"]
 
 

@@ -8,6 +8,7 @@ by a limit (queue full, request already running).
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 from exporter_tui import __version__
 from exporter_tui.cli.commands import COMMANDS
 from exporter_tui.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT, EXIT_OK, CliError
-from exporter_tui.config import ConfigError
-from exporter_tui.context import Context, load_context
+from exporter_tui.config import ConfigError, config_is_world_readable
+from exporter_tui.context import Context, config_path_for, load_context
 from exporter_tui.core.errors import RequestInvalid
 
 
@@ -141,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as e:  # the home, database or exports folder cannot be made or written
+        where = f" ({e.filename})" if e.filename else ""
+        return _fail(f"{e.strerror or e}{where}", EXIT_FAILED, None, wants_json)
     except Exception as e:
         from exporter_tui.store.store import IdentityMissing, LimitReached, NotFound, StoreError
 
@@ -164,7 +168,18 @@ def _fail(message: str, code: int, body: dict | None, wants_json: bool) -> int:
     return code
 
 
+def warn_if_readable(home: str | None, config: str | None) -> None:
+    """One warning on stderr when the config file (which may hold passwords, tokens and
+    webhook URLs) can be read by other users."""
+    path = config_path_for(home, config)
+    if config_is_world_readable(path):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        print(f"warning: {path} can be read by other users (mode {mode:04o}) and may hold secrets; run: chmod 600 {path}",
+              file=sys.stderr)
+
+
 def dispatch(args: argparse.Namespace) -> int:
+    warn_if_readable(args.home, args.config)
     if args.headless:
         from exporter_tui.scheduler.headless import run_headless
 

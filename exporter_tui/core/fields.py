@@ -6,7 +6,7 @@ import math
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from exporter_tui.core.durations import get_zone, parse_ds, parse_duration
 from exporter_tui.core.placeholders import check_template
@@ -35,6 +35,16 @@ def _ds(text: str) -> str:
 def _timezone(name: str) -> str:
     get_zone(name)
     return name
+
+
+def _timestamp_input(value: object) -> object:
+    """JSON true/false and text that is not an ISO 8601 date-time (those were converted
+    before) are not Unix seconds, though pydantic's lax mode would take them."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number of Unix seconds, not true or false")
+    if isinstance(value, str):
+        raise ValueError("must be a number")
+    return value
 
 
 def _timestamp(value: float) -> float:
@@ -84,6 +94,12 @@ def _label(text: str) -> str:
     return text
 
 
+def _name(text: str) -> str:
+    if has_control(text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
 def _plain_text(text: str) -> str:
     if has_control(text):
         raise ValueError("must not contain control characters")
@@ -100,9 +116,10 @@ def _template(text: str) -> str:
 Duration = Annotated[str, AfterValidator(_duration)]
 Granularity = Annotated[str, AfterValidator(_ds)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
-Timestamp = Annotated[float, AfterValidator(_timestamp)]
+Timestamp = Annotated[float, BeforeValidator(_timestamp_input), AfterValidator(_timestamp)]
 Delimiter = Annotated[str, AfterValidator(_delimiter)]
 FileName = Annotated[str, AfterValidator(_filename)]
 Label = Annotated[str, AfterValidator(_label)]
 PlainText = Annotated[str, AfterValidator(_plain_text)]
+Name = Annotated[str, AfterValidator(_name)]  # channel ids, subtopics and target names
 Template = Annotated[str, AfterValidator(_template)]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from exporter_tui.core.errors import FieldError, RequestInvalid, json_path
 from exporter_tui.core.models import SERVER_FIELDS, ExportRequest
 
+MAX_REPORTED = 20
 _URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 
 
@@ -18,6 +19,9 @@ def parse_request(data: Any) -> ExportRequest:
     """Validate a decoded JSON body; raise RequestInvalid naming every bad field."""
     if not isinstance(data, dict):
         raise RequestInvalid([FieldError("", "the body must be a JSON object")])
+    broken = lone_surrogates(data)
+    if broken:
+        raise RequestInvalid(broken)
     body = normalise_variants(data)
     try:
         request = ExportRequest.model_validate(body)
@@ -27,6 +31,41 @@ def parse_request(data: Any) -> ExportRequest:
     if errors:
         raise RequestInvalid(errors)
     return request
+
+
+def lone_surrogates(data: Any) -> list[FieldError]:
+    """Every string (key or value) holding a lone UTF-16 surrogate, which no UTF-8 file,
+    database or terminal can hold. JSON's `\\ud800` escape makes one; walked without
+    recursion, so depth is no limit. The first MAX_REPORTED are named."""
+    errors: list[FieldError] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
+    while stack and len(errors) < MAX_REPORTED:
+        loc, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                key_loc = (*loc, printable(key) if isinstance(key, str) else str(key))
+                if isinstance(key, str) and _has_surrogate(key):
+                    errors.append(FieldError(json_path(key_loc), "the field name is not valid Unicode (a lone surrogate)"))
+                else:
+                    stack.append((key_loc, value))
+        elif isinstance(node, list):
+            stack.extend(((*loc, i), v) for i, v in enumerate(node))
+        elif isinstance(node, str) and _has_surrogate(node):
+            errors.append(FieldError(json_path(loc), "is not valid Unicode text (a lone surrogate)"))
+    return sorted(errors, key=lambda e: e.path)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable(text: str) -> str:
+    """Text that can be printed and stored: lone surrogates shown as `\\udXXX` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def normalise_variants(data: dict) -> dict:
@@ -81,7 +120,7 @@ _ALIASES = {"from_": "from", "channel_id": "channelId", "output_format": "output
 
 
 def _wire_loc(loc: tuple) -> tuple:
-    return tuple(_ALIASES.get(p, p) if isinstance(p, str) else p for p in loc)
+    return tuple(printable(_ALIASES.get(p, p)) if isinstance(p, str) else p for p in loc)
 
 
 def _reason(err: dict) -> str:

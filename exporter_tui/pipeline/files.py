@@ -40,8 +40,11 @@ def window_stamp(start: float) -> str:
 
 
 def request_dir(exports_dir: Path, request_id: str, dir_mode: int = 0o700) -> Path:
+    """exports/<request-id>/, made with exactly `dir_mode` (mkdir alone would apply the umask)."""
     folder = exports_dir / safe_component(request_id)
-    folder.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+        os.chmod(folder, dir_mode)
     return folder
 
 
@@ -65,17 +68,37 @@ def temp_path(final: Path, run_id: str) -> Path:
 
 
 def remove_partials(folder: Path, run_id: str) -> list[Path]:
-    """Delete the temporary files a run left behind (after a failure or a crash)."""
+    """Delete what a run that did not finish left behind (after a failure or a crash): its
+    temporary files and folders (`.NAME.tmp-RUN`, `.NAME.tmp-RUN.scratch`...), and files it
+    published under final names but never recorded (a crash between the rename and the
+    database write), found by the run id in their manifests. Call it only for a run that
+    is not done."""
     removed = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.name.startswith(".") and p.name.endswith(f".tmp-{run_id}"):
-                if p.is_dir():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
-                removed.append(p)
+    if not folder.is_dir():
+        return removed
+    tag = f".tmp-{run_id}"
+    for p in folder.iterdir():
+        if p.name.startswith(".") and (p.name.endswith(tag) or f"{tag}." in p.name):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+        elif p.name.endswith(MANIFEST_SUFFIX) and _manifest_run(p) == run_id:
+            data = p.with_name(p.name[: -len(MANIFEST_SUFFIX)])
+            for q in (data, p):  # the data file first: a data file never stays without its manifest
+                if q.exists():
+                    q.unlink()
+                    removed.append(q)
     return removed
+
+
+def _manifest_run(path: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("run") if isinstance(data, dict) else None
 
 
 def fsync_file(path: Path) -> None:

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
@@ -68,20 +70,34 @@ class ExcelWriter:
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         if options.excel_max_rows < 2:
             raise ValueError("excel_max_rows must leave room for the header and one row")
-        workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-        workbook.set_properties({"created": _FIXED_CREATED})
+        # xlsxwriter keeps each sheet's rows in temporary files until close(). They go in a
+        # folder beside `path`, named after it, which goes whole afterwards, even when close()
+        # fails (a full disk); after a crash, the run's recovery removes it with the temporary
+        # file (files.remove_partials), and nothing is left in the system's temp folder.
+        scratch = path.with_name(f"{path.name}.scratch")
+        scratch.mkdir(mode=0o700, exist_ok=True)
         try:
-            book = _Book(workbook, options)
-            for table in tables:
-                book.write_table(table)
-            book.finish_warnings()
-        except BaseException:
-            # close() removes xlsxwriter's temporary row files; the half-made workbook goes too
-            with contextlib.suppress(Exception):
+            workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": scratch})
+            workbook.set_properties({"created": _FIXED_CREATED})
+            try:
+                book = _Book(workbook, options)
+                for table in tables:
+                    book.write_table(table)
+                book.finish_warnings()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    workbook.close()
+                path.unlink(missing_ok=True)  # the half-made workbook goes too
+                raise
+            try:
                 workbook.close()
-            path.unlink(missing_ok=True)
-            raise
-        workbook.close()
+            except BaseException as e:
+                path.unlink(missing_ok=True)
+                if isinstance(e, FileCreateError) and e.args and isinstance(e.args[0], OSError):
+                    raise e.args[0] from None  # the OS's reason (full disk, read-only folder), as other writers give it
+                raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return WriteResult(rows=book.rows, warnings=book.warnings)
 
 
