@@ -300,6 +300,18 @@ def test_a_run_whose_process_died_is_failed_as_interrupted_cleaned_and_retried(t
     assert temp_files(ctx.paths.exports_dir) == []
 
 
+def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp_path, store_of):
+    ctx = make_home(tmp_path, base=f'[identity]\nuser = "{ACTOR}"\n[scheduler]\nretry = {{ attempts = 3, backoff = 0 }}\n')
+    store = store_of(ctx)
+    seed(ctx, T0, T0 + 12 * H)
+    sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
+    dead = store.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
+    clock = FakeClock(T0 + H + 5 * M)
+    # run-due reads its instant before the tick, so the clock has moved on when the retry is queued
+    ran = Scheduler(ctx, store, clock=clock).run_due(T0 + H + 5 * M - S)
+    assert [(r.id, r.status, r.attempt) for r in ran] == [(dead.id, "done", 2)]
+
+
 def test_a_failing_source_is_retried_with_backoff_then_fails_and_notifies(tmp_path, store_of):
     with CaptureServer() as hooks:
         ctx = make_home(tmp_path, f"""

@@ -95,7 +95,7 @@ class Scheduler:
         out = [
             PlannedInterval(run.request_id, None, _instant(run.nominal_time if run.nominal_time is not None else run.run_at),
                             (run.window_from, run.window_to), f"queued {run.origin} run, attempt {run.attempt}", run.id)
-            for run in self.store.queued_runs(now, limit=QUEUED_LIMIT)
+            for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT)
             if _takes_runs(active.get(run.request_id), run)
         ]
         for sr in active.values():
@@ -107,11 +107,16 @@ class Scheduler:
                 out.append(PlannedInterval(sr.id, k, schedule.at(k), schedule.interval(k).bounds, decision.reason(k)))
         return out
 
+    def _queue_instant(self, now: datetime) -> datetime:
+        """Queued runs (retries, oneTime and manual runs) are due by the later of the schedule
+        instant and the clock, so a retry requeued during this tick (by the clock) runs in it."""
+        return max(now, self.clock())
+
     def _work(self, now: datetime) -> dict[str, list[str]]:
         """Request id -> its queued runs due now, for every request that has something to do."""
         active = {sr.id: sr for sr in self.store.all_active_requests()}
         work: dict[str, list[str]] = {}
-        for run in self.store.queued_runs(now, limit=QUEUED_LIMIT):
+        for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT):
             if _takes_runs(active.get(run.request_id), run):
                 work.setdefault(run.request_id, []).append(run.id)
         for sr in active.values():
