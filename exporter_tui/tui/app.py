@@ -1,0 +1,410 @@
+"""The Textual app: screens over the core, the scheduler in a thread worker, errors as notifications.
+
+Threads never touch widgets: workers post typed messages (`messages.py`) to the app, which
+hands them to the screens. Every worker runs on the app with `exit_on_error=False`, so one
+handler (`on_worker_state_changed`) turns any failure into a notification and a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from exporter_tui.config import ConfigError
+from exporter_tui.context import Context, load_context
+from exporter_tui.core.errors import RequestInvalid
+from exporter_tui.events import RunEvent
+from exporter_tui.sources.base import SourceError
+from exporter_tui.store.store import (
+    IdentityMissing,
+    LimitReached,
+    Store,
+    StoredRequest,
+    StoreError,
+)
+from exporter_tui.store.timeutil import iso
+from exporter_tui.tui.bindings import (
+    APP_BINDINGS,
+    COMPOSE_BINDINGS,
+    MAIN_BINDINGS,
+    keymap_from_settings,
+)
+from exporter_tui.tui.messages import (
+    DataChanged,
+    EventPosted,
+    RequestsLoaded,
+    RunProgress,
+    SchedulerChanged,
+)
+from exporter_tui.tui.screens.main import MainScreen
+from exporter_tui.tui.workers import fill_demo, load_request_rows, run_request, utc_now
+
+T = TypeVar("T")
+SCHEDULER_STOP_SECONDS = 6.0  # how long quitting waits for the scheduler's runs to stop
+Clock = Callable[[], datetime]
+
+COMMAND_TITLES = {
+    "new": ("New request", "compose a new export request"),
+    "edit": ("Edit request", "edit the selected request"),
+    "clone": ("Clone request", "compose a copy of the selected request"),
+    "delete": ("Delete request", "delete the selected request (asks first)"),
+    "run": ("Run now", "run the selected request now"),
+    "preview": ("Preview request", "windows, next runs, first rows and plots of the selected request"),
+    "pause": ("Pause or resume", "stop or restart scheduling the selected request"),
+    "filter": ("Filter requests", "show only the requests matching some text"),
+    "history": ("Run history", "every run, filterable by status"),
+    "save": ("Save request", "store the request in the form"),
+    "form_preview": ("Preview form", "preview the request in the form without storing it"),
+    "import_file": ("Import JSON file", "fill the form from a JSON body in a file"),
+    "import_clipboard": ("Import pasted JSON", "fill the form from a JSON body pasted from the clipboard"),
+    "export": ("Export JSON", "write the form as a JSON body to a file and copy it to the clipboard"),
+}
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What tests and benchmarks change: the clock, and the background work started at launch."""
+
+    clock: Clock = utc_now
+    scheduler: bool = True  # run the scheduler in a thread unless another process serves the database
+    first_start_demo: bool = True  # fill the demo source when the embedded source does not exist yet
+    demo_days: float = 30.0
+    demo_end: datetime | None = None  # default: the clock, rounded down to the hour
+    poll_seconds: float = 2.0  # how often the database is checked for changes made by other processes
+    scheduler_recheck_seconds: float = 15.0
+
+
+def describe_error(error: BaseException | str) -> str:
+    """A failure in words, without a traceback."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, RequestInvalid):
+        return error.readable()
+    if isinstance(error, IdentityMissing):
+        return f"{error}: set [identity] user = \"your name\" in the config file"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}" + (f" ({error.filename})" if error.filename else "")
+    if isinstance(error, (StoreError, ConfigError, LimitReached, SourceError, LookupError, ValueError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class ExporterApp(App[int]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
+    TITLE = "exporter-tui"
+    BINDINGS = [*APP_BINDINGS, Binding("ctrl+c", "help_quit", show=False, system=True)]
+
+    def __init__(self, ctx: Context, store: Store | None = None, options: AppOptions | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.options = options or AppOptions()
+        self.store = store or ctx.open_store()
+        self.stop_event = threading.Event()
+        self.scheduler_done = threading.Event()
+        self.keymap_wanted, self.keymap_warnings = keymap_from_settings(ctx.settings.tui.bindings)
+        self.main_screen = MainScreen()
+        self.on_done: dict[Worker[Any], tuple[Callable[[Any], Any], Callable[[], None] | None]] = {}
+        self.scheduler_worker: Worker[None] | None = None
+        self.marker: tuple[Any, ...] | None = None
+        self.pending_select: str | None = None
+        self.poll_error: str | None = None
+        self.early_events: list[RunEvent] = []
+        self.sub_title = "scheduler: starting"
+
+    def now(self) -> datetime:
+        return self.options.clock()
+
+    def event(self, kind: str, message: str, request_id: str | None = None) -> RunEvent:
+        """An event of the app itself, stamped by the app's clock."""
+        return RunEvent(kind, message, request_id=request_id, at=iso(self.now()))
+
+    # -- start and stop --------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.ctx.settings.tui.theme in self.available_themes:
+            self.theme = self.ctx.settings.tui.theme
+        else:
+            self.keymap_warnings.append(f"[tui] theme: no theme '{self.ctx.settings.tui.theme}'; using {self.theme}")
+        self.set_keymap(self.keymap_wanted)
+        self.push_screen(self.main_screen)
+        for warning in self.keymap_warnings:
+            self.log_event(self.event("warning", warning))
+        self.call_after_refresh(self.after_first_draw)
+
+    def after_first_draw(self) -> None:
+        """Background work starts once the first screen is on the terminal."""
+        if self.first_start():
+            end = self.options.demo_end or self.now().replace(minute=0, second=0, microsecond=0)
+            self.start_worker(partial(fill_demo, self.ctx, self.options.demo_days, end, self.post, self.stop_event), "Demo data",
+                              group="demo", then=lambda example: self.changed(None, select=example.id))
+        self.check_scheduler()
+        self.set_interval(self.options.poll_seconds, self.poll)
+        if self.options.scheduler:
+            self.set_interval(self.options.scheduler_recheck_seconds, self.check_scheduler)
+
+    def first_start(self) -> bool:
+        return (self.options.first_start_demo and self.ctx.settings.source.kind == "embedded"
+                and not self.ctx.paths.source_db.exists())
+
+    async def action_quit(self) -> None:
+        running = [w for w in self.workers if w.group == "run" and w.is_running]
+        if not running:
+            await self.shut_down()
+            return
+
+        async def answer(yes: bool | None) -> None:
+            if yes:
+                await self.shut_down()
+
+        from exporter_tui.tui.screens.dialogs import ConfirmDialog
+
+        self.push_screen(ConfirmDialog(f"{len(running)} run(s) in progress. Quit and interrupt them?", "Quit", "Stay"), answer)
+
+    async def shut_down(self) -> None:
+        """Stop the background work, let the scheduler hand back its lease, then leave."""
+        self.stop_event.set()
+        if self.scheduler_worker is not None and not self.scheduler_done.is_set():
+            self.sub_title = "scheduler: stopping..."
+            await asyncio.to_thread(self.scheduler_done.wait, SCHEDULER_STOP_SECONDS)
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        """However the app ends: stop the workers; wait (bounded) for the scheduler to release its lease."""
+        self.stop_event.set()
+        if self.scheduler_worker is not None:
+            self.scheduler_done.wait(SCHEDULER_STOP_SECONDS)
+
+    # -- workers ---------------------------------------------------------------------------
+    def post(self, message: Any) -> None:
+        """Thread-safe, never blocks; a message to a closing app is dropped."""
+        try:
+            self.post_message(message)
+        except RuntimeError:  # the event loop closed under a late worker
+            pass
+
+    def start_worker(self, work: Callable[[], T], title: str, *, group: str = "default", exclusive: bool = False,
+                     then: Callable[[T], Any] | None = None, failed: Callable[[], None] | None = None) -> Worker[T]:
+        worker = self.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive,
+                                 exit_on_error=False)
+        if then is not None or failed is not None:
+            self.on_done[worker] = (then or (lambda _: None), failed)
+        return worker
+
+    def run_db(self, job: Callable[[Store], T], title: str, then: Callable[[T], None],
+               failed: Callable[[], None] | None = None) -> Worker[T]:
+        """A database change off the UI thread, on its own connection (a locked database cannot freeze the screen)."""
+
+        def work() -> T:
+            store = self.ctx.open_store()
+            try:
+                return job(store)
+            finally:
+                store.close()
+
+        return self.start_worker(work, title, group="db", then=then, failed=failed)
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS:
+            then, _ = self.on_done.pop(worker, (None, None))
+            if then is not None:
+                outcome = then(worker.result)
+                if inspect.isawaitable(outcome):
+                    await outcome
+        elif event.state == WorkerState.ERROR:
+            _, failed = self.on_done.pop(worker, (None, None))
+            if failed is not None:
+                failed()
+            self.report_error(worker.description or worker.name, worker.error or "failed")
+            if worker is self.scheduler_worker:
+                self.set_scheduler_text("scheduler: stopped after an error (see the log)")
+        elif event.state == WorkerState.CANCELLED:
+            self.on_done.pop(worker, None)
+        if worker.group == "run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self.changed(None)
+
+    def report_error(self, title: str, error: BaseException | str) -> None:
+        text = describe_error(error)
+        self.notify(text, title=title, severity="error", timeout=10)
+        self.log_event(self.event("error", f"{title}: {text}"))
+
+    # -- data --------------------------------------------------------------------------------
+    def load_requests(self, select: str | None = None) -> None:
+        now = self.now()
+
+        def work() -> list:
+            from textual.worker import get_current_worker
+
+            worker = get_current_worker()
+            rows = load_request_rows(self.ctx, now, lambda: worker.is_cancelled)
+            if not worker.is_cancelled:
+                self.post(RequestsLoaded(rows))
+            return rows
+
+        if select is not None:
+            self.pending_select = select
+        self.start_worker(work, "Load requests", group="requests", exclusive=True)
+
+    def on_requests_loaded(self, message: RequestsLoaded) -> None:
+        select, self.pending_select = self.pending_select, None
+        self.main_screen.populate(message.rows, select)
+        self.marker = self.change_marker()
+
+    def changed(self, note: str | None, select: str | None = None) -> None:
+        if note:
+            self.notify(note)
+            self.log_event(self.event("info", note))
+        self.post_message(DataChanged(select))
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        self.load_requests(message.select)
+
+    def change_marker(self) -> tuple[Any, ...]:
+        """Cheap facts that change whenever requests or runs do, whoever changed them."""
+        conn = self.store.conn  # the UI thread's own connection
+        audit = conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()
+        runs = conn.execute("SELECT count(*), max(finished_at), sum(status = 'inProgress'), sum(status = 'notProcessed'),"
+                            " max(heartbeat_at), sum(progress) FROM runs").fetchone()
+        return (*audit, *runs, int(self.now().timestamp() // 60))
+
+    def poll(self) -> None:
+        try:
+            marker = self.change_marker()
+        except Exception as e:  # a locked or vanished database: say so once per change of reason
+            text = f"cannot read the database: {e}"
+            if self.poll_error != text:
+                self.poll_error = text
+                self.report_error("Database", text)
+            return
+        self.poll_error = None
+        if marker != self.marker:
+            self.marker = marker
+            self.load_requests()
+
+    def start_run(self, stored: StoredRequest) -> None:
+        now = self.now()
+        self.log_event(self.event("info", f"run of {stored.short_id} requested", request_id=stored.id))
+        self.start_worker(partial(run_request, self.ctx, stored.id, now, self.post, self.stop_event), f"Run {stored.short_id}",
+                          group="run")
+
+    # -- messages from workers -------------------------------------------------------------------
+    def on_event_posted(self, message: EventPosted) -> None:
+        self.log_event(message.event)
+        if message.event.kind == "failed":
+            self.notify(message.event.message, title="Export failed", severity="error", timeout=10)
+        if message.event.kind in ("started", "done", "failed", "recovered", "skip"):
+            self.load_requests()
+
+    def on_run_progress(self, message: RunProgress) -> None:
+        if self.main_screen.is_mounted:
+            self.main_screen.show_progress(message)
+
+    def log_event(self, event: RunEvent) -> None:
+        """Into the log pane; events from before the pane exists wait for it."""
+        if self.main_screen.is_mounted:
+            self.main_screen.add_log(event)
+        else:
+            self.early_events.append(event)
+
+    # -- the scheduler -------------------------------------------------------------------------
+    def set_scheduler_text(self, text: str) -> None:
+        self.post_message(SchedulerChanged(text))
+
+    def on_scheduler_changed(self, message: SchedulerChanged) -> None:
+        if message.text != self.sub_title:
+            self.sub_title = message.text
+            self.log_event(self.event("info", message.text))
+
+    def check_scheduler(self) -> None:
+        """Serve the database here unless another process already does; look again now and then."""
+        if not self.options.scheduler:
+            self.set_scheduler_text("scheduler: off in this app")
+            return
+        if self.scheduler_worker is not None and self.scheduler_worker.is_running:
+            return
+        try:
+            from exporter_tui.scheduler.service import Scheduler
+        except ImportError as e:
+            self.set_scheduler_text(f"scheduler: unavailable ({e})")
+            return
+        try:
+            other = Scheduler.served_by_other(self.store)
+        except Exception as e:  # a locked or unreadable database: say so; the next check tries again
+            self.set_scheduler_text(f"scheduler: cannot check the lease ({describe_error(e)})")
+            return
+        if other is not None:
+            self.set_scheduler_text(f"scheduler: served by pid {other.get('pid')} on {other.get('host')}")
+            return
+        self.scheduler_worker = self.start_worker(self.serve_scheduler, "Scheduler", group="scheduler")
+        self.set_scheduler_text("scheduler: running in this app")
+
+    def serve_scheduler(self) -> None:
+        from exporter_tui.scheduler.service import Scheduler
+
+        try:
+            store = self.ctx.open_store()
+            try:
+                Scheduler(self.ctx, store, sink=lambda event: self.post(EventPosted(event)), clock=self.options.clock).serve(
+                    self.stop_event, grace=SCHEDULER_STOP_SECONDS - 1)
+            finally:
+                store.close()
+        finally:
+            self.scheduler_done.set()
+
+    # -- help and the command palette -------------------------------------------------------
+    def action_help(self) -> None:
+        from exporter_tui.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.screen))
+
+    def key_for(self, binding: Binding) -> str:
+        keys = self.keymap_wanted.get(binding.id, binding.key) if binding.id else binding.key
+        return self.get_key_display(Binding(keys.split(",")[0], binding.action))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: keys", f"the keys of this screen ({self.key_for(APP_BINDINGS[0])})", self.action_help)
+        from exporter_tui.tui.screens.compose import ComposeScreen
+
+        bindings = MAIN_BINDINGS if isinstance(screen, MainScreen) else COMPOSE_BINDINGS if isinstance(screen, ComposeScreen) else []
+        for binding in bindings:
+            if binding.id in COMMAND_TITLES:
+                title, help_text = COMMAND_TITLES[binding.id]
+                yield SystemCommand(title, f"{help_text} ({self.key_for(binding)})", partial(self.run_action, binding.action, screen))
+
+
+def run_app(home: str | None, config: str | None, options: AppOptions | None = None) -> int:
+    """Open the app on a home folder; a bad config or an unusable database is a message and an exit code, never a traceback."""
+    try:
+        ctx = load_context(home, config)
+    except ConfigError as e:
+        print(f"error: bad config {e.path}:", file=sys.stderr)
+        for path, reason in e.errors:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        return 2
+    try:
+        store = ctx.open_store()
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: cannot open the database {ctx.paths.database}: {e.strerror}", file=sys.stderr)
+        return 1
+    try:
+        result = ExporterApp(ctx, store, options).run()
+    finally:
+        store.close()
+    return int(result or 0)
+

@@ -1,0 +1,55 @@
+"""Every key binding of the app, each with an id so `[tui.bindings]` can remap it.
+
+`[tui.bindings] new = "ctrl+n"` becomes the keymap `{"new": "ctrl+n"}` that Textual applies
+to the binding with that id, wherever it is declared.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+APP_BINDINGS: list[Binding] = [
+    Binding("f1", "help", "Help", id="help"),
+    Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, show=False),
+]
+
+MAIN_BINDINGS: list[Binding] = [
+    Binding("n", "new", "New", id="new"),
+    Binding("e", "edit", "Edit", id="edit"),
+    Binding("c", "clone", "Clone", id="clone", show=False),
+    Binding("d", "delete", "Delete", id="delete"),
+    Binding("r", "run", "Run", id="run"),
+    Binding("p", "preview", "Preview", id="preview"),
+    Binding("space", "pause", "Pause", id="pause"),
+    Binding("slash", "filter", "Filter", id="filter", key_display="/", show=False),
+    Binding("h", "history", "History", id="history"),
+]
+
+COMPOSE_BINDINGS: list[Binding] = [
+    Binding("ctrl+s", "save", "Save", id="save"),
+    Binding("f5", "preview", "Preview", id="form_preview"),
+    Binding("f6", "import_file", "Import", id="import_file"),
+    Binding("f7", "import_paste", "Paste", id="import_clipboard"),
+    Binding("f8", "export", "Export", id="export"),
+    Binding("escape", "cancel", "Back", id="cancel"),
+]
+
+HISTORY_BINDINGS: list[Binding] = [
+    Binding("escape", "close", "Back", id="close"),
+    Binding("right_square_bracket", "page(1)", "Next page", id="next_page", key_display="]"),
+    Binding("left_square_bracket", "page(-1)", "Prev page", id="prev_page", key_display="["),
+    Binding("f", "status_filter", "Status", id="status_filter"),
+]
+
+DIALOG_CLOSE = [Binding("escape", "close", "Back", id="close")]
+
+ALL_BINDINGS: list[Binding] = [*APP_BINDINGS, *MAIN_BINDINGS, *COMPOSE_BINDINGS, *HISTORY_BINDINGS]
+KNOWN_IDS: frozenset[str] = frozenset(b.id for b in ALL_BINDINGS if b.id)
+
+
+def keymap_from_settings(bindings: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The keymap to apply and a warning for each id that names no binding."""
+    keymap = {k: v for k, v in bindings.items() if k in KNOWN_IDS}
+    unknown = sorted(set(bindings) - KNOWN_IDS)
+    warnings = [f"[tui.bindings] {name}: no such binding id; known ids: {', '.join(sorted(KNOWN_IDS))}" for name in unknown]
+    return keymap, warnings

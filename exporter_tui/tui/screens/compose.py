@@ -1,0 +1,506 @@
+"""New, edit and clone: every field of a request, validated live by the core's model.
+
+The form is read into a body dict on every change and given to `parse_request`; each
+FieldError lands next to the field its JSON path names (or the nearest part of the form
+that holds it). A field shows its error once the user has been in it, or after a save was
+refused, so a fresh form is not a wall of "is required".
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import DescendantBlur
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Input, Select, Static
+
+from exporter_tui.core.errors import RequestInvalid
+from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.validation import normalise_variants, parse_request
+from exporter_tui.store.store import Store, StoredRequest
+from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.bindings import COMPOSE_BINDINGS
+from exporter_tui.tui.form_logic import (
+    body_json,
+    decode_body,
+    format_time,
+    get_path,
+    nearest,
+    parse_time,
+    set_path,
+    write_atomic,
+    zone_or_utc,
+)
+from exporter_tui.tui.formatting import clip
+from exporter_tui.tui.screens.dialogs import ConfirmDialog, PasteDialog, PathPrompt
+from exporter_tui.tui.widgets.form_fields import (
+    CATCH_UPS,
+    DATE_FORMATS,
+    EXTENSIONS,
+    TEMPLATES,
+    TYPES,
+    ErrorLine,
+    FieldBox,
+    FieldSpec,
+)
+from exporter_tui.tui.widgets.list_editors import (
+    TIME_HINT,
+    ColumnRow,
+    FormRow,
+    ItemEditor,
+    MessageEditor,
+    row_body,
+)
+
+ZONES = tuple(sorted({"UTC", *zoneinfo.available_timezones()}))
+TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
+    ("Request", (
+        FieldSpec("name", "Name", placeholder="optional"),
+        FieldSpec("type", "Type", "select", TYPES, default="recurring"),
+        FieldSpec("periodicity", "Every", "duration", default="P1D", placeholder="ISO 8601 duration, e.g. P1D"),
+        FieldSpec("periodStart", "Starting", "time", placeholder=TIME_HINT + " (default: when saved)"),
+        FieldSpec("catchUp", "Catch up", "select", CATCH_UPS, allow_blank=True, prompt="as configured"),
+    )),
+    ("Format", (
+        FieldSpec("format.extension", "File type", "select", EXTENSIONS, default="csv"),
+        FieldSpec("format.timezone", "Time zone", "zone", default="UTC", suggestions=ZONES),
+        FieldSpec("format.template", "Template", "select", TEMPLATES, default="tabular"),
+        FieldSpec("format.csvDelimiter", "CSV delimiter", default=","),
+        FieldSpec("format.filename", "File name", placeholder="optional"),
+        FieldSpec("format.dateFormat", "Date format", "select", DATE_FORMATS, default="ISO"),
+    )),
+)
+# Where the errors of a whole list go (e.g. "items: must have at least 1 element(s)").
+SECTIONS = {"format.columns": "#columns-error", "items": "#items-error", "notification": "#messages-error",
+            "notification.messages": "#messages-error"}
+ROW_TYPES: dict[str, type[FormRow]] = {"columns": ColumnRow, "items": ItemEditor, "messages": MessageEditor}
+
+
+def field_value(box: FieldBox, zone: Any) -> tuple[Any, str | None]:
+    """(value for the body or None when absent, local error)."""
+    raw = box.raw()
+    if box.kind == "select" or raw is None:
+        return raw, None
+    if raw == "":
+        return None, None
+    if box.kind == "time":
+        try:
+            return parse_time(raw, zone), None
+        except ValueError as e:
+            return None, str(e)
+    return raw, None
+
+
+class ComposeScreen(Screen[str | None]):
+    """Dismisses with the stored request's id when saved, None when left without saving."""
+
+    BINDINGS = COMPOSE_BINDINGS
+
+    def __init__(self, mode: str, body: dict[str, Any] | None = None, request_id: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode  # new | edit | clone
+        self.initial_body = body
+        self.request_id = request_id
+        self.show_all = body is not None
+        self.load_problems: dict[str, str] = {}
+        self.baseline: dict[str, Any] = {}
+        self.saving = False
+        self.valid: ExportRequest | None = None
+        self.error_count = 0
+        self.summary_text = ""
+        self._top: list[FieldBox] = []
+
+    # -- layout --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        title = {"new": "New request", "edit": f"Edit request {(self.request_id or '')[:8]}", "clone": "Clone request"}[self.mode]
+        yield Static(title, id="compose-title")
+        yield Static("", id="summary")
+        with VerticalScroll(id="form"):
+            for section, specs in TOP_SPECS:
+                yield Static(section, classes="section-title")
+                for spec in specs:
+                    yield spec.build()[0]
+            yield Static("Columns (none: every column, default labels)", classes="section-title")
+            yield ErrorLine(id="columns-error")
+            yield Vertical(id="columns", classes="rows")
+            yield Button("+ column", id="add-column", compact=True)
+            yield Static("Items", classes="section-title")
+            yield ErrorLine(id="items-error")
+            yield Vertical(id="items", classes="rows")
+            yield Button("+ item", id="add-item", compact=True)
+            yield Static("Notification messages", classes="section-title")
+            yield ErrorLine(id="messages-error")
+            yield Vertical(id="messages", classes="rows")
+            yield Button("+ message", id="add-message", compact=True)
+            with Horizontal(id="form-buttons"):
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Preview", id="preview", compact=True)
+                yield Button("Import", id="import-file", compact=True)
+                yield Button("Paste", id="import-paste", compact=True)
+                yield Button("Export", id="export", compact=True)
+                yield Button("Back", id="cancel", compact=True)
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        if self.initial_body is not None:
+            await self.load_body(self.initial_body)
+        else:
+            await self.query_one("#items").mount(ItemEditor())
+            self.sync_type()
+        self.baseline = self.read_form()[0]
+        self.validate()
+        self.query_one("#form FieldBox").focus_control()
+
+    # -- reading and writing the form ----------------------------------------------------
+    def top_fields(self) -> list[FieldBox]:
+        """The request's own fields (not those of rows); composed once, so looked up once."""
+        if not self._top:
+            self._top = [box for box in self.query(FieldBox) if not any(isinstance(a, FormRow) for a in box.ancestors)]
+        return self._top
+
+    def rows(self, kind: str) -> list[FormRow]:
+        return list(self.query_one(f"#{kind}").query_children(FormRow))
+
+    def field(self, path: str) -> FieldBox:
+        return next(box for box in self.top_fields() if box.path == path)  # a dozen boxes: a scan is cheap
+
+    def zone(self) -> Any:
+        return zone_or_utc(self.field("format.timezone").raw())
+
+    def read_form(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The body the form holds now, and the errors found before the core could see them (bad times)."""
+        zone = self.zone()
+        body: dict[str, Any] = {}
+        local: dict[str, str] = {}
+        one_time = self.field("type").raw() == "oneTime"
+        for box in self.top_fields():
+            if box.path == "periodicity" and one_time:
+                continue
+            value, error = field_value(box, zone)
+            if error:
+                local[box.path] = error
+            elif value is not None:
+                set_path(body, box.path, value)
+        for kind, row_type in ROW_TYPES.items():
+            built = []
+            for i, row in enumerate(self.rows(kind)):
+                values: dict[str, Any] = {}
+                for box in row.fields():
+                    value, error = field_value(box, zone)
+                    if error:
+                        local[f"{row_type.list_key}[{i}].{box.path}"] = error
+                    values[box.path] = value
+                built.append(row_body(row, values))
+            if kind == "items":
+                body["items"] = built
+            elif built:
+                set_path(body, row_type.list_key, built)
+        return body, local
+
+    async def load_body(self, body: dict[str, Any]) -> None:
+        """Fill the form from a body (a stored request's, an imported one); what cannot be shown is reported."""
+        body = normalise_variants(body)
+        zone_name = get_path(body, "format.timezone")
+        zone = zone_or_utc(zone_name if isinstance(zone_name, str) else None)
+
+        def shown(spec: FieldSpec, value: Any) -> Any:
+            if spec.kind == "time" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                return format_time(value, zone)
+            return value if isinstance(value, str) else json.dumps(value)
+
+        problems: dict[str, str] = {}
+        with self.prevent(Input.Changed, Select.Changed):
+            for box in self.top_fields():
+                value = get_path(body, box.path)
+                if isinstance(value, (dict, list)):
+                    problems[box.path] = "must be a single value"
+                    value = None
+                reason = box.set_raw(None if value is None else shown(FieldSpec(box.path, "", box.kind), value))
+                if reason:
+                    problems[box.path] = reason
+        for kind, row_type in ROW_TYPES.items():
+            container = self.query_one(f"#{kind}")
+            await container.remove_children()
+            data = get_path(body, row_type.list_key)
+            if data is not None and not isinstance(data, list):
+                problems[row_type.list_key] = "must be a JSON array"
+                data = []
+            rows: list[FormRow] = []
+            for i, element in enumerate(data or []):
+                base = f"{row_type.list_key}[{i}]"
+                if not isinstance(element, dict):
+                    problems[base] = "must be a JSON object"
+                    element = {}
+                row = row_type(element, shown)
+                problems.update({f"{base}.{path}": reason for path, reason in row.problems.items()})
+                rows.append(row)
+            if rows:
+                await container.mount_all(rows)
+        known = {"name", "type", "periodicity", "periodStart", "catchUp", "format", "items", "notification"}
+        for key in sorted(set(body) - known):
+            problems[key] = "is not a field of an export request (left out)"
+        self.load_problems = problems
+        self.show_all = True
+        self.sync_type()
+        self.validate()
+
+    def sync_type(self) -> None:
+        """A oneTime request has no periodicity: the field is disabled and left out of the body."""
+        self.field("periodicity").control.disabled = self.field("type").raw() == "oneTime"
+
+    # -- validation ------------------------------------------------------------------------
+    def validate(self) -> ExportRequest | None:
+        body, local = self.read_form()
+        errors: dict[str, list[str]] = {path: [reason] for path, reason in local.items()}
+        for path, reason in self.load_problems.items():
+            errors.setdefault(path, []).append(reason)
+        request: ExportRequest | None = None
+        try:
+            request = parse_request(body)
+        except RequestInvalid as e:
+            for fe in e.errors:
+                if fe.path not in local:
+                    errors.setdefault(fe.path, []).append(fe.reason)
+        self.show_errors(errors)
+        self.valid = request if not errors else None
+        return self.valid
+
+    def error_targets(self) -> dict[str, Widget]:
+        """Every place an error can be shown, by the JSON path it stands for."""
+        targets: dict[str, Widget] = {box.path: box for box in self.top_fields()}
+        for kind, row_type in ROW_TYPES.items():
+            for i, row in enumerate(self.rows(kind)):
+                base = f"{row_type.list_key}[{i}]"
+                targets[base] = row
+                for box in row.fields():
+                    targets[f"{base}.{box.path}"] = box
+        for path, selector in SECTIONS.items():
+            targets[path] = self.query_one(selector)
+        return targets
+
+    def show_errors(self, errors: dict[str, list[str]]) -> None:
+        targets = self.error_targets()
+        placed: dict[int, list[str]] = {}
+        unplaced: list[str] = []
+        for path, reasons in errors.items():
+            where = nearest(path, targets) if path else None
+            for reason in reasons:
+                if where is None:
+                    unplaced.append(f"{path or 'body'}: {reason}")
+                    continue
+                rest = path[len(where):].lstrip(".")
+                placed.setdefault(id(targets[where]), []).append(f"{rest}: {reason}" if rest else reason)
+        for target in {id(t): t for t in targets.values()}.values():
+            messages = placed.get(id(target), [])
+            text = "; ".join(messages) if messages and self.visible(target) else None
+            target.show_error(text)  # type: ignore[attr-defined]
+        self.error_count = sum(len(r) for r in errors.values())
+        if not errors:
+            text = "Valid. ctrl+s saves it, F5 previews it."
+        else:
+            first_path, first = next(iter(errors.items()))
+            shown = unplaced[0] if unplaced else f"{first_path or 'body'}: {first[0]}"
+            text = clip(f"Not valid yet: {self.error_count} problem(s). {shown}", 200)
+        if text != self.summary_text:
+            self.summary_text = text
+            summary = self.query_one("#summary", Static)
+            summary.set_class(bool(errors), "-invalid")
+            summary.update(text)
+
+    def visible(self, target: Widget) -> bool:
+        if self.show_all or isinstance(target, ErrorLine):
+            return True
+        if isinstance(target, FieldBox):
+            return target.touched
+        return any(box.touched for box in target.query(FieldBox))
+
+    def is_dirty(self) -> bool:
+        return self.read_form()[0] != self.baseline
+
+    # -- events ----------------------------------------------------------------------------
+    def _touch(self, widget: Widget) -> None:
+        box = next((a for a in widget.ancestors_with_self if isinstance(a, FieldBox)), None)
+        if box is not None:
+            box.touched = True
+            self.load_problems.pop(self._full_path(box), None)
+
+    def _full_path(self, box: FieldBox) -> str:
+        row = next((a for a in box.ancestors if isinstance(a, FormRow)), None)
+        if row is None:
+            return box.path
+        kind = next(k for k, t in ROW_TYPES.items() if isinstance(row, t))
+        return f"{row.list_key}[{self.rows(kind).index(row)}].{box.path}"
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        if event.input.has_focus:
+            self._touch(event.input)
+        self.validate()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        if event.select.has_focus_within or event.select.has_focus:
+            self._touch(event.select)
+        self.sync_type()
+        self.validate()
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        if isinstance(event.widget, (Input, Select)) and not self.saving:
+            self._touch(event.widget)
+            self.validate()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        button = event.button
+        actions = {"save": self.action_save, "preview": self.action_preview, "import-file": self.action_import_file,
+                   "import-paste": self.action_import_paste, "export": self.action_export, "cancel": self.action_cancel}
+        if button.id in actions:
+            actions[button.id]()
+            return
+        adders = {"add-column": ("columns", ColumnRow), "add-item": ("items", ItemEditor), "add-message": ("messages", MessageEditor)}
+        if button.id in adders:
+            kind, row_type = adders[button.id]
+            row = row_type()
+            await self.query_one(f"#{kind}").mount(row)
+            row.fields()[0].focus_control()
+            row.scroll_visible()
+            self.validate()
+            return
+        row = next((a for a in button.ancestors if isinstance(a, FormRow)), None)
+        if row is None:
+            return
+        if button.has_class("remove-row"):
+            await row.remove()
+        elif button.has_class("move-up") or button.has_class("move-down"):
+            siblings = list(row.parent.query_children(FormRow)) if row.parent else []
+            i = siblings.index(row)
+            j = i - 1 if button.has_class("move-up") else i + 1
+            if 0 <= j < len(siblings) and row.parent is not None:
+                if j < i:
+                    row.parent.move_child(row, before=siblings[j])
+                else:
+                    row.parent.move_child(row, after=siblings[j])
+        self.validate()
+
+    # -- actions -----------------------------------------------------------------------------
+    def refuse(self, what: str) -> None:
+        self.show_all = True
+        self.validate()
+        self.notify(f"{self.error_count} problem(s) to fix before you can {what}; each is shown next to its field",
+                    title="Not valid yet", severity="warning")
+        first = next((box for box in self.query(FieldBox) if box.has_class("-invalid")), None)
+        if first is not None:
+            first.focus_control()
+            first.scroll_visible()
+
+    def action_save(self) -> None:
+        request = self.validate()
+        if request is None:
+            self.refuse("save")
+            return
+        if self.saving:
+            return
+        self.saving = True
+        app = exporter(self)
+        actor = app.ctx.actor
+        max_queued = app.ctx.settings.limits.max_queued_runs
+        request_id = self.request_id
+
+        def store_it(store: Store) -> StoredRequest:
+            if self.mode == "edit" and request_id:
+                return store.update_request(request_id, request, actor)
+            return store.create_request(request, actor, max_queued=max_queued)
+
+        def done(stored: StoredRequest) -> None:
+            self.notify(f"request {stored.short_id} saved", title="Saved")
+            self.dismiss(stored.id)
+
+        def failed() -> None:
+            self.saving = False
+
+        app.run_db(store_it, "Save request", done, failed)
+
+    def action_preview(self) -> None:
+        request = self.validate()
+        if request is None:
+            self.refuse("preview")
+            return
+        from exporter_tui.tui.screens.preview import PreviewScreen
+
+        self.app.push_screen(PreviewScreen(request, None))
+
+    def action_import_file(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.run_worker(self.import_file(path), exclusive=True, group="import")
+
+        self.app.push_screen(PathPrompt("Import a JSON body from the file:", str(Path.cwd()) + "/"), chosen)
+
+    async def import_file(self, path: str) -> None:
+        try:
+            with open(Path(path).expanduser(), "rb") as f:
+                raw = f.read(10_000_001)
+            body = decode_body(raw)
+        except OSError as e:
+            exporter(self).report_error("Import", f"cannot read {path}: {e.strerror}")
+            return
+        except ValueError as e:
+            exporter(self).report_error("Import", f"{path}: {e}")
+            return
+        await self.load_body(body)
+        self.notify(f"imported {path}" + ("" if self.valid else f"; {self.error_count} problem(s) to fix"), title="Import")
+
+    def action_import_paste(self) -> None:
+        def pasted(text: str | None) -> None:
+            if text and text.strip():
+                self.run_worker(self.import_text(text), exclusive=True, group="import")
+
+        self.app.push_screen(PasteDialog(self.app.clipboard), pasted)
+
+    async def import_text(self, text: str) -> None:
+        try:
+            body = decode_body(text)
+        except ValueError as e:
+            exporter(self).report_error("Paste", str(e))
+            return
+        await self.load_body(body)
+        self.notify("imported the pasted body" + ("" if self.valid else f"; {self.error_count} problem(s) to fix"), title="Import")
+
+    def action_export(self) -> None:
+        body, _ = self.read_form()
+        request = self.validate()
+        text = body_json(request.to_body() if request is not None else body)
+        name = (request.name if request is not None and request.name else "request").replace("/", "_")
+        default = str(exporter(self).ctx.paths.data_dir / f"{name[:60]}.json")
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                write_atomic(path, text)
+            except OSError as e:
+                exporter(self).report_error("Export", f"cannot write {path}: {e.strerror}")
+                return
+            self.app.copy_to_clipboard(text)
+            note = "" if request is not None else " (not valid yet)"
+            self.notify(f"body written to {path} and copied to the clipboard{note}", title="Export")
+
+        self.app.push_screen(PathPrompt("Export the body as JSON to the file:", default), chosen)
+
+    def action_cancel(self) -> None:
+        if not self.is_dirty():
+            self.dismiss(None)
+            return
+
+        def answer(leave: bool | None) -> None:
+            if leave:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmDialog("Leave without saving? The changes are lost.", "Leave", "Stay"), answer)

@@ -1,0 +1,84 @@
+"""History: every run, newest first, filtered by status, a page at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Select, Static
+
+from exporter_tui.store.store import RUN_STATUSES, StoreError
+from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.bindings import HISTORY_BINDINGS
+from exporter_tui.tui.formatting import HISTORY_COLUMNS, history_cells
+from exporter_tui.tui.widgets.tables import KeyedTable
+
+PAGE_SIZE = 50
+
+
+class HistoryScreen(Screen[None]):
+    BINDINGS = HISTORY_BINDINGS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page = 1
+        self.status: str | None = None
+        self.pages = 1
+
+    def compose(self) -> ComposeResult:
+        yield Static("Run history", id="history-title")
+        with Horizontal(id="history-bar"):
+            yield Label("Status ", classes="caption")
+            yield Select([(s, s) for s in RUN_STATUSES], allow_blank=True, prompt="any", id="status", compact=True)
+            yield Static("", id="page-info")
+        yield KeyedTable(HISTORY_COLUMNS, id="history")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.query_one("#history").focus()
+
+    def reload(self) -> None:
+        store = exporter(self).store
+        try:
+            page = store.list_runs(self.page, PAGE_SIZE, status=self.status)
+            self.pages = max(1, -(-page.total // PAGE_SIZE))
+            if self.page > self.pages:
+                self.page = self.pages
+                page = store.list_runs(self.page, PAGE_SIZE, status=self.status)
+        except (StoreError, sqlite3.Error) as e:
+            exporter(self).report_error("History", e)
+            return
+        now = exporter(self).now()
+        table = self.query_one("#history", KeyedTable)
+        table.show_rows([(run.id, history_cells(run, now)) for run in page.results])
+        which = f"{self.status} runs" if self.status else "runs"
+        self.query_one("#page-info", Static).update(f"  page {self.page}/{self.pages} of {page.total} {which}  ([ ] pages, Enter opens)")
+
+    def action_page(self, step: int) -> None:
+        target = min(max(self.page + step, 1), self.pages)
+        if target != self.page:
+            self.page = target
+            self.reload()
+
+    def action_status_filter(self) -> None:
+        self.query_one("#status", Select).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Select.Changed, "#status")
+    def _status_changed(self, event: Select.Changed) -> None:
+        self.status = None if event.value is Select.NULL else str(event.value)
+        self.page = 1
+        self.reload()
+
+    @on(DataTable.RowSelected, "#history")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        from exporter_tui.tui.screens.run_detail import RunDetailScreen
+
+        if event.row_key.value:
+            self.app.push_screen(RunDetailScreen(event.row_key.value))

@@ -1,0 +1,282 @@
+"""The main screen: the requests, the runs of the selected one, and the log of what happens."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from exporter_tui.events import RunEvent
+from exporter_tui.store.store import Run, StoredRequest, StoreError
+from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.bindings import MAIN_BINDINGS
+from exporter_tui.tui.formatting import (
+    REQUEST_COLUMNS,
+    RUN_COLUMNS,
+    location_text,
+    middle_clip,
+    progress_text,
+    request_cells,
+    run_cells,
+    zone_of,
+)
+from exporter_tui.tui.messages import RequestRow, RunProgress
+from exporter_tui.tui.screens.dialogs import ConfirmDialog
+from exporter_tui.tui.widgets.log_pane import LogPane
+from exporter_tui.tui.widgets.tables import KeyedTable
+
+RUNS_SHOWN = 50
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [*MAIN_BINDINGS, Binding("escape", "clear_filter", "Clear filter", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.all_rows: list[RequestRow] = []
+        self.filter_text = ""
+        self.runs: list[Run] = []
+        self.live: dict[str, tuple[int, int | None]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: id, name, target, type, status... (Enter: done, Esc: clear)", id="filter", compact=True)
+        yield KeyedTable(REQUEST_COLUMNS, id="requests")
+        with Vertical(id="runs-pane"):
+            yield KeyedTable(RUN_COLUMNS, id="runs")
+            yield Static("", id="location")
+        yield LogPane(id="log")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#requests").border_title = "Requests"
+        self.query_one("#runs-pane").border_title = "Runs"
+        self.query_one("#log").border_title = "Log"
+        self.query_one("#requests").focus()
+        app = exporter(self)
+        early, app.early_events = app.early_events, []
+        for event in early:
+            self.add_log(event)
+        app.load_requests()
+
+    # -- the app feeds these -----------------------------------------------------------------
+    @property
+    def requests_table(self) -> KeyedTable:
+        return self.query_one("#requests", KeyedTable)
+
+    @property
+    def runs_table(self) -> KeyedTable:
+        return self.query_one("#runs", KeyedTable)
+
+    @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    def populate(self, rows: list[RequestRow], select: str | None = None) -> None:
+        self.all_rows = rows
+        self.apply_filter(select)
+
+    def apply_filter(self, select: str | None = None) -> None:
+        needle = self.filter_text.lower().strip()
+        shown = [r for r in self.all_rows if not needle or needle in self.haystack(r)]
+        table = self.requests_table
+        table.show_rows([(r.stored.id, request_cells(r.stored, r.last_status, r.next_text)) for r in shown], select)
+        count = f"{len(shown)} of {len(self.all_rows)}" if needle else str(len(self.all_rows))
+        table.border_title = f"Requests ({count})"
+        if not shown:
+            table.border_subtitle = "none match the filter" if needle else "none yet: press n to compose one"
+        else:
+            table.border_subtitle = ""
+        self.show_runs()
+
+    @staticmethod
+    def haystack(row: RequestRow) -> str:
+        r = row.stored.request
+        cells = request_cells(row.stored, row.last_status, row.next_text)
+        return " ".join([row.stored.id, r.name or "", *cells.values(), *r.target_names()]).lower()
+
+    def selected_row(self) -> RequestRow | None:
+        key = self.requests_table.selected_key()
+        return next((r for r in self.all_rows if r.stored.id == key), None) if key else None
+
+    def show_runs(self) -> None:
+        """The runs of the selected request (a small query on the UI's own connection)."""
+        row = self.selected_row()
+        pane = self.query_one("#runs-pane")
+        table = self.runs_table
+        if row is None:
+            self.runs = []
+            table.show_rows([])
+            pane.border_title = "Runs"
+            self.show_location()
+            return
+        try:
+            page = exporter(self).store.list_runs(1, RUNS_SHOWN, request_id=row.stored.id)
+        except (StoreError, sqlite3.Error) as e:
+            exporter(self).report_error("Runs", e)
+            return
+        self.runs = page.results
+        now = exporter(self).now()
+        zone = zone_of(row.stored.request)
+        table.show_rows([(run.id, run_cells(run, zone, now, self.live.get(run.id) if run.status == "inProgress" else None))
+                         for run in self.runs])
+        name = f" {row.stored.request.name}" if row.stored.request.name else ""
+        paused = " (paused)" if row.stored.paused else ""
+        pane.border_title = f"Runs of {row.stored.short_id}{name}{paused} ({page.total})"
+        self.show_location()
+
+    def show_location(self) -> None:
+        key = self.runs_table.selected_key()
+        run = next((r for r in self.runs if r.id == key), None)
+        text = ""
+        if run is not None:
+            base = exporter(self).ctx.paths.data_dir
+            if run.file_path:
+                text = f"file: {location_text(run.file_path, base)}"
+            elif run.error:
+                text = f"error: {run.error}"
+            else:
+                text = f"run {run.id[:8]}: {run.status}"
+        location = self.query_one("#location", Static)
+        location.update(Text(middle_clip(text, max(location.size.width, 20)), no_wrap=True))
+
+    def show_progress(self, message: RunProgress) -> None:
+        if message.run_id is None:
+            return
+        self.live[message.run_id] = (message.done, message.total)
+        row = self.selected_row()
+        if row is None or row.stored.id != message.request_id:
+            return
+        if any(r.id == message.run_id for r in self.runs):
+            self.runs_table.update_cells(message.run_id, {"status": progress_text(message.done, message.total)})
+        else:
+            self.show_runs()
+
+    def add_log(self, event: RunEvent) -> None:
+        self.log_pane.add(event)
+        if event.kind in ("done", "failed") and event.run_id:
+            self.live.pop(event.run_id, None)
+
+    # -- events --------------------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self.show_location()
+
+    @on(DataTable.RowHighlighted, "#requests")
+    def _request_highlighted(self) -> None:
+        self.show_runs()
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _run_highlighted(self) -> None:
+        self.show_location()
+
+    @on(DataTable.RowSelected, "#requests")
+    def _request_chosen(self) -> None:
+        self.action_edit()
+
+    @on(DataTable.RowSelected, "#runs")
+    def _run_chosen(self, event: DataTable.RowSelected) -> None:
+        from exporter_tui.tui.screens.run_detail import RunDetailScreen
+
+        if event.row_key.value:
+            self.app.push_screen(RunDetailScreen(event.row_key.value))
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.apply_filter()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.requests_table.focus()
+
+    # -- actions ---------------------------------------------------------------------------------
+    def need_selection(self) -> StoredRequest | None:
+        row = self.selected_row()
+        if row is None:
+            self.notify("No request is selected; press n to compose one", severity="warning")
+            return None
+        return row.stored
+
+    def action_new(self) -> None:
+        from exporter_tui.tui.screens.compose import ComposeScreen
+
+        self.app.push_screen(ComposeScreen("new"), self.after_compose)
+
+    def action_edit(self) -> None:
+        from exporter_tui.tui.screens.compose import ComposeScreen
+
+        stored = self.need_selection()
+        if stored is not None:
+            self.app.push_screen(ComposeScreen("edit", stored.request.to_body(), stored.id), self.after_compose)
+
+    def action_clone(self) -> None:
+        from exporter_tui.tui.screens.compose import ComposeScreen
+
+        stored = self.need_selection()
+        if stored is not None:
+            body = stored.request.to_body()
+            body["name"] = f"Copy of {stored.request.name or stored.short_id}"[:200]
+            self.app.push_screen(ComposeScreen("clone", body), self.after_compose)
+
+    def after_compose(self, request_id: str | None) -> None:
+        if request_id:
+            exporter(self).load_requests(select=request_id)
+
+    def action_delete(self) -> None:
+        stored = self.need_selection()
+        if stored is None:
+            return
+        name = f" ({stored.request.name})" if stored.request.name else ""
+        question = f"Delete request {stored.short_id}{name}?\nIts queued runs are cancelled; files already written stay."
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                actor = exporter(self).ctx.actor
+                exporter(self).run_db(lambda store: store.delete_request(stored.id, actor), "Delete request",
+                                lambda sr: exporter(self).changed(f"request {sr.short_id} deleted"))
+
+        self.app.push_screen(ConfirmDialog(question, "Delete", "Keep"), answer)
+
+    def action_run(self) -> None:
+        stored = self.need_selection()
+        if stored is not None:
+            exporter(self).start_run(stored)
+
+    def action_preview(self) -> None:
+        from exporter_tui.tui.screens.preview import PreviewScreen
+
+        stored = self.need_selection()
+        if stored is not None:
+            self.app.push_screen(PreviewScreen(stored.request, stored))
+
+    def action_pause(self) -> None:
+        stored = self.need_selection()
+        if stored is None:
+            return
+        actor = exporter(self).ctx.actor
+        pause = not stored.paused
+        exporter(self).run_db(lambda store: store.set_paused(stored.id, pause, actor), "Pause request",
+                        lambda sr: exporter(self).changed(f"request {sr.short_id} {'paused' if sr.paused else 'resumed'}"))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("-shown"):
+            box.value = ""
+            box.remove_class("-shown")
+            self.requests_table.focus()
+
+    def action_history(self) -> None:
+        from exporter_tui.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen())

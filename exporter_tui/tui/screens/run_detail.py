@@ -1,0 +1,111 @@
+"""One run: what it covered and produced, its log, its manifest and its notification outcomes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timezone
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from exporter_tui.pipeline.files import manifest_path
+from exporter_tui.store.store import NotFound, Run, StoreError
+from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.bindings import DIALOG_CLOSE
+from exporter_tui.tui.formatting import NONE, iso_pair, span_text, zone_of
+
+
+def read_manifest(run: Run) -> str:
+    """The manifest beside the run's file, pretty-printed, or why there is none."""
+    if not run.file_path:
+        return "no manifest: the run wrote no file"
+    path = manifest_path(Path(run.file_path))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no manifest at {path} (the file expired or was removed)"
+    except (OSError, ValueError) as e:
+        return f"cannot read {path}: {e}"
+    return f"{path}\n\n" + json.dumps(data, indent=2, ensure_ascii=False)
+
+
+class RunDetailScreen(Screen[None]):
+    BINDINGS = DIALOG_CLOSE
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Run {self.run_id[:8]}", id="run-title")
+        with TabbedContent(id="run-tabs"):
+            with TabPane("Summary", id="tab-summary"):
+                yield VerticalScroll(Static("", id="summary-text"))
+            with TabPane("Log", id="tab-log"):
+                yield VerticalScroll(Static("", id="log-text"))
+            with TabPane("Manifest", id="tab-manifest"):
+                yield VerticalScroll(Static("", id="manifest-text"))
+            with TabPane("Notifications", id="tab-notifications"):
+                yield DataTable(id="notifications", cursor_type="row")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        try:
+            self.show()
+        except (StoreError, sqlite3.Error) as e:
+            self.query_one("#summary-text", Static).update(f"cannot read the run: {e}")
+            exporter(self).report_error("Run", e)
+
+    def show(self) -> None:
+        store = exporter(self).store
+        try:
+            run = store.get_run(self.run_id)
+        except NotFound as e:
+            self.query_one("#summary-text", Static).update(str(e))
+            return
+        try:
+            stored = store.get_request(run.request_id, include_deleted=True)
+            zone = zone_of(stored.request)
+            about = f"{stored.short_id}" + (f" {stored.request.name}" if stored.request.name else "")
+            about += " (deleted)" if stored.deleted_at else ""
+        except NotFound:
+            zone, about = timezone.utc, run.request_id
+        self.query_one("#run-title", Static).update(f"Run {run.id[:8]} of request {about}: {run.status}")
+        span = span_text(run.window_to - run.window_from) if run.window_from is not None and run.window_to is not None else NONE
+        lines = [
+            f"run        {run.id}",
+            f"request    {run.request_id}",
+            f"status     {run.status}" + (f" ({run.progress}/{run.total} readings)" if run.status == "inProgress" else ""),
+            f"origin     {run.origin}, attempt {run.attempt}",
+            f"window     {span}",
+            f"  from     {iso_pair(run.window_from, zone)}",
+            f"  to       {iso_pair(run.window_to, zone)}",
+            f"rows       {run.rows if run.rows is not None else NONE}",
+            f"file       {run.file_path or NONE}",
+            f"created    {run.created_at}",
+            f"started    {run.started_at or NONE}",
+            f"finished   {run.finished_at or NONE}",
+        ]
+        if run.error:
+            lines.append(f"error      {run.error}")
+        self.query_one("#summary-text", Static).update(Text("\n".join(lines)))
+        log = store.run_log(run.id)
+        text = "\n".join(f"{e['at']} {e['level']:<7} {e['message']}" for e in log) or "no log lines"
+        self.query_one("#log-text", Static).update(Text(text))
+        self.query_one("#manifest-text", Static).update(Text(read_manifest(run)))
+        table = self.query_one("#notifications", DataTable)
+        table.add_columns("MEDIUM", "TO", "POLICY", "OUTCOME", "TRIES", "ERROR")
+        outcomes = store.notifications(run.id)
+        for n in outcomes:
+            table.add_row(*(Text(str(v) if v is not None else NONE) for v in
+                            (n["medium"], n["target"], n["policy"], n["status"], n["attempts"], n["error"])))
+        if not outcomes:
+            table.add_row(Text("none"), Text("the request has no messages for this outcome"), *(Text("") for _ in range(4)))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,154 @@
+"""The repeatable parts of a request: columns, items and notification messages.
+
+Each row knows its fields by their path relative to the row; its index (and so its full
+JSON path, `items[2].params.from`) is its position among its siblings when the form is read.
+A row is built with its values, so a loaded body needs no second pass after mounting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button
+
+from exporter_tui.core.models import COLUMN_IDS
+from exporter_tui.tui.form_logic import set_path
+from exporter_tui.tui.widgets.form_fields import (
+    DSFS,
+    MEDIA,
+    OUTPUT_FORMATS,
+    POLICIES,
+    TRANSFORMS,
+    ErrorLine,
+    FieldBox,
+    FieldSpec,
+)
+
+TIME_HINT = "ISO 8601 or Unix seconds"
+# Turns a stored value into the text a field shows (times, in the request's zone).
+Shown = Callable[[FieldSpec, Any], Any]
+
+
+class FormRow(Vertical):
+    """A removable group of fields that is one element of a JSON array in the body."""
+
+    list_key: ClassVar[str] = ""
+    noun: ClassVar[str] = ""
+    SPECS: ClassVar[tuple[FieldSpec, ...]] = ()
+
+    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None, classes: str = "") -> None:
+        """`data` is the row's JSON object (None: the defaults); `problems` collects what it held that cannot be shown."""
+        super().__init__(classes=f"form-row {classes}")
+        from exporter_tui.tui.form_logic import get_path
+
+        self.boxes: list[FieldBox] = []
+        self.problems: dict[str, str] = {}
+        for spec in self.SPECS:
+            value = get_path(data, spec.path) if data is not None else None
+            given = data is not None
+            if isinstance(value, (dict, list)):
+                self.problems[spec.path] = "must be a single value"
+                value = None
+            elif value is not None and shown is not None:
+                value = shown(spec, value)
+            box, problem = spec.build(value, given)
+            if problem:
+                self.problems[spec.path] = problem
+            self.boxes.append(box)
+        self.error_line = ErrorLine(classes="row-error")
+
+    def fields(self) -> list[FieldBox]:
+        return self.boxes
+
+    def show_error(self, text: str | None) -> None:
+        self.error_line.show_error(text)
+
+    def remove_button(self) -> Button:
+        return Button(f"Remove {self.noun}", classes="remove-row", compact=True)
+
+
+class ColumnRow(FormRow):
+    """One output column: its id and its label, movable up and down."""
+
+    list_key = "format.columns"
+    noun = "column"
+    SPECS = (FieldSpec("id", "", "select", COLUMN_IDS, allow_blank=True, prompt="column"),
+             FieldSpec("label", "", placeholder="label"))
+
+    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
+        super().__init__(data, shown, classes="column-row")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="column-line"):
+            yield from self.boxes
+            yield Button("↑", classes="move-up", compact=True, tooltip="move up")
+            yield Button("↓", classes="move-down", compact=True, tooltip="move down")
+            yield Button("✕", classes="remove-row", compact=True, tooltip="remove column")
+        yield self.error_line
+
+
+class ItemEditor(FormRow):
+    """One item: which targets, from where, over which window, and how they are reduced."""
+
+    list_key = "items"
+    noun = "item"
+    SPECS = (
+        FieldSpec("params.target.value", "Targets", placeholder="name[,name...]"),
+        FieldSpec("params.target.label", "Labels", placeholder="one per target (optional)"),
+        FieldSpec("params.channelId", "Channel id"),
+        FieldSpec("params.subtopic", "Subtopic", placeholder="events.data"),
+        FieldSpec("params.from", "From", "time", placeholder=TIME_HINT),
+        FieldSpec("params.to", "To", "time", placeholder=TIME_HINT),
+        FieldSpec("params.period", "Period", "duration", placeholder="ISO 8601 duration, e.g. P1D"),
+        FieldSpec("params.decimation.ds", "Decimation", "granularity", placeholder="granularity, e.g. 15m (optional)"),
+        FieldSpec("params.decimation.dsf", "Reduce with", "select", DSFS, default="avg"),
+        FieldSpec("params.transform", "Transform", "select", TRANSFORMS, allow_blank=True, prompt="none"),
+        FieldSpec("params.outputFormat", "Layout", "select", OUTPUT_FORMATS, default="long"),
+        FieldSpec("filename", "File name", placeholder="optional"),
+    )
+
+    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
+        super().__init__(data, shown, classes="item-editor")
+
+    def compose(self) -> ComposeResult:
+        yield from self.boxes
+        yield self.error_line
+        yield self.remove_button()
+
+
+class MessageEditor(FormRow):
+    """One notification message: when, how, to whom, and what it says."""
+
+    list_key = "notification.messages"
+    noun = "message"
+    SPECS = (
+        FieldSpec("policy", "Send", "select", POLICIES, default="onSuccess"),
+        FieldSpec("medium", "Medium", "select", MEDIA, default="email"),
+        FieldSpec("target", "To", placeholder="address, chat id or webhook name (optional)"),
+        FieldSpec("title", "Title", placeholder="e.g. Export {{requestId}} done"),
+        FieldSpec("text", "Text"),
+    )
+
+    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
+        super().__init__(data, shown, classes="message-editor")
+
+    def compose(self) -> ComposeResult:
+        yield from self.boxes
+        yield self.error_line
+        yield self.remove_button()
+
+
+def row_body(row: FormRow, values: dict[str, Any]) -> dict[str, Any]:
+    """Assemble one row's JSON object from its field values (absent values left out)."""
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        if value is not None:
+            set_path(out, path, value)
+    if isinstance(row, ItemEditor):
+        decimation = out.get("params", {}).get("decimation")
+        if decimation is not None and "ds" not in decimation:
+            del out["params"]["decimation"]  # a reducer without a granularity means no decimation
+    return out

@@ -1,0 +1,131 @@
+"""Write an SVG of every screen of the TUI into screenshots/, at 80x24 and at 120x40.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--sizes 80x24,120x40]
+
+The app runs headless (App.run_test) on a throwaway home with three days of demo data, a
+fixed clock and counter ids, the same fixtures the snapshot tests use, so the pictures only
+change when the screens do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from snapshot_apps.tui_homes import (
+    FIXED_NOW,
+    SequentialIds,
+    days_ago,
+    hourly_body,
+    make_app,
+    make_home,
+    no_blink,
+    settle,
+)
+
+import exporter_tui.store.store as store_module
+from exporter_tui.core.validation import parse_request
+from exporter_tui.pipeline.runner import run_now
+
+Step = Callable[[Any], Awaitable[None]]
+
+
+async def keys(pilot: Any, *names: str) -> None:
+    await pilot.press(*names)
+    await settle(pilot)
+
+
+async def tab(pilot: Any, tabs: str, pane: str) -> None:
+    pilot.app.screen.query_one(tabs).active = pane
+    await settle(pilot)
+
+
+async def compose_with_error(pilot: Any) -> None:
+    await keys(pilot, "n")
+    screen = pilot.app.screen
+    screen.field("name").control.focus()
+    await keys(pilot, *"Night temperature")
+    screen.field("periodicity").control.focus()
+    await keys(pilot, "end", "backspace", "X", "tab")
+
+
+async def compose_item(pilot: Any) -> None:
+    await keys(pilot, "e")
+    item = pilot.app.screen.rows("items")[0]
+    item.scroll_visible(top=True, animate=False)
+    item.fields()[0].control.focus()
+    await settle(pilot)
+
+
+SCREENS: dict[str, list[Step]] = {
+    "main": [lambda p: keys(p, "down")],
+    "compose": [compose_with_error],
+    "compose-item": [lambda p: keys(p, "down"), compose_item],
+    "preview-window": [lambda p: keys(p, "down", "p")],
+    "preview-rows": [lambda p: keys(p, "down", "p"), lambda p: tab(p, "#preview-tabs", "tab-rows")],
+    "preview-plot": [lambda p: keys(p, "down", "p"), lambda p: tab(p, "#preview-tabs", "tab-plot")],
+    "history": [lambda p: keys(p, "h")],
+    "run-detail": [lambda p: keys(p, "h", "enter")],
+    "run-detail-manifest": [lambda p: keys(p, "h", "enter"), lambda p: tab(p, "#run-tabs", "tab-manifest")],
+    "help": [lambda p: keys(p, "f1")],
+    "delete-confirm": [lambda p: keys(p, "d")],
+}
+
+
+def build_home(root: Path):
+    """Two requests, one run done and one failed, three days of demo data."""
+    store_module.uuid = SequentialIds()  # type: ignore[assignment]  # counter ids, in this throwaway process only
+    ctx = make_home(root, days=3)
+    store = ctx.open_store()
+    daily = store.create_request(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(2))
+    run_now(ctx, daily.id, origin="tui", now=FIXED_NOW, store=store)
+    weekly = hourly_body("Weekly climate", periodicity="P1W", format={"extension": "xlsx", "timezone": "UTC"})
+    store.create_request(parse_request(weekly), "tester", now=days_ago(1))
+    store.close()
+    return ctx
+
+
+async def shoot(ctx, name: str, steps: list[Step], size: tuple[int, int], out: Path) -> Path:
+    app = make_app(ctx)
+    target = out / f"{name}-{size[0]}x{size[1]}.svg"
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for step in steps:
+            await step(pilot)
+        no_blink(app)
+        await settle(pilot)
+        app.save_screenshot(target.name, str(out))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--sizes", default="80x24,120x40")
+    args = parser.parse_args(argv)
+    sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes.split(",")]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ["TZ"] = "UTC"  # the log pane shows local times
+    time.tzset()
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = build_home(Path(tmp) / "home")
+        for size in sizes:
+            for name, steps in SCREENS.items():
+                path = asyncio.run(shoot(ctx, name, steps, size, out))  # type: ignore[arg-type]
+                print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
