@@ -167,3 +167,11 @@ def test_a_failed_source_leaves_no_file_and_exit_1(cli, home: Path, tmp_path: Pa
     assert leftovers == []
     log = cli("runs", "show", out["id"], "--json").json()["log"]
     assert log[-1]["level"] == "error" and log[-1]["message"] == out["error"]
+
+
+def test_a_source_that_cannot_be_opened_fails_the_run_instead_of_leaving_it_in_progress(cli, home: Path, tmp_path: Path) -> None:
+    (home / "source.db").write_bytes(b"not a database" * 64)
+    rid = create(cli, tmp_path, body([item("urn:a", **window(T0, T0 + 60))]))
+    out = run(cli, rid)
+    assert out["_code"] == 1 and out["status"] == "failed" and out["error"].startswith("source failed:")
+    assert cli("runs", "--status", "inProgress", "--json").json()["total"] == 0

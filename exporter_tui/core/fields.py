@@ -19,6 +19,11 @@ _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10
 
 
 def has_control(text: str) -> bool:
+    """Control or format characters, or line/paragraph separators (Unicode Cc, Cf, Zl, Zp).
+
+    `str.isprintable` (in C) clears almost every text at once; only the rest is walked."""
+    if text.isprintable():
+        return False
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 

@@ -142,8 +142,10 @@ def manual_interval(stored: StoredRequest, now: datetime) -> tuple[float, tuple[
 
 def run_now(ctx: Context, request_id: str, *, origin: str, window: tuple[float, float] | None = None,
             on_progress: Progress | None = None, sink: EventSink = ignore, now: datetime | None = None,
-            store: Store | None = None) -> Run:
-    """Run one stored request now, in this thread, and return the finished run."""
+            store: Store | None = None, should_stop: Callable[[], bool] | None = None) -> Run:
+    """Run one stored request now, in this thread, and return the finished run.
+
+    `should_stop` is asked between chunks; when it says yes the run ends failed "interrupted"."""
     own_store = store is None
     store = store or ctx.open_store()
     try:
@@ -160,9 +162,18 @@ def run_now(ctx: Context, request_id: str, *, origin: str, window: tuple[float, 
         if claimed is None:
             store.finish_run(run.id, "failed", error="the request is already running")
             raise LimitReached("the request is already running; wait for its run to finish")
-        source = ctx.open_source()
         try:
-            return execute_run(ctx.settings, ctx.paths.exports_dir, store, source, claimed, stored, sink=sink, on_progress=on_progress)
+            source = ctx.open_source()
+        except SourceError as exc:
+            reason = failure_reason(exc)
+            store.log_run(claimed.id, "error", reason)
+            sink(RunEvent("failed", f"run {claimed.id[:8]} failed: {reason}", claimed.id, stored.id))
+            finished = store.finish_run(claimed.id, "failed", error=reason)
+            notify_outcome(ctx.settings, store, stored, finished, sink)
+            return finished
+        try:
+            return execute_run(ctx.settings, ctx.paths.exports_dir, store, source, claimed, stored, sink=sink,
+                               on_progress=on_progress, should_stop=should_stop)
         finally:
             source.close()
     finally:

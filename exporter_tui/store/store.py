@@ -340,7 +340,7 @@ class Store:
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         total = self.query(f"SELECT count(*) AS n FROM requests r {clause}", tuple(params))[0]["n"]
         rows = self.query(
-            f"SELECT r.*, {last} AS last_status FROM requests r {clause} ORDER BY r.created_at DESC, r.id LIMIT ? OFFSET ?",
+            f"SELECT r.*, {last} AS last_status FROM requests r {clause} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?",
             (*params, page_size, (page - 1) * page_size),
         )
         page_obj = Page([self._to_request(r) for r in rows], page, page_size, total)

@@ -48,11 +48,7 @@ def load_request_rows(ctx: Context, now: datetime, is_cancelled: Callable[[], bo
 
 
 def stopper(stop: threading.Event) -> Callable[..., None]:
-    """A progress callback that ends the work when the app is quitting.
-
-    `run_now` takes no `should_stop`; raising Cancelled from its progress callback has the
-    same effect: the export stops between chunks and the run ends as interrupted.
-    """
+    """A progress callback that ends the demo fill when the app is quitting."""
 
     def check(*_: object) -> None:
         if stop.is_set():
@@ -69,7 +65,6 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
     """Run one request now (origin tui), posting its events and progress."""
     from exporter_tui.pipeline.runner import run_now
 
-    check = stopper(stop)
     last = [0.0]
     current: dict[str, str | None] = {"run": None}
 
@@ -79,7 +74,6 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
         post(EventPosted(event))
 
     def on_progress(done: int, total: int | None) -> None:
-        check()
         now_m = time.monotonic()
         if now_m - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
             last[0] = now_m
@@ -87,7 +81,8 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
 
     store = ctx.open_store()
     try:
-        return run_now(ctx, request_id, origin="tui", sink=sink, on_progress=on_progress, now=now, store=store)
+        return run_now(ctx, request_id, origin="tui", sink=sink, on_progress=on_progress, now=now, store=store,
+                       should_stop=stop.is_set)
     finally:
         store.close()
 
