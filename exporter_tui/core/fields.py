@@ -99,12 +99,6 @@ def _label(text: str) -> str:
     return text
 
 
-def _name(text: str) -> str:
-    if has_control(text):
-        raise ValueError("must not contain control characters")
-    return text
-
-
 def _plain_text(text: str) -> str:
     if has_control(text):
         raise ValueError("must not contain control characters")
@@ -125,6 +119,5 @@ Timestamp = Annotated[float, BeforeValidator(_timestamp_input), AfterValidator(_
 Delimiter = Annotated[str, AfterValidator(_delimiter)]
 FileName = Annotated[str, AfterValidator(_filename)]
 Label = Annotated[str, AfterValidator(_label)]
-PlainText = Annotated[str, AfterValidator(_plain_text)]
-Name = Annotated[str, AfterValidator(_name)]  # channel ids, subtopics and target names
+PlainText = Annotated[str, AfterValidator(_plain_text)]  # names, ids, subtopics, targets: no control characters
 Template = Annotated[str, AfterValidator(_template)]

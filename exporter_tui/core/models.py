@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exporter_tui.core.fields import Delimiter, Duration, FileName, Granularity, Label, Name, PlainText, Template, TimeZoneName, Timestamp
+from exporter_tui.core.fields import Delimiter, Duration, FileName, Granularity, Label, PlainText, Template, TimeZoneName, Timestamp
 
 ColumnId = Literal["publisher", "channel", "subtopic", "name", "unit", "time", "value", "created"]
 COLUMN_IDS: tuple[str, ...] = ("publisher", "channel", "subtopic", "name", "unit", "time", "value", "created")
@@ -30,7 +30,7 @@ class _Wire(BaseModel):
 
 
 class Target(_Wire):
-    value: Name = Field(min_length=1, max_length=4096)
+    value: PlainText = Field(min_length=1, max_length=4096)
     label: PlainText | None = Field(default=None, max_length=4096)
 
     def names(self) -> list[str]:
@@ -50,8 +50,8 @@ class Decimation(_Wire):
 
 class ItemParams(_Wire):
     target: Target
-    channel_id: Name = Field(alias="channelId", min_length=1, max_length=256)
-    subtopic: Name = Field(max_length=256)
+    channel_id: PlainText = Field(alias="channelId", min_length=1, max_length=256)
+    subtopic: PlainText = Field(max_length=256)
     from_: Timestamp | None = Field(default=None, alias="from")
     to: Timestamp | None = None
     period: Duration | None = None
