@@ -186,3 +186,28 @@ def test_console_script_and_module_entry_points(home: Path) -> None:
         out = subprocess.run([*cmd, "--home", str(home), "requests", "list", "--json"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["total"] == 0
+
+
+
+def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from exporter_tui.cli.commands import next_runs
+    from exporter_tui.store.store import Store
+
+    body = seed_body("1.1")
+    body.update(periodicity="P1D", periodStart=1_790_290_800)  # 2026-09-25T23:00:00Z = 01:00 in Rome
+    body["format"]["timezone"] = "Europe/Rome"
+    rid = cli("requests", "create", write(tmp_path, "b.json", body)).json()["id"]
+    assert len(cli("requests", "show", rid, "--json").json()["nextRuns"]) == 5
+    assert "next runs:" in cli("requests", "show", rid).out
+    store = Store(home / "exporter.db")
+    times = next_runs(store.get_request(rid), now=datetime(2026, 10, 23, 12, tzinfo=timezone.utc))
+    store.close()
+    assert times == [  # the wall clock stays at 01:00 over the end of summer time on 25 October
+        {"utc": "2026-10-23T23:00:00Z", "local": "2026-10-24T01:00:00+02:00"},
+        {"utc": "2026-10-24T23:00:00Z", "local": "2026-10-25T01:00:00+02:00"},
+        {"utc": "2026-10-26T00:00:00Z", "local": "2026-10-26T01:00:00+01:00"},
+        {"utc": "2026-10-27T00:00:00Z", "local": "2026-10-27T01:00:00+01:00"},
+        {"utc": "2026-10-28T00:00:00Z", "local": "2026-10-28T01:00:00+01:00"},
+    ]
