@@ -20,8 +20,7 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.core.models import ExportRequest, Item
 from exporter_tui.pipeline import files
 from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
-from exporter_tui.pipeline.decimate import Decimator
-from exporter_tui.pipeline.delta import DeltaStage
+from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, target_stream, worker_count
 from exporter_tui.pipeline.shape import merge_wide
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
 from exporter_tui.sources.base import ReadQuery, Source
@@ -55,7 +54,7 @@ class ExportJob:
         return get_zone(self.request.format.timezone)
 
 
-class _Counter:
+class ReadCounter:
     """Counts raw readings as they are read, for progress, and checks for a stop between chunks."""
 
     def __init__(self, total: int | None, on_progress: Progress | None, should_stop: Callable[[], bool] | None):
@@ -64,39 +63,34 @@ class _Counter:
         self.on_progress = on_progress
         self.should_stop = should_stop
 
+    def add(self, rows: int) -> None:
+        """`rows` more readings were read; raises Cancelled when the export should stop."""
+        if self.should_stop and self.should_stop():
+            raise Cancelled("stopped before the export finished")
+        self.done += rows
+        if self.on_progress:
+            self.on_progress(self.done, self.total)
+
     def wrap(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for chunk in chunks:
-            if self.should_stop and self.should_stop():
-                raise Cancelled("stopped before the export finished")
-            self.done += len(chunk)
-            if self.on_progress:
-                self.on_progress(self.done, self.total)
+            self.add(len(chunk))
             yield chunk
 
 
-def _target_stream(source: Source, job: ExportJob, item: Item, name: str, window: tuple[float, float], counter: _Counter,
-                   chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _stages(job: ExportJob, item: Item, chunk_rows: int, fields: frozenset[str] | None) -> Stages:
+    p = item.params
+    decimation = p.decimation
+    return Stages(chunk_rows, fields, job.request.format.timezone, p.transform,
+                  decimation.ds if decimation else None, decimation.dsf if decimation else "avg")
+
+
+def item_target_stream(source: Source, job: ExportJob, item: Item, name: str, window: tuple[float, float], counter: ReadCounter,
+                   chunk_rows: int, fields: frozenset[str] | None = None) -> Iterator[pd.DataFrame]:
+    """One target's chunks through delta and decimation. With `fields`, chunks may hold only
+    those reading fields (and the key); without, every field."""
     p = item.params
     query = ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])
-    stream: Iterator[pd.DataFrame] = counter.wrap(source.read(query, chunk_rows))
-    if p.transform == "delta":
-        before = source.last_before(p.channel_id, p.subtopic, name, window[0])
-        previous = None if before is None else before.get("value")
-        delta = DeltaStage(None if previous is None or pd.isna(previous) else float(previous))
-        stream = (delta.apply(c) for c in stream)
-    if p.decimation is not None:
-        stream = _decimated(stream, Decimator(p.decimation.ds, p.decimation.dsf, job.zone))
-    return stream
-
-
-def _decimated(stream: Iterator[pd.DataFrame], decimator: Decimator) -> Iterator[pd.DataFrame]:
-    for chunk in stream:
-        out = decimator.feed(chunk)
-        if len(out):
-            yield out
-    last = decimator.finish()
-    if len(last):
-        yield last
+    return target_stream(source, _stages(job, item, chunk_rows, fields), query, counter.wrap)
 
 
 def item_title(item: Item, index: int) -> str:
@@ -106,7 +100,10 @@ def item_title(item: Item, index: int) -> str:
     return ", ".join(labels) if len(labels) <= 3 else f"{labels[0]} and {len(labels) - 1} more"
 
 
-def build_table(source: Source, job: ExportJob, index: int, counter: _Counter, chunk_rows: int = 100_000) -> Table:
+def build_table(source: Source, job: ExportJob, index: int, counter: ReadCounter, chunk_rows: int = 100_000,
+                readings: int | None = None) -> Table:
+    """The item's table, its chunks computed as the writer pulls them. `readings` (the item's
+    raw reading count, when known) lets a big one run in worker processes."""
     item = job.request.items[index]
     p = item.params
     window = job.windows[index]
@@ -114,17 +111,26 @@ def build_table(source: Source, job: ExportJob, index: int, counter: _Counter, c
     labels = p.target.labels()
     columns = [(c.id, c.label) for c in job.request.format.columns] or None
     zone = job.zone
+    fields = needed_fields(p, columns)
     if p.output_format == "wide":
         layout = wide_layout(columns, labels)
-        streams = {label: _target_stream(source, job, item, name, window, counter, chunk_rows) for name, label in zip(names, labels)}
+        streams = {label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields) for name, label in zip(names, labels)}
         chunks = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
     else:
         layout = long_layout(columns)
         explicit = p.target.label is not None
 
+        stages = _stages(job, item, chunk_rows, fields)
+
         def long_chunks() -> Iterator[pd.DataFrame]:
+            workers = worker_count(source, stages, p.output_format, len(names), readings)
+            if workers:  # worker_count vouches that the source is an EmbeddedSource
+                queries = [ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1]) for name in names]
+                for i, chunk in parallel_streams(source.path, stages, queries, workers, counter.add):  # type: ignore[attr-defined]
+                    yield select_columns(chunk, columns, labels[i] if explicit else None, zone)
+                return
             for name, label in zip(names, labels):
-                for chunk in _target_stream(source, job, item, name, window, counter, chunk_rows):
+                for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields):
                     yield select_columns(chunk, columns, label if explicit else None, zone)
 
         chunks = long_chunks()
@@ -133,12 +139,16 @@ def build_table(source: Source, job: ExportJob, index: int, counter: _Counter, c
 
 
 def count_total(source: Source, job: ExportJob) -> int:
-    total = 0
+    return sum(item_counts(source, job))
+
+
+def item_counts(source: Source, job: ExportJob) -> list[int]:
+    """Each item's raw readings in its window, over all its targets."""
+    counts = []
     for item, window in zip(job.request.items, job.windows):
         p = item.params
-        for name in p.target.names():
-            total += source.count(ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1]))
-    return total
+        counts.append(sum(source.count(ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])) for name in p.target.names()))
+    return counts
 
 
 def base_name(job: ExportJob) -> str:
@@ -193,7 +203,8 @@ def run_export(job: ExportJob, source: Source, settings: ExportsSettings, export
 
 def _run_export(job: ExportJob, source: Source, settings: ExportsSettings, folder: Path,
                 on_progress: Progress | None, should_stop: Callable[[], bool] | None) -> ExportResult:
-    counter = _Counter(count_total(source, job), on_progress, should_stop)
+    counts = item_counts(source, job)
+    counter = ReadCounter(sum(counts), on_progress, should_stop)
     writer = get_writer(job.request.format.extension)
     options = write_options(job, settings)
     start = min(w[0] for w in job.windows)
@@ -207,7 +218,7 @@ def _run_export(job: ExportJob, source: Source, settings: ExportsSettings, folde
         "format": job.request.format.file_extension,
         "appVersion": __version__,
     }
-    tables = [build_table(source, job, i, counter) for i in range(len(job.request.items))]
+    tables = [build_table(source, job, i, counter, readings=counts[i]) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
         with files.temporary(final, job.run_id) as temp:

@@ -22,7 +22,13 @@ from exporter_tui.config import ExportsSettings
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import Schedule, overall_window, run_windows
 from exporter_tui.pipeline.decimate import numeric_values
-from exporter_tui.pipeline.export import ExportJob, _Counter, _target_stream, build_table, write_options
+from exporter_tui.pipeline.export import (
+    ExportJob,
+    ReadCounter,
+    build_table,
+    item_target_stream,
+    write_options,
+)
 from exporter_tui.pipeline.writers import Table, get_writer
 from exporter_tui.sources.base import Source
 
@@ -72,7 +78,7 @@ def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 
     writer = get_writer("csv")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(len(request.items)):
-            table = build_table(source, job, i, _Counter(None, None, None), chunk_rows=max(limit, 1000))
+            table = build_table(source, job, i, ReadCounter(None, None, None), chunk_rows=max(limit, 1000))
             head = Table(table.title, table.columns, table.time_columns, _head(iter(table.chunks), limit), table.numeric_columns)
             path = Path(tmp) / f"{i}.csv"
             writer.write([head], path, options)
@@ -82,7 +88,7 @@ def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 
     series: dict[str, tuple[list[float], list[float]]] = {}
     for i, item in enumerate(request.items):
         for name, label in zip(item.params.target.names(), item.params.target.labels()):
-            stream = _target_stream(source, job, item, name, windows[i], _Counter(None, None, None), 10_000)
+            stream = item_target_stream(source, job, item, name, windows[i], ReadCounter(None, None, None), 10_000)
             times: list[np.ndarray] = []
             values: list[np.ndarray] = []
             for chunk in itertools.islice(stream, 50):

@@ -50,10 +50,13 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def execute_run(settings: Settings, exports_dir, store: Store, source: Source, run: Run, stored: StoredRequest, *,
+def execute_run(settings: Settings, exports_dir, store: Store, open_source: Callable[[], Source], run: Run, stored: StoredRequest, *,
                 sink: EventSink = ignore, on_progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
                 retry_at: Callable[[Run], float | None] | None = None) -> Run:
     """Export a claimed (inProgress) run and record how it ended.
+
+    The source is opened here, so one that cannot be opened fails the run (and is retried)
+    like one that fails mid-read.
 
     When it fails and `retry_at` gives a time, the run goes back to the queue in the same row
     (attempt + 1) and nobody is notified yet; otherwise it ends failed and onFailure messages go.
@@ -73,7 +76,11 @@ def execute_run(settings: Settings, exports_dir, store: Store, source: Source, r
     try:
         windows = job_windows(run, stored)
         job = ExportJob(stored.request, stored.id, run.id, windows)
-        result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=should_stop)
+        source = open_source()
+        try:
+            result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=should_stop)
+        finally:
+            source.close()
     except Exception as exc:  # every failure of an export ends the run, with its reason
         reason = failure_reason(exc)
         store.log_run(run.id, "error", reason)
@@ -162,20 +169,8 @@ def run_now(ctx: Context, request_id: str, *, origin: str, window: tuple[float, 
         if claimed is None:
             store.finish_run(run.id, "failed", error="the request is already running")
             raise LimitReached("the request is already running; wait for its run to finish")
-        try:
-            source = ctx.open_source()
-        except SourceError as exc:
-            reason = failure_reason(exc)
-            store.log_run(claimed.id, "error", reason)
-            sink(RunEvent("failed", f"run {claimed.id[:8]} failed: {reason}", claimed.id, stored.id))
-            finished = store.finish_run(claimed.id, "failed", error=reason)
-            notify_outcome(ctx.settings, store, stored, finished, sink)
-            return finished
-        try:
-            return execute_run(ctx.settings, ctx.paths.exports_dir, store, source, claimed, stored, sink=sink,
-                               on_progress=on_progress, should_stop=should_stop)
-        finally:
-            source.close()
+        return execute_run(ctx.settings, ctx.paths.exports_dir, store, ctx.open_source, claimed, stored, sink=sink,
+                           on_progress=on_progress, should_stop=should_stop)
     finally:
         if own_store:
             store.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,6 +44,7 @@ _KEY = ("channel", "subtopic", "name")
 _PAYLOAD = tuple(c for c in READING_COLUMNS if c not in _KEY)
 _FLOAT_COLUMNS = ("time", "value", "sum", "update_time")
 _RECORD_BATCH = 50_000
+_FETCH_BATCH = 2048  # rows per fetchmany while reading (see _Chunk)
 
 _SCHEMA = (
     """
@@ -77,6 +79,10 @@ _SCHEMA = (
     """,
 )
 _WHERE_TARGET = "channel = ? AND subtopic = ? AND name = ?"
+_WHERE_RANGE = _WHERE_TARGET + " AND time >= ? AND time < ?"
+# Text fields that usually hold one value over a whole window: a device's publisher, protocol
+# and unit, and the string and data values of a numeric target (NULL throughout).
+_USUALLY_CONSTANT = ("publisher", "protocol", "unit", "string_value", "data_value")
 
 
 def _fail(path: Path, what: str, err: BaseException) -> SourceError:
@@ -305,35 +311,76 @@ def write_readings(path: Path, rows: Iterable[dict[str, Any]] | pd.DataFrame) ->
         return writer.write(rows)
 
 
-def _floats(values: tuple[Any, ...]) -> np.ndarray:
-    """A column as float64 with NaN for NULL; an all-NULL column (common) skips conversion."""
-    if values.count(None) == len(values):
-        return np.full(len(values), np.nan)
-    return np.array(values, dtype=np.float64)
+def _floats(values: list[Any]) -> np.ndarray:
+    """A column as float64 with NaN for NULL.
+
+    The common columns are all numbers (fromiter, the fastest conversion) or all NULL (no
+    conversion); a mix goes through np.array, which reads None as NaN.
+    """
+    n = len(values)
+    if n and values[0] is None and values.count(None) == n:
+        return np.full(n, np.nan)
+    try:
+        return np.fromiter(values, dtype=np.float64, count=n)
+    except TypeError:
+        return np.array(values, dtype=np.float64)
 
 
 def _target_key(channel: str, subtopic: str | None, name: str) -> tuple[str, str, str]:
     return (channel, subtopic or "", name)
 
 
-def _chunk_frame(rows: list[tuple[Any, ...]], key: tuple[str, str, str]) -> pd.DataFrame:
-    """Build a READING_DTYPES frame column-wise from `_PAYLOAD` tuples of one target."""
-    n = len(rows)
-    cols = dict(zip(_PAYLOAD, zip(*rows)))
-    data: dict[str, Any] = {}
-    for col in READING_COLUMNS:
-        if col in _KEY:
-            data[col] = pd.Series(np.full(n, key[_KEY.index(col)], dtype=object), dtype=object)
-        elif col in _FLOAT_COLUMNS:
-            data[col] = _floats(cols[col])
-        elif col == "bool_value":
-            raw = _floats(cols[col])
-            data[col] = pd.arrays.BooleanArray(raw == 1.0, np.isnan(raw))
-        else:
-            arr = np.empty(n, dtype=object)
-            arr[:] = cols[col]
-            data[col] = pd.Series(arr, dtype=object)  # pandas would otherwise infer its string dtype
-    return pd.DataFrame(data)
+class _Chunk:
+    """One chunk's columns, converted batch by batch as the rows arrive.
+
+    Rows come in small batches: their tuples stay in the CPU cache while each column is
+    picked out with a C-level map (`zip(*rows)` costs several times more), and their memory
+    is recycled for the next batch instead of 100,000 tuples living at once. `fetched` are
+    the columns of the rows; `constants` the columns known to hold one value throughout.
+    """
+
+    def __init__(self, key: tuple[str, str, str], fetched: Sequence[str], constants: dict[str, Any], wanted: set[str]) -> None:
+        self.key = key
+        self.fetched = fetched
+        self.constants = constants
+        self.wanted = wanted
+        # Per column: float arrays, one a batch; for text, (first row, values) of the batches
+        # holding any value, since all-NULL text columns are common and cost nothing that way.
+        self.parts: list[list[Any]] = [[] for _ in fetched]
+        self.rows = 0
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        for i, (col, parts) in enumerate(zip(self.fetched, self.parts)):
+            values = list(map(operator.itemgetter(i), rows))
+            if col in _FLOAT_COLUMNS or col == "bool_value":
+                parts.append(_floats(values))
+            elif values.count(None) != len(values):
+                parts.append((self.rows, values))
+        self.rows += len(rows)
+
+    def frame(self) -> pd.DataFrame:
+        """A READING_DTYPES frame; columns neither wanted nor in the key are empty (NULL)."""
+        n = self.rows
+        data: dict[str, Any] = {}
+        for col in READING_COLUMNS:
+            parts = self.parts[self.fetched.index(col)] if col in self.fetched and col in self.wanted else None
+            if col in _KEY or col in self.constants:
+                constant = np.empty(n, dtype=object)  # None-filled
+                value = self.key[_KEY.index(col)] if col in _KEY else self.constants[col]
+                if value is not None:
+                    constant.fill(value)  # one shared object; np.full would make n copies of a str
+                data[col] = pd.Series(constant, dtype=object)
+            elif col in _FLOAT_COLUMNS:
+                data[col] = np.full(n, np.nan) if parts is None else np.concatenate(parts)
+            elif col == "bool_value":
+                raw = np.full(n, np.nan) if parts is None else np.concatenate(parts)
+                data[col] = pd.arrays.BooleanArray(raw == 1.0, np.isnan(raw))
+            else:
+                arr = np.empty(n, dtype=object)  # None-filled
+                for first, values in parts or ():
+                    arr[first : first + len(values)] = values
+                data[col] = pd.Series(arr, dtype=object)  # pandas would otherwise infer its string dtype
+        return pd.DataFrame(data, copy=False)  # the arrays are this frame's alone: no copy into consolidated blocks
 
 
 def _row_dict(key: tuple[str, str, str], row: tuple[Any, ...]) -> dict[str, Any]:
@@ -377,30 +424,77 @@ class EmbeddedSource:
         self.close()
 
     def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        return self.read_columns(query, _PAYLOAD, chunk_rows)
+
+    def read_columns(self, query: ReadQuery, columns: Iterable[str], chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """`read` that fetches only the key and `columns`; every other column of the chunks is empty.
+
+        The rows and the chunk boundaries are exactly `read`'s, so a stage that looks only at
+        these columns gives the same result from either. Fetching fewer columns is the cheap
+        part of a big export: the cost of a read is mostly per cell turned into Python objects.
+        """
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
+        wanted = set(columns)
+        unknown = wanted - set(READING_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown reading fields: {', '.join(sorted(unknown))}")
         if not query.start < query.end:
             return
         key = _target_key(query.channel, query.subtopic, query.name)
-        sql = f"SELECT {', '.join(_PAYLOAD)} FROM messages WHERE {_WHERE_TARGET} AND time >= ? AND time < ? ORDER BY time, publisher"
+        window = (*key, query.start, query.end)
+        maybe_constant = [c for c in _USUALLY_CONSTANT if c in wanted]
+        fetched = [c for c in _PAYLOAD if c in wanted and c not in maybe_constant] or ["time"]
+        select = "SELECT {} FROM messages WHERE " + _WHERE_RANGE + " ORDER BY time, publisher"
+        cursor = self._execute(select.format(", ".join(fetched)), window)
         try:
-            with self._lock:
-                cursor = self._conn.execute(sql, (*key, query.start, query.end))
-        except sqlite3.Error as e:
-            raise _fail(self.path, "read failed", e) from None
-        try:
+            # The cursor has stepped once, so until it is done this connection reads one
+            # snapshot: the check sees exactly the rows the cursor will return.
+            constants = self._constants(maybe_constant, window) if maybe_constant else {}
+            if constants is None:  # they vary after all: fetch every row of them, in one statement
+                with self._lock:
+                    cursor.close()
+                fetched = [c for c in _PAYLOAD if c in wanted] or ["time"]
+                cursor = self._execute(select.format(", ".join(fetched)), window)
+                constants = {}
             while True:
-                try:
-                    with self._lock:
-                        rows = cursor.fetchmany(chunk_rows)
-                except sqlite3.Error as e:
-                    raise _fail(self.path, "read failed", e) from None
-                if not rows:
+                chunk = _Chunk(key, fetched, constants, wanted)
+                while chunk.rows < chunk_rows:
+                    try:
+                        with self._lock:
+                            rows = cursor.fetchmany(min(_FETCH_BATCH, chunk_rows - chunk.rows))
+                    except sqlite3.Error as e:
+                        raise _fail(self.path, "read failed", e) from None
+                    if not rows:
+                        break
+                    chunk.add(rows)
+                if not chunk.rows:
                     return
-                yield _chunk_frame(rows, key)
+                yield chunk.frame()
+                if chunk.rows < chunk_rows:
+                    return
         finally:
             with self._lock, contextlib.suppress(sqlite3.ProgrammingError):  # the source may be closed already
                 cursor.close()
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            with self._lock:
+                return self._conn.execute(sql, params)
+        except sqlite3.Error as e:
+            raise _fail(self.path, "read failed", e) from None
+
+    def _constants(self, columns: list[str], window: tuple[Any, ...]) -> dict[str, Any] | None:
+        """Each column's one value over the window when none of them varies, else None.
+
+        A scan in SQLite costs a fraction of fetching the column row by row into Python.
+        """
+        first = self._one(f"SELECT {', '.join(columns)} FROM messages WHERE {_WHERE_RANGE} ORDER BY time, publisher LIMIT 1", window)
+        if first is None:
+            return {}
+        differs = " OR ".join(f"{c} IS NOT ?" for c in columns)
+        varies = self._one(f"SELECT EXISTS (SELECT 1 FROM messages WHERE {_WHERE_RANGE} AND ({differs}))", (*window, *first))
+        return None if varies is None or varies[0] else dict(zip(columns, first))
 
     def count(self, query: ReadQuery) -> int:
         if not query.start < query.end:

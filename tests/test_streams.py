@@ -1,0 +1,404 @@
+"""Pushdown: reading only the fields an export needs, and worker processes, give byte-identical files.
+
+The reference is the streaming path over full reads (a source without `read_columns`); the
+projected path is EmbeddedSource itself, the parallel one runs targets in child processes.
+All run the same request on the same SQLite file with small chunks, so buckets, deltas and
+wide rows straddle chunk and fetch-batch edges.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exporter_tui.config import ExportsSettings
+from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.validation import parse_request
+from exporter_tui.pipeline import export as export_module
+from exporter_tui.pipeline import streams
+from exporter_tui.pipeline.export import Cancelled, ExportJob, ReadCounter, build_table, write_options
+from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, read_stream, target_stream, worker_count
+from exporter_tui.pipeline.writers import get_writer
+from exporter_tui.sources import embedded
+from exporter_tui.sources.base import READING_COLUMNS, ReadQuery, SourceError, TargetInfo
+from exporter_tui.sources.embedded import EmbeddedSource, write_readings
+from pipeline_helpers import CH, SUB, T0, body, item
+
+pytestmark = pytest.mark.timeout(60)
+
+START, END = T0, T0 + 6 * 3600  # the window: [START, END)
+CHUNK = 37  # rows per chunk: several chunks a target, buckets cut across them
+
+
+def _readings() -> list[dict[str, Any]]:
+    """Every kind of reading, including the awkward ones, in and around the window."""
+    rng = random.Random(20260601)
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, t: float, **fields: Any) -> None:
+        rows.append({"channel": CH, "subtopic": SUB, "publisher": "p1", "protocol": "mqtt", "name": name, "unit": "Cel", "time": t, **fields})
+
+    for i in range(240):
+        t = START + i * 91.7  # sub-second times
+        value = rng.choice([rng.uniform(-1e3, 1e3), rng.gauss(20, 3), 0.1 * rng.randint(1, 9), 1e-7 * rng.random()])
+        if i % 17 == 5:
+            add("urn:t", t, bool_value=i % 2 == 0)  # a bool-only reading among numbers counts as 1/0
+        elif i % 23 == 7:
+            add("urn:t", t, string_value="n/a")  # no number: skipped by every numeric stage
+        else:
+            add("urn:t", t, value=value, unit="Cel" if i < 120 else "K", publisher="p1" if i % 3 else "p2")
+        if i % 29 == 0:
+            add("urn:t", t, value=rng.uniform(0, 50), publisher="p3")  # a second reading at the same time
+    add("urn:t", START, value=1.5, publisher="p0")  # exactly at the start: in
+    add("urn:t", END, value=999.0)  # exactly at the end: out
+    add("urn:t", START - 1, value=-5.0)  # before the window: the delta's anchor only
+
+    for i in range(150):
+        add("urn:onoff", START + i * 140.0, bool_value=rng.random() < 0.5, unit=None)
+    for i in range(40):
+        add("urn:text", START + i * 500.0, string_value=f"state {i % 3}", data_value="aGk=" if i % 4 == 0 else None, unit=None)
+    kwh = 100.0
+    for i in range(200):
+        kwh = 0.0 if i == 120 else kwh + rng.uniform(0, 2)  # a counter with one reset
+        add("urn:kwh", START + i * 107.0, value=round(kwh, 3), unit="kWh", update_time=START + i * 107.0 + rng.uniform(0.5, 3))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("streams") / "source.db"
+    write_readings(path, _readings())
+    return path
+
+
+class FullReads:
+    """The Source protocol over an EmbeddedSource, without `read_columns`: every read is whole."""
+
+    def __init__(self, inner: EmbeddedSource) -> None:
+        self.inner = inner
+        self.reads = 0
+
+    def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        self.reads += 1
+        return self.inner.read(query, chunk_rows)
+
+    def count(self, query: ReadQuery) -> int:
+        return self.inner.count(query)
+
+    def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
+        return self.inner.last_before(channel, subtopic, name, before)
+
+    def targets(self) -> list[TargetInfo]:
+        return self.inner.targets()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Projected(FullReads):
+    """EmbeddedSource with its `read_columns`, recording which fields each read asked for."""
+
+    def __init__(self, inner: EmbeddedSource) -> None:
+        super().__init__(inner)
+        self.fields: list[frozenset[str]] = []
+
+    def read_columns(self, query: ReadQuery, columns: frozenset[str], chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        self.fields.append(frozenset(columns))
+        return self.inner.read_columns(query, columns, chunk_rows)
+
+
+def export_bytes(source: Any, request: ExportRequest, out: Path) -> bytes:
+    job = ExportJob(request, "req", "run", [(START, END)] * len(request.items))
+    table = build_table(source, job, 0, ReadCounter(None, None, None), chunk_rows=CHUNK)
+    get_writer("csv").write([table], out, write_options(job, ExportsSettings()))
+    return out.read_bytes()
+
+
+def both_paths(source_db: Path, tmp_path: Path, request: ExportRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes, Projected]:
+    monkeypatch.setattr(embedded, "_FETCH_BATCH", 5)  # fetch batches cut across chunks too
+    with EmbeddedSource(source_db) as inner:
+        full = FullReads(inner)
+        streamed = export_bytes(full, request, tmp_path / "streamed.csv")
+        projected = Projected(inner)
+        pushed = export_bytes(projected, request, tmp_path / "projected.csv")
+    assert full.reads > 0 and projected.reads == 0 and projected.fields  # each path took its own way
+    return streamed, pushed, projected
+
+
+def request_for(targets: str, columns: list[tuple[str, str]] | None = None, **params: Any) -> ExportRequest:
+    return parse_request(body([item(targets, **params, **{"from": START, "to": END})], columns=columns))
+
+
+ALL_COLUMNS = [("publisher", "pub"), ("channel", "ch"), ("subtopic", "sub"), ("name", "name"), ("unit", "unit"), ("time", "time"),
+               ("value", "value"), ("created", "created")]
+
+
+@pytest.mark.parametrize("dsf", ["avg", "max", "min", "sum", "stddev", "variance"])
+@pytest.mark.parametrize("ds", ["1m", "15m", "1d"])
+def test_decimated_long_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dsf: str, ds: str) -> None:
+    request = request_for("urn:t,urn:onoff,urn:text,urn:kwh", ALL_COLUMNS, decimation={"ds": ds, "dsf": dsf})
+    streamed, pushed, projected = both_paths(source_db, tmp_path, request, monkeypatch)
+    assert pushed == streamed
+    assert set(projected.fields) == {frozenset({"time", "value", "bool_value", "publisher", "unit"})}
+    lines = streamed.decode().splitlines()
+    # 10:00Z to 16:00Z lies in one local day; every target but urn:text (no numbers) has a reading in each 15 minutes
+    assert lines[0] == "pub,ch,sub,name,unit,time,value,created" and len(lines) - 1 == {"1d": 3, "15m": 72}.get(ds, len(lines) - 1)
+
+
+@pytest.mark.parametrize("columns", [None, ALL_COLUMNS, [("time", "t"), ("value", "v")]])
+def test_raw_long_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: list | None) -> None:
+    request = request_for("urn:t,urn:onoff,urn:text,urn:kwh", columns)
+    streamed, pushed, _ = both_paths(source_db, tmp_path, request, monkeypatch)
+    assert pushed == streamed
+    text = streamed.decode()
+    # urn:t: i = 0..235 fall before END (235 * 91.7 < 21600), plus p3 at i = 0, 29, ..., 232 (9) and p0 at
+    # START; the reading at END is out. Every onoff (150), text (40) and kWh (200) reading is in.
+    assert len(text.splitlines()) == 1 + (236 + 9 + 1) + 150 + 40 + 200
+    assert "state 1" in text and "true" in text  # text and bool values come through
+
+
+@pytest.mark.parametrize("decimation", [None, {"ds": "15m", "dsf": "sum"}, {"ds": "1h", "dsf": "stddev"}])
+def test_delta_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decimation: dict | None) -> None:
+    params: dict[str, Any] = {"transform": "delta"}
+    if decimation:
+        params["decimation"] = decimation
+    request = request_for("urn:kwh,urn:t", ALL_COLUMNS, **params)
+    streamed, pushed, projected = both_paths(source_db, tmp_path, request, monkeypatch)
+    assert pushed == streamed
+    expected = {"time", "value", "bool_value", "publisher", "unit"} | (set() if decimation else {"update_time"})
+    assert set(projected.fields) == {frozenset(expected)}
+
+
+@pytest.mark.parametrize("decimation", [None, {"ds": "1m", "dsf": "avg"}, {"ds": "1h", "dsf": "max"}])
+def test_wide_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decimation: dict | None) -> None:
+    params: dict[str, Any] = {"outputFormat": "wide"}
+    if decimation:
+        params["decimation"] = decimation
+    request = request_for("urn:t,urn:onoff,urn:kwh", **params)
+    streamed, pushed, projected = both_paths(source_db, tmp_path, request, monkeypatch)
+    assert pushed == streamed
+    assert set(projected.fields) == {frozenset({"time", "value", "bool_value"})}
+    assert streamed.decode().splitlines()[0] == "time,urn:t,urn:onoff,urn:kwh"
+
+
+def test_needed_fields_follow_the_columns_and_stages() -> None:
+    def fields(columns: list[tuple[str, str]] | None = None, **params: Any) -> set[str]:
+        return set(needed_fields(request_for("urn:t", columns, **params).items[0].params, columns))
+
+    base = {"time", "value", "bool_value"}
+    assert fields() == base | {"string_value", "data_value", "unit"}  # default columns: time name value unit
+    assert fields([("time", "t"), ("name", "n")]) == base
+    assert fields([("created", "c"), ("publisher", "p")]) == base | {"update_time", "publisher"}
+    assert fields(ALL_COLUMNS, transform="delta") == base | {"update_time", "publisher", "unit"}
+    assert fields(ALL_COLUMNS, decimation={"ds": "1h", "dsf": "avg"}) == base | {"publisher", "unit"}
+    assert fields(ALL_COLUMNS, outputFormat="wide") == base
+
+
+@pytest.mark.parametrize("fields", [{"time"}, {"value", "unit"}, {"bool_value", "string_value", "data_value"}, {"sum", "update_time", "protocol"}])
+def test_read_columns_matches_read_on_the_asked_fields_and_leaves_the_rest_empty(
+    source_db: Path, monkeypatch: pytest.MonkeyPatch, fields: set[str]
+) -> None:
+    monkeypatch.setattr(embedded, "_FETCH_BATCH", 4)
+    q = ReadQuery(CH, SUB, "urn:t", START, END)
+    with EmbeddedSource(source_db) as source:
+        full = list(source.read(q, 10))
+        part = list(source.read_columns(q, fields, 10))
+    assert [len(c) for c in part] == [len(c) for c in full] == [10] * 24 + [6]  # urn:t has 246 readings in the window
+    for a, b in zip(full, part):
+        assert list(b.columns) == list(READING_COLUMNS) and b.dtypes.equals(a.dtypes)
+        kept = ["channel", "subtopic", "name", *sorted(fields)]
+        pd.testing.assert_frame_equal(b[kept], a[kept])
+        for col in set(READING_COLUMNS) - set(kept):
+            assert b[col].isna().all(), col
+
+
+@pytest.mark.parametrize(("name", "end", "fields", "constant"), [
+    ("urn:kwh", END, {"time", "unit", "publisher", "protocol", "string_value", "data_value"},
+     {"unit": "kWh", "publisher": "p1", "protocol": "mqtt", "string_value": None, "data_value": None}),
+    ("urn:onoff", END, {"time", "bool_value", "unit"}, {"unit": None}),  # NULL throughout is one value too
+    ("urn:t", START + 100 * 91.7, {"time", "value", "unit"}, {"unit": "Cel"}),  # "K" only comes later, outside
+    ("urn:t", END, {"time", "value", "unit"}, None),  # "Cel" then "K": read row by row
+    ("urn:t", START + 100 * 91.7, {"time", "unit", "publisher"}, None),  # one constant, one not: both row by row
+])
+def test_fields_with_one_value_over_the_window_are_filled_not_fetched(
+    source_db: Path, monkeypatch: pytest.MonkeyPatch, name: str, end: float, fields: set[str], constant: dict | None
+) -> None:
+    monkeypatch.setattr(embedded, "_FETCH_BATCH", 4)
+    found: list[dict | None] = []
+    check = EmbeddedSource._constants
+
+    def spy(self: EmbeddedSource, columns: list[str], window: tuple) -> dict | None:
+        found.append(check(self, columns, window))
+        return found[-1]
+
+    q = ReadQuery(CH, SUB, name, START, end)
+    with EmbeddedSource(source_db) as source:
+        full = list(source.read(q, 10))
+        monkeypatch.setattr(EmbeddedSource, "_constants", spy)
+        part = list(source.read_columns(q, fields, 10))
+    assert found == [constant]
+    assert [len(c) for c in part] == [len(c) for c in full] and len(full) > 2
+    kept = ["channel", "subtopic", "name", *sorted(fields)]
+    for a, b in zip(full, part):
+        pd.testing.assert_frame_equal(b[kept], a[kept])
+        assert b.drop(columns=kept).isna().all().all()
+
+
+def test_read_columns_refuses_unknown_fields(source_db: Path) -> None:
+    with EmbeddedSource(source_db) as source, pytest.raises(ValueError, match="unknown reading fields: colour"):
+        list(source.read_columns(ReadQuery(CH, SUB, "urn:t", START, END), {"time", "colour"}))
+
+
+def test_floats_conversion_keeps_every_bit_and_reads_null_as_nan() -> None:
+    tricky = [0.1 + 0.2, 1 / 3, 5e-324, 1.7976931348623157e308, -2.5, 1e-300]
+    assert np.array_equal(embedded._floats(tricky).view(np.int64), np.array(tricky).view(np.int64))
+    assert np.array_equal(embedded._floats([None, 2.0, None]), [np.nan, 2.0, np.nan], equal_nan=True)
+    assert np.array_equal(embedded._floats([1.5, None]), [1.5, np.nan], equal_nan=True)
+    assert np.isnan(embedded._floats([None, None])).all() and len(embedded._floats([])) == 0
+
+
+def test_read_stream_reads_whole_from_a_source_without_read_columns(source_db: Path) -> None:
+    with EmbeddedSource(source_db) as inner:
+        full = FullReads(inner)
+        chunks = list(read_stream(full, ReadQuery(CH, SUB, "urn:kwh", START, END), frozenset({"time"}), 1000))
+    assert full.reads == 1 and len(chunks) == 1 and chunks[0]["update_time"].notna().all()  # every field, though only time was asked
+
+
+# --- worker processes ---------------------------------------------------------------------------
+
+NAMES = ["urn:t", "urn:onoff", "urn:text", "urn:kwh"]
+
+
+def queries() -> list[ReadQuery]:
+    return [ReadQuery(CH, SUB, name, START, END) for name in NAMES]
+
+
+def in_process(source_db: Path, stages: Stages) -> list[tuple[int, pd.DataFrame]]:
+    with EmbeddedSource(source_db) as source:
+        return [(i, frame) for i, q in enumerate(queries()) for frame in target_stream(source, stages, q, lambda chunks: chunks)]
+
+
+@pytest.mark.parametrize(("stages", "workers"), [
+    (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit", "publisher"}), "Europe/Rome", None, "15m", "stddev"), 2),
+    (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit"}), "Europe/Rome", "delta", "1h", "sum"), 3),
+    (Stages(CHUNK, None, "utc"), 1),
+])
+def test_workers_yield_the_same_frames_in_target_order(source_db: Path, stages: Stages, workers: int) -> None:
+    expected = in_process(source_db, stages)
+    seen: list[int] = []
+    got = list(parallel_streams(source_db, stages, queries(), workers, seen.append))
+    assert [i for i, _ in got] == [i for i, _ in expected] and len(got) > len(NAMES)
+    for (_, a), (_, b) in zip(got, expected):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert sum(seen) == 246 + 150 + 40 + 200  # every raw reading was counted once
+
+
+def test_export_through_workers_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    request = request_for(",".join(NAMES), ALL_COLUMNS, decimation={"ds": "1m", "dsf": "avg"})
+    with EmbeddedSource(source_db) as source:
+        streamed = export_bytes(source, request, tmp_path / "one.csv")
+        used: list[int] = []
+
+        def two_workers(*args: Any) -> int:
+            used.append(2)
+            return 2
+
+        monkeypatch.setattr(export_module, "worker_count", two_workers)
+        parallel = export_bytes(source, request, tmp_path / "two.csv")
+    assert used == [2] and parallel == streamed and len(streamed.splitlines()) > 300
+
+
+def test_an_export_sizes_each_item_by_its_own_readings(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[int, int | None]] = []
+
+    def no_workers(source: Any, stages: Stages, output_format: str, targets: int, readings: int | None) -> int:
+        asked.append((targets, readings))
+        return 0
+
+    monkeypatch.setattr(export_module, "worker_count", no_workers)
+    decimation = {"ds": "1h", "dsf": "avg"}
+    b = body([item("urn:t,urn:kwh", decimation=decimation, **{"from": START, "to": END}),
+              item("urn:onoff", decimation=decimation, **{"from": START, "to": END})], extension="xlsx")
+    job = ExportJob(parse_request(b), "req", "run", [(START, END)] * 2)
+    with EmbeddedSource(source_db) as source:
+        result = export_module.run_export(job, source, ExportsSettings(), tmp_path / "exports")
+    assert asked == [(2, 246 + 200), (1, 150)] and result.rows == 6 + 6 + 6  # 6 hours, 3 targets
+
+
+def test_worker_count_is_for_big_decimated_long_exports_from_the_embedded_file_with_a_cpu_to_spare(
+    source_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
+    idle = [1.5]
+    monkeypatch.setattr(streams, "idle_cpus", lambda cpus: idle[0])
+    big = streams.PARALLEL_MIN_READINGS
+    decimated = Stages(CHUNK, None, "utc", None, "1h", "avg")
+    with EmbeddedSource(source_db) as source:
+        assert worker_count(source, decimated, "long", 20, big) == streams.MAX_WORKERS == 4
+        assert worker_count(source, decimated, "long", 3, big) == 3
+        assert worker_count(source, decimated, "long", 1, big) == 0  # one target: nothing to share out
+        assert worker_count(source, Stages(CHUNK, None, "utc"), "long", 20, big) == 0  # raw readings
+        assert worker_count(source, decimated, "long", 20, big - 1) == 0
+        assert worker_count(source, decimated, "long", 20, None) == 0
+        assert worker_count(source, decimated, "wide", 20, big) == 0
+        assert worker_count(FullReads(source), decimated, "long", 20, big) == 0  # not a local file
+        idle[0] = 0.4  # less than half a CPU to spare
+        assert worker_count(source, decimated, "long", 20, big) == 0
+        idle[0] = 8.0
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+        assert worker_count(source, decimated, "long", 20, big) == 0
+
+
+def test_idle_cpus_is_a_share_of_the_cpus() -> None:
+    idle = streams.idle_cpus(2, interval=0.05)
+    assert 0.0 <= idle <= 2.0
+
+
+def test_a_worker_failure_is_raised_in_the_parent(tmp_path: Path) -> None:
+    stages = Stages(CHUNK, None, "utc")
+    with pytest.raises(SourceError, match="does not exist"):
+        list(parallel_streams(tmp_path / "gone.db", stages, queries(), 2, lambda n: None))
+
+
+class Spawned:
+    """Records the children parallel_streams starts; with `kill`, kills each as soon as it starts."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, kill: bool = False) -> None:
+        self.children: list[Any] = []
+        start = streams._start
+
+        def spy(*args: Any) -> Any:
+            child = start(*args)
+            self.children.append(child[0])
+            if kill:
+                child[0].kill()  # long before it has imported anything, let alone answered
+            return child
+
+        monkeypatch.setattr(streams, "_start", spy)
+
+
+def test_stopping_early_kills_the_workers(source_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spawned = Spawned(monkeypatch)
+    counted: list[int] = []
+
+    def stop_after_the_first_chunk(rows: int) -> None:
+        counted.append(rows)
+        if len(counted) > 1:
+            raise Cancelled("stopped before the export finished")
+
+    with pytest.raises(Cancelled):
+        list(parallel_streams(source_db, Stages(CHUNK, None, "utc"), queries(), 2, stop_after_the_first_chunk))
+    assert len(spawned.children) == 2 and all(c.poll() is not None for c in spawned.children)
+
+
+def test_a_worker_that_dies_is_a_source_error(source_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Spawned(monkeypatch, kill=True)
+    with pytest.raises(SourceError, match=r"export worker stopped unexpectedly \(exit code -9\)"):
+        list(parallel_streams(source_db, Stages(CHUNK, None, "utc"), queries(), 1, lambda n: None))
