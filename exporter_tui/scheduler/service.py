@@ -24,14 +24,13 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
@@ -41,7 +40,6 @@ from exporter_tui.pipeline.files import manifest_path, remove_partials, safe_com
 from exporter_tui.pipeline.runner import execute_run, holder_id, notify_outcome
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules
-from exporter_tui.sources.base import ReadQuery, Source, TargetInfo
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
 from exporter_tui.store.timeutil import iso_from_unix
 
@@ -176,9 +174,8 @@ class Scheduler:
         return submitted
 
     def _job(self, request_id: str, queued: list[str], now: datetime | None) -> list[Run]:
-        """All the work of one request, in a worker thread with its own Store and Source."""
+        """All the work of one request, in a worker thread with its own Store (each run opens its Source)."""
         store = self.ctx.open_store()
-        source = LazySource(self.ctx.open_source)
         ran: list[Run] = []
         try:
             for run_id in queued:
@@ -186,15 +183,14 @@ class Scheduler:
                     return ran
                 claimed = store.claim_run(run_id, self.holder, now=self.clock())
                 if claimed is not None:
-                    ran.append(self._execute(store, source, claimed))
+                    ran.append(self._execute(store, claimed))
             while not self._stopping.is_set():
                 claimed = self._claim_next(store, request_id, now or self.clock())
                 if claimed is None:
                     break
-                ran.append(self._execute(store, source, claimed))
+                ran.append(self._execute(store, claimed))
             return ran
         finally:
-            source.close()
             store.close()
 
     def _claim_next(self, store: Store, request_id: str, now: datetime) -> Run | None:
@@ -211,13 +207,13 @@ class Scheduler:
                                request_id=stored.id))
         return run
 
-    def _execute(self, store: Store, source: Source, run: Run) -> Run:
+    def _execute(self, store: Store, run: Run) -> Run:
         stored = store.get_request(run.request_id, include_deleted=True)
         with self._running_lock:
             self._running.add(run.id)
         try:
             with Heartbeat(store, run.id, self.settings.heartbeat_timeout / 4, self.clock):
-                return execute_run(self.ctx.settings, self.ctx.paths.exports_dir, store, source, run, stored, sink=self.sink,
+                return execute_run(self.ctx.settings, self.ctx.paths.exports_dir, store, self.ctx.open_source, run, stored, sink=self.sink,
                                    should_stop=self._stopping.is_set, retry_at=self._retry_at)
         finally:
             with self._running_lock:
@@ -323,33 +319,3 @@ class Heartbeat:
                 self.store.heartbeat(self.run_id, now=self.clock())
             except (StoreError, sqlite3.Error):
                 pass  # the next beat tries again; a run is stale only after several missed beats
-
-
-class LazySource:
-    """A Source opened on first use, so a source that cannot be opened fails the run (and is retried)
-    through the same path as one that fails mid-read."""
-
-    def __init__(self, opener: Callable[[], Source]):
-        self._opener = opener
-        self._source: Source | None = None
-
-    def _get(self) -> Source:
-        if self._source is None:
-            self._source = self._opener()
-        return self._source
-
-    def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
-        return self._get().read(query, chunk_rows)
-
-    def count(self, query: ReadQuery) -> int:
-        return self._get().count(query)
-
-    def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
-        return self._get().last_before(channel, subtopic, name, before)
-
-    def targets(self) -> list[TargetInfo]:
-        return self._get().targets()
-
-    def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
