@@ -236,3 +236,15 @@ def test_reads_from_another_thread_and_during_a_write(db: Path) -> None:
         worker.start()
         worker.join()
         assert counted == [20]
+
+
+def test_a_new_source_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "fresh.db"
+        ensure_schema(path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -90,7 +91,13 @@ def _fail(path: Path, what: str, err: BaseException) -> SourceError:
 
 
 def _connect_rw(path: Path) -> sqlite3.Connection:
-    """A read-write connection with transactions under explicit BEGIN/COMMIT control."""
+    """A read-write connection with transactions under explicit BEGIN/COMMIT control.
+
+    A new file is created readable by its owner only, whatever the umask: readings may be
+    as private as the exports made from them."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+        os.chmod(path, 0o600)
     return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
 
 
