@@ -107,15 +107,6 @@ def shift_back(end: datetime, period: Period, tz: ZoneInfo | timezone | None = N
     return local.replace(tzinfo=zone).astimezone(zone)
 
 
-def to_unix(dt: datetime) -> float:
-    return dt.timestamp()
-
-
-def from_unix(ts: float, tz: ZoneInfo | timezone | None = None) -> datetime:
-    return datetime.fromtimestamp(ts, tz or timezone.utc)
-
-
-
 # Length of each decimation unit in seconds: exact for s m h (the epoch buckets), nominal for
 # the calendar units (a Gregorian month and year), used only to bound `ds`.
 DS_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 2_629_746, "y": 31_556_952}

@@ -138,10 +138,6 @@ def build_table(source: Source, job: ExportJob, index: int, counter: ReadCounter
                  chunks=chunks, numeric_columns=tuple(layout.numeric_headers))
 
 
-def count_total(source: Source, job: ExportJob) -> int:
-    return sum(item_counts(source, job))
-
-
 def item_counts(source: Source, job: ExportJob) -> list[int]:
     """Each item's raw readings in its window, over all its targets."""
     counts = []

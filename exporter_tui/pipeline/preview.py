@@ -20,7 +20,7 @@ import pandas as pd
 
 from exporter_tui.config import ExportsSettings
 from exporter_tui.core.models import ExportRequest
-from exporter_tui.core.schedule import Schedule, overall_window, run_windows
+from exporter_tui.core.schedule import Schedule, run_windows
 from exporter_tui.pipeline.decimate import numeric_values
 from exporter_tui.pipeline.export import (
     ExportJob,
@@ -105,7 +105,3 @@ def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 
             series[label] = (t[::step].tolist(), v[::step].tolist())
     first = tables[0] if tables else PreviewTable("", [], [])
     return Preview(windows=windows, headers=first.headers, rows=first.rows, series=series, tables=tables)
-
-
-def preview_window(request: ExportRequest, now: datetime) -> tuple[float, float]:
-    return overall_window(preview_windows(request, now))

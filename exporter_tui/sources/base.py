@@ -93,10 +93,6 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def empty_frame() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in READING_DTYPES.items()})
-
-
 def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Give a chunk exactly READING_COLUMNS with READING_DTYPES (missing columns become empty)."""
     out = {}
