@@ -175,3 +175,13 @@ def test_a_source_that_cannot_be_opened_fails_the_run_instead_of_leaving_it_in_p
     out = run(cli, rid)
     assert out["_code"] == 1 and out["status"] == "failed" and out["error"].startswith("source failed:")
     assert cli("runs", "--status", "inProgress", "--json").json()["total"] == 0
+
+
+def test_a_recurring_request_with_no_ended_interval_is_refused_with_exit_3(cli, home: Path, tmp_path: Path) -> None:
+    b = body([item("urn:a")], timezone="Europe/Rome")
+    b.update(type="recurring", periodicity="P1D", periodStart=4_000_000_000)
+    rid = create(cli, tmp_path, b)
+    r = cli("run", rid)
+    assert r.code == 3
+    assert "no interval of this request has ended yet (the first ends 2096-10-03T09:06:40+02:00)" in r.err
+    assert cli("runs", "--json").json()["total"] == 0  # nothing queued
