@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 
 from exporter_tui.config import Settings
 from exporter_tui.context import Context
@@ -84,9 +85,12 @@ def execute_run(settings: Settings, exports_dir, store: Store, open_source: Call
     except Exception as exc:  # every failure of an export ends the run, with its reason
         reason = failure_reason(exc)
         store.log_run(run.id, "error", reason)
-        when = retry_at(run) if retry_at and not isinstance(exc, Cancelled) else None
-        if isinstance(exc, Cancelled) and retry_at:
+        if retry_at is None:
+            when = None
+        elif isinstance(exc, Cancelled):  # stopped, not broken: due again at once
             when = time.time()
+        else:
+            when = retry_at(run)
         if when is not None:
             requeued = store.requeue_run(run.id, reason, when)
             sink(RunEvent("failed", f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
@@ -111,8 +115,6 @@ def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run:
     note = stored.request.notification
     if note is None or not note.messages:
         return
-    from pathlib import Path
-
     from exporter_tui.notify.dispatch import notify_run
     from exporter_tui.notify.outcome import NotificationContext
 
