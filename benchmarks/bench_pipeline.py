@@ -144,8 +144,11 @@ def case_xlsx_ref(db: str, out: str, start: float, end: float) -> int:
     import xlsxwriter
 
     with sqlite3.connect(db) as con:
-        df = pd.read_sql("SELECT time, name, value, bool_value, unit FROM messages WHERE time >= ? AND time < ? ORDER BY name, time",
-                         con, params=(start, end))
+        df = pd.read_sql(
+            "SELECT time, name, value, bool_value, unit FROM messages WHERE time >= ? AND time < ? ORDER BY name, time",
+            con,
+            params=(start, end),
+        )
     local = pd.to_datetime(df["time"], unit="s", utc=True).dt.tz_convert(ZONE).dt.tz_localize(None)
     values = df["value"].astype(object).where(df["value"].notna(), df["bool_value"].map({1: True, 0: False}))
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
@@ -163,8 +166,13 @@ def case_xlsx_ref(db: str, out: str, start: float, end: float) -> int:
     return len(df)
 
 
-CASES = {"pandas-avg": case_pandas_avg, "duckdb-avg": case_duckdb_avg, "duckdb-raw": case_duckdb_raw,
-         "duckdb-raw-scan-order": case_duckdb_raw_scan_order, "xlsx-ref": case_xlsx_ref}
+CASES = {
+    "pandas-avg": case_pandas_avg,
+    "duckdb-avg": case_duckdb_avg,
+    "duckdb-raw": case_duckdb_raw,
+    "duckdb-raw-scan-order": case_duckdb_raw_scan_order,
+    "xlsx-ref": case_xlsx_ref,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,16 +295,29 @@ def create_request(home: Path, kind: str, extension: str, window: tuple[float, f
     from exporter_tui.sources import demo
 
     names = ",".join(demo.demo_target(device, metric) for _, device in demo.DEMO_DEVICES for metric in demo.DEMO_METRICS)
-    params: dict = {"target": {"value": names}, "channelId": demo.DEMO_CHANNEL, "subtopic": demo.DEMO_SUBTOPIC,
-                    "from": window[0], "to": window[1]}
+    params: dict = {
+        "target": {"value": names},
+        "channelId": demo.DEMO_CHANNEL,
+        "subtopic": demo.DEMO_SUBTOPIC,
+        "from": window[0],
+        "to": window[1],
+    }
     if kind == "avg":
         params["decimation"] = {"ds": "15m", "dsf": "avg"}
-    body = {"type": "oneTime", "name": f"bench {kind} {extension}", "format": {"extension": extension, "timezone": ZONE},
-            "items": [{"params": params}]}
+    body = {
+        "type": "oneTime",
+        "name": f"bench {kind} {extension}",
+        "format": {"extension": extension, "timezone": ZONE},
+        "items": [{"params": params}],
+    }
     path = home / f"{kind}-{extension}.json"
     path.write_text(json.dumps(body))
-    done = subprocess.run([str(VENV_BIN / "exporter-tui"), "--home", str(home), "requests", "create", str(path), "--json"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(VENV_BIN / "exporter-tui"), "--home", str(home), "requests", "create", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)["id"]
 
 
@@ -328,7 +349,9 @@ def duckdb_python(given: str | None) -> str | None:
         probe = subprocess.run([python, str(Path(__file__).resolve()), "probe-duckdb"], capture_output=True, text=True, check=False)
         if probe.returncode == 0:
             return python
-        print(f"DuckDB reference unavailable with {python}: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else probe.returncode}")
+        print(
+            f"DuckDB reference unavailable with {python}: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else probe.returncode}"
+        )
     return None
 
 
@@ -339,7 +362,9 @@ def median(ms: list[Measure]) -> Measure:
 
 
 def machine() -> list[str]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?"
+    )
     mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), 0)
     return [
         f"machine: {os.cpu_count()} CPUs ({model}), {mem / 2**20:.1f} GiB RAM, {platform.system()} {platform.release()}",
@@ -354,8 +379,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/bench-data"), help="where sources and outputs go")
     parser.add_argument("--duckdb-python", help="interpreter with duckdb and its sqlite extension (default: this one, if it can)")
     parser.add_argument("--skip", default="", help="comma-separated cases to leave out, e.g. pandas-avg,xlsx-ref")
-    parser.add_argument("--baseline", type=Path, help="a folder holding another exporter_tui package (say `git archive REV exporter_tui | "
-                        "tar -x -C DIR`): its `run` is measured too, as base-avg, base-raw, base-xlsx")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a folder holding another exporter_tui package (say `git archive REV exporter_tui | "
+        "tar -x -C DIR`): its `run` is measured too, as base-avg, base-raw, base-xlsx",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated sources")
     args = parser.parse_args()
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -388,7 +417,10 @@ def main() -> None:
                     python = duck if name.startswith("duckdb") else sys.executable
                     m = None if python is None else reference(python, name, db, args.data / f"{name}.out", window)
                     cases.setdefault(name, []).append(m)
-                print(f"{size}: {sum(1 for v in cases.values() for m in v if m)} runs done, {time.perf_counter() - began:.0f} s so far", flush=True)
+                print(
+                    f"{size}: {sum(1 for v in cases.values() for m in v if m)} runs done, {time.perf_counter() - began:.0f} s so far",
+                    flush=True,
+                )
             results[size] = {name: (median([m for m in ms if m]) if all(ms) else None) for name, ms in cases.items()}
             if not args.keep:
                 shutil.rmtree(home)
@@ -416,22 +448,30 @@ def report(results: dict[str, dict[str, Measure | None]], runs: int, duck: str |
     print(f"DuckDB: {duck or 'not available'}; whole benchmark {seconds:.0f} s")
     print()
     for size, cases in results.items():
+
         def ratio(a: str, b: str, cases: dict[str, Measure | None] = cases) -> str:
             x, y = cases.get(a), cases.get(b)
             return f"{x.wall / y.wall:.2f}x" if x and y else "n/a"
 
-        print(f"{size}: ours-avg / duckdb-avg {ratio('ours-avg', 'duckdb-avg')}, pandas-avg / ours-avg {ratio('pandas-avg', 'ours-avg')}, "
-              f"ours-raw / duckdb-raw {ratio('ours-raw', 'duckdb-raw')} ({ratio('ours-raw', 'duckdb-raw-scan-order')} without ORDER BY)" + (f", ours-xlsx / xlsx-ref {ratio('ours-xlsx', 'xlsx-ref')}" if "xlsx-ref" in cases else ""))
+        print(
+            f"{size}: ours-avg / duckdb-avg {ratio('ours-avg', 'duckdb-avg')}, pandas-avg / ours-avg {ratio('pandas-avg', 'ours-avg')}, "
+            f"ours-raw / duckdb-raw {ratio('ours-raw', 'duckdb-raw')} ({ratio('ours-raw', 'duckdb-raw-scan-order')} without ORDER BY)"
+            + (f", ours-xlsx / xlsx-ref {ratio('ours-xlsx', 'xlsx-ref')}" if "xlsx-ref" in cases else "")
+        )
         if "base-avg" in cases:
-            print(f"{size}: base / ours: avg {ratio('base-avg', 'ours-avg')}, raw {ratio('base-raw', 'ours-raw')}"
-                  + (f", xlsx {ratio('base-xlsx', 'ours-xlsx')}" if "base-xlsx" in cases else ""))
+            print(
+                f"{size}: base / ours: avg {ratio('base-avg', 'ours-avg')}, raw {ratio('base-raw', 'ours-raw')}"
+                + (f", xlsx {ratio('base-xlsx', 'ours-xlsx')}" if "base-xlsx" in cases else "")
+            )
     small, big = results.get("1M"), results.get("10M")
     if small and big:
         for name in ("ours-avg", "ours-raw"):
             a, b = small.get(name), big.get(name)
             if a and b:
-                print(f"peak memory {name}: largest process {a.rss_mb:.0f} MiB at 1M, {b.rss_mb:.0f} MiB at 10M ({b.rss_mb / a.rss_mb:.2f}x); "
-                      f"all processes {a.tree_mb:.0f} MiB, {b.tree_mb:.0f} MiB ({b.tree_mb / a.tree_mb:.2f}x)")
+                print(
+                    f"peak memory {name}: largest process {a.rss_mb:.0f} MiB at 1M, {b.rss_mb:.0f} MiB at 10M ({b.rss_mb / a.rss_mb:.2f}x); "
+                    f"all processes {a.tree_mb:.0f} MiB, {b.tree_mb:.0f} MiB ({b.tree_mb / a.tree_mb:.2f}x)"
+                )
 
 
 def child() -> None:

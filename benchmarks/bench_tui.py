@@ -73,8 +73,17 @@ def big_body(days: float) -> dict:
         "periodicity": "P1D",
         "periodStart": (END - timedelta(days=days + 1)).timestamp(),
         "format": {"extension": "csv"},
-        "items": [{"params": {"target": {"value": ",".join(names)}, "channelId": DEMO_CHANNEL, "subtopic": DEMO_SUBTOPIC,
-                              "from": (END - timedelta(days=days)).timestamp(), "to": END.timestamp()}}],
+        "items": [
+            {
+                "params": {
+                    "target": {"value": ",".join(names)},
+                    "channelId": DEMO_CHANNEL,
+                    "subtopic": DEMO_SUBTOPIC,
+                    "from": (END - timedelta(days=days)).timestamp(),
+                    "to": END.timestamp(),
+                }
+            }
+        ],
     }
 
 
@@ -110,8 +119,10 @@ def cold_start(root: Path, starts: int) -> None:
                 timings.append(time.perf_counter() - began)
                 break
         proc.wait(timeout=60)
-    print(f"cold start to the first drawn screen: median {statistics.median(timings) * 1000:.0f} ms "
-          f"(min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}; {starts} starts, includes interpreter start-up)")
+    print(
+        f"cold start to the first drawn screen: median {statistics.median(timings) * 1000:.0f} ms "
+        f"(min {min(timings) * 1000:.0f}, max {max(timings) * 1000:.0f}; {starts} starts, includes interpreter start-up)"
+    )
 
 
 # -- key latency during an export -----------------------------------------------------------------
@@ -150,9 +161,11 @@ async def key_latency(ctx: Context, days: float, presses: int) -> None:
         await pilot.pause()
         run = app.store.list_runs(request_id=big.id).results[0]
     if latencies:
-        print(f"key latency during a {run.rows:,}-row export ({export_seconds:.1f} s, {run.status}): "
-              f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p95 {percentile(latencies, 95) * 1000:.1f} ms, "
-              f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} keys")
+        print(
+            f"key latency during a {run.rows:,}-row export ({export_seconds:.1f} s, {run.status}): "
+            f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p95 {percentile(latencies, 95) * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} keys"
+        )
     else:
         print(f"the export ({run.status}, {run.rows} rows) ended in {export_seconds:.1f} s, before any key was sent; raise --days")
 
@@ -161,8 +174,10 @@ async def key_latency(ctx: Context, days: float, presses: int) -> None:
 def small_body() -> dict:
     """A typical request: two targets of one device, a day at a time."""
     body = big_body(1)
-    body["items"][0]["params"]["target"] = {"value": ",".join(demo_target(DEMO_DEVICES[0][1], m) for m in ("temperature", "humidity")),
-                                            "label": "temperature,humidity"}
+    body["items"][0]["params"]["target"] = {
+        "value": ",".join(demo_target(DEMO_DEVICES[0][1], m) for m in ("temperature", "humidity")),
+        "label": "temperature,humidity",
+    }
     return body
 
 
@@ -222,11 +237,13 @@ async def many_requests(ctx: Context, count: int) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         reloaded = time.perf_counter() - reload
-    print(f"{count:,} requests: table filled {loaded:.2f} s after start (loaded in a worker; on the UI thread "
-          f"{ui_seconds[0]:.2f} s for the first {CHUNK} rows, the rest added {CHUNK} at a time between events); "
-          f"ctrl+end {jumped * 1000:.0f} ms (to row {at_end:,}); "
-          f"page up {paged * 1000:.0f} ms each (pilot's idle waits included); "
-          f"reload with no change {reloaded:.2f} s ({ui_seconds[-1]:.3f} s on the UI thread)")
+    print(
+        f"{count:,} requests: table filled {loaded:.2f} s after start (loaded in a worker; on the UI thread "
+        f"{ui_seconds[0]:.2f} s for the first {CHUNK} rows, the rest added {CHUNK} at a time between events); "
+        f"ctrl+end {jumped * 1000:.0f} ms (to row {at_end:,}); "
+        f"page up {paged * 1000:.0f} ms each (pilot's idle waits included); "
+        f"reload with no change {reloaded:.2f} s ({ui_seconds[-1]:.3f} s on the UI thread)"
+    )
 
 
 def main() -> None:

@@ -38,7 +38,9 @@ def make_chunks(rows: int) -> list[pd.DataFrame]:
 
 
 def table(chunks: list[pd.DataFrame]) -> Table:
-    return Table(title="data", columns=["time", "name", "value"], time_columns=frozenset({"time"}), chunks=iter(chunks), numeric_columns=("value",))
+    return Table(
+        title="data", columns=["time", "name", "value"], time_columns=frozenset({"time"}), chunks=iter(chunks), numeric_columns=("value",)
+    )
 
 
 def median_seconds(run: Callable[[], object]) -> float:

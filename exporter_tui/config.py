@@ -32,6 +32,7 @@ class _Section(BaseModel):
     # Every float is a time or a size: infinity or NaN would overflow sleeps and timeouts later.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+
 # Upper bounds keep absurd values out: past them sleeps, sockets and date arithmetic overflow.
 HOUR, DAY = 3600.0, 86_400.0
 

@@ -14,8 +14,17 @@ T0 = 1_780_308_000  # 2026-06-01T10:00:00Z = 12:00 in Europe/Rome
 
 
 def reading(name: str, t: float, value: float | None = None, **extra: Any) -> dict[str, Any]:
-    return {"channel": CH, "subtopic": SUB, "publisher": "dev-1", "protocol": "mqtt", "name": name, "unit": extra.pop("unit", "Cel"),
-            "time": t, "value": value, **extra}
+    return {
+        "channel": CH,
+        "subtopic": SUB,
+        "publisher": "dev-1",
+        "protocol": "mqtt",
+        "name": name,
+        "unit": extra.pop("unit", "Cel"),
+        "time": t,
+        "value": value,
+        **extra,
+    }
 
 
 def fill(home: Path, rows: list[dict[str, Any]]) -> None:

@@ -75,8 +75,9 @@ def item(name: str = TARGET, **params: Any) -> dict:
     return {"params": {"target": {"value": name}, "channelId": CHANNEL, "subtopic": SUBTOPIC, **params}}
 
 
-def recurring(periodicity: str, period_start: datetime | None, *, catch_up: str | None = None, zone: str = "utc",
-              **extra: Any) -> ExportRequest:
+def recurring(
+    periodicity: str, period_start: datetime | None, *, catch_up: str | None = None, zone: str = "utc", **extra: Any
+) -> ExportRequest:
     body: dict[str, Any] = {
         "type": "recurring",
         "periodicity": periodicity,

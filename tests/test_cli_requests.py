@@ -38,7 +38,9 @@ def test_export_gives_back_the_seed_with_the_same_meaning(cli, tmp_path: Path) -
     # Same meaning: importing the export stores an equal request.
     again = cli("requests", "create", write(tmp_path, "again.json", exported)).json()
     assert {k: v for k, v in again.items() if k not in ("id", "createdAt", "updatedAt")} == {
-        k: v for k, v in cli("requests", "show", rid, "--json").json().items() if k not in ("id", "createdAt", "updatedAt", "paused", "owner", "nextRuns")
+        k: v
+        for k, v in cli("requests", "show", rid, "--json").json().items()
+        if k not in ("id", "createdAt", "updatedAt", "paused", "owner", "nextRuns")
     }
     seed = seed_body("1.1")
     assert exported["periodicity"] == seed["periodicity"]
@@ -58,7 +60,10 @@ def test_the_latest_seed_is_refused_with_exit_2_and_nothing_stored(cli, tmp_path
     assert j.json() == {
         "detail": "The export request is not valid",
         "validationErrors": [
-            {"path": "format.columns[0].id", "reason": "must be one of 'publisher', 'channel', 'subtopic', 'name', 'unit', 'time', 'value' or 'created'"},
+            {
+                "path": "format.columns[0].id",
+                "reason": "must be one of 'publisher', 'channel', 'subtopic', 'name', 'unit', 'time', 'value' or 'created'",
+            },
             {"path": "format.csvDelimiter", "reason": "must be exactly one character, got 6"},
         ],
     }
@@ -136,9 +141,12 @@ def test_missing_identity_refuses_creation(cli, home: Path, tmp_path: Path) -> N
 
 def test_queue_full_refuses_with_exit_3_and_stores_nothing(cli, home: Path, tmp_path: Path) -> None:
     (home / "config.toml").write_text('[identity]\nuser = "tester"\n[limits]\nmax_queued_runs = 1\n')
-    one_time = {"type": "oneTime", "format": {"extension": "csv"},
-                "items": [{"params": {"target": {"value": "urn:x"}, "channelId": "c", "subtopic": "s", "period": "P1D"}}],
-                "periodStart": 4_000_000_000}
+    one_time = {
+        "type": "oneTime",
+        "format": {"extension": "csv"},
+        "items": [{"params": {"target": {"value": "urn:x"}, "channelId": "c", "subtopic": "s", "period": "P1D"}}],
+        "periodStart": 4_000_000_000,
+    }
     path = write(tmp_path, "o.json", one_time)
     assert cli("requests", "create", path).code == 0  # queues its run
     r = cli("requests", "create", path)
@@ -168,13 +176,29 @@ def test_unknown_setting_is_named(cli, home: Path) -> None:
 
 
 def test_runs_list_and_show(cli, tmp_path: Path) -> None:
-    one_time = {"type": "oneTime", "format": {"extension": "csv"},
-                "items": [{"params": {"target": {"value": "urn:x"}, "channelId": "c", "subtopic": "s", "period": "P1D"}}],
-                "periodStart": 4_000_000_000}
+    one_time = {
+        "type": "oneTime",
+        "format": {"extension": "csv"},
+        "items": [{"params": {"target": {"value": "urn:x"}, "channelId": "c", "subtopic": "s", "period": "P1D"}}],
+        "periodStart": 4_000_000_000,
+    }
     rid = cli("requests", "create", write(tmp_path, "o.json", one_time)).json()["id"]
     runs = cli("runs", "--request", rid, "--json").json()
     run = runs["results"][0]
-    assert set(run) >= {"id", "requestId", "status", "origin", "attempt", "window", "progress", "total", "filePath", "createdAt", "finishedAt", "error"}
+    assert set(run) >= {
+        "id",
+        "requestId",
+        "status",
+        "origin",
+        "attempt",
+        "window",
+        "progress",
+        "total",
+        "filePath",
+        "createdAt",
+        "finishedAt",
+        "error",
+    }
     assert run["window"] == {"from": "2096-10-01T07:06:40.000Z", "to": "2096-10-02T07:06:40.000Z"}
     shown = cli("runs", "show", run["id"][:8], "--json").json()
     assert shown["id"] == run["id"] and shown["log"] == [] and shown["notifications"] == []
@@ -186,7 +210,6 @@ def test_console_script_and_module_entry_points(home: Path) -> None:
         out = subprocess.run([*cmd, "--home", str(home), "requests", "list", "--json"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["total"] == 0
-
 
 
 def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, tmp_path: Path) -> None:

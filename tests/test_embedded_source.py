@@ -30,11 +30,24 @@ def full(row: dict[str, Any]) -> dict[str, Any]:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Frame rows as dicts with every missing value (NaN, NA) as None."""
-    return [{k: (None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return [
+        {k: (None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
 
 
 def temp(t: float, value: float, **extra: Any) -> dict[str, Any]:
-    return {"channel": CH, "subtopic": SUB, "publisher": "AAA", "protocol": "mqtt", "name": TEMP, "unit": "Cel", "time": t, "value": value, **extra}
+    return {
+        "channel": CH,
+        "subtopic": SUB,
+        "publisher": "AAA",
+        "protocol": "mqtt",
+        "name": TEMP,
+        "unit": "Cel",
+        "time": t,
+        "value": value,
+        **extra,
+    }
 
 
 def query(name: str, start: float, end: float) -> ReadQuery:
@@ -59,9 +72,12 @@ def test_ensure_schema_creates_a_wal_file_with_the_senml_table(db: Path) -> None
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert {r[1] for r in conn.execute("PRAGMA table_info(messages)")} == set(READING_COLUMNS)
         assert "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
-        plan = " ".join(r[3] for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE channel = 'c' AND subtopic = 's' AND name = 'n' AND time >= 1 AND time < 2 ORDER BY time"
-        ))
+        plan = " ".join(
+            r[3]
+            for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE channel = 'c' AND subtopic = 's' AND name = 'n' AND time >= 1 AND time < 2 ORDER BY time"
+            )
+        )
         assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan  # a range seek, no sort
     finally:
         conn.close()
@@ -73,10 +89,28 @@ def test_ensure_schema_creates_a_wal_file_with_the_senml_table(db: Path) -> None
 def test_every_column_round_trips_including_nulls(db: Path) -> None:
     rows = [
         temp(1000.25, 21.5, sum=3.5, update_time=1001.75),
-        {"channel": CH, "subtopic": SUB, "publisher": "AAA", "protocol": "coap", "name": DOOR, "time": 1000.0,
-         "string_value": "open", "bool_value": True, "data_value": "aGVsbG8=", "update_time": 1000.5},
-        {"channel": CH, "subtopic": SUB, "publisher": "BBB", "protocol": "http", "name": DOOR, "time": 1001.0,
-         "string_value": "it's shut", "bool_value": False},
+        {
+            "channel": CH,
+            "subtopic": SUB,
+            "publisher": "AAA",
+            "protocol": "coap",
+            "name": DOOR,
+            "time": 1000.0,
+            "string_value": "open",
+            "bool_value": True,
+            "data_value": "aGVsbG8=",
+            "update_time": 1000.5,
+        },
+        {
+            "channel": CH,
+            "subtopic": SUB,
+            "publisher": "BBB",
+            "protocol": "http",
+            "name": DOOR,
+            "time": 1001.0,
+            "string_value": "it's shut",
+            "bool_value": False,
+        },
         {"channel": CH, "subtopic": SUB, "name": DOOR, "time": 1002.0},  # no publisher, nothing else
     ]
     assert write_readings(db, rows) == 4
@@ -91,7 +125,9 @@ def test_every_column_round_trips_including_nulls(db: Path) -> None:
 
 
 def test_dataframe_input_and_absent_subtopic(db: Path) -> None:
-    frame = pd.DataFrame({"channel": ["c2", "c2"], "name": ["n", "n"], "time": [5.0, 6.0], "value": [1.0, None], "bool_value": [None, True]})
+    frame = pd.DataFrame(
+        {"channel": ["c2", "c2"], "name": ["n", "n"], "time": [5.0, 6.0], "value": [1.0, None], "bool_value": [None, True]}
+    )
     assert write_readings(db, frame) == 2
     with EmbeddedSource(db) as source:
         got = records(pd.concat(source.read(ReadQuery("c2", "", "n", 0, 10))))

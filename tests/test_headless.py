@@ -46,7 +46,9 @@ def clean_env() -> dict[str, str]:
 def start(home: Path, out: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "exporter_tui", "--home", str(home), "--headless", *args],
-        stdout=open(out, "w"), stderr=open(out.with_suffix(".err"), "w"), env=clean_env(),
+        stdout=open(out, "w"),
+        stderr=open(out.with_suffix(".err"), "w"),
+        env=clean_env(),
     )
 
 
@@ -150,8 +152,13 @@ def test_a_bad_config_exits_2_naming_the_field(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(BASE_CONFIG.replace("tick = 0.2", "tick = -1"))
-    proc = subprocess.run([sys.executable, "-m", "exporter_tui", "--home", str(home), "--headless"],
-                          capture_output=True, text=True, env=clean_env(), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter_tui", "--home", str(home), "--headless"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "scheduler.tick" in proc.stderr and "greater than 0" in proc.stderr
     assert not (home / "exporter.db").exists()
@@ -174,8 +181,13 @@ def test_an_unusable_database_exits_1_and_is_left_as_it_was(tmp_path, kind):
     else:
         _newer_database(db)
     before = db.read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "exporter_tui", "--home", str(ctx.paths.home), "--headless"],
-                          capture_output=True, text=True, env=clean_env(), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter_tui", "--home", str(ctx.paths.home), "--headless"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert str(db) in proc.stderr and "left as it was" in proc.stderr
     assert db.read_bytes() == before
@@ -202,9 +214,10 @@ def test_two_headless_schedulers_on_one_database_run_each_interval_once(tmp_path
         codes = [stop(p) for p in procs]
     assert codes == [0, 0]
     for sr in requests:
-        assert [(r.nominal_time, r.rows) for r in runs_of(store, sr.id)] == [((start_at + timedelta(hours=k)).timestamp(), 6) for k in range(1, 5)]
+        assert [(r.nominal_time, r.rows) for r in runs_of(store, sr.id)] == [
+            ((start_at + timedelta(hours=k)).timestamp(), 6) for k in range(1, 5)
+        ]
     assert len(data_files(ctx.paths.exports_dir)) == count(store, "runs")
     holders = {r["claimed_by"].rsplit(":", 1)[0] for r in store.query("SELECT claimed_by FROM runs")}
     assert holders <= {f"{os.uname().nodename}:{p.pid}" for p in procs}
     store.close()
-

@@ -17,9 +17,13 @@ def core_modules() -> list[str]:
 def test_every_module_outside_tui_imports_without_textual() -> None:
     modules = core_modules()
     assert "exporter_tui.cli.main" in modules and "exporter_tui.pipeline.runner" in modules
-    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + (
-        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-        "print(','.join(bad))\nraise SystemExit(1 if bad else 0)\n"
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + (
+            "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+            "print(','.join(bad))\nraise SystemExit(1 if bad else 0)\n"
+        )
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, f"textual imported: {out.stdout} {out.stderr}"

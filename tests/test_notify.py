@@ -164,7 +164,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     ],
     ids=["zip", "xlsx", "csv"],
 )
-def test_email_renders_placeholders_and_attaches_the_file(smtp: tuple[int, Inbox], tmp_path: Path, name: str, data: bytes, mime: str) -> None:
+def test_email_renders_placeholders_and_attaches_the_file(
+    smtp: tuple[int, Inbox], tmp_path: Path, name: str, data: bytes, mime: str
+) -> None:
     port, inbox = smtp
     file = tmp_path / name
     file.write_bytes(data)
@@ -276,7 +278,9 @@ def test_slack_discord_telegram_receive_the_exact_json(http: CaptureServer, capl
         ("discord", "default", "onSuccess", "sent", 1, None),
         ("telegram", "-100200", "onSuccess", "sent", 1, None),
     ]
-    assert http.requests_to("/slack/T0/B0/xyz")[0].json == {"text": "*Export req-7 done*\n1234 rows from 2024-05-01T00:00:00Z to 2024-05-02T00:00:00Z"}
+    assert http.requests_to("/slack/T0/B0/xyz")[0].json == {
+        "text": "*Export req-7 done*\n1234 rows from 2024-05-01T00:00:00Z to 2024-05-02T00:00:00Z"
+    }
     assert http.requests_to("/discord/1/abc")[0].json == {"content": "**Run run-42**\n1234 rows", "allowed_mentions": {"parse": []}}
     [tg] = http.requests_to(f"/bot{TOKEN}/sendMessage")
     assert (tg.method, tg.json) == ("POST", {"chat_id": "-100200", "text": "Export req-7\n\nfile temps.zip"})
@@ -347,8 +351,18 @@ def test_transient_failures_then_success(http: CaptureServer, fail_status: int) 
     [
         ("slack", "/slack/T0/B0/xyz", {"status": 404, "body": "no_service"}, "HTTP 404: no_service"),
         ("discord", "/discord/1/abc", {"status": 401, "body": {"message": "401: Unauthorized", "code": 0}}, "HTTP 401: 401: Unauthorized"),
-        ("telegram", f"/bot{TOKEN}/sendMessage", {"status": 400, "body": {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}}, "HTTP 400: Bad Request: chat not found"),
-        ("telegram", f"/bot{TOKEN}/sendMessage", {"status": 200, "body": {"ok": False, "description": "Forbidden: bot was blocked"}}, "telegram refused the message: Forbidden: bot was blocked"),
+        (
+            "telegram",
+            f"/bot{TOKEN}/sendMessage",
+            {"status": 400, "body": {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}},
+            "HTTP 400: Bad Request: chat not found",
+        ),
+        (
+            "telegram",
+            f"/bot{TOKEN}/sendMessage",
+            {"status": 200, "body": {"ok": False, "description": "Forbidden: bot was blocked"}},
+            "telegram refused the message: Forbidden: bot was blocked",
+        ),
     ],
 )
 def test_final_refusals_are_not_retried(http: CaptureServer, medium: str, path: str, answer: dict[str, Any], error: str) -> None:
@@ -364,7 +378,12 @@ def test_only_messages_whose_policy_matches_are_sent(http: CaptureServer, status
     seen: list[tuple[str, str, bool]] = []
     ctx = replace(CTX, status=status, error="source unreachable" if status == "failed" else None)
 
-    outcomes = notify_run(messages, ctx, settings(http_url=http.url), on_outcome=lambda o: seen.append((o.medium, o.status, threading.current_thread() is threading.main_thread())))
+    outcomes = notify_run(
+        messages,
+        ctx,
+        settings(http_url=http.url),
+        on_outcome=lambda o: seen.append((o.medium, o.status, threading.current_thread() is threading.main_thread())),
+    )
 
     by_medium = {o.medium: o for o in outcomes}
     assert [o.medium for o in outcomes] == ["slack", "discord"]
@@ -373,7 +392,10 @@ def test_only_messages_whose_policy_matches_are_sent(http: CaptureServer, status
     assert sorted(seen) == sorted([(sent, "sent", True), (skipped, "skipped", True)])
     assert [r.path for r in http.requests] == ["/slack/T0/B0/xyz" if sent == "slack" else "/discord/1/abc"]
     if status == "failed":
-        assert http.requests[0].json == {"content": "**Export req-7 failed**\nfailed: source unreachable", "allowed_mentions": {"parse": []}}
+        assert http.requests[0].json == {
+            "content": "**Export req-7 failed**\nfailed: source unreachable",
+            "allowed_mentions": {"parse": []},
+        }
 
 
 def test_unknown_or_missing_webhooks_fail_without_a_request(http: CaptureServer) -> None:
@@ -424,7 +446,11 @@ def test_send_test(http: CaptureServer) -> None:
 
     assert (sent.medium, sent.target, sent.policy, sent.status) == ("slack", "ops", "test", "sent")
     assert http.requests[0].json == {"text": "*exporter-tui test notification*\nIf you can read this, exporter-tui can notify you here."}
-    assert (unknown.status, unknown.attempts, unknown.error) == ("failed", 0, "unknown medium 'sms'; known: email, telegram, slack, discord")
+    assert (unknown.status, unknown.attempts, unknown.error) == (
+        "failed",
+        0,
+        "unknown medium 'sms'; known: email, telegram, slack, discord",
+    )
     assert len(http.requests) == 1
 
 

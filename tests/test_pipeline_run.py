@@ -24,10 +24,14 @@ def window(start: float, end: float) -> dict:
 
 
 def test_long_csv_with_hourly_average_in_local_time(cli, home: Path, tmp_path: Path) -> None:
-    fill(home, [reading("urn:t", T0 + i * 900, v) for i, v in enumerate([1, 2, 3, 4, 10, 20])]
-         + [reading("urn:t", T0 + 7200, 99)])  # outside the half-open window
-    b = body([item("urn:t", "Temp", decimation={"ds": "1h", "dsf": "avg"}, **window(T0, T0 + 7200))],
-             columns=[("time", "Zeit"), ("name", "Sensor"), ("value", "Wert")], csvDelimiter=";")
+    fill(
+        home, [reading("urn:t", T0 + i * 900, v) for i, v in enumerate([1, 2, 3, 4, 10, 20])] + [reading("urn:t", T0 + 7200, 99)]
+    )  # outside the half-open window
+    b = body(
+        [item("urn:t", "Temp", decimation={"ds": "1h", "dsf": "avg"}, **window(T0, T0 + 7200))],
+        columns=[("time", "Zeit"), ("name", "Sensor"), ("value", "Wert")],
+        csvDelimiter=";",
+    )
     out = run(cli, create(cli, tmp_path, b))
     assert out["_code"] == 0 and out["status"] == "done" and out["rows"] == 2
     assert out["window"] == {"from": "2026-06-01T10:00:00.000Z", "to": "2026-06-01T12:00:00.000Z"}
@@ -40,8 +44,11 @@ def test_long_csv_with_hourly_average_in_local_time(cli, home: Path, tmp_path: P
 
 def test_raw_long_rows_keep_every_reading_and_created_uses_update_time(cli, home: Path, tmp_path: Path) -> None:
     fill(home, [reading("urn:e", T0, 1.5, update_time=T0 + 2), reading("urn:e", T0 + 60, 2.5)])
-    b = body([item("urn:e", **window(T0, T0 + 120))], columns=[("created", "created"), ("time", "time"), ("value", "v"), ("unit", "u")],
-             timezone="utc")
+    b = body(
+        [item("urn:e", **window(T0, T0 + 120))],
+        columns=[("created", "created"), ("time", "time"), ("value", "v"), ("unit", "u")],
+        timezone="utc",
+    )
     out = run(cli, create(cli, tmp_path, b))
     assert rows_of(Path(out["filePath"])) == [
         ["created", "time", "v", "u"],
@@ -65,8 +72,11 @@ def test_wide_aligns_targets_by_time(cli, home: Path, tmp_path: Path) -> None:
 def test_delta_then_sum_gives_consumption_across_the_edge_and_a_reset(cli, home: Path, tmp_path: Path) -> None:
     counter = [(T0 - 60, 8), (T0, 10), (T0 + 600, 12), (T0 + 1200, 15), (T0 + 3600, 3), (T0 + 4200, 5)]
     fill(home, [reading("urn:kwh", t, v, unit="kWh") for t, v in counter])
-    b = body([item("urn:kwh", transform="delta", decimation={"ds": "1h", "dsf": "sum"}, **window(T0, T0 + 7200))],
-             columns=[("time", "time"), ("value", "kWh")], timezone="utc")
+    b = body(
+        [item("urn:kwh", transform="delta", decimation={"ds": "1h", "dsf": "sum"}, **window(T0, T0 + 7200))],
+        columns=[("time", "time"), ("value", "kWh")],
+        timezone="utc",
+    )
     out = run(cli, create(cli, tmp_path, b))
     # deltas 2 (from the reading before the window), 2, 3 | 3 (a reset yields the new reading), 2
     assert rows_of(Path(out["filePath"])) == [["time", "kWh"], ["2026-06-01T10:00:00+00:00", "7.0"], ["2026-06-01T11:00:00+00:00", "5.0"]]
@@ -74,8 +84,11 @@ def test_delta_then_sum_gives_consumption_across_the_edge_and_a_reset(cli, home:
 
 def test_several_csv_items_are_zipped_one_file_each(cli, home: Path, tmp_path: Path) -> None:
     fill(home, [reading("urn:a", T0, 1), reading("urn:b", T0, 2)])
-    b = body([item("urn:a", filename="first", **window(T0, T0 + 60)), item("urn:b", "B label", **window(T0, T0 + 60))],
-             timezone="utc", filename="bundle")
+    b = body(
+        [item("urn:a", filename="first", **window(T0, T0 + 60)), item("urn:b", "B label", **window(T0, T0 + 60))],
+        timezone="utc",
+        filename="bundle",
+    )
     out = run(cli, create(cli, tmp_path, b))
     path = Path(out["filePath"])
     assert path.name == "bundle_20260601T100000Z.zip" and out["fileExtension"] == "zip"
@@ -100,7 +113,9 @@ def test_excel_has_one_sheet_per_item_with_local_dates(cli, home: Path, tmp_path
 
 def test_json_is_an_array_of_records_keyed_by_labels(cli, home: Path, tmp_path: Path) -> None:
     fill(home, [reading("urn:a", T0, 1.25)])
-    b = body([item("urn:a", "A", **window(T0, T0 + 60))], extension="json", columns=[("time", "when"), ("value", "reading")], dateFormat="LLL")
+    b = body(
+        [item("urn:a", "A", **window(T0, T0 + 60))], extension="json", columns=[("time", "when"), ("value", "reading")], dateFormat="LLL"
+    )
     out = run(cli, create(cli, tmp_path, b))
     assert json.loads(Path(out["filePath"]).read_text()) == [{"when": "June 1, 2026 12:00 PM", "reading": 1.25}]
 
@@ -156,7 +171,7 @@ def test_a_failed_source_leaves_no_file_and_exit_1(cli, home: Path, tmp_path: Pa
     sock.close()
     (home / "config.toml").write_text(
         f'[identity]\nuser = "tester"\n[source]\nkind = "readers"\n[source.readers]\nurl = "http://127.0.0.1:{port}"\n'
-        'timeout = 0.5\nretries = 1\nbackoff = 0\n'
+        "timeout = 0.5\nretries = 1\nbackoff = 0\n"
     )
     rid = create(cli, tmp_path, body([item("urn:a", **window(T0, T0 + 60))]))
     out = run(cli, rid)

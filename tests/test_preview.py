@@ -15,8 +15,12 @@ from pipeline_helpers import T0, body, create, fill, item, reading, run
 
 def test_preview_rows_are_the_first_rows_of_the_file(cli, home: Path, tmp_path: Path) -> None:
     fill(home, [reading("urn:a", T0 + i * 60, i * 1.5) for i in range(120)] + [reading("urn:b", T0 + i * 60, -i) for i in range(120)])
-    b = body([item("urn:a,urn:b", "A,=B", decimation={"ds": "15m", "dsf": "max"}, **{"from": T0, "to": T0 + 7200})],
-             columns=[("time", "Zeit"), ("name", "Sensor"), ("value", "Wert")], csvDelimiter=";", dateFormat="LLL")
+    b = body(
+        [item("urn:a,urn:b", "A,=B", decimation={"ds": "15m", "dsf": "max"}, **{"from": T0, "to": T0 + 7200})],
+        columns=[("time", "Zeit"), ("name", "Sensor"), ("value", "Wert")],
+        csvDelimiter=";",
+        dateFormat="LLL",
+    )
     with EmbeddedSource(home / "source.db") as source:
         shown = preview(parse_request(b), source, datetime(2026, 6, 2, tzinfo=timezone.utc), limit=10)
     assert not (home / "exporter.db").exists()  # nothing stored

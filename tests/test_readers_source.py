@@ -20,29 +20,81 @@ pytestmark = pytest.mark.timeout(60)
 TOKEN = "s3cr3t-Tok3n-value"
 
 TEMP = [
-    {"channel": "c1", "subtopic": "env", "publisher": "p1", "protocol": "http", "name": "temp", "unit": "Cel",
-     "time": 1000.25 + 10 * i, "value": 20.0 + 0.5 * i}
+    {
+        "channel": "c1",
+        "subtopic": "env",
+        "publisher": "p1",
+        "protocol": "http",
+        "name": "temp",
+        "unit": "Cel",
+        "time": 1000.25 + 10 * i,
+        "value": 20.0 + 0.5 * i,
+    }
     for i in range(10)
 ]
 HUM = [
-    {"channel": "c1", "subtopic": "env", "publisher": "p2", "protocol": "mqtt", "name": "hum", "unit": "%RH",
-     "time": 1005.0 + 10 * i, "value": 40.0 + i, "sum": 100.0 * i}
+    {
+        "channel": "c1",
+        "subtopic": "env",
+        "publisher": "p2",
+        "protocol": "mqtt",
+        "name": "hum",
+        "unit": "%RH",
+        "time": 1005.0 + 10 * i,
+        "value": 40.0 + i,
+        "sum": 100.0 * i,
+    }
     for i in range(3)
 ]
 DOOR = [
-    {"channel": "c1", "subtopic": "env", "publisher": "p1", "protocol": "coap", "name": "door",
-     "time": 1001.0, "string_value": "open", "bool_value": True, "data_value": "aGk=", "update_time": 1001.5},
-    {"channel": "c1", "subtopic": "env", "publisher": "p1", "protocol": "coap", "name": "door",
-     "time": 1002.0, "string_value": "closed", "bool_value": False, "update_time": 1002.5},
+    {
+        "channel": "c1",
+        "subtopic": "env",
+        "publisher": "p1",
+        "protocol": "coap",
+        "name": "door",
+        "time": 1001.0,
+        "string_value": "open",
+        "bool_value": True,
+        "data_value": "aGk=",
+        "update_time": 1001.5,
+    },
+    {
+        "channel": "c1",
+        "subtopic": "env",
+        "publisher": "p1",
+        "protocol": "coap",
+        "name": "door",
+        "time": 1002.0,
+        "string_value": "closed",
+        "bool_value": False,
+        "update_time": 1002.5,
+    },
 ]
 OTHER_TEMP = [
-    {"channel": "c1", "subtopic": "other", "publisher": "p3", "protocol": "http", "name": "temp", "unit": "Cel",
-     "time": 1003.0 + i, "value": -1.0 - i}
+    {
+        "channel": "c1",
+        "subtopic": "other",
+        "publisher": "p3",
+        "protocol": "http",
+        "name": "temp",
+        "unit": "Cel",
+        "time": 1003.0 + i,
+        "value": -1.0 - i,
+    }
     for i in range(2)
 ]
 C2_TEMP = [
-    {"channel": "c2", "subtopic": "env", "publisher": "p9", "protocol": "http", "name": "temp", "unit": "Cel",
-     "time": 1004.0, "value": 99.0},
+    {
+        "channel": "c2",
+        "subtopic": "env",
+        "publisher": "p9",
+        "protocol": "http",
+        "name": "temp",
+        "unit": "Cel",
+        "time": 1004.0,
+        "value": 99.0,
+    },
 ]
 ALL_ROWS = TEMP + HUM + DOOR + OTHER_TEMP + C2_TEMP
 EVER = (0.0, 1e10)

@@ -91,8 +91,9 @@ def whole_files(exports: Path) -> tuple[int, int]:
     return data_files, orphans
 
 
-def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path: Path, full_size: bool,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(
+    tmp_path: Path, full_size: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     n = 100 if full_size else 20
     seed = int(os.environ.get("EXPORTER_TUI_CRASH_SEED", random.randrange(10**6)))
     rng = random.Random(seed)
@@ -123,8 +124,13 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path:
     # The seed is in the report line and the assertion messages: EXPORTER_TUI_CRASH_SEED=<seed> repeats the kill delays.
     while remaining() and time.monotonic() < budget:
         command = ["run-due"] if rng.random() < 0.5 else ["--headless"]
-        proc = subprocess.Popen([sys.executable, "-m", "exporter_tui", "--home", str(home), *command], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exporter_tui", "--home", str(home), *command],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # The kill point follows the work, not the clock, so it lands mid-work on a fast machine
         # too: most processes die while starting or within their first exports (then at a
         # random moment up to 0.4 s later: reading, writing, publishing, recording); one in
@@ -151,8 +157,14 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path:
     for _ in range(10):
         if not remaining():
             break
-        done = subprocess.run([sys.executable, "-m", "exporter_tui", "--home", str(home), "run-due"], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "exporter_tui", "--home", str(home), "run-due"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     assert remaining() == 0
 
@@ -171,14 +183,27 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(tmp_path:
         manifest = json.loads((exports / rid / (data.name + MANIFEST_SUFFIX)).read_text())
         assert manifest["run"] == run_id and manifest["rows"] == rows
     assert list(scratch.iterdir()) == [], "scratch files left in TMPDIR"
-    report("crash", full=full_size, seed=seed, exports=n, kills=kills, finished_alone=finished, interrupted_recovered=interrupted,
-           attempts=sum(r[5] for r in runs.values()), files_checked=data_files, integrity="ok", duplicates=0, partial=0)
+    report(
+        "crash",
+        full=full_size,
+        seed=seed,
+        exports=n,
+        kills=kills,
+        finished_alone=finished,
+        interrupted_recovered=interrupted,
+        attempts=sum(r[5] for r in runs.values()),
+        files_checked=data_files,
+        integrity="ok",
+        duplicates=0,
+        partial=0,
+    )
     assert kills > 0
 
 
 @pytest.mark.parametrize("crash_after", ["both renames", "the manifest rename"])
-def test_a_file_published_but_never_recorded_is_replaced_not_doubled(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                     crash_after: str) -> None:
+def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], crash_after: str
+) -> None:
     """The narrowest crash windows, made on purpose: the process died after renaming the
     manifest (and maybe the data file) into place but before the database said done.
     Recovery removes what that attempt published, so the retry leaves one file, not two."""
@@ -200,8 +225,12 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(tmp_path: P
         assert dead is not None
         source = ctx.open_source()
         try:
-            published = run_export(ExportJob(stored.request, stored.id, dead.id, job_windows(dead, stored)), source, ctx.settings.exports,
-                                   ctx.paths.exports_dir)
+            published = run_export(
+                ExportJob(stored.request, stored.id, dead.id, job_windows(dead, stored)),
+                source,
+                ctx.settings.exports,
+                ctx.paths.exports_dir,
+            )
         finally:
             source.close()
     finally:

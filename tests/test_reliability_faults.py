@@ -60,8 +60,14 @@ class Result:
 
 def exporter(home: Path, *args: str, limit: int = 0, env: dict[str, str] | None = None) -> Result:
     """`exporter-tui --home HOME ARGS` in a new process (optionally with a file size limit)."""
-    proc = subprocess.run([sys.executable, "-c", LIMITED_CHILD, str(limit), "--home", str(home), *args], capture_output=True, text=True,
-                          timeout=CHILD_TIMEOUT, cwd=REPO, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITED_CHILD, str(limit), "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -107,6 +113,7 @@ def assert_nothing_left(folder: Path) -> None:
 
 
 # --- a damaged or newer database ------------------------------------------------------------
+
 
 def _garbage(db: Path) -> None:
     db.write_bytes(random.Random(1).randbytes(db.stat().st_size))
@@ -158,7 +165,8 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_a_damaged_or_newer_database_stops_every_command_and_is_left_as_it_was(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, full_size: bool) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, full_size: bool
+) -> None:
     home = make_home(tmp_path)
     write_readings(home / "source.db", [reading("urn:t", T0 + i, i) for i in range(10)])
     rid = create_request(capsys, home, body([item("urn:t", **{"from": T0, "to": T0 + 10})]))
@@ -167,8 +175,17 @@ def test_a_damaged_or_newer_database_stops_every_command_and_is_left_as_it_was(
     hurt, message = DAMAGE[damage]
     hurt(db)
     before = db.read_bytes()
-    commands = [("requests", "list"), ("requests", "show", rid), ("requests", "create", str(home.parent / "again.json")),
-                ("requests", "delete", rid), ("runs",), ("run", rid), ("run-due",), ("audit",), ("requests", "list", "--json")]
+    commands = [
+        ("requests", "list"),
+        ("requests", "show", rid),
+        ("requests", "create", str(home.parent / "again.json")),
+        ("requests", "delete", rid),
+        ("runs",),
+        ("run", rid),
+        ("run-due",),
+        ("audit",),
+        ("requests", "list", "--json"),
+    ]
     for args in commands:
         r = inproc(capsys, home, *args)
         assert r.code == 1, (args, r.code, r.out, r.err)
@@ -191,8 +208,9 @@ BROKEN_CONFIGS = {
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN_CONFIGS))
-def test_a_broken_config_stops_every_command_and_is_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str,
-                                                                   full_size: bool) -> None:
+def test_a_broken_config_stops_every_command_and_is_left_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, full_size: bool
+) -> None:
     home = make_home(tmp_path)
     rid = create_request(capsys, home, body([item("urn:t", **{"from": T0, "to": T0 + 10})]))
     db_before = (home / "exporter.db").read_bytes()
@@ -226,8 +244,10 @@ FORMATS: list[tuple[str, dict[str, Any]]] = [
     ("csv", body([item("urn:a,urn:b", **{"from": T0, "to": T0 + 20_000})], "csv", timezone="utc")),
     ("xlsx", body([item("urn:a,urn:b", "A,B", outputFormat="wide", **{"from": T0, "to": T0 + 20_000})], "xlsx", timezone="utc")),
     ("json", body([item("urn:a", **{"from": T0, "to": T0 + 20_000})], "json", timezone="utc")),
-    ("zip", body([item("urn:a", **{"from": T0, "to": T0 + 20_000}), item("urn:b", **{"from": T0, "to": T0 + 20_000})], "csv",
-                 timezone="utc")),
+    (
+        "zip",
+        body([item("urn:a", **{"from": T0, "to": T0 + 20_000}), item("urn:b", **{"from": T0, "to": T0 + 20_000})], "csv", timezone="utc"),
+    ),
     ("pdf", body([item("urn:a", **{"from": T0, "to": T0 + 20_000})], "pdf", timezone="utc")),
 ]
 
@@ -270,8 +290,15 @@ def test_a_full_disk_fails_cleanly_and_the_run_is_retryable(tmp_path: Path, caps
         assert_whole(runs[rid])
         assert len([p for p in files_under(home / "exports" / rid) if not p.name.endswith(MANIFEST_SUFFIX)]) == 1
     assert faults >= len(FORMATS)
-    report("faults-full-disk", full=full_size, limits=len(limits), faults_injected=faults, done_under_limit=done_under_limit,
-           runs_checked=faults + done_under_limit + len(ids), failures=0)
+    report(
+        "faults-full-disk",
+        full=full_size,
+        limits=len(limits),
+        faults_injected=faults,
+        done_under_limit=done_under_limit,
+        runs_checked=faults + done_under_limit + len(ids),
+        failures=0,
+    )
 
 
 # --- a read-only exports folder --------------------------------------------------------------
@@ -309,8 +336,9 @@ def read_only(folder: Path) -> Iterator[str]:
         os.close(fd)
 
 
-def test_a_read_only_request_folder_fails_the_run_cleanly_and_it_is_retryable(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                             full_size: bool) -> None:
+def test_a_read_only_request_folder_fails_the_run_cleanly_and_it_is_retryable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], full_size: bool
+) -> None:
     home = make_home(tmp_path, "[scheduler.retry]\nattempts = 1\n")
     write_readings(home / "source.db", [reading("urn:a", T0 + i, i) for i in range(100)])
     rid = create_request(capsys, home, body([item("urn:a", **{"from": T0, "to": T0 + 100})], "xlsx"))
@@ -329,8 +357,9 @@ def test_a_read_only_request_folder_fails_the_run_cleanly_and_it_is_retryable(tm
     report("faults-read-only", full=full_size, mode="immutable" if os.geteuid() == 0 else "chmod 0500", faults_injected=1, runs_checked=2)
 
 
-def test_an_exports_folder_that_is_a_file_fails_every_run_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                  full_size: bool) -> None:
+def test_an_exports_folder_that_is_a_file_fails_every_run_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], full_size: bool
+) -> None:
     home = make_home(tmp_path, "[scheduler.retry]\nattempts = 1\n")
     write_readings(home / "source.db", [reading("urn:a", T0 + i, i) for i in range(100)])
     ids = [create_request(capsys, home, b) for _, b in FORMATS]
@@ -354,6 +383,7 @@ def test_an_exports_folder_that_is_a_file_fails_every_run_cleanly(tmp_path: Path
 
 
 # --- a readers API that misbehaves -----------------------------------------------------------
+
 
 class FaultAfter(ReadersServer):
     """Serves `after` requests by the contract, then plays `later` for every request."""
@@ -385,11 +415,15 @@ SOURCE_FAULTS: dict[str, tuple[str, int | None, str]] = {
 
 
 def readers_config(url: str, token: str) -> str:
-    return (f'[source]\nkind = "readers"\n[source.readers]\nurl = "{url}"\ntoken = "{token}"\n'
-            "timeout = 0.5\nretries = 1\nbackoff = 0\npage_size = 100\n")
+    return (
+        f'[source]\nkind = "readers"\n[source.readers]\nurl = "{url}"\ntoken = "{token}"\n'
+        "timeout = 0.5\nretries = 1\nbackoff = 0\npage_size = 100\n"
+    )
 
 
-def test_a_bad_source_fails_the_run_with_its_reason_and_never_hangs(tmp_path: Path, capsys: pytest.CaptureFixture[str], full_size: bool) -> None:
+def test_a_bad_source_fails_the_run_with_its_reason_and_never_hangs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], full_size: bool
+) -> None:
     rows = [{**reading(n, T0 + i, float(i)), "publisher": "dev-1"} for n in ("urn:a", "urn:b") for i in range(1000)]
     exts = ["csv", "xlsx", "json", "pdf"] if full_size else ["csv"]
     checked = faults = 0
@@ -397,11 +431,14 @@ def test_a_bad_source_fails_the_run_with_its_reason_and_never_hangs(tmp_path: Pa
         root = tmp_path / mode
         root.mkdir()
         later = mode.removesuffix("_midway")
-        server = FaultAfter.from_rows(rows, root / "readers.db", token="tok-1", slow_seconds=20, mode=start, after=after or 10**9, later=later)
+        server = FaultAfter.from_rows(
+            rows, root / "readers.db", token="tok-1", slow_seconds=20, mode=start, after=after or 10**9, later=later
+        )
         with server:
             url = server.url
             if mode == "closed_port":
                 from http_capture import closed_port_url
+
                 url = closed_port_url()
             home = make_home(root, readers_config(url, "wrong" if mode == "bad_token" else "tok-1"))
             for ext in exts:
@@ -412,7 +449,10 @@ def test_a_bad_source_fails_the_run_with_its_reason_and_never_hangs(tmp_path: Pa
                 faults += 1
                 assert r.code == 1, (mode, r.code, r.err)
                 run = r.json()
-                assert run["status"] == "failed" and run["error"].startswith("source failed: ") and says in run["error"], (mode, run["error"])
+                assert run["status"] == "failed" and run["error"].startswith("source failed: ") and says in run["error"], (
+                    mode,
+                    run["error"],
+                )
                 assert "tok-1" not in r.out + r.err
                 if after is not None:
                     assert server.request_count > after, "the fault was meant to come midway"

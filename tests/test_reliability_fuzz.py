@@ -44,11 +44,11 @@ def examples(full: bool) -> int:
 
 def fuzz_settings(n: int):
     # No example database: the repository gets no .hypothesis folder, and each run explores anew.
-    return settings(max_examples=n, deadline=None, database=None, derandomize=False,
-                    suppress_health_check=list(HealthCheck))
+    return settings(max_examples=n, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck))
 
 
 # --- bodies --------------------------------------------------------------------------------
+
 
 def _valid_latest() -> dict[str, Any]:
     """The latest seed repaired (its columns id and csvDelimiter are placeholders), so its mutations tell."""
@@ -63,15 +63,32 @@ ONE_TIME: dict[str, Any] = {
     "type": "oneTime",
     "format": {"extension": "xlsx", "timezone": "Europe/Rome", "dateFormat": "LL", "filename": "report"},
     "items": [
-        {"params": {"target": {"value": "urn:a,urn:b", "label": "A,B"}, "channelId": "ch-1", "subtopic": "s",
-                    "from": 1_700_000_000, "to": 1_700_086_400}},
-        {"params": {"target": {"value": "urn:c"}, "channelId": "ch-1", "subtopic": "s", "period": "P1D",
-                    "decimation": {"ds": "1h", "dsf": "max"}}, "filename": "second"},
+        {
+            "params": {
+                "target": {"value": "urn:a,urn:b", "label": "A,B"},
+                "channelId": "ch-1",
+                "subtopic": "s",
+                "from": 1_700_000_000,
+                "to": 1_700_086_400,
+            }
+        },
+        {
+            "params": {
+                "target": {"value": "urn:c"},
+                "channelId": "ch-1",
+                "subtopic": "s",
+                "period": "P1D",
+                "decimation": {"ds": "1h", "dsf": "max"},
+            },
+            "filename": "second",
+        },
     ],
-    "notification": {"messages": [
-        {"policy": "onFailure", "medium": "slack", "target": "ops", "title": "{status}", "text": "{error}"},
-        {"policy": "onSuccess", "medium": "telegram", "title": "t", "text": "{rows} rows"},
-    ]},
+    "notification": {
+        "messages": [
+            {"policy": "onFailure", "medium": "slack", "target": "ops", "title": "{status}", "text": "{error}"},
+            {"policy": "onSuccess", "medium": "telegram", "title": "t", "text": "{rows} rows"},
+        ]
+    },
 }
 
 SEEDS: dict[str, dict[str, Any]] = {
@@ -115,17 +132,60 @@ def _types_in(annotation: Any) -> Iterator[Any]:
 FIELD_NAMES = _field_names(ExportRequest)
 
 ODD_CHARS = [
-    "\ud800", "\udfff", "\udc00",  # lone surrogates
-    "\u202e", "\u200f", "\u061c",  # right-to-left marks
-    "\u200b", "\u200d", "\ufeff", "\u2060",  # zero-width
-    "\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\u2028", "\u0085",  # control and line breaks
-    "😀", "👨\u200d👩\u200d👧", "e\u0301", "\U0010ffff", "ﷺ", "İ",
-    "/", "\\", "..", ":", "*", "?", "<", ">", "|", "'", '"', "=", "+", "-", "@", "{", "}", "{x}", "%s",
-    "CON", "nul", "LPT1", "../../etc/passwd", "C:\\Windows", ";DROP TABLE requests;--",
+    "\ud800",
+    "\udfff",
+    "\udc00",  # lone surrogates
+    "\u202e",
+    "\u200f",
+    "\u061c",  # right-to-left marks
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\u2060",  # zero-width
+    "\x00",
+    "\n",
+    "\r",
+    "\t",
+    "\x1b",
+    "\x7f",
+    "\u2028",
+    "\u0085",  # control and line breaks
+    "😀",
+    "👨\u200d👩\u200d👧",
+    "e\u0301",
+    "\U0010ffff",
+    "ﷺ",
+    "İ",
+    "/",
+    "\\",
+    "..",
+    ":",
+    "*",
+    "?",
+    "<",
+    ">",
+    "|",
+    "'",
+    '"',
+    "=",
+    "+",
+    "-",
+    "@",
+    "{",
+    "}",
+    "{x}",
+    "%s",
+    "CON",
+    "nul",
+    "LPT1",
+    "../../etc/passwd",
+    "C:\\Windows",
+    ";DROP TABLE requests;--",
 ]
 odd_text = st.lists(st.one_of(st.sampled_from(ODD_CHARS), st.characters()), max_size=30).map("".join)
 oversized = st.sampled_from([201, 257, 513, 1025, 4097, 16_385, FIELD_LIMIT]).flatmap(
-    lambda n: st.sampled_from(["x", "é", "😀", "\u200b"]).map(lambda c: c * n))
+    lambda n: st.sampled_from(["x", "é", "😀", "\u200b"]).map(lambda c: c * n)
+)
 numbers = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.sampled_from([0, 1, -1, 2**53 + 1, 2**63, 10**400, -(10**400), 7_258_118_400, 7_258_118_401, 1_700_000_000_000]),
@@ -140,13 +200,24 @@ def nested(depth: int) -> Any:
     return value
 
 
-scalars = st.one_of(st.none(), st.booleans(), numbers, odd_text, oversized,
-                    st.sampled_from(["", " ", "0", "true", "null", "NaN", "2024-02-30T00:00:00Z", "P1D", "PT0S", "P1000Y", "15m", "utc"]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    numbers,
+    odd_text,
+    oversized,
+    st.sampled_from(["", " ", "0", "true", "null", "NaN", "2024-02-30T00:00:00Z", "P1D", "PT0S", "P1000Y", "15m", "utc"]),
+)
 nasty = st.one_of(
     scalars,
     st.integers(min_value=20, max_value=400).map(nested),
-    st.recursive(scalars, lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(st.one_of(odd_text, st.sampled_from(sorted(FIELD_NAMES))), kids, max_size=4)),
-                 max_leaves=8),
+    st.recursive(
+        scalars,
+        lambda kids: st.one_of(
+            st.lists(kids, max_size=4), st.dictionaries(st.one_of(odd_text, st.sampled_from(sorted(FIELD_NAMES))), kids, max_size=4)
+        ),
+        max_leaves=8,
+    ),
 )
 
 
@@ -199,12 +270,42 @@ def mutated(draw: st.DrawFn) -> tuple[str, Any, list[Loc]]:
         if op == "wrap":
             body = set_at(body, loc, draw(st.sampled_from([[current], {"value": current}])))
         elif op == "tweak" and isinstance(current, str):
-            body = set_at(body, loc, draw(st.sampled_from([
-                lambda s: s + draw(odd_text), lambda s: draw(odd_text) + s, lambda s: "../" + s, lambda s: "/" + s,
-                lambda s: s * 300, lambda s: s.upper(), lambda s: "", lambda s: " " + s + " ", lambda s: "=" + s,
-            ]))(current))
+            body = set_at(
+                body,
+                loc,
+                draw(
+                    st.sampled_from(
+                        [
+                            lambda s: s + draw(odd_text),
+                            lambda s: draw(odd_text) + s,
+                            lambda s: "../" + s,
+                            lambda s: "/" + s,
+                            lambda s: s * 300,
+                            lambda s: s.upper(),
+                            lambda s: "",
+                            lambda s: " " + s + " ",
+                            lambda s: "=" + s,
+                        ]
+                    )
+                )(current),
+            )
         elif op == "tweak" and isinstance(current, (int, float)) and not isinstance(current, bool):
-            body = set_at(body, loc, draw(st.sampled_from([current * 1000, -current, current * 3 // 2 if isinstance(current, int) else current * 1.5, math.nan, math.inf, str(current)])))
+            body = set_at(
+                body,
+                loc,
+                draw(
+                    st.sampled_from(
+                        [
+                            current * 1000,
+                            -current,
+                            current * 3 // 2 if isinstance(current, int) else current * 1.5,
+                            math.nan,
+                            math.inf,
+                            str(current),
+                        ]
+                    )
+                ),
+            )
         else:
             body = set_at(body, loc, draw(nasty))
         touched.append(loc)
@@ -244,6 +345,7 @@ def _printable(text: str) -> str:
 
 # --- the request model ---------------------------------------------------------------------
 
+
 def test_fuzz_request_model(full_size: bool) -> None:
     tally = {"bodies": 0, "valid": 0, "invalid": 0, "tracebacks": 0}
 
@@ -273,6 +375,7 @@ def test_fuzz_request_model(full_size: bool) -> None:
 
 # --- the CLI -------------------------------------------------------------------------------
 
+
 def body_bytes(draw: st.DrawFn) -> bytes:
     """A body file: a mutated body as JSON (maybe with NaN/Infinity, raw or escaped Unicode), or broken bytes."""
     kind = draw(st.sampled_from(["json", "json", "json", "raw"]))
@@ -285,27 +388,34 @@ def body_bytes(draw: st.DrawFn) -> bytes:
     if kind == "json":
         return data
     cut = draw(st.integers(min_value=0, max_value=len(data)))
-    return draw(st.sampled_from([
-        data[:cut],
-        data[:cut] + draw(st.binary(min_size=1, max_size=8)) + data[cut:],
-        b"\xef\xbb\xbf" + data,
-        b"\xff\xfe" + data,
-        b"",
-        b"{" * 100_000,
-        b'{"type": ' + b"9" * 5000 + b"}",
-        b'{"type": 1e99999}',
-        b'{"a": ' * 3000 + b"1" + b"}" * 3000,
-        data.replace(b'"', b"'"),
-        data + b",",
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                data[:cut],
+                data[:cut] + draw(st.binary(min_size=1, max_size=8)) + data[cut:],
+                b"\xef\xbb\xbf" + data,
+                b"\xff\xfe" + data,
+                b"",
+                b"{" * 100_000,
+                b'{"type": ' + b"9" * 5000 + b"}",
+                b'{"type": 1e99999}',
+                b'{"a": ' * 3000 + b"1" + b"}" * 3000,
+                data.replace(b'"', b"'"),
+                data + b",",
+            ]
+        )
+    )
 
 
 def db_state(db: Path) -> tuple:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return tuple(con.execute(
-            "SELECT (SELECT count(*) FROM requests), (SELECT total(length(body)) FROM requests), (SELECT max(updated_at) FROM requests),"
-            " (SELECT count(*) FROM runs), (SELECT count(*) FROM audit)").fetchone())
+        return tuple(
+            con.execute(
+                "SELECT (SELECT count(*) FROM requests), (SELECT total(length(body)) FROM requests), (SELECT max(updated_at) FROM requests),"
+                " (SELECT count(*) FROM runs), (SELECT count(*) FROM audit)"
+            ).fetchone()
+        )
     finally:
         con.close()
 
@@ -424,10 +534,12 @@ def test_lone_surrogates_and_bare_booleans_are_named(cli, tmp_path: Path) -> Non
     f.write_text(json.dumps(body))
     r = cli("requests", "create", str(f), "--json")
     assert r.code == 2 and r.json()["validationErrors"] == [
-        {"path": "items[0].params.from", "reason": "must be a number of Unix seconds, not true or false"}]
+        {"path": "items[0].params.from", "reason": "must be a number of Unix seconds, not true or false"}
+    ]
 
 
 # --- the config loader ---------------------------------------------------------------------
+
 
 def _toml_key(key: str) -> str:
     return key if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key) else _toml_string(key)
@@ -476,15 +588,28 @@ def to_toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-BASE_CONFIG: dict[str, Any] = Settings.model_validate({
-    "identity": {"user": "fuzzer"},
-    "notify": {"slack": {"webhooks": {"ops": "http://127.0.0.1:1/hook"}}},
-}).model_dump()
+BASE_CONFIG: dict[str, Any] = Settings.model_validate(
+    {
+        "identity": {"user": "fuzzer"},
+        "notify": {"slack": {"webhooks": {"ops": "http://127.0.0.1:1/hook"}}},
+    }
+).model_dump()
 BASE_CONFIG["exports"].pop("dir")  # the CLI part makes folders: keep the exports where the home is
-toml_scalars = st.one_of(st.booleans(), numbers, odd_text.filter(lambda s: "\ud800" not in s), oversized,
-                         st.sampled_from(["", "P1D", "P-1D", "x", "0o777", "utc", "latest", "readers", "ssl"]))
-toml_nasty = st.one_of(toml_scalars, st.recursive(toml_scalars, lambda kids: st.one_of(
-    st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=8), kids, max_size=3)), max_leaves=6))
+toml_scalars = st.one_of(
+    st.booleans(),
+    numbers,
+    odd_text.filter(lambda s: "\ud800" not in s),
+    oversized,
+    st.sampled_from(["", "P1D", "P-1D", "x", "0o777", "utc", "latest", "readers", "ssl"]),
+)
+toml_nasty = st.one_of(
+    toml_scalars,
+    st.recursive(
+        toml_scalars,
+        lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=8), kids, max_size=3)),
+        max_leaves=6,
+    ),
+)
 
 
 @st.composite
@@ -507,11 +632,21 @@ def config_file(draw: st.DrawFn) -> tuple[bytes, Loc | None]:
     if op != "text":
         return text, loc
     cut = draw(st.integers(min_value=0, max_value=len(text)))
-    damaged = draw(st.sampled_from([
-        text[:cut], text[:cut] + draw(st.binary(min_size=1, max_size=6)) + text[cut:], text + text,
-        b"a = " + b"[" * 3000 + b"]" * 3000, b"a = " + b"{b = " * 2000 + b"1" + b"}" * 2000, b'x = "\\ud800"', b"\xff\xfe\x00",
-        text.replace(b"=", b":", 1), text.replace(b"\n[", b"\n[[", 1),
-    ]))
+    damaged = draw(
+        st.sampled_from(
+            [
+                text[:cut],
+                text[:cut] + draw(st.binary(min_size=1, max_size=6)) + text[cut:],
+                text + text,
+                b"a = " + b"[" * 3000 + b"]" * 3000,
+                b"a = " + b"{b = " * 2000 + b"1" + b"}" * 2000,
+                b'x = "\\ud800"',
+                b"\xff\xfe\x00",
+                text.replace(b"=", b":", 1),
+                text.replace(b"\n[", b"\n[[", 1),
+            ]
+        )
+    )
     return damaged, None
 
 
@@ -539,8 +674,12 @@ def test_fuzz_config_loader(tmp_path: Path, full_size: bool) -> None:
                 # a setting, a key the mutation added (unknown setting), the file as a whole, or for
                 # damaged text a table or key that the text now holds
                 top = path.split(".")[0].encode("utf-8", "surrogatepass")
-                assert (path == "(file)" or path in known or (loc is not None and path.startswith(json_path(loc[:1])))
-                        or (loc is None and top in raw)), e.errors
+                assert (
+                    path == "(file)"
+                    or path in known
+                    or (loc is not None and path.startswith(json_path(loc[:1])))
+                    or (loc is None and top in raw)
+                ), e.errors
             if loc is not None:
                 assert any(p == "(file)" or p.startswith(json_path(loc[:2])) for p, _ in e.errors), (loc, e.errors)
             refused = True
@@ -565,13 +704,16 @@ def test_fuzz_config_loader(tmp_path: Path, full_size: bool) -> None:
     assert tally["tracebacks"] == 0 and tally["refused"] > 0 and tally["loaded"] > 0
 
 
-@pytest.mark.parametrize(("text", "path", "reason"), [
-    ("[scheduler]\ntick = inf\n", "scheduler.tick", "Input should be a finite number"),
-    ("[notify]\ntimeout = nan\n", "notify.timeout", "Input should be a finite number"),
-    ("[exports]\nfile_mode = 4095\n", "exports.file_mode", "must be a permission mode from 0o000 to 0o777 (e.g. 0o640)"),
-    ("[scheduler]\nheartbeat_timeout = 1e300\n", "scheduler.heartbeat_timeout", "Input should be less than or equal to 86400"),
-    ("a = " + "[" * 3000 + "]" * 3000 + "\n", "(file)", "not usable TOML: arrays or tables nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("text", "path", "reason"),
+    [
+        ("[scheduler]\ntick = inf\n", "scheduler.tick", "Input should be a finite number"),
+        ("[notify]\ntimeout = nan\n", "notify.timeout", "Input should be a finite number"),
+        ("[exports]\nfile_mode = 4095\n", "exports.file_mode", "must be a permission mode from 0o000 to 0o777 (e.g. 0o640)"),
+        ("[scheduler]\nheartbeat_timeout = 1e300\n", "scheduler.heartbeat_timeout", "Input should be less than or equal to 86400"),
+        ("a = " + "[" * 3000 + "]" * 3000 + "\n", "(file)", "not usable TOML: arrays or tables nested too deeply"),
+    ],
+)
 def test_config_values_that_would_break_later_are_named_now(tmp_path: Path, text: str, path: str, reason: str) -> None:
     f = tmp_path / "c.toml"
     f.write_text(text)

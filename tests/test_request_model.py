@@ -157,7 +157,9 @@ def test_dsf_defaults_to_avg() -> None:
 )
 def test_enums_are_refused_with_their_values(path: str, value: Any, reason: str) -> None:
     errors = errors_of(set_path(one_time(), path, value))
-    expected_path = path.replace(".0.", "[0].").replace("decimation", "decimation.dsf") if "decimation" in path else path.replace(".0.", "[0].")
+    expected_path = (
+        path.replace(".0.", "[0].").replace("decimation", "decimation.dsf") if "decimation" in path else path.replace(".0.", "[0].")
+    )
     assert errors == [(expected_path, reason)]
 
 
@@ -181,8 +183,14 @@ def test_from_must_be_before_to() -> None:
 
 def test_timestamps_are_plausible_unix_seconds() -> None:
     assert errors_of(one_time(**{"from": 1_780_000_000_000, "to": 1_780_003_600_000})) == [
-        ("items[0].params.from", "1780000000000 is not plausible Unix seconds: after the year 2200 (it looks like milliseconds; give seconds)"),
-        ("items[0].params.to", "1780003600000 is not plausible Unix seconds: after the year 2200 (it looks like milliseconds; give seconds)"),
+        (
+            "items[0].params.from",
+            "1780000000000 is not plausible Unix seconds: after the year 2200 (it looks like milliseconds; give seconds)",
+        ),
+        (
+            "items[0].params.to",
+            "1780003600000 is not plausible Unix seconds: after the year 2200 (it looks like milliseconds; give seconds)",
+        ),
     ]
     assert errors_of(one_time(**{"from": -5, "to": 100})) == [("items[0].params.from", "-5 is not plausible Unix seconds: before 1970")]
 
@@ -193,7 +201,9 @@ def test_iso_date_times_are_accepted_for_from_and_to() -> None:
 
 
 def test_half_given_window_names_the_missing_end() -> None:
-    assert errors_of(one_time(**{"to": 0, "period": "PT1H"})) == [("items[0].params.to", "is required when the other end of the window is given")]
+    assert errors_of(one_time(**{"to": 0, "period": "PT1H"})) == [
+        ("items[0].params.to", "is required when the other end of the window is given")
+    ]
 
 
 @pytest.mark.parametrize("zone", ["Europe/Rome", "utc", "UTC", "America/Sao_Paulo"])
@@ -249,7 +259,12 @@ def test_a_plain_file_name_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     "delimiter, reason",
-    [(";;", "must be exactly one character, got 2"), ('"', "must not be a quote or a line break"), ("\n", "must not be a quote or a line break"), ("", "must be exactly one character, got 0")],
+    [
+        (";;", "must be exactly one character, got 2"),
+        ('"', "must not be a quote or a line break"),
+        ("\n", "must not be a quote or a line break"),
+        ("", "must be exactly one character, got 0"),
+    ],
 )
 def test_csv_delimiter(delimiter: str, reason: str) -> None:
     body = one_time()
@@ -273,7 +288,9 @@ def test_a_missing_label_means_the_names_are_the_labels() -> None:
 
 def test_wide_output_needs_distinct_labels() -> None:
     bad = one_time(target={"value": "a:t,b:t", "label": "X,X"}, outputFormat="wide")
-    assert errors_of(bad) == [("items[0].params.target.label", "wide output needs a different label for each target (they become column headers)")]
+    assert errors_of(bad) == [
+        ("items[0].params.target.label", "wide output needs a different label for each target (they become column headers)")
+    ]
 
 
 def test_from_to_win_over_period() -> None:
@@ -300,8 +317,15 @@ def test_unknown_placeholders_are_refused_when_stored() -> None:
 
 def test_webhook_urls_are_not_accepted_as_targets() -> None:
     body = one_time()
-    body["notification"] = {"messages": [{"policy": "onSuccess", "medium": "slack", "target": "https://hooks.slack.com/services/X", "title": "t", "text": "x"}]}
-    assert errors_of(body) == [("notification.messages[0].target", "webhook URLs are secrets: put it in the config under notify.slack.webhooks and give its name here")]
+    body["notification"] = {
+        "messages": [{"policy": "onSuccess", "medium": "slack", "target": "https://hooks.slack.com/services/X", "title": "t", "text": "x"}]
+    }
+    assert errors_of(body) == [
+        (
+            "notification.messages[0].target",
+            "webhook URLs are secrets: put it in the config under notify.slack.webhooks and give its name here",
+        )
+    ]
 
 
 def test_unknown_fields_and_wrong_types_are_named() -> None:

@@ -249,8 +249,9 @@ def test_one_time_requests_run_at_their_start_and_manual_runs_of_paused_requests
     later = create(store, one_time(T0 + 2 * H, (T0, T0 + H)), T0)
     paused = create(store, recurring("PT1H", T0 + 6 * H), T0)
     store.set_paused(paused.id, True, ACTOR, now=T0)
-    manual = store.create_run(paused.id, "tui", ((T0 + H).timestamp(), (T0 + 2 * H).timestamp()), ACTOR,
-                              run_at=(T0 + 2 * H).timestamp(), override=True, now=T0)
+    manual = store.create_run(
+        paused.id, "tui", ((T0 + H).timestamp(), (T0 + 2 * H).timestamp()), ACTOR, run_at=(T0 + 2 * H).timestamp(), override=True, now=T0
+    )
     clock = FakeClock(T0 + H)
     scheduler = Scheduler(ctx, store, clock=clock)
 
@@ -314,7 +315,9 @@ def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp
 
 def test_a_failing_source_is_retried_with_backoff_then_fails_and_notifies(tmp_path, store_of):
     with CaptureServer() as hooks:
-        ctx = make_home(tmp_path, f"""
+        ctx = make_home(
+            tmp_path,
+            f"""
 [source]
 kind = "readers"
 [source.readers]
@@ -323,12 +326,15 @@ retries = 0
 timeout = 2.0
 [notify.slack.webhooks]
 ops = "{hooks.url}/hook"
-""")
+""",
+        )
         store = store_of(ctx)
-        note = {"messages": [
-            {"policy": "onFailure", "medium": "slack", "target": "ops", "title": "export failed", "text": "it failed"},
-            {"policy": "onSuccess", "medium": "slack", "target": "ops", "title": "export done", "text": "it worked"},
-        ]}
+        note = {
+            "messages": [
+                {"policy": "onFailure", "medium": "slack", "target": "ops", "title": "export failed", "text": "it failed"},
+                {"policy": "onSuccess", "medium": "slack", "target": "ops", "title": "export done", "text": "it worked"},
+            ]
+        }
         sr = create(store, recurring("PT1H", T0, catch_up="latest", notification=note), T0)
         clock = FakeClock(T0 + H + 5 * S)
         scheduler = Scheduler(ctx, store, clock=clock)
@@ -387,10 +393,22 @@ def test_run_due_dry_run_lists_the_intervals_and_writes_nothing(tmp_path, store_
 
     assert main([*argv, "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [
-        {"requestId": queued.request_id, "k": None, "nominalTime": iso(T0 + 5 * H), "window": {"from": iso(T0), "to": iso(T0 + H)},
-         "reason": "queued schedule run, attempt 1", "runId": queued.id},
-        {"requestId": sr.id, "k": 5, "nominalTime": iso(T0 + 5 * H), "window": {"from": iso(T0 + 4 * H), "to": iso(T0 + 5 * H)},
-         "reason": "newest of 5 missed (catch-up latest)", "runId": None},
+        {
+            "requestId": queued.request_id,
+            "k": None,
+            "nominalTime": iso(T0 + 5 * H),
+            "window": {"from": iso(T0), "to": iso(T0 + H)},
+            "reason": "queued schedule run, attempt 1",
+            "runId": queued.id,
+        },
+        {
+            "requestId": sr.id,
+            "k": 5,
+            "nominalTime": iso(T0 + 5 * H),
+            "window": {"from": iso(T0 + 4 * H), "to": iso(T0 + 5 * H)},
+            "reason": "newest of 5 missed (catch-up latest)",
+            "runId": None,
+        },
     ]
     assert main([*argv, "--dry-run"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2

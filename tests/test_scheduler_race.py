@@ -75,16 +75,24 @@ def test_processes_racing_on_one_database_run_each_interval_once(tmp_path, procs
     if via == "worker":
         ready = [tmp_path / f"ready{i}" for i in range(procs)]
         go = tmp_path / "go"
-        workers = [subprocess.Popen([sys.executable, "-c", WORKER, home, iso(now), str(ready[i]), str(go)], stdout=open(outs[i], "w"), env=env())
-                   for i in range(procs)]
+        workers = [
+            subprocess.Popen([sys.executable, "-c", WORKER, home, iso(now), str(ready[i]), str(go)], stdout=open(outs[i], "w"), env=env())
+            for i in range(procs)
+        ]
         deadline = time.monotonic() + 60
         while not all(r.exists() for r in ready):
             assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "a worker did not get ready"
             time.sleep(0.01)
         go.touch()
     else:
-        workers = [subprocess.Popen([sys.executable, "-m", "exporter_tui", "--home", home, "run-due", "--now", iso(now), "--json"],
-                                    stdout=open(outs[i], "w"), env=env()) for i in range(procs)]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "exporter_tui", "--home", home, "run-due", "--now", iso(now), "--json"],
+                stdout=open(outs[i], "w"),
+                env=env(),
+            )
+            for i in range(procs)
+        ]
     assert [w.wait(timeout=600) for w in workers] == [0] * procs
     per_process = [json.loads(o.read_text()) for o in outs]
     if via == "run-due":
@@ -96,7 +104,8 @@ def test_processes_racing_on_one_database_run_each_interval_once(tmp_path, procs
         assert sum(1 for runs in per_process if runs) >= 2, "the processes did race"
     for sr in every:
         assert [(r.nominal_time, r.status, r.rows) for r in runs_of(store, sr.id)] == [
-            ((start + timedelta(minutes=k)).timestamp(), "done", 6) for k in range(1, INTERVALS + 1)]
+            ((start + timedelta(minutes=k)).timestamp(), "done", 6) for k in range(1, INTERVALS + 1)
+        ]
     for sr in latest:
         assert [(r.nominal_time, r.status, r.rows) for r in runs_of(store, sr.id)] == [(now.timestamp(), "done", 6)]
         [skip] = skips(store, sr.id)

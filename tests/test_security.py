@@ -65,9 +65,35 @@ def one_item(**over: Any) -> dict[str, Any]:
 
 # --- file names and labels -------------------------------------------------------------------
 
-BAD_FILENAMES = ["../escape", "/etc/passwd", "a/b", "a\\b", "..", "..x", "CON", "nul.csv", "lpt1", "Com3.txt", "a\x00b", "a\nb",
-                 "tab\there", "C:x", ".hidden", "trailing.", " lead", "x" * 121, "\u202eevil", "zero\u200bwidth", "a|b", "a*b", "q?",
-                 "<x>", '"q"', "", "  "]
+BAD_FILENAMES = [
+    "../escape",
+    "/etc/passwd",
+    "a/b",
+    "a\\b",
+    "..",
+    "..x",
+    "CON",
+    "nul.csv",
+    "lpt1",
+    "Com3.txt",
+    "a\x00b",
+    "a\nb",
+    "tab\there",
+    "C:x",
+    ".hidden",
+    "trailing.",
+    " lead",
+    "x" * 121,
+    "\u202eevil",
+    "zero\u200bwidth",
+    "a|b",
+    "a*b",
+    "q?",
+    "<x>",
+    '"q"',
+    "",
+    "  ",
+]
 
 
 @pytest.mark.parametrize("name", BAD_FILENAMES, ids=[repr(n)[:20] for n in BAD_FILENAMES])
@@ -81,10 +107,18 @@ def test_unsafe_file_names_are_refused_naming_the_field(cli, tmp_path: Path, nam
     assert cli("requests", "list", "--json").json()["total"] == 0
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("value", "urn:\x00t"), ("value", "urn:t\n"), ("value", "\u202eurn"), ("value", "urn\x1b[31m"),
-    ("label", "lab\rel"), ("label", "\u2028"), ("label", "a\u200bb"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("value", "urn:\x00t"),
+        ("value", "urn:t\n"),
+        ("value", "\u202eurn"),
+        ("value", "urn\x1b[31m"),
+        ("label", "lab\rel"),
+        ("label", "\u2028"),
+        ("label", "a\u200bb"),
+    ],
+)
 def test_control_characters_in_target_names_and_labels_are_refused(cli, tmp_path: Path, field: str, value: str) -> None:
     b = one_item()
     b["items"][0]["params"]["target"][field] = value
@@ -138,8 +172,18 @@ def test_traversal_in_names_and_labels_never_leaves_the_request_folder(cli, home
     # Computed by hand: each run of separators, : * ? " < > | and control characters becomes _, then
     # each '..' becomes _, leading and trailing dots and spaces go, device names get a prefix.
     assert zip_names("zip-labels") == ["________etc_passwd.csv", "__abs_olute.csv", "______win.csv", "__CON.csv", "__nul.csv"]
-    assert zip_names("zip-names") == ["______etc_passwd.csv", "_abs_olute.csv", "____win.csv", "export_CON.csv", "export_nul.csv",
-                                      "hidden.csv", "a_b_c_d.csv", "_'.csv", "sheet[1].csv", "History.csv"]
+    assert zip_names("zip-names") == [
+        "______etc_passwd.csv",
+        "_abs_olute.csv",
+        "____win.csv",
+        "export_CON.csv",
+        "export_nul.csv",
+        "hidden.csv",
+        "a_b_c_d.csv",
+        "_'.csv",
+        "sheet[1].csv",
+        "History.csv",
+    ]
     assert zip_names("json-zip") == ["______etc_passwd.json", "_abs_olute.json", "____win.json", "export_CON.json"]
     for key in ("zip-labels", "zip-names", "json-zip"):
         for name in zip_names(key):
@@ -151,16 +195,58 @@ def test_traversal_in_names_and_labels_never_leaves_the_request_folder(cli, home
         return openpyxl.load_workbook(path, read_only=True).sheetnames
 
     # Excel's rules: at most 31 characters, none of []:*?/\, no apostrophe at either end, unique ignoring case.
-    assert sheets("xlsx-sheets") == ["_x_.._.._.._etc_passwd", "_x__abs_olute", "_x_.._.._win", "_x_CON", "_x_nul", "_x_.hidden",
-                                     "_x_a_b_c_d", '_x_<>|"', "_x_sheet_1_", "_x_History"]
+    assert sheets("xlsx-sheets") == [
+        "_x_.._.._.._etc_passwd",
+        "_x__abs_olute",
+        "_x_.._.._win",
+        "_x_CON",
+        "_x_nul",
+        "_x_.hidden",
+        "_x_a_b_c_d",
+        '_x_<>|"',
+        "_x_sheet_1_",
+        "_x_History",
+    ]
     assert sheets("wide") == ["..0_up and 3 more"]
 
 
-NAME_PARTS = ["..", "/", "\\", ":", "*", "?", '"', "<", ">", "|", "'", "[", "]", ".", " ", "CON", "nul", "COM1", "LPT9", "History",
-              "😀", "e\u0301", "%", "_", "=", "ﷺ", "/etc/passwd", "C:\\", "\x00"]
+NAME_PARTS = [
+    "..",
+    "/",
+    "\\",
+    ":",
+    "*",
+    "?",
+    '"',
+    "<",
+    ">",
+    "|",
+    "'",
+    "[",
+    "]",
+    ".",
+    " ",
+    "CON",
+    "nul",
+    "COM1",
+    "LPT9",
+    "History",
+    "😀",
+    "e\u0301",
+    "%",
+    "_",
+    "=",
+    "ﷺ",
+    "/etc/passwd",
+    "C:\\",
+    "\x00",
+]
 # Control characters (refused: tested above) are rare, so most names pass validation and get run.
-odd_names = st.lists(st.one_of(st.sampled_from(NAME_PARTS), st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"),
-                                                                        exclude_characters=",")), min_size=1, max_size=12).map("".join)
+odd_names = st.lists(
+    st.one_of(st.sampled_from(NAME_PARTS), st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp"), exclude_characters=",")),
+    min_size=1,
+    max_size=12,
+).map("".join)
 
 
 def test_random_names_and_labels_stay_in_the_request_folder(cli, home: Path, tmp_path: Path, full_size: bool) -> None:
@@ -173,8 +259,11 @@ def test_random_names_and_labels_stay_in_the_request_folder(cli, home: Path, tmp
     clock = iter(range(10**9))
 
     @settings(max_examples=300 if full_size else 20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(st.tuples(odd_names, st.one_of(st.none(), odd_names)), min_size=2, max_size=4), st.sampled_from(["csv", "json", "xlsx", "pdf"]),
-           st.one_of(st.none(), st.none(), odd_names))
+    @given(
+        st.lists(st.tuples(odd_names, st.one_of(st.none(), odd_names)), min_size=2, max_size=4),
+        st.sampled_from(["csv", "json", "xlsx", "pdf"]),
+        st.one_of(st.none(), st.none(), odd_names),
+    )
     def check(targets: list[tuple[str, str | None]], ext: str, filename: str | None) -> None:
         tally["requests"] += 1
         t0 = T0 + 10 * next(clock)
@@ -225,8 +314,10 @@ TRIGGERS = ['=HYPERLINK("http://x","click")', "+1+2", "-3+4", "@SUM(A1:A2)", "\t
 
 
 def injection_home(home: Path) -> None:
-    rows = [{**reading("=cmd|' /C calc'!A0", T0 + i, None, unit="=1+1"), "string_value": text, "publisher": "+dev"}
-            for i, text in enumerate(TRIGGERS)]
+    rows = [
+        {**reading("=cmd|' /C calc'!A0", T0 + i, None, unit="=1+1"), "string_value": text, "publisher": "+dev"}
+        for i, text in enumerate(TRIGGERS)
+    ]
     rows.append({**reading("=cmd|' /C calc'!A0", T0 + len(TRIGGERS), -5.5, unit="=1+1"), "publisher": "+dev"})
     fill(home, rows)
 
@@ -243,7 +334,8 @@ def test_formula_text_is_neutralised_in_every_csv_and_excel_cell(cli, home: Path
     rows = list(csv.reader(io.StringIO(Path(out["filePath"]).read_bytes().decode("utf-8"), newline="")))  # keep a lone CR
     assert rows[0] == ["'=time", "'+name", "'-value", "'@unit", "publisher"]
     assert [r[1:] for r in rows[1:]] == [["'=cmd|' /C calc'!A0", v, "'=1+1", "'+dev"] for v in expected_values] + [
-        ["'=cmd|' /C calc'!A0", "-5.5", "'=1+1", "'+dev"]]
+        ["'=cmd|' /C calc'!A0", "-5.5", "'=1+1", "'+dev"]
+    ]
     assert all(r[0].startswith("2026-06-01T10:00:") for r in rows[1:])  # times untouched
     # Excel: every cell read back with openpyxl; a negative number stays a number.
     out = run(cli, create(cli, tmp_path, body([item("=cmd|' /C calc'!A0", "@label", **w)], "xlsx", COLUMNS, timezone="utc")))
@@ -347,7 +439,7 @@ user = "tester"
 kind = "readers"
 [source.readers]
 url = "{readers}"
-token = "{s['readers_cfg']}"
+token = "{s["readers_cfg"]}"
 timeout = 2
 retries = 0
 [scheduler]
@@ -362,17 +454,17 @@ backoff = 0
 host = "127.0.0.1"
 port = {smtp_port}
 username = "robot"
-password = "{s['smtp_cfg']}"
+password = "{s["smtp_cfg"]}"
 sender = "exporter@example.test"
 default_to = "ops@example.test"
 [notify.slack.webhooks]
-ops = "{http}/slack/{s['slack_ops']}"
-broken = "{http}/broken/{s['broken']}"
+ops = "{http}/slack/{s["slack_ops"]}"
+broken = "{http}/broken/{s["broken"]}"
 [notify.discord]
-default_url = "{http}/discord/{s['discord_cfg']}"
+default_url = "{http}/discord/{s["discord_cfg"]}"
 [notify.telegram]
 api_base = "{http}"
-token = "{s['tg_cfg']}"
+token = "{s["tg_cfg"]}"
 """
 
 
@@ -425,8 +517,9 @@ class _ListHandler(logging.Handler):
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                          monkeypatch: pytest.MonkeyPatch, full_size: bool) -> None:
+def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, full_size: bool
+) -> None:
     collected = Collected()
     handler = _ListHandler(collected)
     root = logging.getLogger()
@@ -435,8 +528,11 @@ def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(tmp_pa
     root.setLevel(logging.DEBUG)  # everything any library logs, as a user turning on debug logs would see it
     rows = [reading("urn:a", T0 + i * 60, float(i)) for i in range(10)]
     try:
-        with smtp_server() as (smtp_port, inbox), CaptureServer() as http, \
-                ReadersServer.from_rows(rows, tmp_path / "readers.db", token=SECRETS["readers_env"]) as readers:
+        with (
+            smtp_server() as (smtp_port, inbox),
+            CaptureServer() as http,
+            ReadersServer.from_rows(rows, tmp_path / "readers.db", token=SECRETS["readers_env"]) as readers,
+        ):
             http.set(f"/bot{SECRETS['tg_env']}/sendMessage", handler=telegram_answer)
             http.set(f"/broken/{SECRETS['broken']}", status=404, body=f"no such hook: /broken/{SECRETS['broken']}")
             http.set(f"/discord/{SECRETS['discord_env']}", status=204, body=None)
@@ -458,8 +554,15 @@ def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(tmp_pa
                 return {"code": code, "out": out}
 
             def proc(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-                p = subprocess.run([sys.executable, "-m", "exporter_tui", "--home", str(home), "--config", str(config), *args],
-                                   capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, **env}, **kw)
+                p = subprocess.run(
+                    [sys.executable, "-m", "exporter_tui", "--home", str(home), "--config", str(config), *args],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    cwd=REPO,
+                    env={**os.environ, **env},
+                    **kw,
+                )
                 collected.add(p.stdout, p.stderr)
                 return p
 
@@ -474,18 +577,38 @@ def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(tmp_pa
                 readers.mode = "ok"
             due = proc("run-due", "--json")  # the two scheduled oneTime runs, in a separate process
             assert due.returncode == 0, due.stderr
-            for medium, target in (("email", "x@example.test"), ("telegram", "chat-ok"), ("telegram", "chat-bad"), ("slack", "ops"),
-                                   ("slack", "broken"), ("slack", "nope"), ("discord", "")):
+            for medium, target in (
+                ("email", "x@example.test"),
+                ("telegram", "chat-ok"),
+                ("telegram", "chat-bad"),
+                ("slack", "ops"),
+                ("slack", "broken"),
+                ("slack", "nope"),
+                ("discord", ""),
+            ):
                 app("notify", "test", medium, target, "--json")
-            for args in (("requests", "list"), ("requests", "list", "--json"), ("requests", "show", ok_id, "--json"),
-                         ("requests", "export", bad_id), ("runs", "--json"), ("runs", "show", done["id"], "--json"),
-                         ("runs", "show", failed["id"]), ("audit", "--json"), ("sources", "list", "--json")):
+            for args in (
+                ("requests", "list"),
+                ("requests", "list", "--json"),
+                ("requests", "show", ok_id, "--json"),
+                ("requests", "export", bad_id),
+                ("runs", "--json"),
+                ("runs", "show", done["id"], "--json"),
+                ("runs", "show", failed["id"]),
+                ("audit", "--json"),
+                ("sources", "list", "--json"),
+            ):
                 app(*args)
             # the headless service: its first line gives the settings in use; it runs a third request's run
             third = json.loads(app("requests", "create", write_body(tmp_path, notified_request("onSuccess"), "third.json"))["out"])["id"]
-            headless = subprocess.Popen([sys.executable, "-m", "exporter_tui", "--home", str(home), "--config", str(config), "--headless",
-                                         "--log-format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                                        env={**os.environ, **env})
+            headless = subprocess.Popen(
+                [sys.executable, "-m", "exporter_tui", "--home", str(home), "--config", str(config), "--headless", "--log-format", "json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+                env={**os.environ, **env},
+            )
             try:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:  # until its run is done and every message has an outcome
@@ -523,8 +646,16 @@ def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(tmp_pa
     haystacks |= {f"payload #{i}": t.encode("utf-8") for i, t in enumerate(payloads)}
     leaks = [(where, name) for where, data in haystacks.items() for name, secret in SECRETS.items() if secret.encode() in data]
     searched = sum(map(len, haystacks.values()))
-    report("security-secrets", full=full_size, secrets=len(SECRETS), files=len(home_bytes) + len(live), outputs=len(collected.texts),
-           payloads=len(payloads), bytes_searched=searched, leaks=len(leaks))
+    report(
+        "security-secrets",
+        full=full_size,
+        secrets=len(SECRETS),
+        files=len(home_bytes) + len(live),
+        outputs=len(collected.texts),
+        payloads=len(payloads),
+        bytes_searched=searched,
+        leaks=len(leaks),
+    )
     assert leaks == [], leaks
     # The search can find: the config file holds every configured secret.
     assert all(SECRETS[k].encode() in config.read_bytes() for k in ("smtp_cfg", "tg_cfg", "slack_ops", "broken", "readers_cfg"))
@@ -532,14 +663,18 @@ def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(tmp_pa
 
 # --- permissions -----------------------------------------------------------------------------
 
+
 def mode(p: Path) -> int:
     return stat.S_IMODE(p.stat().st_mode)
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o000, 0o077])
-@pytest.mark.parametrize(("config", "file_mode", "dir_mode"), [("", 0o600, 0o700), ("[exports]\nfile_mode = 0o640\ndir_mode = 0o750\n", 0o640, 0o750)])
-def test_database_and_exports_get_exactly_their_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str], umask: int, config: str,
-                                                       file_mode: int, dir_mode: int) -> None:
+@pytest.mark.parametrize(
+    ("config", "file_mode", "dir_mode"), [("", 0o600, 0o700), ("[exports]\nfile_mode = 0o640\ndir_mode = 0o750\n", 0o640, 0o750)]
+)
+def test_database_and_exports_get_exactly_their_modes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], umask: int, config: str, file_mode: int, dir_mode: int
+) -> None:
     home = tmp_path / "home"  # made by the app
     cfg = tmp_path / "config.toml"
     cfg.write_text('[identity]\nuser = "tester"\n' + config)
@@ -549,7 +684,11 @@ def test_database_and_exports_get_exactly_their_modes(tmp_path: Path, capsys: py
         fill(home, [reading("urn:a", T0 + i, float(i)) for i in range(5)] + [reading("urn:b", T0 + i, float(i)) for i in range(5)])
         w = {"from": T0, "to": T0 + 60}
         paths = []
-        for b in (body([item("urn:a", **w)], "csv"), body([item("urn:a", **w), item("urn:b", **w)], "json"), body([item("urn:a", **w)], "xlsx")):
+        for b in (
+            body([item("urn:a", **w)], "csv"),
+            body([item("urn:a", **w), item("urn:b", **w)], "json"),
+            body([item("urn:a", **w)], "xlsx"),
+        ):
             f = tmp_path / "b.json"
             f.write_text(json.dumps(b))
             assert main(["--home", str(home), "--config", str(cfg), "requests", "create", str(f)]) == 0
@@ -573,8 +712,16 @@ def test_database_and_exports_get_exactly_their_modes(tmp_path: Path, capsys: py
         assert sha256_of(data) == json.loads(data.with_name(data.name + MANIFEST_SUFFIX).read_text())["sha256"]
     with zipfile.ZipFile(paths[1]) as z:
         assert {i.external_attr >> 16 for i in z.infolist()} == {0o600}
-    report("security-permissions", full=False, umask=f"{umask:04o}", file_mode=f"{file_mode:04o}", dir_mode=f"{dir_mode:04o}",
-           files_checked=3 + 2 * len(paths), folders_checked=1 + len(paths), wrong=0)
+    report(
+        "security-permissions",
+        full=False,
+        umask=f"{umask:04o}",
+        file_mode=f"{file_mode:04o}",
+        dir_mode=f"{dir_mode:04o}",
+        files_checked=3 + 2 * len(paths),
+        folders_checked=1 + len(paths),
+        wrong=0,
+    )
 
 
 @pytest.mark.parametrize(("chmod", "warned"), [(0o644, True), (0o640, True), (0o604, True), (0o600, False), (0o400, False)])
@@ -583,15 +730,16 @@ def test_a_config_readable_by_others_is_warned_about_once(cli, home: Path, chmod
     cfg.chmod(chmod)
     r = cli("requests", "list", "--json")
     assert r.code == 0 and r.json()["total"] == 0  # a warning, not a refusal
-    expected = (f"warning: {cfg} can be read by other users (mode {chmod:04o}) and may hold secrets; run: chmod 600 {cfg}\n"
-                if warned else "")
+    expected = (
+        f"warning: {cfg} can be read by other users (mode {chmod:04o}) and may hold secrets; run: chmod 600 {cfg}\n" if warned else ""
+    )
     assert r.err == expected
     cfg.chmod(0o600)
 
 
 # --- parameterised queries -------------------------------------------------------------------
 
-SQLISH = ["Robert'); DROP TABLE requests;--", "x\" OR \"1\"=\"1", "a' OR '1'='1", "%", "_", "50%_off\\", "/* c */ ;", "ŝqł 'ü'"]
+SQLISH = ["Robert'); DROP TABLE requests;--", 'x" OR "1"="1', "a' OR '1'='1", "%", "_", "50%_off\\", "/* c */ ;", "ŝqł 'ü'"]
 
 
 def test_quotes_and_sql_in_targets_and_labels_come_back_unchanged(cli, home: Path, tmp_path: Path) -> None:
@@ -603,7 +751,9 @@ def test_quotes_and_sql_in_targets_and_labels_come_back_unchanged(cli, home: Pat
     assert shown["name"] == b["name"]
     assert [i["params"]["target"] for i in shown["items"]] == [{"value": n, "label": f"L {n}"} for n in SQLISH]
     exported = cli("requests", "export", rid).json()
-    assert exported["name"] == b["name"] and [i["params"]["target"] for i in exported["items"]] == [i["params"]["target"] for i in b["items"]]
+    assert exported["name"] == b["name"] and [i["params"]["target"] for i in exported["items"]] == [
+        i["params"]["target"] for i in b["items"]
+    ]
     listed = cli("requests", "list", "--json").json()
     assert listed["total"] == 1 and listed["results"][0]["name"] == b["name"]
     assert b["name"] in cli("requests", "list").out
@@ -613,8 +763,15 @@ def test_quotes_and_sql_in_targets_and_labels_come_back_unchanged(cli, home: Pat
     names = [row[1] for ws in book.worksheets for row in ws.iter_rows(min_row=2, values_only=True)]
     assert sorted(set(names)) == sorted(("'" if n[0] in "=+-@" else "") + f"L {n}" for n in SQLISH)
     # wildcards and quotes in lookups match nothing instead of everything
-    for args in (("requests", "show", "%%%%"), ("requests", "show", "____"), ("runs", "show", "%%%%"), ("runs", "show", "____"),
-                 ("runs", "retry", "%%%%"), ("runs", "--request", "' OR 1=1 --"), ("requests", "delete", "' OR '1'='1")):
+    for args in (
+        ("requests", "show", "%%%%"),
+        ("requests", "show", "____"),
+        ("runs", "show", "%%%%"),
+        ("runs", "show", "____"),
+        ("runs", "retry", "%%%%"),
+        ("runs", "--request", "' OR 1=1 --"),
+        ("requests", "delete", "' OR '1'='1"),
+    ):
         r = cli(*args)
         assert r.code == 2 and "no " in r.err, (args, r.err)
     assert cli("audit", "--action", "x' OR '1'='1", "--json").json()["total"] == 0

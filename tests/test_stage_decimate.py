@@ -160,8 +160,12 @@ def test_every_split_gives_the_same_result_as_unsplit() -> None:
     frame["bucket"] = (frame["time"] // 3600) * 3600
     grouped = frame.groupby("bucket")["value"]
     expected = {
-        "avg": grouped.mean(), "max": grouped.max(), "min": grouped.min(), "sum": grouped.sum(),
-        "stddev": grouped.std(), "variance": grouped.var(),
+        "avg": grouped.mean(),
+        "max": grouped.max(),
+        "min": grouped.min(),
+        "sum": grouped.sum(),
+        "stddev": grouped.std(),
+        "variance": grouped.var(),
     }
     whole = readings(times, values)
     for dsf in DSF_FUNCTIONS:

@@ -90,7 +90,7 @@ def test_delta_then_sum_is_the_consumption_per_bucket() -> None:
     decimator = Decimator("1h", "sum", timezone.utc)
     out = []
     for cut in ((0, 4), (4, 7)):
-        out.append(decimator.feed(delta.apply(readings(times[cut[0]:cut[1]], values[cut[0]:cut[1]]))))
+        out.append(decimator.feed(delta.apply(readings(times[cut[0] : cut[1]], values[cut[0] : cut[1]]))))
     out.append(decimator.finish())
     result = pd.concat(out, ignore_index=True)
     assert result["time"].tolist() == [0, 3600, 3 * 3600]

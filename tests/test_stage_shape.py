@@ -17,7 +17,7 @@ def readings(times: list[float], values: list[float | None], **extra: list) -> p
 
 def chunked(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     for start in range(0, len(frame), size):
-        yield frame.iloc[start:start + size]
+        yield frame.iloc[start : start + size]
 
 
 def collect(streams: dict[str, Iterator[pd.DataFrame]]) -> pd.DataFrame:

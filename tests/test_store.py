@@ -121,7 +121,7 @@ def test_queue_limit_refuses_and_stores_nothing(tmp_path: Path) -> None:
 
 def test_quotes_and_sql_in_values_are_stored_unchanged(tmp_path: Path) -> None:
     body = seed_body("1.1")
-    nasty = "x'); DROP TABLE requests; --\"quoted\""
+    nasty = 'x\'); DROP TABLE requests; --"quoted"'
     body["items"][0]["params"]["target"] = {"value": "urn:'a'\"b\";--", "label": nasty}
     body["name"] = "Robert'); DROP TABLE runs;--"
     store = Store(tmp_path / "x.db")

@@ -43,7 +43,9 @@ def _readings() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, t: float, **fields: Any) -> None:
-        rows.append({"channel": CH, "subtopic": SUB, "publisher": "p1", "protocol": "mqtt", "name": name, "unit": "Cel", "time": t, **fields})
+        rows.append(
+            {"channel": CH, "subtopic": SUB, "publisher": "p1", "protocol": "mqtt", "name": name, "unit": "Cel", "time": t, **fields}
+        )
 
     for i in range(240):
         t = START + i * 91.7  # sub-second times
@@ -136,8 +138,16 @@ def request_for(targets: str, columns: list[tuple[str, str]] | None = None, **pa
     return parse_request(body([item(targets, **params, **{"from": START, "to": END})], columns=columns))
 
 
-ALL_COLUMNS = [("publisher", "pub"), ("channel", "ch"), ("subtopic", "sub"), ("name", "name"), ("unit", "unit"), ("time", "time"),
-               ("value", "value"), ("created", "created")]
+ALL_COLUMNS = [
+    ("publisher", "pub"),
+    ("channel", "ch"),
+    ("subtopic", "sub"),
+    ("name", "name"),
+    ("unit", "unit"),
+    ("time", "time"),
+    ("value", "value"),
+    ("created", "created"),
+]
 
 
 @pytest.mark.parametrize("dsf", ["avg", "max", "min", "sum", "stddev", "variance"])
@@ -201,7 +211,9 @@ def test_needed_fields_follow_the_columns_and_stages() -> None:
     assert fields(ALL_COLUMNS, outputFormat="wide") == base
 
 
-@pytest.mark.parametrize("fields", [{"time"}, {"value", "unit"}, {"bool_value", "string_value", "data_value"}, {"sum", "update_time", "protocol"}])
+@pytest.mark.parametrize(
+    "fields", [{"time"}, {"value", "unit"}, {"bool_value", "string_value", "data_value"}, {"sum", "update_time", "protocol"}]
+)
 def test_read_columns_matches_read_on_the_asked_fields_and_leaves_the_rest_empty(
     source_db: Path, monkeypatch: pytest.MonkeyPatch, fields: set[str]
 ) -> None:
@@ -219,14 +231,21 @@ def test_read_columns_matches_read_on_the_asked_fields_and_leaves_the_rest_empty
             assert b[col].isna().all(), col
 
 
-@pytest.mark.parametrize(("name", "end", "fields", "constant"), [
-    ("urn:kwh", END, {"time", "unit", "publisher", "protocol", "string_value", "data_value"},
-     {"unit": "kWh", "publisher": "p1", "protocol": "mqtt", "string_value": None, "data_value": None}),
-    ("urn:onoff", END, {"time", "bool_value", "unit"}, {"unit": None}),  # NULL throughout is one value too
-    ("urn:t", START + 100 * 91.7, {"time", "value", "unit"}, {"unit": "Cel"}),  # "K" only comes later, outside
-    ("urn:t", END, {"time", "value", "unit"}, None),  # "Cel" then "K": read row by row
-    ("urn:t", START + 100 * 91.7, {"time", "unit", "publisher"}, None),  # one constant, one not: both row by row
-])
+@pytest.mark.parametrize(
+    ("name", "end", "fields", "constant"),
+    [
+        (
+            "urn:kwh",
+            END,
+            {"time", "unit", "publisher", "protocol", "string_value", "data_value"},
+            {"unit": "kWh", "publisher": "p1", "protocol": "mqtt", "string_value": None, "data_value": None},
+        ),
+        ("urn:onoff", END, {"time", "bool_value", "unit"}, {"unit": None}),  # NULL throughout is one value too
+        ("urn:t", START + 100 * 91.7, {"time", "value", "unit"}, {"unit": "Cel"}),  # "K" only comes later, outside
+        ("urn:t", END, {"time", "value", "unit"}, None),  # "Cel" then "K": read row by row
+        ("urn:t", START + 100 * 91.7, {"time", "unit", "publisher"}, None),  # one constant, one not: both row by row
+    ],
+)
 def test_fields_with_one_value_over_the_window_are_filled_not_fetched(
     source_db: Path, monkeypatch: pytest.MonkeyPatch, name: str, end: float, fields: set[str], constant: dict | None
 ) -> None:
@@ -285,11 +304,14 @@ def in_process(source_db: Path, stages: Stages) -> list[tuple[int, pd.DataFrame]
         return [(i, frame) for i, q in enumerate(queries()) for frame in target_stream(source, stages, q, lambda chunks: chunks)]
 
 
-@pytest.mark.parametrize(("stages", "workers"), [
-    (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit", "publisher"}), "Europe/Rome", None, "15m", "stddev"), 2),
-    (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit"}), "Europe/Rome", "delta", "1h", "sum"), 3),
-    (Stages(CHUNK, None, "utc"), 1),
-])
+@pytest.mark.parametrize(
+    ("stages", "workers"),
+    [
+        (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit", "publisher"}), "Europe/Rome", None, "15m", "stddev"), 2),
+        (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit"}), "Europe/Rome", "delta", "1h", "sum"), 3),
+        (Stages(CHUNK, None, "utc"), 1),
+    ],
+)
 def test_workers_yield_the_same_frames_in_target_order(source_db: Path, stages: Stages, workers: int) -> None:
     expected = in_process(source_db, stages)
     seen: list[int] = []
@@ -324,8 +346,13 @@ def test_an_export_sizes_each_item_by_its_own_readings(source_db: Path, tmp_path
 
     monkeypatch.setattr(export_module, "worker_count", no_workers)
     decimation = {"ds": "1h", "dsf": "avg"}
-    b = body([item("urn:t,urn:kwh", decimation=decimation, **{"from": START, "to": END}),
-              item("urn:onoff", decimation=decimation, **{"from": START, "to": END})], extension="xlsx")
+    b = body(
+        [
+            item("urn:t,urn:kwh", decimation=decimation, **{"from": START, "to": END}),
+            item("urn:onoff", decimation=decimation, **{"from": START, "to": END}),
+        ],
+        extension="xlsx",
+    )
     job = ExportJob(parse_request(b), "req", "run", [(START, END)] * 2)
     with EmbeddedSource(source_db) as source:
         result = export_module.run_export(job, source, ExportsSettings(), tmp_path / "exports")

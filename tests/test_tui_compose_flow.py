@@ -109,8 +109,10 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
             written = list(csv.reader(f))
 
     source = sqlite3.connect(ctx.paths.source_db)
-    expected = source.execute("SELECT time, value FROM messages WHERE name = ? AND time >= ? AND time < ? ORDER BY time",
-                              (TEMPERATURE, WINDOW_FROM.timestamp(), WINDOW_TO.timestamp())).fetchall()
+    expected = source.execute(
+        "SELECT time, value FROM messages WHERE name = ? AND time >= ? AND time < ? ORDER BY time",
+        (TEMPERATURE, WINDOW_FROM.timestamp(), WINDOW_TO.timestamp()),
+    ).fetchall()
     source.close()
     rome = ZoneInfo("Europe/Rome")
     assert written[0] == ["when", "celsius"]

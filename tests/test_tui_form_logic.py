@@ -111,8 +111,9 @@ def test_cells_are_short_and_say_everything_in_words() -> None:
 
 
 def test_targets_show_labels_or_the_ends_of_the_names() -> None:
-    item = {"params": {"target": {"value": "urn:x:dev1:temperature,urn:x:dev1:humidity"}, "channelId": "c", "subtopic": "s",
-                       "period": "P1D"}}
+    item = {
+        "params": {"target": {"value": "urn:x:dev1:temperature,urn:x:dev1:humidity"}, "channelId": "c", "subtopic": "s", "period": "P1D"}
+    }
     labelled = {**item, "params": {**item["params"], "target": {**item["params"]["target"], "label": "t,h"}}}
     request = parse_request({"type": "oneTime", "format": {"extension": "csv"}, "items": [item, labelled]})
     assert target_summary(request) == "temperature,humidity,t,h"

@@ -79,9 +79,18 @@ async def test_every_main_action_is_in_the_command_palette(tmp_path: Path) -> No
     async with app.run_test() as pilot:
         await settle(pilot)
         titles = {c.title: c.help for c in app.get_system_commands(app.main_screen)}
-        for title, key in (("New request", "(n)"), ("Edit request", "(e)"), ("Clone request", "(c)"), ("Delete request", "(d)"),
-                           ("Run now", "(r)"), ("Preview request", "(p)"), ("Pause or resume", "(space)"),
-                           ("Filter requests", "(/)"), ("Run history", "(h)"), ("Help: keys", "(f1)")):
+        for title, key in (
+            ("New request", "(n)"),
+            ("Edit request", "(e)"),
+            ("Clone request", "(c)"),
+            ("Delete request", "(d)"),
+            ("Run now", "(r)"),
+            ("Preview request", "(p)"),
+            ("Pause or resume", "(space)"),
+            ("Filter requests", "(/)"),
+            ("Run history", "(h)"),
+            ("Help: keys", "(f1)"),
+        ):
             assert titles[title].endswith(key), (title, titles[title])
         assert len(MAIN_BINDINGS) == 9
         await pilot.press("ctrl+p")

@@ -92,8 +92,9 @@ def test_create_and_run_a_request_in_a_real_terminal(tmp_path: Path) -> None:
         screen = term.wait_for(lambda s: "Requests (1)" in s, "the saved request")
         assert "temperature" in screen
         term.keys("r")
-        screen = term.wait_for(lambda s: any(line.startswith("│ done") and " 60 " in line for line in s.splitlines()),
-                               "the run done with 60 rows")
+        screen = term.wait_for(
+            lambda s: any(line.startswith("│ done") and " 60 " in line for line in s.splitlines()), "the run done with 60 rows"
+        )
         assert "file: exports/" in screen
         lines = screen.splitlines()
         assert len(lines) == 24 and all(len(line) <= 80 for line in lines)

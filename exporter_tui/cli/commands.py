@@ -132,7 +132,9 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
                 for entry in data["log"]:
                     print(f"{entry['at']} {entry['level']:7} {entry['message']}")
                 for n in data["notifications"]:
-                    print(f"notification {n['medium']} {n['target']}: {n['status']} after {n['attempts']} attempt(s){' - ' + n['error'] if n['error'] else ''}")
+                    print(
+                        f"notification {n['medium']} {n['target']}: {n['status']} after {n['attempts']} attempt(s){' - ' + n['error'] if n['error'] else ''}"
+                    )
             return EXIT_OK
         if args.action == "cancel":
             run = store.cancel_run(args.run_id, ctx.actor)
@@ -250,11 +252,22 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print_json({"rows": stats.rows, "devices": stats.devices, "targets": stats.targets, "start": stats.start.isoformat(),
-                    "end": stats.end.isoformat(), "seconds": round(stats.seconds, 3), "exampleRequestId": example.id})
+        print_json(
+            {
+                "rows": stats.rows,
+                "devices": stats.devices,
+                "targets": stats.targets,
+                "start": stats.start.isoformat(),
+                "end": stats.end.isoformat(),
+                "seconds": round(stats.seconds, 3),
+                "exampleRequestId": example.id,
+            }
+        )
     else:
-        print(f"{stats.rows} readings of {stats.targets} targets on {stats.devices} devices, "
-              f"{stats.start.isoformat()} .. {stats.end.isoformat()}, in {stats.seconds:.1f} s")
+        print(
+            f"{stats.rows} readings of {stats.targets} targets on {stats.devices} devices, "
+            f"{stats.start.isoformat()} .. {stats.end.isoformat()}, in {stats.seconds:.1f} s"
+        )
         print(f"example request: {example.id}  (try: exporter-tui run {example.short_id})")
     return EXIT_OK
 
@@ -268,11 +281,27 @@ def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
     finally:
         source.close()
     if args.json:
-        print_json([{"channel": t.channel, "subtopic": t.subtopic, "name": t.name, "unit": t.unit, "first": iso_from_unix(t.first_time),
-                     "last": iso_from_unix(t.last_time), "count": t.count} for t in targets])
+        print_json(
+            [
+                {
+                    "channel": t.channel,
+                    "subtopic": t.subtopic,
+                    "name": t.name,
+                    "unit": t.unit,
+                    "first": iso_from_unix(t.first_time),
+                    "last": iso_from_unix(t.last_time),
+                    "count": t.count,
+                }
+                for t in targets
+            ]
+        )
     else:
-        print(table(("CHANNEL", "SUBTOPIC", "NAME", "UNIT", "FIRST", "LAST"),
-                    [(t.channel, t.subtopic, t.name, t.unit or "", iso_from_unix(t.first_time), iso_from_unix(t.last_time)) for t in targets]))
+        print(
+            table(
+                ("CHANNEL", "SUBTOPIC", "NAME", "UNIT", "FIRST", "LAST"),
+                [(t.channel, t.subtopic, t.name, t.unit or "", iso_from_unix(t.first_time), iso_from_unix(t.last_time)) for t in targets],
+            )
+        )
     return EXIT_OK
 
 
@@ -285,8 +314,12 @@ def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print_json(page_json(page, page.results, "/audit"))
     else:
-        print(table(("AT", "ACTION", "ACTOR", "ENTITY", "ID", "DETAIL"),
-                    [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results]))
+        print(
+            table(
+                ("AT", "ACTION", "ACTOR", "ENTITY", "ID", "DETAIL"),
+                [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results],
+            )
+        )
         print(paging_footer(page))
     return EXIT_OK
 
@@ -298,8 +331,10 @@ def cmd_notify(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         print_json(outcome.__dict__)
     else:
-        print(f"{outcome.medium} {outcome.target}: {outcome.status} after {outcome.attempts} attempt(s)"
-              + (f" - {outcome.error}" if outcome.error else ""))
+        print(
+            f"{outcome.medium} {outcome.target}: {outcome.status} after {outcome.attempts} attempt(s)"
+            + (f" - {outcome.error}" if outcome.error else "")
+        )
     return EXIT_OK if outcome.status == "sent" else EXIT_FAILED
 
 

@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--status", choices=("notProcessed", "inProgress", "done", "failed", "expired"))
     paging(runs)
     rs = runs.add_subparsers(dest="action", parser_class=_Parser)
-    for name, help in (("show", "one run with its log and notifications"), ("cancel", "cancel a queued run"), ("retry", "queue a failed run again")):
+    for name, help in (
+        ("show", "one run with its log and notifications"),
+        ("cancel", "cancel a queued run"),
+        ("retry", "queue a failed run again"),
+    ):
         c = rs.add_parser(name, help=help)
         c.add_argument("run_id")
         c.add_argument("--json", action="store_true")
@@ -136,8 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(e.readable(), EXIT_INVALID, e.body(), wants_json)
     except ConfigError as e:
         errors = [{"path": p, "reason": r} for p, r in e.errors]
-        return _fail(f"bad config {e.path}:\n" + "\n".join(f"  {p}: {r}" for p, r in e.errors), EXIT_INVALID,
-                     {"detail": f"bad config {e.path}", "validationErrors": errors}, wants_json)
+        return _fail(
+            f"bad config {e.path}:\n" + "\n".join(f"  {p}: {r}" for p, r in e.errors),
+            EXIT_INVALID,
+            {"detail": f"bad config {e.path}", "validationErrors": errors},
+            wants_json,
+        )
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -151,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(e, NotFound):
             return _fail(str(e), EXIT_INVALID, None, wants_json)
         if isinstance(e, IdentityMissing):
-            return _fail(str(e), EXIT_INVALID, {"detail": str(e), "validationErrors": [{"path": "identity.user", "reason": "is empty"}]}, wants_json)
+            return _fail(
+                str(e), EXIT_INVALID, {"detail": str(e), "validationErrors": [{"path": "identity.user", "reason": "is empty"}]}, wants_json
+            )
         if isinstance(e, LimitReached):
             return _fail(str(e), EXIT_LIMIT, None, wants_json)
         if isinstance(e, StoreError):
@@ -174,8 +184,7 @@ def warn_if_readable(home: str | None, config: str | None) -> None:
     path = config_path_for(home, config)
     if config_is_world_readable(path):
         mode = stat.S_IMODE(path.stat().st_mode)
-        print(f"warning: {path} can be read by other users (mode {mode:04o}) and may hold secrets; run: chmod 600 {path}",
-              file=sys.stderr)
+        print(f"warning: {path} can be read by other users (mode {mode:04o}) and may hold secrets; run: chmod 600 {path}", file=sys.stderr)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -199,4 +208,3 @@ def _open_tui(args: argparse.Namespace) -> int:
         build_parser().print_help(sys.stderr)
         return EXIT_INVALID
     return run_app(args.home, args.config)
-

@@ -28,8 +28,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def request_row(sr: StoredRequest, last_status: str | None = None) -> list[Any]:
     r = sr.request
     targets = ",".join(r.target_names())
-    return [sr.short_id, r.name or "", r.type, targets if len(targets) <= 48 else targets[:45] + "...", r.format.extension,
-            r.periodicity or "-", ("paused" if sr.paused else (last_status or "-"))]
+    return [
+        sr.short_id,
+        r.name or "",
+        r.type,
+        targets if len(targets) <= 48 else targets[:45] + "...",
+        r.format.extension,
+        r.periodicity or "-",
+        ("paused" if sr.paused else (last_status or "-")),
+    ]
 
 
 REQUEST_HEADERS = ("ID", "NAME", "TYPE", "TARGETS", "EXT", "PERIODICITY", "LAST")

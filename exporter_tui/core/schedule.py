@@ -35,7 +35,9 @@ class Schedule:
         self.zone = get_zone(request.format.timezone)
         self.period: Period = parse_duration(request.periodicity)
         start = request.period_start
-        self.start = datetime.fromtimestamp(start, timezone.utc) if start is not None else created_at.astimezone(timezone.utc).replace(microsecond=0)
+        self.start = (
+            datetime.fromtimestamp(start, timezone.utc) if start is not None else created_at.astimezone(timezone.utc).replace(microsecond=0)
+        )
 
     def at(self, k: int) -> datetime:
         """t_k, in the request's zone."""

@@ -115,8 +115,15 @@ def _iso_to_unix(text: str) -> Any:
     return dt.timestamp()
 
 
-_ALIASES = {"from_": "from", "channel_id": "channelId", "output_format": "outputFormat", "csv_delimiter": "csvDelimiter",
-            "date_format": "dateFormat", "period_start": "periodStart", "catch_up": "catchUp"}
+_ALIASES = {
+    "from_": "from",
+    "channel_id": "channelId",
+    "output_format": "outputFormat",
+    "csv_delimiter": "csvDelimiter",
+    "date_format": "dateFormat",
+    "period_start": "periodStart",
+    "catch_up": "catchUp",
+}
 
 
 def _wire_loc(loc: tuple) -> tuple:
@@ -206,6 +213,8 @@ def check_rules(r: ExportRequest) -> list[FieldError]:
     if r.notification is not None:
         for i, msg in enumerate(r.notification.messages):
             if msg.target is not None and msg.medium in ("slack", "discord") and _URLISH.match(msg.target):
-                bad(f"notification.messages[{i}].target",
-                    f"webhook URLs are secrets: put it in the config under notify.{msg.medium}.webhooks and give its name here")
+                bad(
+                    f"notification.messages[{i}].target",
+                    f"webhook URLs are secrets: put it in the config under notify.{msg.medium}.webhooks and give its name here",
+                )
     return errors

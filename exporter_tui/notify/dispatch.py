@@ -75,7 +75,9 @@ def notify_run(
         if POLICY_STATUS.get(message.policy) == ctx.status:
             pending.append(i)
         else:
-            outcomes[i] = _report(Outcome(message.medium, _shown_target(message), message.policy, "skipped", 0, None, utc_now()), on_outcome)
+            outcomes[i] = _report(
+                Outcome(message.medium, _shown_target(message), message.policy, "skipped", 0, None, utc_now()), on_outcome
+            )
     if pending:
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(pending)), thread_name_prefix="notify") as pool:
             futures = {pool.submit(send_one, messages[i], ctx, settings, sleep=sleep, attachment=attachment): i for i in pending}
@@ -167,7 +169,9 @@ def _prepare(message: MessageSpec, title: str, text: str, settings: NotifySettin
     raise DeliveryError(f"unknown medium '{medium}'; known: {', '.join(MEDIA)}", retryable=False)
 
 
-def _attempt_with_retries(delivery: _Delivery, medium: str, settings: NotifySettings, sleep: Sleep, secrets: list[str]) -> tuple[int, str | None]:
+def _attempt_with_retries(
+    delivery: _Delivery, medium: str, settings: NotifySettings, sleep: Sleep, secrets: list[str]
+) -> tuple[int, str | None]:
     """(attempts made, last error or None). Waits backoff * 2**n before retry n."""
     error = "not attempted"
     for n in range(settings.attempts):

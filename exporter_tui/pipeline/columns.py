@@ -73,9 +73,7 @@ def wide_layout(columns: ColumnSpec | None, labels: Sequence[str]) -> Layout:
     )
 
 
-def select_columns(
-    chunk: pd.DataFrame, columns: ColumnSpec | None, target_label: str | None, zone: ZoneInfo | timezone
-) -> pd.DataFrame:
+def select_columns(chunk: pd.DataFrame, columns: ColumnSpec | None, target_label: str | None, zone: ZoneInfo | timezone) -> pd.DataFrame:
     """A LONG chunk (READING_COLUMNS) as output columns, headed by their labels."""
     resolved = resolve_columns(columns)
     data: list[pd.Series] = [_long_column(chunk, cid, target_label, zone) for cid, _ in resolved]
@@ -84,9 +82,7 @@ def select_columns(
     return frame
 
 
-def select_wide_columns(
-    frame: pd.DataFrame, columns: ColumnSpec | None, labels: Sequence[str], zone: ZoneInfo | timezone
-) -> pd.DataFrame:
+def select_wide_columns(frame: pd.DataFrame, columns: ColumnSpec | None, labels: Sequence[str], zone: ZoneInfo | timezone) -> pd.DataFrame:
     """A frame from `merge_wide` (time, then one column per label) as output columns."""
     position = {label: i + 1 for i, label in enumerate(frame.columns[1:])}
     data: list[pd.Series] = [_datetimes(frame.iloc[:, 0].to_numpy(dtype="float64"), zone)]

@@ -73,8 +73,15 @@ class _Parts:
 
     def take(self, sl: slice) -> _Parts:
         return _Parts(
-            self.key[sl], self.start[sl], self.count[sl], self.total[sl], self.mean[sl],
-            self.m2[sl], self.low[sl], self.high[sl], {c: a[sl] for c, a in self.desc.items()},
+            self.key[sl],
+            self.start[sl],
+            self.count[sl],
+            self.total[sl],
+            self.mean[sl],
+            self.m2[sl],
+            self.low[sl],
+            self.high[sl],
+            {c: a[sl] for c, a in self.desc.items()},
         )
 
     def absorb_first(self, carried: _Parts) -> None:
@@ -194,8 +201,15 @@ def _aggregate(chunk: pd.DataFrame, values: np.ndarray, keys: np.ndarray, starts
     m2 = np.add.reduceat(deviation * deviation, heads)
     desc = {c: chunk[c].to_numpy(dtype=object)[heads] for c in DESCRIPTIVE_COLUMNS}
     return _Parts(
-        keys[heads], starts[heads], count, total, mean, m2,
-        np.minimum.reduceat(values, heads), np.maximum.reduceat(values, heads), desc,
+        keys[heads],
+        starts[heads],
+        count,
+        total,
+        mean,
+        m2,
+        np.minimum.reduceat(values, heads),
+        np.maximum.reduceat(values, heads),
+        desc,
     )
 
 

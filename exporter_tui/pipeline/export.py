@@ -80,12 +80,26 @@ class ReadCounter:
 def _stages(job: ExportJob, item: Item, chunk_rows: int, fields: frozenset[str] | None) -> Stages:
     p = item.params
     decimation = p.decimation
-    return Stages(chunk_rows, fields, job.request.format.timezone, p.transform,
-                  decimation.ds if decimation else None, decimation.dsf if decimation else "avg")
+    return Stages(
+        chunk_rows,
+        fields,
+        job.request.format.timezone,
+        p.transform,
+        decimation.ds if decimation else None,
+        decimation.dsf if decimation else "avg",
+    )
 
 
-def item_target_stream(source: Source, job: ExportJob, item: Item, name: str, window: tuple[float, float], counter: ReadCounter,
-                   chunk_rows: int, fields: frozenset[str] | None = None) -> Iterator[pd.DataFrame]:
+def item_target_stream(
+    source: Source,
+    job: ExportJob,
+    item: Item,
+    name: str,
+    window: tuple[float, float],
+    counter: ReadCounter,
+    chunk_rows: int,
+    fields: frozenset[str] | None = None,
+) -> Iterator[pd.DataFrame]:
     """One target's chunks through delta and decimation. With `fields`, chunks may hold only
     those reading fields (and the key); without, every field."""
     p = item.params
@@ -100,8 +114,9 @@ def item_title(item: Item, index: int) -> str:
     return ", ".join(labels) if len(labels) <= 3 else f"{labels[0]} and {len(labels) - 1} more"
 
 
-def build_table(source: Source, job: ExportJob, index: int, counter: ReadCounter, chunk_rows: int = 100_000,
-                readings: int | None = None) -> Table:
+def build_table(
+    source: Source, job: ExportJob, index: int, counter: ReadCounter, chunk_rows: int = 100_000, readings: int | None = None
+) -> Table:
     """The item's table, its chunks computed as the writer pulls them. `readings` (the item's
     raw reading count, when known) lets a big one run in worker processes."""
     item = job.request.items[index]
@@ -114,7 +129,9 @@ def build_table(source: Source, job: ExportJob, index: int, counter: ReadCounter
     fields = needed_fields(p, columns)
     if p.output_format == "wide":
         layout = wide_layout(columns, labels)
-        streams = {label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields) for name, label in zip(names, labels)}
+        streams = {
+            label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields) for name, label in zip(names, labels)
+        }
         chunks = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
     else:
         layout = long_layout(columns)
@@ -134,8 +151,13 @@ def build_table(source: Source, job: ExportJob, index: int, counter: ReadCounter
                     yield select_columns(chunk, columns, label if explicit else None, zone)
 
         chunks = long_chunks()
-    return Table(title=item_title(item, index), columns=list(layout.headers), time_columns=frozenset(layout.time_headers),
-                 chunks=chunks, numeric_columns=tuple(layout.numeric_headers))
+    return Table(
+        title=item_title(item, index),
+        columns=list(layout.headers),
+        time_columns=frozenset(layout.time_headers),
+        chunks=chunks,
+        numeric_columns=tuple(layout.numeric_headers),
+    )
 
 
 def item_counts(source: Source, job: ExportJob) -> list[int]:
@@ -185,8 +207,15 @@ def write_options(job: ExportJob, settings: ExportsSettings, on_rows: Callable[[
     )
 
 
-def run_export(job: ExportJob, source: Source, settings: ExportsSettings, exports_dir: Path, *,
-               on_progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> ExportResult:
+def run_export(
+    job: ExportJob,
+    source: Source,
+    settings: ExportsSettings,
+    exports_dir: Path,
+    *,
+    on_progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ExportResult:
     """Write the job's file under exports/<request-id>/ and return where it went. On any
     failure nothing is left behind: temporary files are removed and no final name appears."""
     folder = files.request_dir(exports_dir, job.request_id, settings.dir_mode)
@@ -197,8 +226,14 @@ def run_export(job: ExportJob, source: Source, settings: ExportsSettings, export
         raise
 
 
-def _run_export(job: ExportJob, source: Source, settings: ExportsSettings, folder: Path,
-                on_progress: Progress | None, should_stop: Callable[[], bool] | None) -> ExportResult:
+def _run_export(
+    job: ExportJob,
+    source: Source,
+    settings: ExportsSettings,
+    folder: Path,
+    on_progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+) -> ExportResult:
     counts = item_counts(source, job)
     counter = ReadCounter(sum(counts), on_progress, should_stop)
     writer = get_writer(job.request.format.extension)
@@ -209,7 +244,10 @@ def _run_export(job: ExportJob, source: Source, settings: ExportsSettings, folde
         "request": job.request_id,
         "run": job.run_id,
         "window": {"from": _iso(start), "to": _iso(max(w[1] for w in job.windows))},
-        "items": [{"title": item_title(item, i), "from": _iso(w[0]), "to": _iso(w[1])} for i, (item, w) in enumerate(zip(job.request.items, job.windows))],
+        "items": [
+            {"title": item_title(item, i), "from": _iso(w[0]), "to": _iso(w[1])}
+            for i, (item, w) in enumerate(zip(job.request.items, job.windows))
+        ],
         "timezone": options.timezone_name,
         "format": job.request.format.file_extension,
         "appVersion": __version__,
@@ -224,8 +262,17 @@ def _run_export(job: ExportJob, source: Source, settings: ExportsSettings, folde
     return _write_zip(job, tables, writer, options, folder, name, start, manifest, settings)
 
 
-def _write_zip(job: ExportJob, tables: list[Table], writer, options: WriteOptions, folder: Path, name: str, start: float,
-               manifest: dict, settings: ExportsSettings) -> ExportResult:
+def _write_zip(
+    job: ExportJob,
+    tables: list[Table],
+    writer,
+    options: WriteOptions,
+    folder: Path,
+    name: str,
+    start: float,
+    manifest: dict,
+    settings: ExportsSettings,
+) -> ExportResult:
     """Several items in CSV or JSON: one file each, bundled in one zip."""
     final = files.final_path(folder, name, start, "zip")
     work = folder / f".{final.name}.parts.tmp-{job.run_id}"

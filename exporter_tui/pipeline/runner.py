@@ -51,9 +51,19 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def execute_run(settings: Settings, exports_dir, store: Store, open_source: Callable[[], Source], run: Run, stored: StoredRequest, *,
-                sink: EventSink = ignore, on_progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-                retry_at: Callable[[Run], float | None] | None = None) -> Run:
+def execute_run(
+    settings: Settings,
+    exports_dir,
+    store: Store,
+    open_source: Callable[[], Source],
+    run: Run,
+    stored: StoredRequest,
+    *,
+    sink: EventSink = ignore,
+    on_progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    retry_at: Callable[[Run], float | None] | None = None,
+) -> Run:
     """Export a claimed (inProgress) run and record how it ended.
 
     The source is opened here, so one that cannot be opened fails the run (and is retried)
@@ -102,8 +112,9 @@ def execute_run(settings: Settings, exports_dir, store: Store, open_source: Call
     for warning in result.warnings:
         store.log_run(run.id, "warning", warning)
         sink(RunEvent("warning", warning, run.id, stored.id))
-    finished = store.finish_run(run.id, "done", rows=result.rows, file_name=result.file_name, file_extension=result.extension,
-                                file_path=str(result.path))
+    finished = store.finish_run(
+        run.id, "done", rows=result.rows, file_name=result.file_name, file_extension=result.extension, file_path=str(result.path)
+    )
     store.log_run(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
     sink(RunEvent("done", f"run {run.id[:8]} done: {result.rows} rows -> {result.path}", run.id, stored.id, result.rows, result.rows))
     notify_outcome(settings, store, stored, finished, sink)
@@ -120,13 +131,21 @@ def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run:
 
     w = run.as_json()["window"]
     ctx = NotificationContext(
-        request_id=stored.id, run_id=run.id, status=run.status, rows=run.rows, file_name=run.file_name, file_path=run.file_path,
-        window_from=w["from"], window_to=w["to"], error=run.error,
+        request_id=stored.id,
+        run_id=run.id,
+        status=run.status,
+        rows=run.rows,
+        file_name=run.file_name,
+        file_path=run.file_path,
+        window_from=w["from"],
+        window_to=w["to"],
+        error=run.error,
     )
 
     def record(outcome) -> None:
-        store.record_notification(run.id, stored.id, outcome.medium, outcome.target, outcome.policy, outcome.status,
-                                  outcome.attempts, outcome.error, outcome.at)
+        store.record_notification(
+            run.id, stored.id, outcome.medium, outcome.target, outcome.policy, outcome.status, outcome.attempts, outcome.error, outcome.at
+        )
         detail = f" after {outcome.attempts} attempt(s)" + (f": {outcome.error}" if outcome.error else "")
         sink(RunEvent("notification", f"{outcome.medium} to {outcome.target}: {outcome.status}{detail}", run.id, stored.id))
 
@@ -149,9 +168,18 @@ def manual_interval(stored: StoredRequest, now: datetime) -> tuple[float, tuple[
     return now.timestamp(), overall_window(run_windows(request, now, None))
 
 
-def run_now(ctx: Context, request_id: str, *, origin: str, window: tuple[float, float] | None = None,
-            on_progress: Progress | None = None, sink: EventSink = ignore, now: datetime | None = None,
-            store: Store | None = None, should_stop: Callable[[], bool] | None = None) -> Run:
+def run_now(
+    ctx: Context,
+    request_id: str,
+    *,
+    origin: str,
+    window: tuple[float, float] | None = None,
+    on_progress: Progress | None = None,
+    sink: EventSink = ignore,
+    now: datetime | None = None,
+    store: Store | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Run:
     """Run one stored request now, in this thread, and return the finished run.
 
     `should_stop` is asked between chunks; when it says yes the run ends failed "interrupted"."""
@@ -165,14 +193,24 @@ def run_now(ctx: Context, request_id: str, *, origin: str, window: tuple[float, 
         else:
             run_at, interval = manual_interval(stored, now)
             override = False
-        run = store.create_run(stored.id, origin, interval, ctx.actor, run_at=run_at, override=override,
-                               max_queued=ctx.settings.limits.max_queued_runs)
+        run = store.create_run(
+            stored.id, origin, interval, ctx.actor, run_at=run_at, override=override, max_queued=ctx.settings.limits.max_queued_runs
+        )
         claimed = store.claim_run(run.id, holder_id())
         if claimed is None:
             store.finish_run(run.id, "failed", error="the request is already running")
             raise LimitReached("the request is already running; wait for its run to finish")
-        return execute_run(ctx.settings, ctx.paths.exports_dir, store, ctx.open_source, claimed, stored, sink=sink,
-                           on_progress=on_progress, should_stop=should_stop)
+        return execute_run(
+            ctx.settings,
+            ctx.paths.exports_dir,
+            store,
+            ctx.open_source,
+            claimed,
+            stored,
+            sink=sink,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
     finally:
         if own_store:
             store.close()

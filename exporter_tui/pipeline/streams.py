@@ -119,8 +119,9 @@ def read_stream(source: Source, query: ReadQuery, fields: frozenset[str] | None,
     return source.read(query, chunk_rows)
 
 
-def target_stream(source: Source, stages: Stages, query: ReadQuery,
-                  wrap: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]) -> Iterator[pd.DataFrame]:
+def target_stream(
+    source: Source, stages: Stages, query: ReadQuery, wrap: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
+) -> Iterator[pd.DataFrame]:
     """One target's chunks through delta and decimation; `wrap` sees the raw chunks as they are read."""
     stream = wrap(read_stream(source, query, stages.fields, stages.chunk_rows))
     if stages.transform == "delta":
@@ -179,8 +180,9 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields[:8]) - idle, idle  # user nice system idle iowait irq softirq steal
 
 
-def parallel_streams(path: Path, stages: Stages, queries: list[ReadQuery], workers: int,
-                     on_rows: Callable[[int], None]) -> Iterator[tuple[int, pd.DataFrame]]:
+def parallel_streams(
+    path: Path, stages: Stages, queries: list[ReadQuery], workers: int, on_rows: Callable[[int], None]
+) -> Iterator[tuple[int, pd.DataFrame]]:
     """(query index, frame) of every query's `target_stream`, in query order, computed by `workers`
     children; `on_rows(n)` hears of each raw chunk read, and may raise to stop everything."""
     budget = DECIMATED_BUDGET_ROWS if stages.ds is not None else stages.chunk_rows
@@ -211,8 +213,13 @@ def parallel_streams(path: Path, stages: Stages, queries: list[ReadQuery], worke
 def _start(path: Path, stages: Stages, queries: list[ReadQuery], budget: int) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
     read_fd, write_fd = os.pipe()
     try:
-        child = subprocess.Popen([sys.executable, "-c", _WORKER_ENTRY, str(write_fd)], stdin=subprocess.PIPE,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
+        child = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_ENTRY, str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd,),
+        )
     except OSError:
         os.close(read_fd)
         raise

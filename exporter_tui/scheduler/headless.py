@@ -47,9 +47,18 @@ class LineFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         data: dict[str, Any] = getattr(record, "data", {})
         if self.json:
-            line = json.dumps({"at": at, "kind": kind, "message": message, "run_id": getattr(record, "run_id", None),
-                               "request_id": getattr(record, "request_id", None), **data,
-                               **({"traceback": record.exc_text} if record.exc_text else {})}, default=str)
+            line = json.dumps(
+                {
+                    "at": at,
+                    "kind": kind,
+                    "message": message,
+                    "run_id": getattr(record, "run_id", None),
+                    "request_id": getattr(record, "request_id", None),
+                    **data,
+                    **({"traceback": record.exc_text} if record.exc_text else {}),
+                },
+                default=str,
+            )
         else:
             extra = f" {json.dumps(data, sort_keys=True, default=str)}" if data else ""
             line = f"{at} {kind} {message}{extra}" + (f"\n{record.exc_text}" if record.exc_text else "")
@@ -123,8 +132,9 @@ def run_headless(home: str | None, config: str | None, log_format: str = "text")
         log.exception("the scheduler failed", extra={"kind": "error"})
         code = EXIT_FAILED
     if scheduler.busy:
-        log.info(f"runs did not stop within {STOP_GRACE:g} s; exiting anyway (they will be recovered as interrupted)",
-                 extra={"kind": "warning"})
+        log.info(
+            f"runs did not stop within {STOP_GRACE:g} s; exiting anyway (they will be recovered as interrupted)", extra={"kind": "warning"}
+        )
         sys.stdout.flush()
         os._exit(EXIT_FAILED)  # worker threads cannot be killed; the process can
     store.close()

@@ -61,8 +61,17 @@ def current_decision(store: Store, stored: StoredRequest, schedule: Schedule, no
     return decide(schedule, considered, now, rules, last_pause(store, stored.id))
 
 
-def decide_and_claim(store: Store, stored: StoredRequest, schedule: Schedule, now: datetime, rules: Rules, *,
-                     holder: str, stamp: datetime, max_queued: int | None) -> tuple[Run | None, list[dict]]:
+def decide_and_claim(
+    store: Store,
+    stored: StoredRequest,
+    schedule: Schedule,
+    now: datetime,
+    rules: Rules,
+    *,
+    holder: str,
+    stamp: datetime,
+    max_queued: int | None,
+) -> tuple[Run | None, list[dict]]:
     """Decide the request's intervals at `now` and claim the oldest one to run, in one transaction.
 
     Writes one skip event per skip decision and creates the interval's run inProgress (origin
@@ -106,4 +115,3 @@ def expire_done(store: Store, run_id: str, stamp: datetime) -> bool:
         if changed:
             store.record_audit("expire", "retention", "run", run_id, {}, stamp)
     return changed == 1
-

@@ -84,8 +84,7 @@ def watermark(schedule: Schedule, through: float | None) -> int:
     return schedule.last_index_at(datetime.fromtimestamp(through, timezone.utc))
 
 
-def decide(schedule: Schedule, considered: int, now: datetime, rules: Rules,
-           paused: tuple[datetime, datetime] | None = None) -> Decision:
+def decide(schedule: Schedule, considered: int, now: datetime, rules: Rules, paused: tuple[datetime, datetime] | None = None) -> Decision:
     """What to do with the intervals after `considered` that have ended by `now`."""
     newest = schedule.last_index_at(now)
     first = considered + 1

@@ -63,8 +63,7 @@ def _takes_runs(stored: StoredRequest | None, run: Run) -> bool:
 
 
 class Scheduler:
-    def __init__(self, ctx: Context, store: Store, *, sink: EventSink = ignore, clock: Clock | None = None,
-                 holder: str | None = None):
+    def __init__(self, ctx: Context, store: Store, *, sink: EventSink = ignore, clock: Clock | None = None, holder: str | None = None):
         """`store` serves the calling thread; `sink` is called from worker threads too."""
         self.ctx = ctx
         self.store = store
@@ -91,8 +90,14 @@ class Scheduler:
         """The runs `run_due(now)` would start, oldest first per request; writes nothing."""
         active = {sr.id: sr for sr in self.store.all_active_requests()}
         out = [
-            PlannedInterval(run.request_id, None, _instant(run.nominal_time if run.nominal_time is not None else run.run_at),
-                            (run.window_from, run.window_to), f"queued {run.origin} run, attempt {run.attempt}", run.id)
+            PlannedInterval(
+                run.request_id,
+                None,
+                _instant(run.nominal_time if run.nominal_time is not None else run.run_at),
+                (run.window_from, run.window_to),
+                f"queued {run.origin} run, attempt {run.attempt}",
+                run.id,
+            )
             for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT)
             if _takes_runs(active.get(run.request_id), run)
         ]
@@ -200,11 +205,24 @@ class Scheduler:
             return None
         if stored.request.type != "recurring" or stored.paused:
             return None
-        run, skips = ledger.decide_and_claim(store, stored, schedule_of(stored), now, Rules.of(stored.request, self.settings),
-                                             holder=self.holder, stamp=self.clock(), max_queued=self.ctx.settings.limits.max_queued_runs)
+        run, skips = ledger.decide_and_claim(
+            store,
+            stored,
+            schedule_of(stored),
+            now,
+            Rules.of(stored.request, self.settings),
+            holder=self.holder,
+            stamp=self.clock(),
+            max_queued=self.ctx.settings.limits.max_queued_runs,
+        )
         for s in skips:
-            self.sink(RunEvent("skip", f"request {stored.short_id}: {s['count']} interval(s) {s['from']} .. {s['to']} not run ({s['reason']})",
-                               request_id=stored.id))
+            self.sink(
+                RunEvent(
+                    "skip",
+                    f"request {stored.short_id}: {s['count']} interval(s) {s['from']} .. {s['to']} not run ({s['reason']})",
+                    request_id=stored.id,
+                )
+            )
         return run
 
     def _execute(self, store: Store, run: Run) -> Run:
@@ -213,8 +231,17 @@ class Scheduler:
             self._running.add(run.id)
         try:
             with Heartbeat(store, run.id, self.settings.heartbeat_timeout / 4, self.clock):
-                return execute_run(self.ctx.settings, self.ctx.paths.exports_dir, store, self.ctx.open_source, run, stored, sink=self.sink,
-                                   should_stop=self._stopping.is_set, retry_at=self._retry_at)
+                return execute_run(
+                    self.ctx.settings,
+                    self.ctx.paths.exports_dir,
+                    store,
+                    self.ctx.open_source,
+                    run,
+                    stored,
+                    sink=self.sink,
+                    should_stop=self._stopping.is_set,
+                    retry_at=self._retry_at,
+                )
         finally:
             with self._running_lock:
                 self._running.discard(run.id)
@@ -241,13 +268,24 @@ class Scheduler:
             if run.id in mine or not ledger.mark_interrupted(self.store, run.id, older_than, now):
                 continue
             removed = remove_partials(self.ctx.paths.exports_dir / safe_component(run.request_id), run.id)
-            self.store.log_run(run.id, "error", f"interrupted: no heartbeat since {iso_from_unix(run.heartbeat_at)} from {run.claimed_by}; "
-                                                f"{len(removed)} partial file(s) removed", now)
+            self.store.log_run(
+                run.id,
+                "error",
+                f"interrupted: no heartbeat since {iso_from_unix(run.heartbeat_at)} from {run.claimed_by}; "
+                f"{len(removed)} partial file(s) removed",
+                now,
+            )
             when = self._retry_at(run)
             if when is not None:
                 again = self.store.requeue_run(run.id, "interrupted", when)
-                self.sink(RunEvent("recovered", f"run {run.id[:8]} was interrupted; attempt {again.attempt} queued for {iso_from_unix(when)}",
-                                   run.id, run.request_id))
+                self.sink(
+                    RunEvent(
+                        "recovered",
+                        f"run {run.id[:8]} was interrupted; attempt {again.attempt} queued for {iso_from_unix(when)}",
+                        run.id,
+                        run.request_id,
+                    )
+                )
                 continue
             self.sink(RunEvent("recovered", f"run {run.id[:8]} was interrupted; no attempts left", run.id, run.request_id))
             stored = self.store.get_request(run.request_id, include_deleted=True)
@@ -278,8 +316,9 @@ class Scheduler:
             return
         self._shared_told = True
         other = self.store.lease_holder(LEASE, now=now) or {}
-        self.sink(RunEvent("info", f"another scheduler ({other.get('holder', '?')}) also serves this database; "
-                                   "each interval still runs once"))
+        self.sink(
+            RunEvent("info", f"another scheduler ({other.get('holder', '?')}) also serves this database; each interval still runs once")
+        )
 
     @staticmethod
     def served_by_other(store: Store, now: float | None = None) -> dict[str, Any] | None:

@@ -118,7 +118,9 @@ def ensure_schema(path: Path) -> None:
         if version < SCHEMA_VERSION:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if tables - {"messages", "targets"}:
-                raise SourceError(f"{path} is a SQLite database of something else (tables: {', '.join(sorted(tables))}); not using it as a source")
+                raise SourceError(
+                    f"{path} is a SQLite database of something else (tables: {', '.join(sorted(tables))}); not using it as a source"
+                )
             for statement in _SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -290,7 +292,13 @@ class ReadingsWriter:
 
     @staticmethod
     def _insert_and_summarise(
-        conn: sqlite3.Connection, key: tuple[str, str, str], lo: float, hi: float, sql: str, rows: Iterable[tuple[Any, ...]], distinct: int | None
+        conn: sqlite3.Connection,
+        key: tuple[str, str, str],
+        lo: float,
+        hi: float,
+        sql: str,
+        rows: Iterable[tuple[Any, ...]],
+        distinct: int | None,
     ) -> None:
         """Run the insert and bring the target's summary row up to date.
 
@@ -304,7 +312,9 @@ class ReadingsWriter:
         before = conn.execute(in_range, (*key, lo, hi)).fetchone()[0] if overlaps else 0
         conn.executemany(sql, rows)
         added = distinct if distinct is not None and not overlaps else conn.execute(in_range, (*key, lo, hi)).fetchone()[0] - before
-        unit = conn.execute(f"SELECT unit FROM messages WHERE {_WHERE_TARGET} ORDER BY time DESC, publisher DESC LIMIT 1", key).fetchone()[0]
+        unit = conn.execute(f"SELECT unit FROM messages WHERE {_WHERE_TARGET} ORDER BY time DESC, publisher DESC LIMIT 1", key).fetchone()[
+            0
+        ]
         first, last, count = (lo, hi, added) if old is None else (min(old[0], lo), max(old[1], hi), old[2] + added)
         conn.execute(
             "INSERT OR REPLACE INTO targets (channel, subtopic, name, unit, first_time, last_time, count) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -419,7 +429,9 @@ class EmbeddedSource:
             raise _fail(self.path, "not a readable SQLite database", e) from None
         if version > SCHEMA_VERSION or not {"messages", "targets"} <= tables:
             conn.close()
-            raise SourceError(f"source database {self.path} is not an exporter-tui source (schema version {version}, tables: {', '.join(sorted(tables)) or 'none'})")
+            raise SourceError(
+                f"source database {self.path} is not an exporter-tui source (schema version {version}, tables: {', '.join(sorted(tables)) or 'none'})"
+            )
         self._conn = conn
         # One connection serves every thread; the lock keeps each statement step exclusive.
         self._lock = threading.Lock()

@@ -174,7 +174,9 @@ class ReadersSource:
         path = self._path(channel)
         body = self._get(path, params)
         if not isinstance(body, dict):
-            raise self._error(f"readers API answered GET {path} with JSON of the wrong shape: expected an object, got {type(body).__name__}")
+            raise self._error(
+                f"readers API answered GET {path} with JSON of the wrong shape: expected an object, got {type(body).__name__}"
+            )
         total = body.get("total")
         if type(total) is not int or total < 0:
             raise self._error(f"readers API answered GET {path} with JSON of the wrong shape: 'total' is {_snip(repr(total))}, not a count")
@@ -182,7 +184,9 @@ class ReadersSource:
         if messages is None:  # Go readers send null for an empty result
             messages = []
         if not isinstance(messages, list):
-            raise self._error(f"readers API answered GET {path} with JSON of the wrong shape: 'messages' is a {type(messages).__name__}, not a list")
+            raise self._error(
+                f"readers API answered GET {path} with JSON of the wrong shape: 'messages' is a {type(messages).__name__}, not a list"
+            )
         return _Page(total, messages)
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
@@ -212,12 +216,16 @@ class ReadersSource:
             if not 200 <= status < 300:
                 detail = resp.text.strip()
                 hint = " (check source.readers.token)" if status in (401, 403) else ""
-                raise self._error(f"readers API refused GET {path}: {status} {resp.reason_phrase}{hint}" + (f": {_snip(detail)}" if detail else ""))
+                raise self._error(
+                    f"readers API refused GET {path}: {status} {resp.reason_phrase}{hint}" + (f": {_snip(detail)}" if detail else "")
+                )
             try:
                 return resp.json()
             except ValueError:
                 kind = resp.headers.get("content-type", "no content type")
-                raise self._error(f"readers API answered GET {path} with something that is not JSON ({kind}): {_snip(resp.text)!r}") from None
+                raise self._error(
+                    f"readers API answered GET {path} with something that is not JSON ({kind}): {_snip(resp.text)!r}"
+                ) from None
         raise self._error(f"readers API GET {path} failed after {attempts} attempt{'s' if attempts > 1 else ''}: {cause}")
 
     # -- decoding --------------------------------------------------------------------
@@ -248,7 +256,9 @@ class ReadersSource:
         try:
             return normalise_frame(pd.DataFrame(cols))
         except (ValueError, TypeError) as e:
-            raise self._error(f"readers API sent a reading with a value of the wrong type for {self._path(channel)}: {_snip(str(e))}") from None
+            raise self._error(
+                f"readers API sent a reading with a value of the wrong type for {self._path(channel)}: {_snip(str(e))}"
+            ) from None
 
     def _check_order(self, times: list[float], lo: float, end: float, channel: str) -> None:
         prev = lo

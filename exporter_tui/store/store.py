@@ -248,7 +248,9 @@ class Store:
         return StoreError(f"{self.path}: the database cannot be used ({e}); repair or restore the file, or move it away to start afresh")
 
     # -- audit ---------------------------------------------------------------------------
-    def record_audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
+    def record_audit(
+        self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None
+    ) -> None:
         """Add an audit event inside the caller's open `transaction()`, so it commits with the change."""
         self.conn.execute(
             "INSERT INTO audit (action, actor, entity, entity_id, at, detail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -275,7 +277,9 @@ class Store:
         return Page(rows, page, page_size, total)
 
     # -- requests ------------------------------------------------------------------------
-    def create_request(self, request: ExportRequest, actor: str, max_queued: int | None = None, now: datetime | None = None) -> StoredRequest:
+    def create_request(
+        self, request: ExportRequest, actor: str, max_queued: int | None = None, now: datetime | None = None
+    ) -> StoredRequest:
         if not actor:
             raise IdentityMissing(MISSING_IDENTITY)
         now = now or utcnow()
@@ -287,8 +291,19 @@ class Store:
             conn.execute(
                 "INSERT INTO requests (id, name, type, extension, targets, periodicity, period_start, owner, body, paused, created_at, updated_at, deleted_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL)",
-                (rid, request.name, request.type, request.format.extension, ",".join(request.target_names()), request.periodicity,
-                 request.period_start, actor, json.dumps(request.to_body(), sort_keys=True), stamp, stamp),
+                (
+                    rid,
+                    request.name,
+                    request.type,
+                    request.format.extension,
+                    ",".join(request.target_names()),
+                    request.periodicity,
+                    request.period_start,
+                    actor,
+                    json.dumps(request.to_body(), sort_keys=True),
+                    stamp,
+                    stamp,
+                ),
             )
             self.record_audit("create", actor, "request", rid, {"type": request.type}, now)
             if request.type == "oneTime":
@@ -324,8 +339,9 @@ class Store:
             deleted_at=row["deleted_at"],
         )
 
-    def list_requests(self, page: int = 1, page_size: int = 20, type: str | None = None, status: str | None = None,
-                      include_deleted: bool = False) -> Page:
+    def list_requests(
+        self, page: int = 1, page_size: int = 20, type: str | None = None, status: str | None = None, include_deleted: bool = False
+    ) -> Page:
         """Requests, newest first; `status` filters by the status of each request's latest run."""
         where, params = [], []
         if not include_deleted:
@@ -359,8 +375,17 @@ class Store:
             conn.execute(
                 "UPDATE requests SET name = ?, type = ?, extension = ?, targets = ?, periodicity = ?, period_start = ?, body = ?, updated_at = ?"
                 " WHERE id = ? AND deleted_at IS NULL",
-                (request.name, request.type, request.format.extension, ",".join(request.target_names()), request.periodicity,
-                 request.period_start, json.dumps(request.to_body(), sort_keys=True), iso(now), current.id),
+                (
+                    request.name,
+                    request.type,
+                    request.format.extension,
+                    ",".join(request.target_names()),
+                    request.periodicity,
+                    request.period_start,
+                    json.dumps(request.to_body(), sort_keys=True),
+                    iso(now),
+                    current.id,
+                ),
             )
             self.record_audit("update", actor, "request", current.id, {}, now)
         return self.get_request(current.id)
@@ -386,21 +411,50 @@ class Store:
         return self.get_request(current.id)
 
     # -- runs ----------------------------------------------------------------------------
-    def insert_run(self, conn: sqlite3.Connection, request_id: str, origin: str, window: tuple[float, float] | None,
-                    nominal: float | None, status: str, now: datetime, override: bool = False, run_at: float | None = None) -> str:
+    def insert_run(
+        self,
+        conn: sqlite3.Connection,
+        request_id: str,
+        origin: str,
+        window: tuple[float, float] | None,
+        nominal: float | None,
+        status: str,
+        now: datetime,
+        override: bool = False,
+        run_at: float | None = None,
+    ) -> str:
         """Insert a run inside the caller's open `transaction()`; returns its id."""
         run_id = str(uuid.uuid4())
         conn.execute(
             "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress, created_at)"
             " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 0, ?)",
-            (run_id, request_id, status, origin, nominal, run_at if run_at is not None else nominal,
-             window[0] if window else None, window[1] if window else None, int(override), iso(now)),
+            (
+                run_id,
+                request_id,
+                status,
+                origin,
+                nominal,
+                run_at if run_at is not None else nominal,
+                window[0] if window else None,
+                window[1] if window else None,
+                int(override),
+                iso(now),
+            ),
         )
         return run_id
 
-    def create_run(self, request_id: str, origin: str, window: tuple[float, float] | None, actor: str, *,
-                   run_at: float, override: bool = False, max_queued: int | None = None,
-                   now: datetime | None = None) -> Run:
+    def create_run(
+        self,
+        request_id: str,
+        origin: str,
+        window: tuple[float, float] | None,
+        actor: str,
+        *,
+        run_at: float,
+        override: bool = False,
+        max_queued: int | None = None,
+        now: datetime | None = None,
+    ) -> Run:
         """A queued manual run (notProcessed); manual runs have no nominal time, so they are never deduplicated.
 
         `run_at` is the instant an item's `period` ends at; `window` is the run's interval, and
@@ -419,15 +473,30 @@ class Store:
             self.record_audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
         return self.get_run(run_id)
 
-    def claim_interval(self, request_id: str, nominal: float, window: tuple[float, float], holder: str,
-                       now: datetime | None = None, max_queued: int | None = None) -> Run | None:
+    def claim_interval(
+        self,
+        request_id: str,
+        nominal: float,
+        window: tuple[float, float],
+        holder: str,
+        now: datetime | None = None,
+        max_queued: int | None = None,
+    ) -> Run | None:
         """Create and claim the scheduled run of one interval, in one transaction (see claim_interval_in)."""
         with self.transaction() as conn:
             run_id = self.claim_interval_in(conn, request_id, nominal, window, holder, now or utcnow(), max_queued)
         return None if run_id is None else self.get_run(run_id)
 
-    def claim_interval_in(self, conn: sqlite3.Connection, request_id: str, nominal: float, window: tuple[float, float],
-                          holder: str, now: datetime, max_queued: int | None) -> str | None:
+    def claim_interval_in(
+        self,
+        conn: sqlite3.Connection,
+        request_id: str,
+        nominal: float,
+        window: tuple[float, float],
+        holder: str,
+        now: datetime,
+        max_queued: int | None,
+    ) -> str | None:
         """Inside an open transaction: create the interval's run inProgress, claimed by `holder`.
 
         None when that interval already has a run (another scheduler got it first; the unique
@@ -443,8 +512,9 @@ class Store:
         if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
             return None
         run_id = self.insert_run(conn, request_id, "schedule", window, nominal, "inProgress", now)
-        conn.execute("UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?",
-                     (iso(now), now.timestamp(), holder, run_id))
+        conn.execute(
+            "UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?", (iso(now), now.timestamp(), holder, run_id)
+        )
         return run_id
 
     def claim_run(self, run_id: str, holder: str, now: datetime | None = None) -> Run | None:
@@ -475,16 +545,27 @@ class Store:
     def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> None:
         ts = (now or utcnow()).timestamp()
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'",
-                         (progress, total, ts, run_id))
+            conn.execute(
+                "UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'",
+                (progress, total, ts, run_id),
+            )
 
     def heartbeat(self, run_id: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", ((now or utcnow()).timestamp(), run_id))
 
-    def finish_run(self, run_id: str, status: str, *, rows: int | None = None, file_name: str | None = None,
-                   file_extension: str | None = None, file_path: str | None = None, error: str | None = None,
-                   now: datetime | None = None) -> Run:
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        rows: int | None = None,
+        file_name: str | None = None,
+        file_extension: str | None = None,
+        file_path: str | None = None,
+        error: str | None = None,
+        now: datetime | None = None,
+    ) -> Run:
         if status not in ("done", "failed"):
             raise ValueError("a run finishes done or failed")
         now = now or utcnow()
@@ -517,8 +598,10 @@ class Store:
             raise LimitReached(f"run {run.id} is {run.status}; only a queued (notProcessed) run can be cancelled")
         now = now or utcnow()
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'notProcessed'",
-                         (f"cancelled by {actor}", iso(now), run.id))
+            conn.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'notProcessed'",
+                (f"cancelled by {actor}", iso(now), run.id),
+            )
             self.record_audit("cancel", actor, "run", run.id, {"requestId": run.request_id}, now)
         return self.get_run(run.id)
 
@@ -561,8 +644,10 @@ class Store:
             params.append(status)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         total = self.query(f"SELECT count(*) AS n FROM runs {clause}", tuple(params))[0]["n"]
-        rows = self.query(f"SELECT * FROM runs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                           (*params, page_size, (page - 1) * page_size))
+        rows = self.query(
+            f"SELECT * FROM runs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (*params, page_size, (page - 1) * page_size),
+        )
         return Page([self._to_run(r) for r in rows], page, page_size, total)
 
     def runs_done_before(self, before: float) -> list[Run]:
@@ -572,13 +657,16 @@ class Store:
 
     def log_run(self, run_id: str, level: str, message: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utcnow()), level, message))
+            conn.execute(
+                "INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utcnow()), level, message)
+            )
 
     def run_log(self, run_id: str) -> list[dict]:
         return self.query("SELECT at, level, message FROM run_log WHERE run_id = ? ORDER BY id", (run_id,))
 
-    def record_notification(self, run_id: str, request_id: str, medium: str, target: str, policy: str, status: str,
-                            attempts: int, error: str | None, at: str) -> None:
+    def record_notification(
+        self, run_id: str, request_id: str, medium: str, target: str, policy: str, status: str, attempts: int, error: str | None, at: str
+    ) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO notifications (run_id, request_id, medium, target, policy, status, attempts, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -586,7 +674,9 @@ class Store:
             )
 
     def notifications(self, run_id: str) -> list[dict]:
-        return self.query("SELECT medium, target, policy, status, attempts, error, at FROM notifications WHERE run_id = ? ORDER BY id", (run_id,))
+        return self.query(
+            "SELECT medium, target, policy, status, attempts, error, at FROM notifications WHERE run_id = ? ORDER BY id", (run_id,)
+        )
 
     # -- scheduler lease -----------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float | None = None) -> bool:
@@ -611,4 +701,3 @@ class Store:
     def release_lease(self, name: str, holder: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM scheduler_lease WHERE name = ? AND holder = ?", (name, holder))
-

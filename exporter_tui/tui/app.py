@@ -94,7 +94,7 @@ def describe_error(error: BaseException | str) -> str:
     if isinstance(error, RequestInvalid):
         return error.readable()
     if isinstance(error, IdentityMissing):
-        return f"{error}: set [identity] user = \"your name\" in the config file"
+        return f'{error}: set [identity] user = "your name" in the config file'
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}" + (f" ({error.filename})" if error.filename else "")
     if isinstance(error, (StoreError, ConfigError, LimitReached, SourceError, LookupError, ValueError)):
@@ -147,16 +147,19 @@ class ExporterApp(App[int]):
         """Background work starts once the first screen is on the terminal."""
         if self.first_start():
             end = self.options.demo_end or self.now().replace(minute=0, second=0, microsecond=0)
-            self.start_worker(partial(fill_demo, self.ctx, self.options.demo_days, end, self.post, self.stop_event), "Demo data",
-                              group="demo", then=lambda example: self.changed(None, select=example.id))
+            self.start_worker(
+                partial(fill_demo, self.ctx, self.options.demo_days, end, self.post, self.stop_event),
+                "Demo data",
+                group="demo",
+                then=lambda example: self.changed(None, select=example.id),
+            )
         self.check_scheduler()
         self.set_interval(self.options.poll_seconds, self.poll)
         if self.options.scheduler:
             self.set_interval(self.options.scheduler_recheck_seconds, self.check_scheduler)
 
     def first_start(self) -> bool:
-        return (self.options.first_start_demo and self.ctx.settings.source.kind == "embedded"
-                and not self.ctx.paths.source_db.exists())
+        return self.options.first_start_demo and self.ctx.settings.source.kind == "embedded" and not self.ctx.paths.source_db.exists()
 
     async def action_quit(self) -> None:
         running = [w for w in self.workers if w.group == "run" and w.is_running]
@@ -194,16 +197,24 @@ class ExporterApp(App[int]):
         except RuntimeError:  # the event loop closed under a late worker
             pass
 
-    def start_worker(self, work: Callable[[], T], title: str, *, group: str = "default", exclusive: bool = False,
-                     then: Callable[[T], Any] | None = None, failed: Callable[[], None] | None = None) -> Worker[T]:
-        worker = self.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive,
-                                 exit_on_error=False)
+    def start_worker(
+        self,
+        work: Callable[[], T],
+        title: str,
+        *,
+        group: str = "default",
+        exclusive: bool = False,
+        then: Callable[[T], Any] | None = None,
+        failed: Callable[[], None] | None = None,
+    ) -> Worker[T]:
+        worker = self.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive, exit_on_error=False)
         if then is not None or failed is not None:
             self.on_done[worker] = (then or (lambda _: None), failed)
         return worker
 
-    def run_db(self, job: Callable[[Store], T], title: str, then: Callable[[T], None],
-               failed: Callable[[], None] | None = None) -> Worker[T]:
+    def run_db(
+        self, job: Callable[[Store], T], title: str, then: Callable[[T], None], failed: Callable[[], None] | None = None
+    ) -> Worker[T]:
         """A database change off the UI thread, on its own connection (a locked database cannot freeze the screen)."""
 
         def work() -> T:
@@ -275,8 +286,10 @@ class ExporterApp(App[int]):
         """Cheap facts that change whenever requests or runs do, whoever changed them."""
         conn = self.store.conn  # the UI thread's own connection
         audit = conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()
-        runs = conn.execute("SELECT count(*), max(finished_at), sum(status = 'inProgress'), sum(status = 'notProcessed'),"
-                            " max(heartbeat_at), sum(progress) FROM runs").fetchone()
+        runs = conn.execute(
+            "SELECT count(*), max(finished_at), sum(status = 'inProgress'), sum(status = 'notProcessed'),"
+            " max(heartbeat_at), sum(progress) FROM runs"
+        ).fetchone()
         return (*audit, *runs, int(self.now().timestamp() // 60))
 
     def poll(self) -> None:
@@ -296,8 +309,7 @@ class ExporterApp(App[int]):
     def start_run(self, stored: StoredRequest) -> None:
         now = self.now()
         self.log_event(self.event("info", f"run of {stored.short_id} requested", request_id=stored.id))
-        self.start_worker(partial(run_request, self.ctx, stored.id, now, self.post, self.stop_event), f"Run {stored.short_id}",
-                          group="run")
+        self.start_worker(partial(run_request, self.ctx, stored.id, now, self.post, self.stop_event), f"Run {stored.short_id}", group="run")
 
     # -- messages from workers -------------------------------------------------------------------
     def on_event_posted(self, message: EventPosted) -> None:
@@ -357,7 +369,8 @@ class ExporterApp(App[int]):
             store = self.ctx.open_store()
             try:
                 Scheduler(self.ctx, store, sink=lambda event: self.post(EventPosted(event)), clock=self.options.clock).serve(
-                    self.stop_event, grace=SCHEDULER_STOP_SECONDS - 1)
+                    self.stop_event, grace=SCHEDULER_STOP_SECONDS - 1
+                )
             finally:
                 store.close()
         finally:
@@ -407,4 +420,3 @@ def run_app(home: str | None, config: str | None, options: AppOptions | None = N
     finally:
         store.close()
     return int(result or 0)
-

@@ -43,7 +43,7 @@ def middle_clip(text: str, width: int) -> str:
         return text[:width]
     head = (width - 1) // 2
     tail = width - 1 - head
-    return text[:head] + "…" + text[len(text) - tail:]
+    return text[:head] + "…" + text[len(text) - tail :]
 
 
 def clip(text: str, width: int) -> str:

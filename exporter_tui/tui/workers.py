@@ -81,8 +81,7 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
 
     store = ctx.open_store()
     try:
-        return run_now(ctx, request_id, origin="tui", sink=sink, on_progress=on_progress, now=now, store=store,
-                       should_stop=stop.is_set)
+        return run_now(ctx, request_id, origin="tui", sink=sink, on_progress=on_progress, now=now, store=store, should_stop=stop.is_set)
     finally:
         store.close()
 
@@ -110,8 +109,15 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
         example = ensure_example_request(store, ctx.actor, stats.end)
     finally:
         store.close()
-    post(EventPosted(RunEvent("done", f"demo data ready: {stats.rows} readings of {stats.targets} targets; "
-                                      f"example request {example.short_id} stored", request_id=example.id)))
+    post(
+        EventPosted(
+            RunEvent(
+                "done",
+                f"demo data ready: {stats.rows} readings of {stats.targets} targets; example request {example.short_id} stored",
+                request_id=example.id,
+            )
+        )
+    )
     return example
 
 

@@ -87,7 +87,7 @@ class SequentialIds:
 
     def uuid4(self) -> uuid.UUID:
         n = next(self.counter)
-        return uuid.UUID(f"{0xa1b2c300 + n:08x}-0000-4000-8000-{n:012x}")
+        return uuid.UUID(f"{0xA1B2C300 + n:08x}-0000-4000-8000-{n:012x}")
 
 
 def hourly_body(name: str = "Hourly temperature", **changes: Any) -> dict[str, Any]:
@@ -97,11 +97,23 @@ def hourly_body(name: str = "Hourly temperature", **changes: Any) -> dict[str, A
         "type": "recurring",
         "periodicity": "P1D",
         "periodStart": int(datetime(2025, 3, 1, tzinfo=timezone.utc).timestamp()),
-        "format": {"extension": "csv", "timezone": "Europe/Rome",
-                   "columns": [{"id": "time", "label": "time"}, {"id": "value", "label": "celsius"}]},
-        "items": [{"params": {"target": {"value": TEMPERATURE, "label": "temperature"}, "channelId": DEMO_CHANNEL,
-                              "subtopic": DEMO_SUBTOPIC, "period": "P1D", "decimation": {"ds": "1h", "dsf": "avg"}},
-                   "filename": "temperature"}],
+        "format": {
+            "extension": "csv",
+            "timezone": "Europe/Rome",
+            "columns": [{"id": "time", "label": "time"}, {"id": "value", "label": "celsius"}],
+        },
+        "items": [
+            {
+                "params": {
+                    "target": {"value": TEMPERATURE, "label": "temperature"},
+                    "channelId": DEMO_CHANNEL,
+                    "subtopic": DEMO_SUBTOPIC,
+                    "period": "P1D",
+                    "decimation": {"ds": "1h", "dsf": "avg"},
+                },
+                "filename": "temperature",
+            }
+        ],
     }
     body.update(changes)
     return body

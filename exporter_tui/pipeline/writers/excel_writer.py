@@ -293,4 +293,3 @@ def _fit(base: str, suffix: str) -> str:
     while _utf16_len(base) > room:
         base = base[:-1]
     return (base.rstrip("'") or "Sheet") + suffix
-

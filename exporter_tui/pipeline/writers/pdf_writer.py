@@ -221,7 +221,13 @@ class _Report:
         if shown < total:
             pdf.set_font(_FONT, "B", 10)
             pdf.set_text_color(170, 0, 0)
-            pdf.cell(0, 6, f"This PDF shows the first {shown:,} of {total:,} rows; export CSV or Excel for all rows.", new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(
+                0,
+                6,
+                f"This PDF shows the first {shown:,} of {total:,} rows; export CSV or Excel for all rows.",
+                new_x="LMARGIN",
+                new_y="NEXT",
+            )
             pdf.set_text_color(0)
             pdf.ln(1)
         pdf.set_font(_FONT, size=9)
@@ -337,7 +343,7 @@ class _Report:
         for start, stop in zip(edges[::2], edges[1::2]):
             points = list(zip(px[start:stop].tolist(), py[start:stop].tolist()))
             if len(points) == 1:
-                (px0, py0), = points
+                ((px0, py0),) = points
                 pdf.line(px0 - 0.3, py0, px0 + 0.3, py0)
             else:
                 pdf.polyline(points)

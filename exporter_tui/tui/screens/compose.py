@@ -61,25 +61,35 @@ from exporter_tui.tui.widgets.list_editors import (
 
 ZONES = tuple(sorted({"UTC", *zoneinfo.available_timezones()}))
 TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
-    ("Request", (
-        FieldSpec("name", "Name", placeholder="optional"),
-        FieldSpec("type", "Type", "select", TYPES, default="recurring"),
-        FieldSpec("periodicity", "Every", "duration", default="P1D", placeholder="ISO 8601 duration, e.g. P1D"),
-        FieldSpec("periodStart", "Starting", "time", placeholder=TIME_HINT + " (default: when saved)"),
-        FieldSpec("catchUp", "Catch up", "select", CATCH_UPS, allow_blank=True, prompt="as configured"),
-    )),
-    ("Format", (
-        FieldSpec("format.extension", "File type", "select", EXTENSIONS, default="csv"),
-        FieldSpec("format.timezone", "Time zone", "zone", default="UTC", suggestions=ZONES),
-        FieldSpec("format.template", "Template", "select", TEMPLATES, default="tabular"),
-        FieldSpec("format.csvDelimiter", "CSV delimiter", default=","),
-        FieldSpec("format.filename", "File name", placeholder="optional"),
-        FieldSpec("format.dateFormat", "Date format", "select", DATE_FORMATS, default="ISO"),
-    )),
+    (
+        "Request",
+        (
+            FieldSpec("name", "Name", placeholder="optional"),
+            FieldSpec("type", "Type", "select", TYPES, default="recurring"),
+            FieldSpec("periodicity", "Every", "duration", default="P1D", placeholder="ISO 8601 duration, e.g. P1D"),
+            FieldSpec("periodStart", "Starting", "time", placeholder=TIME_HINT + " (default: when saved)"),
+            FieldSpec("catchUp", "Catch up", "select", CATCH_UPS, allow_blank=True, prompt="as configured"),
+        ),
+    ),
+    (
+        "Format",
+        (
+            FieldSpec("format.extension", "File type", "select", EXTENSIONS, default="csv"),
+            FieldSpec("format.timezone", "Time zone", "zone", default="UTC", suggestions=ZONES),
+            FieldSpec("format.template", "Template", "select", TEMPLATES, default="tabular"),
+            FieldSpec("format.csvDelimiter", "CSV delimiter", default=","),
+            FieldSpec("format.filename", "File name", placeholder="optional"),
+            FieldSpec("format.dateFormat", "Date format", "select", DATE_FORMATS, default="ISO"),
+        ),
+    ),
 )
 # Where the errors of a whole list go (e.g. "items: must have at least 1 element(s)").
-SECTIONS = {"format.columns": "#columns-error", "items": "#items-error", "notification": "#messages-error",
-            "notification.messages": "#messages-error"}
+SECTIONS = {
+    "format.columns": "#columns-error",
+    "items": "#items-error",
+    "notification": "#messages-error",
+    "notification.messages": "#messages-error",
+}
 ROW_TYPES: dict[str, type[FormRow]] = {"columns": ColumnRow, "items": ItemEditor, "messages": MessageEditor}
 
 
@@ -295,7 +305,7 @@ class ComposeScreen(Screen[str | None]):
                 if where is None:
                     unplaced.append(f"{path or 'body'}: {reason}")
                     continue
-                rest = path[len(where):].lstrip(".")
+                rest = path[len(where) :].lstrip(".")
                 placed.setdefault(id(targets[where]), []).append(f"{rest}: {reason}" if rest else reason)
         for target in {id(t): t for t in targets.values()}.values():
             messages = placed.get(id(target), [])
@@ -359,8 +369,14 @@ class ComposeScreen(Screen[str | None]):
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         button = event.button
-        actions = {"save": self.action_save, "preview": self.action_preview, "import-file": self.action_import_file,
-                   "import-paste": self.action_import_paste, "export": self.action_export, "cancel": self.action_cancel}
+        actions = {
+            "save": self.action_save,
+            "preview": self.action_preview,
+            "import-file": self.action_import_file,
+            "import-paste": self.action_import_paste,
+            "export": self.action_export,
+            "cancel": self.action_cancel,
+        }
         if button.id in actions:
             actions[button.id]()
             return
@@ -393,8 +409,11 @@ class ComposeScreen(Screen[str | None]):
     def refuse(self, what: str) -> None:
         self.show_all = True
         self.validate()
-        self.notify(f"{self.error_count} problem(s) to fix before you can {what}; each is shown next to its field",
-                    title="Not valid yet", severity="warning")
+        self.notify(
+            f"{self.error_count} problem(s) to fix before you can {what}; each is shown next to its field",
+            title="Not valid yet",
+            severity="warning",
+        )
         first = next((box for box in self.query(FieldBox) if box.has_class("-invalid")), None)
         if first is not None:
             first.focus_control()

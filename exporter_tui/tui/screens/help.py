@@ -11,8 +11,13 @@ from textual.widgets import DataTable, Static
 
 from exporter_tui.tui.bindings import DIALOG_CLOSE
 
-SCREEN_NAMES = {"MainScreen": "Requests", "ComposeScreen": "Compose", "PreviewScreen": "Preview", "HistoryScreen": "History",
-                "RunDetailScreen": "Run detail"}
+SCREEN_NAMES = {
+    "MainScreen": "Requests",
+    "ComposeScreen": "Compose",
+    "PreviewScreen": "Preview",
+    "HistoryScreen": "History",
+    "RunDetailScreen": "Run detail",
+}
 
 
 def screen_keys(screen: Screen) -> list[tuple[str, str, str]]:
@@ -43,8 +48,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog-box tall", id="help-box"):
             yield Static(f"Keys of the {name} screen", classes="dialog-text")
             yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
-            yield Static("Remap any key by its id in config.toml: [tui.bindings] new = \"ctrl+n\".  Esc closes.",
-                         classes="dialog-hint")
+            yield Static('Remap any key by its id in config.toml: [tui.bindings] new = "ctrl+n".  Esc closes.', classes="dialog-hint")
 
     def on_mount(self) -> None:
         table = self.query_one("#keys", DataTable)

@@ -124,8 +124,9 @@ class MainScreen(Screen[None]):
         self.runs = page.results
         now = exporter(self).now()
         zone = zone_of(row.stored.request)
-        table.show_rows([(run.id, run_cells(run, zone, now, self.live.get(run.id) if run.status == "inProgress" else None))
-                         for run in self.runs])
+        table.show_rows(
+            [(run.id, run_cells(run, zone, now, self.live.get(run.id) if run.status == "inProgress" else None)) for run in self.runs]
+        )
         name = f" {row.stored.request.name}" if row.stored.request.name else ""
         paused = " (paused)" if row.stored.paused else ""
         pane.border_title = f"Runs of {row.stored.short_id}{name}{paused} ({page.total})"
@@ -238,8 +239,11 @@ class MainScreen(Screen[None]):
         def answer(yes: bool | None) -> None:
             if yes:
                 actor = exporter(self).ctx.actor
-                exporter(self).run_db(lambda store: store.delete_request(stored.id, actor), "Delete request",
-                                lambda sr: exporter(self).changed(f"request {sr.short_id} deleted"))
+                exporter(self).run_db(
+                    lambda store: store.delete_request(stored.id, actor),
+                    "Delete request",
+                    lambda sr: exporter(self).changed(f"request {sr.short_id} deleted"),
+                )
 
         self.app.push_screen(ConfirmDialog(question, "Delete", "Keep"), answer)
 
@@ -261,8 +265,11 @@ class MainScreen(Screen[None]):
             return
         actor = exporter(self).ctx.actor
         pause = not stored.paused
-        exporter(self).run_db(lambda store: store.set_paused(stored.id, pause, actor), "Pause request",
-                        lambda sr: exporter(self).changed(f"request {sr.short_id} {'paused' if sr.paused else 'resumed'}"))
+        exporter(self).run_db(
+            lambda store: store.set_paused(stored.id, pause, actor),
+            "Pause request",
+            lambda sr: exporter(self).changed(f"request {sr.short_id} {'paused' if sr.paused else 'resumed'}"),
+        )
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -79,8 +79,9 @@ class PreviewScreen(Screen[None]):
         app = exporter(self)
         now = self.now = app.now()
         self.query_one("#preview-tabs").loading = True
-        app.start_worker(lambda: compute(app.ctx, self.request, self.stored, now), "Preview",
-                         group="preview", exclusive=True, then=self.show)
+        app.start_worker(
+            lambda: compute(app.ctx, self.request, self.stored, now), "Preview", group="preview", exclusive=True, then=self.show
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

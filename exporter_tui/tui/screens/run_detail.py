@@ -102,8 +102,12 @@ class RunDetailScreen(Screen[None]):
         table.add_columns("MEDIUM", "TO", "POLICY", "OUTCOME", "TRIES", "ERROR")
         outcomes = store.notifications(run.id)
         for n in outcomes:
-            table.add_row(*(Text(str(v) if v is not None else NONE) for v in
-                            (n["medium"], n["target"], n["policy"], n["status"], n["attempts"], n["error"])))
+            table.add_row(
+                *(
+                    Text(str(v) if v is not None else NONE)
+                    for v in (n["medium"], n["target"], n["policy"], n["status"], n["attempts"], n["error"])
+                )
+            )
         if not outcomes:
             table.add_row(Text("none"), Text("the request has no messages for this outcome"), *(Text("") for _ in range(4)))
 

@@ -34,8 +34,7 @@ def options(values: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 def make_select(values: tuple[str, ...], value: str | None, *, allow_blank: bool, prompt: str = "-") -> Select[str]:
-    return Select(options(values), value=value if value is not None else Select.NULL, allow_blank=allow_blank, prompt=prompt,
-                  compact=True)
+    return Select(options(values), value=value if value is not None else Select.NULL, allow_blank=allow_blank, prompt=prompt, compact=True)
 
 
 class ErrorLine(Static):
@@ -72,8 +71,17 @@ class FieldBox(Vertical):
     FieldBox Input, FieldBox Select { width: 1fr; }
     """
 
-    def __init__(self, path: str, caption: str, control: Input | Select[str], *, kind: str = "text", id: str | None = None,
-                 choices: tuple[str, ...] = (), allow_blank: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        caption: str,
+        control: Input | Select[str],
+        *,
+        kind: str = "text",
+        id: str | None = None,
+        choices: tuple[str, ...] = (),
+        allow_blank: bool = False,
+    ) -> None:
         super().__init__(id=id)
         self.path = path
         self.caption = caption
@@ -148,8 +156,14 @@ class FieldSpec:
                 shown = None if self.allow_blank else self.default
             return select_field(self.path, self.caption, self.choices, shown, allow_blank=self.allow_blank, prompt=self.prompt), problem
         suggester = SuggestFromList(self.suggestions, case_sensitive=False) if self.suggestions else None
-        return text_field(self.path, self.caption, placeholder=self.placeholder, kind=self.kind, suggester=suggester,
-                          value="" if shown is None else str(shown)), None
+        return text_field(
+            self.path,
+            self.caption,
+            placeholder=self.placeholder,
+            kind=self.kind,
+            suggester=suggester,
+            value="" if shown is None else str(shown),
+        ), None
 
 
 def _accepts(check: Callable[[str], object]) -> Callable[[str], bool]:
@@ -173,15 +187,47 @@ VALIDATORS: dict[str, Callable[[], list[Validator]]] = {
 }
 
 
-def text_field(path: str, caption: str, *, placeholder: str = "", kind: str = "text", id: str | None = None,
-               suggester: Any = None, max_length: int = 0, value: str = "") -> FieldBox:
+def text_field(
+    path: str,
+    caption: str,
+    *,
+    placeholder: str = "",
+    kind: str = "text",
+    id: str | None = None,
+    suggester: Any = None,
+    max_length: int = 0,
+    value: str = "",
+) -> FieldBox:
     validators = VALIDATORS[kind]() if kind in VALIDATORS else None
-    control = Input(value, placeholder=placeholder, compact=True, suggester=suggester, max_length=max_length, select_on_focus=False,
-                    validators=validators, valid_empty=True)
+    control = Input(
+        value,
+        placeholder=placeholder,
+        compact=True,
+        suggester=suggester,
+        max_length=max_length,
+        select_on_focus=False,
+        validators=validators,
+        valid_empty=True,
+    )
     return FieldBox(path, caption, control, kind=kind, id=id)
 
 
-def select_field(path: str, caption: str, values: tuple[str, ...], value: str | None, *, allow_blank: bool = False,
-                 prompt: str = "-", id: str | None = None) -> FieldBox:
-    return FieldBox(path, caption, make_select(values, value, allow_blank=allow_blank, prompt=prompt), kind="select", id=id,
-                    choices=values, allow_blank=allow_blank)
+def select_field(
+    path: str,
+    caption: str,
+    values: tuple[str, ...],
+    value: str | None,
+    *,
+    allow_blank: bool = False,
+    prompt: str = "-",
+    id: str | None = None,
+) -> FieldBox:
+    return FieldBox(
+        path,
+        caption,
+        make_select(values, value, allow_blank=allow_blank, prompt=prompt),
+        kind="select",
+        id=id,
+        choices=values,
+        allow_blank=allow_blank,
+    )

@@ -75,8 +75,7 @@ class ColumnRow(FormRow):
 
     list_key = "format.columns"
     noun = "column"
-    SPECS = (FieldSpec("id", "", "select", COLUMN_IDS, allow_blank=True, prompt="column"),
-             FieldSpec("label", "", placeholder="label"))
+    SPECS = (FieldSpec("id", "", "select", COLUMN_IDS, allow_blank=True, prompt="column"), FieldSpec("label", "", placeholder="label"))
 
     def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
         super().__init__(data, shown, classes="column-row")

@@ -9,8 +9,15 @@ from textual.widgets import RichLog
 
 from exporter_tui.events import RunEvent
 
-STYLES = {"failed": "bold red", "error": "bold red", "warning": "yellow", "done": "green", "started": "cyan",
-          "notification": "magenta", "progress": "dim"}
+STYLES = {
+    "failed": "bold red",
+    "error": "bold red",
+    "warning": "yellow",
+    "done": "green",
+    "started": "cyan",
+    "notification": "magenta",
+    "progress": "dim",
+}
 
 
 def event_line(event: RunEvent) -> Text:
