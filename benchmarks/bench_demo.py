@@ -11,15 +11,14 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-
 
 from exporter_tui.sources.base import ReadQuery
 from exporter_tui.sources.demo import DEMO_CHANNEL, DEMO_DEVICE, DEMO_SUBTOPIC, demo_target, generate_demo
 from exporter_tui.sources.embedded import EmbeddedSource
 
-END = datetime(2025, 3, 1, tzinfo=timezone.utc)
+END = datetime(2025, 3, 1, tzinfo=UTC)
 
 
 def scan(path: Path, start: float, end: float, runs: int) -> tuple[int, float]:

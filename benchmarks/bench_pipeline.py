@@ -43,11 +43,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ZONE = "Europe/Rome"
-END = datetime(2025, 4, 4, tzinfo=timezone.utc)  # the window spans the 2025-03-30 clock change in Rome
+END = datetime(2025, 4, 4, tzinfo=UTC)  # the window spans the 2025-03-30 clock change in Rome
 TARGETS = 20
 BUCKET = 900
 SIZES = {"1M": 1_000_000, "10M": 10_000_000}

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from textual import events
@@ -44,7 +44,7 @@ from exporter_tui.sources.demo import (
 from exporter_tui.tui.app import AppOptions, ExporterApp
 from exporter_tui.tui.widgets.tables import CHUNK
 
-END = datetime(2025, 3, 10, tzinfo=timezone.utc)
+END = datetime(2025, 3, 10, tzinfo=UTC)
 NOW = END + timedelta(hours=12)
 CONFIG = '[identity]\nuser = "bench"\n'
 
@@ -190,7 +190,7 @@ def insert_requests(ctx: Context, count: int) -> None:
     row = conn.execute("SELECT * FROM requests WHERE id = ?", (template.id,)).fetchone()
     columns = [d[0] for d in conn.execute("SELECT * FROM requests LIMIT 0").description]
     body = json.loads(row[columns.index("body")])
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
     rows = []
     for i in range(count - 1):
         values = list(row)

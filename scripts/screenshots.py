@@ -22,6 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+# The demo homes live with the tests, so they are importable only after the path above.
 from snapshot_apps.tui_homes import (
     FIXED_NOW,
     SequentialIds,

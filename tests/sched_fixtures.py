@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ retry = {{ attempts = 3, backoff = 30.0 }}
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 class FakeClock:
@@ -119,7 +119,7 @@ def windows(runs: list[Run]) -> list[tuple[datetime, datetime]]:
 
 def _at(ts: float | None) -> datetime:
     assert ts is not None
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def skips(store: Store, request_id: str | None = None) -> list[dict]:
@@ -143,4 +143,4 @@ def temp_files(exports_dir: Path) -> list[Path]:
 
 def iso(dt: datetime) -> str:
     """As the store writes times: UTC with milliseconds and a Z."""
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 from conftest import seed_body
@@ -213,7 +214,7 @@ def test_console_script_and_module_entry_points(home: Path) -> None:
 
 
 def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, tmp_path: Path) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from exporter_tui.cli.commands import next_runs
     from exporter_tui.store.store import Store
@@ -225,7 +226,7 @@ def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, t
     assert len(cli("requests", "show", rid, "--json").json()["nextRuns"]) == 5
     assert "next runs:" in cli("requests", "show", rid).out
     store = Store(home / "exporter.db")
-    times = next_runs(store.get_request(rid), now=datetime(2026, 10, 23, 12, tzinfo=timezone.utc))
+    times = next_runs(store.get_request(rid), now=datetime(2026, 10, 23, 12, tzinfo=UTC))
     store.close()
     assert times == [  # the wall clock stays at 01:00 over the end of summer time on 25 October
         {"utc": "2026-10-23T23:00:00Z", "local": "2026-10-24T01:00:00+02:00"},

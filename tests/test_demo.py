@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from exporter_tui.sources.embedded import EmbeddedSource
 
 pytestmark = pytest.mark.timeout(120)
 
-END = datetime(2025, 3, 1, tzinfo=timezone.utc)
+END = datetime(2025, 3, 1, tzinfo=UTC)
 START_S = END.timestamp() - 30 * 86400
 METRIC_UNITS = {"temperature": "Cel", "humidity": "%RH", "energy": "kWh", "onoff": None}
 
@@ -43,7 +43,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoStats, li
 def test_stats_and_progress(month: tuple[Path, DemoStats, list[tuple[int, int]]]) -> None:
     _, stats, calls = month
     assert (stats.rows, stats.devices, stats.targets) == (864_000, 5, 20)
-    assert (stats.start, stats.end) == (datetime(2025, 1, 30, tzinfo=timezone.utc), END)
+    assert (stats.start, stats.end) == (datetime(2025, 1, 30, tzinfo=UTC), END)
     assert stats.seconds > 0
     assert len(calls) == 20
     assert [done for done, _ in calls] == [43_200 * k for k in range(1, 21)]
@@ -82,7 +82,7 @@ def test_energy_counter_grows_with_one_reset_per_device(month: tuple[Path, DemoS
                 assert (steps[steps >= 0] > 0).all()  # strictly growing between resets
                 after = energy.iloc[drops[0] + 1]
                 # documented reset instant: 12:30:30 UTC, so the first reading after it is at 12:31
-                assert datetime.fromtimestamp(after["time"], timezone.utc).strftime("%H:%M:%S") == "12:31:00"
+                assert datetime.fromtimestamp(after["time"], UTC).strftime("%H:%M:%S") == "12:31:00"
                 assert 0 < after["value"] < 0.05
                 delay = (energy["update_time"] - energy["time"]).to_numpy()
                 assert ((delay >= 0.5) & (delay <= 3.0)).all()
@@ -148,9 +148,9 @@ def test_rerun_is_idempotent_and_reset_empties_first(tmp_path: Path) -> None:
 
 
 def test_end_defaults_to_the_current_hour_and_step_is_honoured(tmp_path: Path) -> None:
-    before = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    before = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     stats = generate_demo(tmp_path / "source.db", days=0.25, step_seconds=900)
-    after = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    after = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     assert stats.end in (before, after)
     assert stats.start == stats.end - timedelta(hours=6)
     assert stats.rows == 24 * 20

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -71,7 +71,7 @@ def stop(proc: subprocess.Popen) -> int:
 def due_home(tmp_path: Path, config: str = "") -> tuple[Path, str, datetime]:
     """A home with readings and a request whose first hour ended a minute ago."""
     ctx = make_home(tmp_path, config)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     start_at = now - timedelta(hours=1, minutes=1)
     seed(ctx, start_at, now, every=60.0)
     store = ctx.open_store()
@@ -130,7 +130,7 @@ def test_headless_runs_a_due_export_logs_it_masked_and_stops_on_sigterm(tmp_path
 def test_sigterm_during_an_export_requeues_it_as_interrupted_and_leaves_no_temp_file(tmp_path):
     # 150 000 readings in the hour: the export reads two chunks, and stops between them.
     ctx = make_home(tmp_path)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     start_at = now - timedelta(hours=1, seconds=2)
     seed(ctx, start_at, start_at + timedelta(hours=1), every=0.024)
     store = ctx.open_store()
@@ -200,7 +200,7 @@ def test_headless_does_not_import_textual():
 
 def test_two_headless_schedulers_on_one_database_run_each_interval_once(tmp_path):
     ctx = make_home(tmp_path, 'catch_up = "all"\nmax_catchup = "P30D"\n')
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     start_at = now - timedelta(hours=4)  # four hours to catch up; the fifth ends long after the test
     seed(ctx, start_at, now)
     store = ctx.open_store()

@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+from pipeline_helpers import T0, body, create, fill, item, reading, run
 
 from exporter_tui.pipeline.files import sha256_of
-from pipeline_helpers import T0, body, create, fill, item, reading, run
 
 
 def rows_of(path: Path, delimiter: str = ",") -> list[list[str]]:

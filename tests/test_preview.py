@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+from pipeline_helpers import T0, body, create, fill, item, reading, run
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.pipeline.preview import preview
 from exporter_tui.sources.embedded import EmbeddedSource
-from pipeline_helpers import T0, body, create, fill, item, reading, run
 
 
 def test_preview_rows_are_the_first_rows_of_the_file(cli, home: Path, tmp_path: Path) -> None:
@@ -22,7 +23,7 @@ def test_preview_rows_are_the_first_rows_of_the_file(cli, home: Path, tmp_path: 
         dateFormat="LLL",
     )
     with EmbeddedSource(home / "source.db") as source:
-        shown = preview(parse_request(b), source, datetime(2026, 6, 2, tzinfo=timezone.utc), limit=10)
+        shown = preview(parse_request(b), source, datetime(2026, 6, 2, tzinfo=UTC), limit=10)
     assert not (home / "exporter.db").exists()  # nothing stored
     out = run(cli, create(cli, tmp_path, b))
     lines = list(csv.reader(io.StringIO(Path(out["filePath"]).read_text(encoding="utf-8"), newline=""), delimiter=";"))

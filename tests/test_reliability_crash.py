@@ -25,11 +25,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_helpers import T0, body, item, reading
 from reliability_report import report
 
 from exporter_tui.cli.main import main
@@ -38,7 +39,6 @@ from exporter_tui.pipeline.export import ExportJob, run_export
 from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of, temp_path
 from exporter_tui.pipeline.runner import job_windows
 from exporter_tui.sources.embedded import write_readings
-from pipeline_helpers import T0, body, item, reading
 
 REPO = Path(__file__).resolve().parent.parent
 HEARTBEAT_TIMEOUT = 1.0
@@ -221,7 +221,7 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
     try:
         stored = store.get_request(rid)
         queued = store.list_runs(request_id=rid).results[0]
-        dead = store.claim_run(queued.id, "gone-host:1", now=datetime.now(timezone.utc) - timedelta(minutes=5))
+        dead = store.claim_run(queued.id, "gone-host:1", now=datetime.now(UTC) - timedelta(minutes=5))
         assert dead is not None
         source = ctx.open_source()
         try:

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_helpers import CH, T0, body, item, reading
 from readers_server import ReadersServer
 from reliability_report import report
 
 from exporter_tui.cli.main import main
 from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of
 from exporter_tui.sources.embedded import write_readings
-from pipeline_helpers import CH, T0, body, item, reading
 
 REPO = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 120  # seconds: a hang fails the test instead of stalling it

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from conftest import seed_body
 
 from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.core.schedule import item_window
 from exporter_tui.core.validation import parse_request
-from conftest import seed_body
 
 
 def one_time(**params: Any) -> dict[str, Any]:
@@ -295,7 +295,7 @@ def test_wide_output_needs_distinct_labels() -> None:
 
 def test_from_to_win_over_period() -> None:
     r = parse_request(one_time(period="P1D"))
-    window = item_window(r.items[0].params, datetime(2026, 6, 1, tzinfo=timezone.utc), None, timezone.utc)
+    window = item_window(r.items[0].params, datetime(2026, 6, 1, tzinfo=UTC), None, UTC)
     assert window == (1_780_000_000, 1_780_003_600)
 
 

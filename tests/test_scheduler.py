@@ -6,7 +6,7 @@ import csv
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from zoneinfo import ZoneInfo
 
@@ -426,7 +426,7 @@ def test_run_due_dry_run_lists_the_intervals_and_writes_nothing(tmp_path, store_
 def test_two_schedulers_in_threads_run_each_interval_once(tmp_path, store_of):
     ctx = make_home(tmp_path, 'max_catchup = "P30D"\n')
     setup = store_of(ctx)
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - 5 * M
     seed(ctx, start, now, every=10.0)
     every = [create(setup, recurring("PT1M", start, catch_up="all"), start) for _ in range(16)]

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,7 +63,7 @@ def env() -> dict[str, str]:
 def test_processes_racing_on_one_database_run_each_interval_once(tmp_path, procs, via, full):
     n_all, n_latest = (120, 20) if full else (24, 8)
     ctx = make_home(tmp_path, 'max_catchup = "P30D"\n')
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(minutes=INTERVALS)
     seed(ctx, start, now, every=10.0)  # six readings a minute
     store = ctx.open_store()

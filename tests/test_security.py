@@ -35,18 +35,18 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from http_capture import Captured, CaptureServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pipeline_helpers import T0, body, create, fill, item, reading, run
 from readers_server import ReadersServer
 from reliability_report import report
 
 from exporter_tui.cli.main import main
 from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of
 from exporter_tui.store.store import Store
-from pipeline_helpers import T0, body, create, fill, item, reading, run
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -65,11 +65,11 @@ def test_time_and_created_are_datetimes_in_the_zone() -> None:
     # created is update_time when present, else time
     assert out["Created"][0].isoformat() == "2026-03-29T00:00:05+01:00"
     assert out["Created"][1] == out["When"][1]
-    assert out["When"][0].to_pydatetime() == datetime(2026, 3, 28, 23, 0, tzinfo=timezone.utc)
+    assert out["When"][0].to_pydatetime() == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
 
 
 def test_default_columns() -> None:
-    out = select_columns(chunk(), None, None, timezone.utc)
+    out = select_columns(chunk(), None, None, UTC)
     assert DEFAULT_COLUMNS == [("time", "time"), ("name", "name"), ("value", "value"), ("unit", "unit")]
     assert out.columns.tolist() == ["time", "name", "value", "unit"]
     assert out.iloc[0].tolist()[1:] == ["temp", 21.5, "Cel"]

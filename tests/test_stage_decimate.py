@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,7 +18,7 @@ ROME = ZoneInfo("Europe/Rome")
 
 def utc(text: str) -> float:
     """Unix seconds of a UTC wall-clock time written as ISO 8601."""
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 def readings(times: list[float], values: list[float | None], **extra: list) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def readings(times: list[float], values: list[float | None], **extra: list) -> p
     return normalise_frame(pd.DataFrame({**data, "time": times, "value": values, **extra}))
 
 
-def decimate(ds: str, dsf: str, chunks: list[pd.DataFrame], zone: ZoneInfo | timezone = timezone.utc) -> pd.DataFrame:
+def decimate(ds: str, dsf: str, chunks: list[pd.DataFrame], zone: ZoneInfo | timezone = UTC) -> pd.DataFrame:
     decimator = Decimator(ds, dsf, zone)
     out = [decimator.feed(c) for c in chunks] + [decimator.finish()]
     return pd.concat(out, ignore_index=True)
@@ -66,7 +66,7 @@ def test_parse_ds_rejects_with_a_reason(text: str, reason: str) -> None:
 
 def test_unknown_dsf_is_rejected() -> None:
     with pytest.raises(ValueError, match="dsf 'median' is not one of avg max min sum stddev variance"):
-        Decimator("1h", "median", timezone.utc)
+        Decimator("1h", "median", UTC)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_every_split_gives_the_same_result_as_unsplit() -> None:
 
 
 def test_feed_emits_buckets_as_soon_as_a_later_one_starts() -> None:
-    decimator = Decimator("1h", "sum", timezone.utc)
+    decimator = Decimator("1h", "sum", UTC)
     first = decimator.feed(readings([0, 3600, 3700], [1, 2, 3]))
     assert buckets(first) == [(0.0, 1.0)]
     second = decimator.feed(readings([3800], [4]))
@@ -190,7 +190,7 @@ def test_feed_emits_buckets_as_soon_as_a_later_one_starts() -> None:
 
 
 def test_descending_readings_are_an_error() -> None:
-    decimator = Decimator("1h", "sum", timezone.utc)
+    decimator = Decimator("1h", "sum", UTC)
     with pytest.raises(ValueError, match="ascending"):
         decimator.feed(readings([10, 5], [1, 2]))
     decimator.feed(readings([7200], [1]))

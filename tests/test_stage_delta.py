@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import pandas as pd
 import pytest
@@ -87,7 +87,7 @@ def test_delta_then_sum_is_the_consumption_per_bucket() -> None:
     times = [0, 1200, 2400, 3600, 4800, 6000, 3 * 3600]
     values = [103, 110, 111, 115, 2, 6, 9]
     delta = DeltaStage(previous=100)
-    decimator = Decimator("1h", "sum", timezone.utc)
+    decimator = Decimator("1h", "sum", UTC)
     out = []
     for cut in ((0, 4), (4, 7)):
         out.append(decimator.feed(delta.apply(readings(times[cut[0] : cut[1]], values[cut[0] : cut[1]]))))

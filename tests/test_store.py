@@ -6,11 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import seed_body
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.store.schema import SCHEMA_VERSION
 from exporter_tui.store.store import LimitReached, NotFound, Store, StoreError
-from conftest import seed_body
 
 
 def request():

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline_helpers import CH, SUB, T0, body, item
 
 from exporter_tui.config import ExportsSettings
 from exporter_tui.core.models import ExportRequest
@@ -29,7 +30,6 @@ from exporter_tui.pipeline.writers import get_writer
 from exporter_tui.sources import embedded
 from exporter_tui.sources.base import READING_COLUMNS, ReadQuery, SourceError, TargetInfo
 from exporter_tui.sources.embedded import EmbeddedSource, write_readings
-from pipeline_helpers import CH, SUB, T0, body, item
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,8 +26,8 @@ from exporter_tui.tui.widgets.list_editors import ColumnRow, ItemEditor
 
 pytestmark = pytest.mark.asyncio
 
-WINDOW_FROM = datetime(2025, 3, 9, 0, 0, tzinfo=timezone.utc)
-WINDOW_TO = datetime(2025, 3, 9, 0, 30, tzinfo=timezone.utc)
+WINDOW_FROM = datetime(2025, 3, 9, 0, 0, tzinfo=UTC)
+WINDOW_TO = datetime(2025, 3, 9, 0, 30, tzinfo=UTC)
 
 
 def error_of(box: FieldBox) -> str:
@@ -93,7 +93,7 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
         assert body["format"]["columns"] == [{"id": "time", "label": "when"}, {"id": "value", "label": "celsius"}]
         assert body["items"][0]["params"]["from"] == WINDOW_FROM.timestamp()
         # typed without an offset, so read in the request's zone (Rome is UTC+1 in March)
-        assert body["periodStart"] == datetime(2025, 2, 28, 23, 0, tzinfo=timezone.utc).timestamp()
+        assert body["periodStart"] == datetime(2025, 2, 28, 23, 0, tzinfo=UTC).timestamp()
         assert app.main_screen.requests_table.selected_key() == stored[0].id
 
         await pilot.press("r")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ from exporter_tui.tui.formatting import (
 )
 
 ROME = ZoneInfo("Europe/Rome")
-MIDNIGHT_UTC = datetime(2025, 3, 9, tzinfo=timezone.utc).timestamp()  # 1741478400
+MIDNIGHT_UTC = datetime(2025, 3, 9, tzinfo=UTC).timestamp()  # 1741478400
 
 
 def test_times_are_unix_seconds_or_iso_and_naive_means_the_request_zone() -> None:
@@ -41,16 +41,16 @@ def test_times_are_unix_seconds_or_iso_and_naive_means_the_request_zone() -> Non
     assert parse_time("2025-03-09T00:00:00Z", ROME) == MIDNIGHT_UTC
     assert parse_time("2025-03-09T02:00:00+02:00", ROME) == MIDNIGHT_UTC
     assert parse_time("2025-03-09T01:00", ROME) == MIDNIGHT_UTC  # Rome is UTC+1 in March
-    assert parse_time("2025-03-09T00:00", timezone.utc) == MIDNIGHT_UTC
+    assert parse_time("2025-03-09T00:00", UTC) == MIDNIGHT_UTC
     with pytest.raises(ValueError, match="'yesterday' is not an ISO 8601 date-time"):
         parse_time("yesterday", ROME)
 
 
 def test_times_are_shown_in_the_request_zone() -> None:
     assert format_time(MIDNIGHT_UTC, ROME) == "2025-03-09T01:00:00+01:00"
-    assert format_time(MIDNIGHT_UTC, timezone.utc) == "2025-03-09T00:00:00Z"
-    assert format_time(MIDNIGHT_UTC + 0.25, timezone.utc) == "2025-03-09T00:00:00.250Z"
-    assert parse_time(format_time(MIDNIGHT_UTC, ROME), timezone.utc) == MIDNIGHT_UTC
+    assert format_time(MIDNIGHT_UTC, UTC) == "2025-03-09T00:00:00Z"
+    assert format_time(MIDNIGHT_UTC + 0.25, UTC) == "2025-03-09T00:00:00.250Z"
+    assert parse_time(format_time(MIDNIGHT_UTC, ROME), UTC) == MIDNIGHT_UTC
 
 
 def test_an_error_path_finds_the_nearest_place_that_shows_it() -> None:
@@ -94,12 +94,12 @@ def test_exported_files_are_written_whole(tmp_path: Path) -> None:
 
 
 def test_cells_are_short_and_say_everything_in_words() -> None:
-    now = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 10, 12, tzinfo=UTC)
     assert span_text(86_400) == "1d"
     assert span_text(90_000 + 15 * 60) == "1d1h15m"
     assert span_text(45) == "45s"
     assert compact_time(MIDNIGHT_UTC, ROME, now) == "03-09 01:00"
-    assert compact_time(MIDNIGHT_UTC - 366 * 86_400, timezone.utc, now) == "2024-03-08 00:00"
+    assert compact_time(MIDNIGHT_UTC - 366 * 86_400, UTC, now) == "2024-03-08 00:00"
     assert window_text(MIDNIGHT_UTC, MIDNIGHT_UTC + 86_400, ROME, now) == "03-09 01:00 +1d"
     assert window_text(None, None, ROME, now) == "-"
     assert progress_text(50, 100) == "####....  50%"

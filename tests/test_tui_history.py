@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ DAY = 86_400.0
 
 def add_finished_runs(store, request_id: str, statuses: list[str]) -> None:
     """Runs that ended long ago, one per day of March 2024, straight through the store."""
-    base = datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp()
+    base = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
     for i, status in enumerate(statuses):
         window = (base + i * DAY, base + (i + 1) * DAY)
         run = store.create_run(request_id, "schedule", window, "tester", run_at=window[1])

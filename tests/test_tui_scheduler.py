@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ FAST = CONFIG.replace('catch_up = "skip"', 'catch_up = "skip"\ntick = 0.2')
 
 
 def one_time_body() -> dict:
-    window = (datetime(2025, 3, 9, 6, tzinfo=timezone.utc).timestamp(), datetime(2025, 3, 9, 7, tzinfo=timezone.utc).timestamp())
+    window = (datetime(2025, 3, 9, 6, tzinfo=UTC).timestamp(), datetime(2025, 3, 9, 7, tzinfo=UTC).timestamp())
     body = hourly_body("one hour, once", type="oneTime")
     del body["periodicity"], body["periodStart"]
     params = body["items"][0]["params"]

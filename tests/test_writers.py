@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import openpyxl
-from openpyxl.utils.escape import unescape
 import pandas as pd
 import pytest
+from openpyxl.utils.escape import unescape
 
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
 from exporter_tui.pipeline.writers.timefmt import TimeFormatter, format_times, zone_header

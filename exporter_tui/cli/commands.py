@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError, parse_instant, read_body
 from exporter_tui.cli.output import (
@@ -96,8 +96,8 @@ def next_runs(sr: StoredRequest, now: datetime | None = None, count: int = 5) ->
     schedule = Schedule(sr.request, datetime.fromisoformat(sr.created_at.replace("Z", "+00:00")))
     zone = get_zone(sr.request.format.timezone)
     return [
-        {"utc": t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"), "local": t.astimezone(zone).isoformat()}
-        for t in schedule.next_times(now or datetime.now(timezone.utc), count)
+        {"utc": t.astimezone(UTC).isoformat().replace("+00:00", "Z"), "local": t.astimezone(zone).isoformat()}
+        for t in schedule.next_times(now or datetime.now(UTC), count)
     ]
 
 
@@ -210,7 +210,7 @@ class ProgressBar:
 def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.scheduler.service import Scheduler
 
-    now = parse_instant(args.now, "--now") if args.now else datetime.now(timezone.utc)
+    now = parse_instant(args.now, "--now") if args.now else datetime.now(UTC)
     store = ctx.open_store()
     try:
         scheduler = Scheduler(ctx, store)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from exporter_tui.core.errors import FieldError, RequestInvalid
@@ -53,11 +53,11 @@ def _refuse_constant(name: str) -> Any:
 def parse_instant(text: str, name: str) -> datetime:
     """ISO 8601 (naive means UTC) or Unix seconds."""
     try:
-        return datetime.fromtimestamp(float(text), timezone.utc)
+        return datetime.fromtimestamp(float(text), UTC)
     except (ValueError, OverflowError, OSError):
         pass
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import isodate
@@ -71,7 +71,7 @@ def _short(text: object) -> str:
 def get_zone(name: str | None) -> ZoneInfo | timezone:
     """An IANA zone; `utc` (any case) and empty mean UTC."""
     if name is None or name == "" or name.lower() == "utc":
-        return timezone.utc
+        return UTC
     if len(name) > 64 or name.startswith("/") or ".." in name:
         raise DurationError(f"'{_short(name)}' is not an IANA time zone")
     try:
@@ -90,18 +90,18 @@ def add_months(dt: datetime, months: int) -> datetime:
 
 def shift(start: datetime, period: Period, k: int = 1, tz: ZoneInfo | timezone | None = None) -> datetime:
     """start + k * period, anchored at start; `start` aware, result aware in `tz` (default start's zone)."""
-    zone = tz or start.tzinfo or timezone.utc
+    zone = tz or start.tzinfo or UTC
     local = start.astimezone(zone).replace(tzinfo=None)
     local = add_months(local, k * period.months) + timedelta(days=k * period.days)
     # A wall-clock time that does not exist (spring forward) resolves like zoneinfo's fold=0.
-    aware = local.replace(tzinfo=zone).astimezone(timezone.utc)
+    aware = local.replace(tzinfo=zone).astimezone(UTC)
     return (aware + timedelta(seconds=k * period.seconds)).astimezone(zone)
 
 
 def shift_back(end: datetime, period: Period, tz: ZoneInfo | timezone | None = None) -> datetime:
     """end - period, the start of a period that ends at `end`."""
-    zone = tz or end.tzinfo or timezone.utc
-    utc = end.astimezone(timezone.utc) - timedelta(seconds=period.seconds)
+    zone = tz or end.tzinfo or UTC
+    utc = end.astimezone(UTC) - timedelta(seconds=period.seconds)
     local = utc.astimezone(zone).replace(tzinfo=None)
     local = add_months(local, -period.months) - timedelta(days=period.days)
     return local.replace(tzinfo=zone).astimezone(zone)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exporter_tui.core.fields import Delimiter, Duration, FileName, Granularity, Label, PlainText, Template, TimeZoneName, Timestamp
+from exporter_tui.core.fields import Delimiter, Duration, FileName, Granularity, Label, PlainText, Template, Timestamp, TimeZoneName
 
 ColumnId = Literal["publisher", "channel", "subtopic", "name", "unit", "time", "value", "created"]
 COLUMN_IDS: tuple[str, ...] = ("publisher", "channel", "subtopic", "name", "unit", "time", "value", "created")

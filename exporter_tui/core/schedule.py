@@ -9,7 +9,7 @@ nominal time; with neither, the item covers the run's interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from exporter_tui.core.durations import Period, get_zone, parse_duration, shift, shift_back
 from exporter_tui.core.models import ExportRequest, ItemParams
@@ -35,9 +35,7 @@ class Schedule:
         self.zone = get_zone(request.format.timezone)
         self.period: Period = parse_duration(request.periodicity)
         start = request.period_start
-        self.start = (
-            datetime.fromtimestamp(start, timezone.utc) if start is not None else created_at.astimezone(timezone.utc).replace(microsecond=0)
-        )
+        self.start = datetime.fromtimestamp(start, UTC) if start is not None else created_at.astimezone(UTC).replace(microsecond=0)
 
     def at(self, k: int) -> datetime:
         """t_k, in the request's zone."""
@@ -96,5 +94,5 @@ def one_time_run(request: ExportRequest, created_at: datetime) -> PlannedRun:
     """A oneTime request runs once: at periodStart when that is in the future, else at once."""
     created = created_at.timestamp()
     start = request.period_start if request.period_start is not None and request.period_start > created else created
-    end = datetime.fromtimestamp(start, timezone.utc)
+    end = datetime.fromtimestamp(start, UTC)
     return PlannedRun(nominal=start, window=overall_window(run_windows(request, end, None)), not_before=start)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -113,7 +113,7 @@ def _long_column(chunk: pd.DataFrame, cid: str, target_label: str | None, zone: 
 def _datetimes(seconds: np.ndarray, zone: ZoneInfo | timezone) -> pd.Series:
     """Unix seconds as tz-aware datetimes, rounded to the microsecond (float seconds carry no more)."""
     micros = np.round(seconds * 1e6).astype("int64").astype("datetime64[us]")
-    return pd.Series(pd.DatetimeIndex(micros).tz_localize(timezone.utc).tz_convert(zone))
+    return pd.Series(pd.DatetimeIndex(micros).tz_localize(UTC).tz_convert(zone))
 
 
 def _values(chunk: pd.DataFrame) -> pd.Series:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -20,8 +20,8 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.core.models import ExportRequest, Item
 from exporter_tui.pipeline import files
 from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
-from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, target_stream, worker_count
 from exporter_tui.pipeline.shape import merge_wide
+from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, target_stream, worker_count
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
 from exporter_tui.sources.base import ReadQuery, Source
 
@@ -179,7 +179,7 @@ def base_name(job: ExportJob) -> str:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def write_options(job: ExportJob, settings: ExportsSettings, on_rows: Callable[[int], None] | None = None) -> WriteOptions:

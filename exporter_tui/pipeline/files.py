@@ -16,7 +16,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
@@ -36,7 +36,7 @@ def safe_component(name: str, fallback: str = "export", limit: int = 80) -> str:
 
 
 def window_stamp(start: float) -> str:
-    return datetime.fromtimestamp(start, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def request_dir(exports_dir: Path, request_id: str, dir_mode: int = 0o700) -> Path:

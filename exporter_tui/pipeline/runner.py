@@ -6,7 +6,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from exporter_tui.config import Settings
@@ -35,7 +35,7 @@ def job_windows(run: Run, stored: StoredRequest) -> list[tuple[float, float]]:
     if run_at is None:
         raise ValueError(f"run {run.id} has no time to anchor its window to")
     interval = (run.window_from, run.window_to) if run.window_from is not None and run.window_to is not None else None
-    end = datetime.fromtimestamp(run_at, timezone.utc)
+    end = datetime.fromtimestamp(run_at, UTC)
     return run_windows(stored.request, end, interval)
 
 
@@ -187,7 +187,7 @@ def run_now(
     store = store or ctx.open_store()
     try:
         stored = store.get_request(request_id)
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         if window is not None:
             run_at, interval, override = window[1], window, True
         else:

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from exporter_tui.config import ConfigError, redacted, secret_values
@@ -40,7 +40,7 @@ class LineFormatter(logging.Formatter):
         self.secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
-        at = getattr(record, "at", None) or _stamp(datetime.fromtimestamp(record.created, timezone.utc))
+        at = getattr(record, "at", None) or _stamp(datetime.fromtimestamp(record.created, UTC))
         kind = getattr(record, "kind", record.levelname.lower())
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
@@ -66,7 +66,7 @@ class LineFormatter(logging.Formatter):
 
 
 def _stamp(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def setup_logging(log_format: str, secrets: list[str]) -> logging.Logger:

@@ -17,7 +17,7 @@ every policy. Intervals that ended while the request was paused are skipped with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.core.durations import Period, parse_duration, shift_back
@@ -81,7 +81,7 @@ def watermark(schedule: Schedule, through: float | None) -> int:
     """The newest interval whose end is at or before `through` (0 when nothing was considered)."""
     if through is None:
         return 0
-    return schedule.last_index_at(datetime.fromtimestamp(through, timezone.utc))
+    return schedule.last_index_at(datetime.fromtimestamp(through, UTC))
 
 
 def decide(schedule: Schedule, considered: int, now: datetime, rules: Rules, paused: tuple[datetime, datetime] | None = None) -> Decision:
@@ -91,7 +91,7 @@ def decide(schedule: Schedule, considered: int, now: datetime, rules: Rules, pau
     if newest < first:
         return NOTHING
     skips: list[SkipRange] = []
-    cutoff = shift_back(now.astimezone(timezone.utc), rules.max_catchup, timezone.utc)
+    cutoff = shift_back(now.astimezone(UTC), rules.max_catchup, UTC)
     too_old = schedule.last_index_at(cutoff)
     if too_old >= 1 and schedule.at(too_old).timestamp() == cutoff.timestamp():  # ending exactly at the cutoff is not older
         too_old -= 1

@@ -27,10 +27,9 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
@@ -50,7 +49,7 @@ PLAN_LIMIT = 1000  # intervals `plan` lists per request (catch-up `all` over a l
 
 
 def utc_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def schedule_of(stored: StoredRequest) -> Schedule:
@@ -330,7 +329,7 @@ class Scheduler:
 
 
 def _instant(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
 class Heartbeat:

@@ -27,7 +27,7 @@ import math
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,7 @@ def _utc_seconds(end: datetime | None) -> int:
     if end is None:
         return int(clock.time()) // 3600 * 3600
     if end.tzinfo is None:
-        end = end.replace(tzinfo=timezone.utc)
+        end = end.replace(tzinfo=UTC)
     return math.floor(end.timestamp())
 
 
@@ -209,7 +209,7 @@ def generate_demo(
         rows=done,
         devices=len(DEMO_DEVICES),
         targets=len(DEMO_DEVICES) * len(DEMO_METRICS),
-        start=datetime.fromtimestamp(start_s, timezone.utc),
-        end=datetime.fromtimestamp(end_s, timezone.utc),
+        start=datetime.fromtimestamp(start_s, UTC),
+        end=datetime.fromtimestamp(end_s, UTC),
         seconds=clock.perf_counter() - began,
     )

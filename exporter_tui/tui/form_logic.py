@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from exporter_tui.core.durations import DurationError, get_zone
@@ -24,7 +24,7 @@ def zone_or_utc(name: str | None) -> tzinfo:
     try:
         return get_zone(name or "utc")
     except DurationError:
-        return timezone.utc
+        return UTC
 
 
 def parse_time(text: str, zone: tzinfo) -> float:

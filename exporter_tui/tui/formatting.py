@@ -5,7 +5,7 @@ Nothing here imports Textual, so the shapes of the cells are tested on their own
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from exporter_tui.core.durations import DurationError, get_zone
@@ -20,7 +20,7 @@ def zone_of(request: ExportRequest) -> tzinfo:
     try:
         return get_zone(request.format.timezone)
     except DurationError:  # a stored request always has a valid zone; this only guards old rows
-        return timezone.utc
+        return UTC
 
 
 def target_summary(request: ExportRequest) -> str:
@@ -162,7 +162,7 @@ def history_cells(run: Run, now: datetime) -> dict[str, str]:
         "run": run.id[:8],
         "request": run.request_id[:8],
         "status": status_text(run),
-        "window": window_text(run.window_from, run.window_to, timezone.utc, now),
+        "window": window_text(run.window_from, run.window_to, UTC, now),
         "rows": NONE if run.rows is None else str(run.rows),
         "origin": run.origin,
     }
@@ -190,6 +190,6 @@ def iso_pair(ts: float | None, zone: tzinfo) -> str:
     """`2025-03-09T00:00:00Z (2025-03-09T01:00:00+01:00)`: an instant in UTC and in the request's zone."""
     if ts is None:
         return NONE
-    utc = datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    utc = datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
     local = datetime.fromtimestamp(ts, zone).isoformat()
     return utc if local.endswith("+00:00") else f"{utc} ({local})"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from textual.message import Message
 
@@ -122,4 +122,4 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

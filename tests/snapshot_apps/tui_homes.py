@@ -11,7 +11,7 @@ import itertools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from exporter_tui.sources.demo import (
 )
 from exporter_tui.tui.app import AppOptions, ExporterApp
 
-DEMO_END = datetime(2025, 3, 10, 0, 0, tzinfo=timezone.utc)
-FIXED_NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
+DEMO_END = datetime(2025, 3, 10, 0, 0, tzinfo=UTC)
+FIXED_NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 TEMPERATURE = demo_target(DEMO_DEVICE, "temperature")
 HUMIDITY = demo_target(DEMO_DEVICE, "humidity")
 CONFIG = """\
@@ -96,7 +96,7 @@ def hourly_body(name: str = "Hourly temperature", **changes: Any) -> dict[str, A
         "name": name,
         "type": "recurring",
         "periodicity": "P1D",
-        "periodStart": int(datetime(2025, 3, 1, tzinfo=timezone.utc).timestamp()),
+        "periodStart": int(datetime(2025, 3, 1, tzinfo=UTC).timestamp()),
         "format": {
             "extension": "csv",
             "timezone": "Europe/Rome",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter_tui.pipeline.writers.base import Table, WriteOptions, WriteResult, Writer
+from exporter_tui.pipeline.writers.base import Table, WriteOptions, Writer, WriteResult
 from exporter_tui.pipeline.writers.csv_writer import CsvWriter
 from exporter_tui.pipeline.writers.excel_writer import ExcelWriter
 from exporter_tui.pipeline.writers.json_writer import JsonWriter

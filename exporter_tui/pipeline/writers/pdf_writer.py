@@ -44,7 +44,7 @@ from exporter_tui.pipeline.writers.base import (
 from exporter_tui.pipeline.writers.timefmt import TimeFormatter, format_times, wall_clock, zone_display
 
 MAX_POINTS = 1000
-_FIXED_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_FIXED_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _FONT = "Helvetica"
 _ENCODING = "cp1252"
 _ROW_H = 5.0

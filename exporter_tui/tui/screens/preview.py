@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
@@ -60,7 +60,7 @@ class PreviewScreen(Screen[None]):
         super().__init__()
         self.request = request
         self.stored = stored
-        self.now = datetime.now(timezone.utc)  # replaced by the app's clock on mount
+        self.now = datetime.now(UTC)  # replaced by the app's clock on mount
 
     def compose(self) -> ComposeResult:
         who = self.stored.short_id if self.stored else "unsaved form"
@@ -142,7 +142,7 @@ class PreviewScreen(Screen[None]):
         hours = [(t - start) / 3600 for t in times]
         plt = widget.plt
         plt.plot(hours, values, marker="braille")
-        first = datetime.fromtimestamp(start, timezone.utc).isoformat().replace("+00:00", "Z")
+        first = datetime.fromtimestamp(start, UTC).isoformat().replace("+00:00", "Z")
         plt.title(f"{label} ({len(values)} points)")
         plt.xlabel(f"hours since {first}")
         return widget

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from rich.text import Text
@@ -74,7 +74,7 @@ class RunDetailScreen(Screen[None]):
             about = f"{stored.short_id}" + (f" {stored.request.name}" if stored.request.name else "")
             about += " (deleted)" if stored.deleted_at else ""
         except NotFound:
-            zone, about = timezone.utc, run.request_id
+            zone, about = UTC, run.request_id
         self.query_one("#run-title", Static).update(f"Run {run.id[:8]} of request {about}: {run.status}")
         span = span_text(run.window_to - run.window_from) if run.window_from is not None and run.window_to is not None else NONE
         lines = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from typing import Any, get_args
 
 from textual.app import ComposeResult
@@ -180,7 +180,7 @@ def _accepts(check: Callable[[str], object]) -> Callable[[str], bool]:
 # Input validators by kind: they mark a bad value on the input itself as it is typed; the
 # words of the error come from the core's model, under the field.
 VALIDATORS: dict[str, Callable[[], list[Validator]]] = {
-    "time": lambda: [Function(_accepts(lambda t: parse_time(t, timezone.utc)), "not an ISO 8601 date-time or Unix seconds")],
+    "time": lambda: [Function(_accepts(lambda t: parse_time(t, UTC)), "not an ISO 8601 date-time or Unix seconds")],
     "duration": lambda: [Function(_accepts(parse_duration), "not an ISO 8601 duration")],
     "granularity": lambda: [Function(_accepts(parse_ds), "not a granularity such as 15m")],
     "zone": lambda: [Function(_accepts(get_zone), "not an IANA time zone")],
