@@ -36,7 +36,7 @@ from snapshot_apps.tui_homes import (
 
 import exporter_tui.store.store as store_module
 from exporter_tui.core.validation import parse_request
-from exporter_tui.pipeline.runner import run_now
+from exporter_tui.service.runs import run_now
 
 Step = Callable[[Any], Awaitable[None]]
 

@@ -216,7 +216,7 @@ def test_console_script_and_module_entry_points(home: Path) -> None:
 def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, tmp_path: Path) -> None:
     from datetime import datetime
 
-    from exporter_tui.cli.commands import next_runs
+    from exporter_tui.scheduler.schedules import next_runs
     from exporter_tui.store.store import Store
 
     body = seed_body("1.1")

@@ -16,7 +16,7 @@ def core_modules() -> list[str]:
 
 def test_every_module_outside_tui_imports_without_textual() -> None:
     modules = core_modules()
-    assert "exporter_tui.cli.main" in modules and "exporter_tui.pipeline.runner" in modules
+    assert "exporter_tui.cli.main" in modules and "exporter_tui.service.runs" in modules
     code = (
         "import sys\n"
         + "".join(f"import {m}\n" for m in modules)

@@ -20,7 +20,7 @@ from snapshot_apps.tui_homes import (
 
 from exporter_tui.context import Context
 from exporter_tui.core.validation import parse_request
-from exporter_tui.pipeline.runner import run_now
+from exporter_tui.service.runs import run_now
 from exporter_tui.tui.screens.compose import ComposeScreen
 
 

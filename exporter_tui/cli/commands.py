@@ -19,10 +19,9 @@ from exporter_tui.cli.output import (
     table,
 )
 from exporter_tui.context import Context
-from exporter_tui.core.durations import get_zone
-from exporter_tui.core.schedule import Schedule
 from exporter_tui.core.validation import parse_request
-from exporter_tui.store.store import IdentityMissing, StoredRequest
+from exporter_tui.scheduler.schedules import next_runs
+from exporter_tui.store.store import IdentityMissing
 
 
 def _require_identity(ctx: Context) -> None:
@@ -89,18 +88,6 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
         store.close()
 
 
-def next_runs(sr: StoredRequest, now: datetime | None = None, count: int = 5) -> list[dict[str, str]]:
-    """The next run times of a recurring request, in UTC and in the request's zone."""
-    if sr.request.type != "recurring" or sr.paused:
-        return []
-    schedule = Schedule(sr.request, datetime.fromisoformat(sr.created_at.replace("Z", "+00:00")))
-    zone = get_zone(sr.request.format.timezone)
-    return [
-        {"utc": t.astimezone(UTC).isoformat().replace("+00:00", "Z"), "local": t.astimezone(zone).isoformat()}
-        for t in schedule.next_times(now or datetime.now(UTC), count)
-    ]
-
-
 def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
     request = parse_request(read_body(args.file))
     if args.json:
@@ -150,7 +137,7 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
-    from exporter_tui.pipeline.runner import run_now
+    from exporter_tui.service.runs import run_now
 
     window = None
     if args.from_ or args.to:

@@ -33,12 +33,12 @@ from typing import Any
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
-from exporter_tui.core.schedule import Schedule
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.files import manifest_path, remove_partials, safe_component
-from exporter_tui.pipeline.runner import execute_run, holder_id, notify_outcome
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules
+from exporter_tui.scheduler.schedules import schedule_of
+from exporter_tui.service.runs import execute_run, holder_id, notify_outcome
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
 from exporter_tui.store.timeutil import iso_from_unix
 
@@ -50,10 +50,6 @@ PLAN_LIMIT = 1000  # intervals `plan` lists per request (catch-up `all` over a l
 
 def utc_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def schedule_of(stored: StoredRequest) -> Schedule:
-    return Schedule(stored.request, datetime.fromisoformat(stored.created_at.replace("Z", "+00:00")))
 
 
 def _takes_runs(stored: StoredRequest | None, run: Run) -> bool:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from textual.message import Message
 
 from exporter_tui.context import Context
-from exporter_tui.core.schedule import Schedule
 from exporter_tui.events import RunEvent
+from exporter_tui.scheduler.schedules import next_times
 from exporter_tui.store.store import Run, StoredRequest
 from exporter_tui.tui.formatting import next_run_text
 from exporter_tui.tui.messages import EventPosted, RequestRow, RunProgress
@@ -20,13 +20,6 @@ from exporter_tui.tui.messages import EventPosted, RequestRow, RunProgress
 Post = Callable[[Message], object]
 PAGE = 1000
 PROGRESS_EVERY = 0.1  # seconds between progress messages of one run
-
-
-def next_times(stored: StoredRequest, now: datetime, count: int = 1) -> list[datetime]:
-    if stored.request.type != "recurring" or stored.paused:
-        return []
-    created = datetime.fromisoformat(stored.created_at.replace("Z", "+00:00"))
-    return Schedule(stored.request, created).next_times(now, count)
 
 
 def load_request_rows(ctx: Context, now: datetime, is_cancelled: Callable[[], bool] = lambda: False) -> list[RequestRow]:
@@ -63,7 +56,7 @@ def stopper(stop: threading.Event) -> Callable[..., None]:
 
 def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: threading.Event) -> Run:
     """Run one request now (origin tui), posting its events and progress."""
-    from exporter_tui.pipeline.runner import run_now
+    from exporter_tui.service.runs import run_now
 
     last = [0.0]
     current: dict[str, str | None] = {"run": None}

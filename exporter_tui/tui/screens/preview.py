@@ -32,7 +32,7 @@ class PreviewResult:
 
 def compute(ctx: Context, request: ExportRequest, stored: StoredRequest | None, now: datetime) -> PreviewResult:
     """In a worker thread: the preview (or why there is none) and the next five run times."""
-    from exporter_tui.cli.commands import next_runs
+    from exporter_tui.scheduler.schedules import next_runs
     from exporter_tui.store.timeutil import iso
 
     shown = stored or StoredRequest("(unsaved)", request, ctx.actor, False, iso(now), iso(now), None)

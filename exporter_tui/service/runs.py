@@ -12,9 +12,10 @@ from pathlib import Path
 from exporter_tui.config import Settings
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
-from exporter_tui.core.schedule import Schedule, overall_window, run_windows
+from exporter_tui.core.schedule import overall_window, run_windows
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
+from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.sources.base import Source, SourceError
 from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
 
@@ -158,7 +159,7 @@ def manual_interval(stored: StoredRequest, now: datetime) -> tuple[float, tuple[
     or, for a oneTime one, now and the union of its items' windows."""
     request = stored.request
     if request.type == "recurring":
-        schedule = Schedule(request, datetime.fromisoformat(stored.created_at.replace("Z", "+00:00")))
+        schedule = schedule_of(stored)
         k = schedule.last_index_at(now)
         if k < 1:
             first = schedule.at(1).astimezone(get_zone(request.format.timezone))
