@@ -17,6 +17,7 @@ from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 APP_NAME = "exporter-tui"
 
@@ -233,7 +234,7 @@ def load_settings(path: Path, environ: dict[str, str] | None = None) -> Settings
         raise ConfigError(path, errors) from None
 
 
-def _reason(err: dict) -> str:
+def _reason(err: ErrorDetails) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown setting"
     if str(err["loc"][-1]).endswith("_mode") and err["type"] in ("less_than_equal", "greater_than_equal"):

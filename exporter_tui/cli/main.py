@@ -11,7 +11,7 @@ import argparse
 import stat
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from exporter_tui import __version__
 from exporter_tui.cli.commands import COMMANDS
@@ -22,7 +22,7 @@ from exporter_tui.core.errors import RequestInvalid
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with the usage, as argparse does, but through CliError
+    def error(self, message: str) -> NoReturn:  # exit 2 with the usage, as argparse does, but through CliError
         raise CliError(f"{self.prog}: {message}\n{self.format_usage().rstrip()}")
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from exporter_tui.core.errors import FieldError, RequestInvalid, json_path
 from exporter_tui.core.models import SERVER_FIELDS, ExportRequest
@@ -130,7 +131,7 @@ def _wire_loc(loc: tuple) -> tuple:
     return tuple(printable(_ALIASES.get(p, p)) if isinstance(p, str) else p for p in loc)
 
 
-def _reason(err: dict) -> str:
+def _reason(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "value_error":
         return str(err.get("ctx", {}).get("error", err["msg"]))

@@ -30,7 +30,7 @@ def resolve_webhook(medium: str, hooks: WebhookSettings, target: str | None) -> 
     return name, url
 
 
-def slack_payload(title: str, text: str) -> dict[str, str]:
+def slack_payload(title: str, text: str) -> dict[str, object]:
     title, text = _slack_escape(title), _slack_escape(text)
     return {"text": f"*{title}*\n{text}" if title else text}
 
@@ -40,7 +40,7 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def discord_payload(title: str, text: str) -> dict[str, str]:
+def discord_payload(title: str, text: str) -> dict[str, object]:
     # allowed_mentions: an error text with @everyone must not ping the whole server.
     return {"content": clip(f"**{title}**\n{text}" if title else text, DISCORD_MAX_CHARS), "allowed_mentions": {"parse": []}}
 

@@ -125,7 +125,7 @@ def _values(chunk: pd.DataFrame) -> pd.Series:
     sources = (
         chunk["data_value"].to_numpy(dtype=object),
         chunk["string_value"].to_numpy(dtype=object),
-        chunk["bool_value"].astype("boolean").to_numpy(dtype=object, na_value=None),
+        chunk["bool_value"].astype("boolean").to_numpy(dtype=object, na_value=None),  # type: ignore[call-overload]  # pandas takes any na_value, its stubs only a Scalar (not None)
     )
     present = [missing & pd.notna(s) for s in sources]
     if not any(p.any() for p in present):

@@ -100,9 +100,17 @@ class _Parts:
 
     @staticmethod
     def concat(a: _Parts, b: _Parts) -> _Parts:
+        cat = np.concatenate
         return _Parts(
-            *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in ("key", "start", "count", "total", "mean", "m2", "low", "high")),
-            {c: np.concatenate([a.desc[c], b.desc[c]]) for c in a.desc},
+            cat([a.key, b.key]),
+            cat([a.start, b.start]),
+            cat([a.count, b.count]),
+            cat([a.total, b.total]),
+            cat([a.mean, b.mean]),
+            cat([a.m2, b.m2]),
+            cat([a.low, b.low]),
+            cat([a.high, b.high]),
+            {c: cat([a.desc[c], b.desc[c]]) for c in a.desc},
         )
 
 
@@ -233,6 +241,7 @@ def _frame(parts: _Parts | None, dsf: str) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for col in READING_COLUMNS:
         dtype = READING_DTYPES[col]
+        data: np.ndarray | list[None]
         if parts is not None and col in parts.desc:
             data = parts.desc[col]
         elif parts is not None and col == "time":

@@ -132,7 +132,7 @@ def build_table(
         streams = {
             label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields) for name, label in zip(names, labels)
         }
-        chunks = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
+        chunks: Iterator[pd.DataFrame] = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
     else:
         layout = long_layout(columns)
         explicit = p.target.label is not None

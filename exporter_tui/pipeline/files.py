@@ -73,7 +73,7 @@ def remove_partials(folder: Path, run_id: str) -> list[Path]:
     published under final names but never recorded (a crash between the rename and the
     database write), found by the run id in their manifests. Call it only for a run that
     is not done."""
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     tag = f".tmp-{run_id}"

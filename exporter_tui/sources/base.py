@@ -99,7 +99,7 @@ def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
     n = len(df)
     for col, dtype in READING_DTYPES.items():
         if col in df.columns:
-            out[col] = df[col].astype(dtype) if dtype != "object" else df[col].astype(object)
+            out[col] = df[col].astype(pd.api.types.pandas_dtype(dtype)) if dtype != "object" else df[col].astype(object)
         else:
             out[col] = pd.Series([None] * n, dtype=dtype, index=df.index)
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -150,7 +150,7 @@ def _frame_column(series: pd.Series, column: str) -> Any:
     if column in _FLOAT_COLUMNS:
         arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return None if np.isnan(arr).all() else arr
-    values = series.to_numpy(dtype=object, na_value=None).tolist()
+    values = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]  # pandas takes any na_value, its stubs only a Scalar (not None)
     first = values[0]
     same = all(v is None for v in values) if first is None else values.count(first) == len(values)
     return first if same and _is_scalar(first) else values
@@ -238,7 +238,8 @@ class ReadingsWriter:
             df[col] = df[col].where(df[col].notna(), "")
         for key, group in df.groupby(list(_KEY), sort=True):
             columns = {c: _frame_column(group[c], c) for c in _PAYLOAD if c != "time"}
-            self.write_target(*key, time=group["time"].to_numpy(), **columns)
+            channel, subtopic, name = cast(tuple[str, str, str], key)
+            self.write_target(channel, subtopic, name, group["time"].to_numpy(), **columns)
         return len(df)
 
     def write_target(self, channel: str, subtopic: str, name: str, time: np.ndarray | Sequence[float], **columns: Any) -> int:

@@ -9,7 +9,7 @@ import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["requests"].create(
+    db.table("requests").create(
         {
             "id": str,
             "name": str,
@@ -29,9 +29,9 @@ def _v1(db: sqlite_utils.Database) -> None:
         not_null={"type", "extension", "body", "owner", "created_at", "updated_at"},
         defaults={"paused": 0},
     )
-    db["requests"].create_index(["deleted_at", "created_at"])
-    db["requests"].create_index(["type"])
-    db["runs"].create(
+    db.table("requests").create_index(["deleted_at", "created_at"])
+    db.table("requests").create_index(["type"])
+    db.table("runs").create(
         {
             "id": str,
             "request_id": str,
@@ -64,16 +64,16 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
     # Exactly once: one run per (request, nominal time). Manual runs have no nominal time,
     # and SQLite lets NULLs repeat in a unique index, so they are never deduplicated.
-    db["runs"].create_index(["request_id", "nominal_time"], unique=True, index_name="runs_request_nominal")
-    db["runs"].create_index(["status", "created_at"])
-    db["runs"].create_index(["request_id", "created_at"])
-    db["run_log"].create(
+    db.table("runs").create_index(["request_id", "nominal_time"], unique=True, index_name="runs_request_nominal")
+    db.table("runs").create_index(["status", "created_at"])
+    db.table("runs").create_index(["request_id", "created_at"])
+    db.table("run_log").create(
         {"id": int, "run_id": str, "at": str, "level": str, "message": str},
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["run_log"].create_index(["run_id", "id"])
-    db["notifications"].create(
+    db.table("run_log").create_index(["run_id", "id"])
+    db.table("notifications").create(
         {
             "id": int,
             "run_id": str,
@@ -88,13 +88,13 @@ def _v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["notifications"].create_index(["run_id"])
-    db["audit"].create(
+    db.table("notifications").create_index(["run_id"])
+    db.table("audit").create(
         {"id": int, "action": str, "actor": str, "entity": str, "entity_id": str, "at": str, "detail": str},
         pk="id",
     )
-    db["audit"].create_index(["entity_id"])
-    db["scheduler_lease"].create({"name": str, "holder": str, "expires_at": float, "pid": int, "host": str}, pk="name")
+    db.table("audit").create_index(["entity_id"])
+    db.table("scheduler_lease").create({"name": str, "holder": str, "expires_at": float, "pid": int, "host": str}, pk="name")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]

@@ -73,7 +73,7 @@ def column_kind(table: Table, label: str, values: pd.Series) -> ColumnKind:
 def number_texts(values: pd.Series, missing: str) -> np.ndarray:
     """Numbers as Python's shortest round-trip repr (21.5, 1e-05, inf), `missing` for NaN/NA."""
     if not ptypes.is_float_dtype(values.dtype):  # integers, maybe nullable
-        return np.array([missing if v is None else repr(int(v)) for v in values.to_numpy(dtype=object, na_value=None)], dtype=object)
+        return np.array([missing if v is None else repr(int(v)) for v in values.to_numpy(dtype=object, na_value=None)], dtype=object)  # type: ignore[call-overload]  # pandas takes any na_value, its stubs only a Scalar (not None)
     array = values.to_numpy(dtype=np.float64, na_value=np.nan)
     out = np.array(list(map(repr, array.tolist())), dtype=object)
     nan = np.isnan(array)
@@ -92,7 +92,7 @@ def factorize_objects(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     return codes, list(uniques)
 
 
-def take(table: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
+def take(table: np.ndarray | Sequence[object], codes: np.ndarray, missing: object) -> np.ndarray:
     """`table[codes]` with `missing` where the code is -1."""
     out = np.append(np.asarray(table, dtype=object), np.array([missing], dtype=object))[codes]
     return out

@@ -89,7 +89,7 @@ class _Fields:
         return self.quote(neutralise(value))
 
     def times(self, texts: np.ndarray) -> np.ndarray:
-        missing = np.equal(texts, None)
+        missing = np.equal(texts, None)  # type: ignore[call-overload]  # numpy's stubs refuse a None operand; the elementwise `== None` is meant
         if missing.any():
             texts = texts.copy()
             texts[missing] = self.empty

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
@@ -176,8 +177,7 @@ class _Book:
         writers: list[CellWriter] = []
         for i, kind in enumerate(kinds):
             if kind == "time":
-                fmt = self.time_formats[millis[i]]
-                writers.append(lambda r, c, v, _w=sheet.write_number, _f=fmt: _w(r, c, v, _f))
+                writers.append(_time_writer(sheet, self.time_formats[millis[i]]))
             else:
                 writers.append(_any_writer(sheet))
         return writers
@@ -207,6 +207,11 @@ def _write_rows(writers: list[CellWriter], columns: list[list[object]], start: i
         for (c, write), value in zip(pairs, values):
             if value is not None:
                 write(r, c, value)
+
+
+def _time_writer(sheet: Worksheet, time_format: Format) -> CellWriter:
+    write_number = sheet.write_number
+    return lambda r, c, value: write_number(r, c, value, time_format)
 
 
 def _any_writer(sheet: Worksheet) -> CellWriter:

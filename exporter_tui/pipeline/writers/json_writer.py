@@ -66,7 +66,7 @@ class JsonWriter:
 
 def _times(texts: np.ndarray) -> np.ndarray:
     """Formatted times hold no character JSON must escape, so quoting is a concatenation."""
-    missing = np.equal(texts, None)
+    missing = np.equal(texts, None)  # type: ignore[call-overload]  # numpy's stubs refuse a None operand; the elementwise `== None` is meant
     out = '"' + np.where(missing, "", texts) + '"'
     if missing.any():
         out[missing] = "null"

@@ -157,7 +157,7 @@ def _collect(table: Table, options: WriteOptions, room: int, rows_before: int) -
                 kind = column_kind(table, label, values)
                 if kind == "time":
                     texts = formatters.setdefault(i, TimeFormatter(options.date_format)).format(values)
-                    columns.append(np.where(np.equal(texts, None), "", texts).tolist())
+                    columns.append(np.where(np.equal(texts, None), "", texts).tolist())  # type: ignore[call-overload]  # numpy's stubs refuse a None operand; the elementwise `== None` is meant
                 elif kind == "number":
                     section.right_aligned.add(i)
                     columns.append(number_texts(values, "").tolist())

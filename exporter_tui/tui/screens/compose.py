@@ -111,7 +111,7 @@ def field_value(box: FieldBox, zone: Any) -> tuple[Any, str | None]:
 class ComposeScreen(Screen[str | None]):
     """Dismisses with the stored request's id when saved, None when left without saving."""
 
-    BINDINGS = COMPOSE_BINDINGS
+    BINDINGS = [*COMPOSE_BINDINGS]
 
     def __init__(self, mode: str, body: dict[str, Any] | None = None, request_id: str | None = None) -> None:
         super().__init__()
@@ -166,7 +166,7 @@ class ComposeScreen(Screen[str | None]):
             self.sync_type()
         self.baseline = self.read_form()[0]
         self.validate()
-        self.query_one("#form FieldBox").focus_control()
+        self.query_one("#form FieldBox", FieldBox).focus_control()
 
     # -- reading and writing the form ----------------------------------------------------
     def top_fields(self) -> list[FieldBox]:
@@ -309,7 +309,7 @@ class ComposeScreen(Screen[str | None]):
                 placed.setdefault(id(targets[where]), []).append(f"{rest}: {reason}" if rest else reason)
         for target in {id(t): t for t in targets.values()}.values():
             messages = placed.get(id(target), [])
-            text = "; ".join(messages) if messages and self.visible(target) else None
+            text = "; ".join(messages) if messages and self.errors_shown_for(target) else None
             target.show_error(text)  # type: ignore[attr-defined]
         self.error_count = sum(len(r) for r in errors.values())
         if not errors:
@@ -324,7 +324,8 @@ class ComposeScreen(Screen[str | None]):
             summary.set_class(bool(errors), "-invalid")
             summary.update(text)
 
-    def visible(self, target: Widget) -> bool:
+    def errors_shown_for(self, target: Widget) -> bool:
+        """Whether `target` shows its errors yet: once touched, or all at once after a load or a refused save."""
         if self.show_all or isinstance(target, ErrorLine):
             return True
         if isinstance(target, FieldBox):
@@ -383,10 +384,10 @@ class ComposeScreen(Screen[str | None]):
         adders = {"add-column": ("columns", ColumnRow), "add-item": ("items", ItemEditor), "add-message": ("messages", MessageEditor)}
         if button.id in adders:
             kind, row_type = adders[button.id]
-            row = row_type()
-            await self.query_one(f"#{kind}").mount(row)
-            row.fields()[0].focus_control()
-            row.scroll_visible()
+            new_row = row_type()
+            await self.query_one(f"#{kind}").mount(new_row)
+            new_row.fields()[0].focus_control()
+            new_row.scroll_visible()
             self.validate()
             return
         row = next((a for a in button.ancestors if isinstance(a, FormRow)), None)
@@ -395,14 +396,16 @@ class ComposeScreen(Screen[str | None]):
         if button.has_class("remove-row"):
             await row.remove()
         elif button.has_class("move-up") or button.has_class("move-down"):
-            siblings = list(row.parent.query_children(FormRow)) if row.parent else []
-            i = siblings.index(row)
-            j = i - 1 if button.has_class("move-up") else i + 1
-            if 0 <= j < len(siblings) and row.parent is not None:
-                if j < i:
-                    row.parent.move_child(row, before=siblings[j])
-                else:
-                    row.parent.move_child(row, after=siblings[j])
+            parent = row.parent
+            if isinstance(parent, Widget):
+                siblings = list(parent.query_children(FormRow))
+                i = siblings.index(row)
+                j = i - 1 if button.has_class("move-up") else i + 1
+                if 0 <= j < len(siblings):
+                    if j < i:
+                        parent.move_child(row, before=siblings[j])
+                    else:
+                        parent.move_child(row, after=siblings[j])
         self.validate()
 
     # -- actions -----------------------------------------------------------------------------

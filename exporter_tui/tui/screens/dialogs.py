@@ -46,7 +46,7 @@ class ConfirmDialog(ModalScreen[bool]):
 class PathPrompt(ModalScreen[str | None]):
     """Ask for a file path; Enter accepts, Escape cancels."""
 
-    BINDINGS = DIALOG_CLOSE
+    BINDINGS = [*DIALOG_CLOSE]
 
     def __init__(self, title: str, value: str = "") -> None:
         super().__init__(classes="dialog")

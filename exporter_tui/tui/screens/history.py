@@ -20,7 +20,7 @@ PAGE_SIZE = 50
 
 
 class HistoryScreen(Screen[None]):
-    BINDINGS = HISTORY_BINDINGS
+    BINDINGS = [*HISTORY_BINDINGS]
 
     def __init__(self) -> None:
         super().__init__()

@@ -54,7 +54,7 @@ def compute(ctx: Context, request: ExportRequest, stored: StoredRequest | None, 
 
 
 class PreviewScreen(Screen[None]):
-    BINDINGS = DIALOG_CLOSE
+    BINDINGS = [*DIALOG_CLOSE]
 
     def __init__(self, request: ExportRequest, stored: StoredRequest | None) -> None:
         super().__init__()
@@ -104,7 +104,7 @@ class PreviewScreen(Screen[None]):
         for table in tables:
             count = f"first {len(table.rows)} row(s)" if len(table.rows) >= PREVIEW_ROWS else f"{len(table.rows)} row(s)"
             await rows.mount(Static(f"{table.title or 'rows'}: {count}, exactly as the file will have them", classes="table-title"))
-            grid = DataTable(cursor_type="row", classes="preview-table")
+            grid: DataTable[Text] = DataTable(cursor_type="row", classes="preview-table")
             await rows.mount(grid)
             grid.add_columns(*table.headers)
             for row in table.rows:

@@ -35,7 +35,7 @@ def read_manifest(run: Run) -> str:
 
 
 class RunDetailScreen(Screen[None]):
-    BINDINGS = DIALOG_CLOSE
+    BINDINGS = [*DIALOG_CLOSE]
 
     def __init__(self, run_id: str) -> None:
         super().__init__()
