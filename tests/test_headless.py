@@ -194,7 +194,7 @@ def test_an_unusable_database_exits_1_and_is_left_as_it_was(tmp_path, kind):
 
 
 def test_headless_does_not_import_textual():
-    code = "import exporter_tui.scheduler.headless, exporter_tui.scheduler.service, sys; assert 'textual' not in sys.modules"
+    code = "import exporter_tui.cli.headless, exporter_tui.scheduler.service, sys; assert 'textual' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], env=clean_env(), timeout=60).returncode == 0
 
 

@@ -35,6 +35,7 @@ from exporter_tui.core.schedule import Schedule
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.files import manifest_path
 from exporter_tui.scheduler.service import Scheduler
+from exporter_tui.service.scheduling import make_scheduler
 from exporter_tui.store.store import Store
 
 T0 = utc(2026, 3, 2)  # a Monday, midnight UTC
@@ -75,7 +76,7 @@ def test_monthly_intervals_follow_the_calendar_anchored_at_the_start(tmp_path, s
     seed(ctx, start, start + M)
     sr = create(store, recurring("P1M", start, catch_up="all"), start)
     clock = FakeClock(utc(2026, 4, 30, 0, 0, 1))
-    scheduler = Scheduler(ctx, store, clock=clock)
+    scheduler = make_scheduler(ctx, store, clock=clock)
 
     plan = scheduler.plan(clock())
     assert [(p.k, p.nominal) for p in plan] == [(1, utc(2026, 2, 28)), (2, utc(2026, 3, 31)), (3, utc(2026, 4, 30))]
@@ -104,7 +105,7 @@ def test_daily_runs_keep_the_wall_clock_over_dst(tmp_path, store_of, start, now,
     store = store_of(ctx)
     seed(ctx, start, start + M)
     create(store, recurring("P1D", start, catch_up="all", zone="Europe/Rome"), start)
-    runs = Scheduler(ctx, store, clock=FakeClock(now)).run_due()
+    runs = make_scheduler(ctx, store, clock=FakeClock(now)).run_due()
     assert [(r.window_to - r.window_from) / 3600 for r in runs] == hours
     for lo, hi in windows(runs):
         assert lo.astimezone(ROME).time() == hi.astimezone(ROME).time() == wall_time(0, 30)
@@ -127,7 +128,7 @@ def test_latest_runs_only_the_newest_missed_interval_and_records_one_skip(tmp_pa
     seed(ctx, T0, T0 + 12 * H)  # values 0, 1, 2... every 10 minutes
     sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
     clock = FakeClock(T0 + 5 * H + 30 * M)
-    scheduler = Scheduler(ctx, store, clock=clock)
+    scheduler = make_scheduler(ctx, store, clock=clock)
 
     runs = scheduler.run_due()
     assert [(r.status, r.origin, r.rows, r.nominal_time) for r in runs] == [("done", "schedule", 6, (T0 + 5 * H).timestamp())]
@@ -152,7 +153,7 @@ def test_all_runs_every_missed_interval_oldest_first(tmp_path, store_of):
     seed(ctx, T0, T0 + 12 * H)
     sr = create(store, recurring("PT1H", T0, catch_up="all"), T0)
 
-    runs = Scheduler(ctx, store, clock=FakeClock(T0 + 3 * H + 30 * M)).run_due()
+    runs = make_scheduler(ctx, store, clock=FakeClock(T0 + 3 * H + 30 * M)).run_due()
     assert windows(runs) == [(T0, T0 + H), (T0 + H, T0 + 2 * H), (T0 + 2 * H, T0 + 3 * H)]
     assert [(r.status, r.rows) for r in runs] == [("done", 6)] * 3
     assert [values_in(r.file_path)[0] for r in runs] == [0.0, 6.0, 12.0]
@@ -167,7 +168,7 @@ def test_skip_runs_none_of_the_missed_and_resumes_with_the_next_interval(tmp_pat
     seed(ctx, T0, T0 + 12 * H)
     sr = create(store, recurring("PT1H", T0), T0)
     clock = FakeClock(T0 + 5 * H + 30 * M)
-    scheduler = Scheduler(ctx, store, clock=clock)
+    scheduler = make_scheduler(ctx, store, clock=clock)
 
     assert scheduler.run_due() == []
     assert scheduler.run_due() == []
@@ -188,7 +189,7 @@ def test_intervals_older_than_max_catchup_are_not_run(tmp_path, store_of):
     newest = create(store, recurring("P1D", T0, catch_up="latest"), T0)
     now = T0 + 10 * D + H  # cut-off: T0 + 3 days + 1 hour
 
-    runs = Scheduler(ctx, store, clock=FakeClock(now)).run_due()
+    runs = make_scheduler(ctx, store, clock=FakeClock(now)).run_due()
     assert windows([r for r in runs if r.request_id == every.id]) == [(T0 + k * D, T0 + (k + 1) * D) for k in range(3, 10)]
     assert windows([r for r in runs if r.request_id == newest.id]) == [(T0 + 9 * D, T0 + 10 * D)]
     cut = skip_event(T0, T0 + 3 * D, 3, "older than max_catchup P7D")
@@ -205,7 +206,7 @@ def test_a_period_start_in_the_past_asks_for_its_intervals_under_the_policy(tmp_
     every = create(store, recurring("PT1H", T0, catch_up="all"), created)
     skip = create(store, recurring("PT1H", T0, catch_up="skip"), created)
 
-    runs = Scheduler(ctx, store, clock=FakeClock(created)).run_due()
+    runs = make_scheduler(ctx, store, clock=FakeClock(created)).run_due()
     assert windows([r for r in runs if r.request_id == latest.id]) == [(T0 + H, T0 + 2 * H)]
     assert windows([r for r in runs if r.request_id == every.id]) == [(T0, T0 + H), (T0 + H, T0 + 2 * H)]
     assert [r for r in runs if r.request_id == skip.id] == []
@@ -222,7 +223,7 @@ def test_paused_requests_get_no_runs_and_resume_under_the_policy(tmp_path, store
     latest = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
     skip = create(store, recurring("PT1H", T0, catch_up="skip"), T0)
     clock = FakeClock(T0 + H + 5 * M)
-    scheduler = Scheduler(ctx, store, clock=clock)
+    scheduler = make_scheduler(ctx, store, clock=clock)
     assert len(scheduler.run_due()) == 2  # interval 1 of each
 
     for sr in (latest, skip):
@@ -253,7 +254,7 @@ def test_one_time_requests_run_at_their_start_and_manual_runs_of_paused_requests
         paused.id, "tui", ((T0 + H).timestamp(), (T0 + 2 * H).timestamp()), ACTOR, run_at=(T0 + 2 * H).timestamp(), override=True, now=T0
     )
     clock = FakeClock(T0 + H)
-    scheduler = Scheduler(ctx, store, clock=clock)
+    scheduler = make_scheduler(ctx, store, clock=clock)
 
     assert [(p.run_id, p.reason) for p in scheduler.plan(clock())] == [(manual.id, "queued tui run, attempt 1")]
     [ran] = scheduler.run_due()
@@ -281,7 +282,7 @@ def test_a_run_whose_process_died_is_failed_as_interrupted_cleaned_and_retried(t
     partial.write_text("time,name,value\n2026-03-02T00:00:00+00:00,x,1", encoding="utf-8")
     clock = FakeClock(T0 + H + 5 * M)  # dead's heartbeat is 4 minutes old, alive's 1 minute
     events: list[RunEvent] = []
-    scheduler = Scheduler(ctx, store, clock=clock, sink=events.append)
+    scheduler = make_scheduler(ctx, store, clock=clock, sink=events.append)
 
     assert scheduler.run_due() == []  # the retry waits for its backoff
     run = store.get_run(dead.id)
@@ -309,7 +310,7 @@ def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp
     dead = store.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
     clock = FakeClock(T0 + H + 5 * M)
     # run-due reads its instant before the tick, so the clock has moved on when the retry is queued
-    ran = Scheduler(ctx, store, clock=clock).run_due(T0 + H + 5 * M - S)
+    ran = make_scheduler(ctx, store, clock=clock).run_due(T0 + H + 5 * M - S)
     assert [(r.id, r.status, r.attempt) for r in ran] == [(dead.id, "done", 2)]
 
 
@@ -337,7 +338,7 @@ ops = "{hooks.url}/hook"
         }
         sr = create(store, recurring("PT1H", T0, catch_up="latest", notification=note), T0)
         clock = FakeClock(T0 + H + 5 * S)
-        scheduler = Scheduler(ctx, store, clock=clock)
+        scheduler = make_scheduler(ctx, store, clock=clock)
 
         [run] = scheduler.run_due()
         assert (run.status, run.attempt, run.next_attempt_at) == ("notProcessed", 2, clock().timestamp() + 30)
@@ -365,7 +366,7 @@ def test_files_older_than_the_retention_are_deleted_and_their_runs_expire(tmp_pa
     store = store_of(ctx)
     seed(ctx, T0, T0 + 12 * H)
     create(store, one_time(None, (T0, T0 + H)), T0)
-    scheduler = Scheduler(ctx, store, clock=FakeClock(T0))
+    scheduler = make_scheduler(ctx, store, clock=FakeClock(T0))
     [run] = scheduler.run_due()
     data = data_files(ctx.paths.exports_dir)[0]
     assert str(data) == run.file_path and manifest_path(data).exists()
@@ -431,7 +432,7 @@ def test_two_schedulers_in_threads_run_each_interval_once(tmp_path, store_of):
     seed(ctx, start, now, every=10.0)
     every = [create(setup, recurring("PT1M", start, catch_up="all"), start) for _ in range(16)]
     latest = [create(setup, recurring("PT1M", start, catch_up="latest"), start) for _ in range(8)]
-    schedulers = [Scheduler(ctx, store_of(ctx)) for _ in range(2)]
+    schedulers = [make_scheduler(ctx, store_of(ctx)) for _ in range(2)]
     results: list[list] = [[], []]
     barrier = threading.Barrier(2)
 
@@ -482,7 +483,7 @@ def test_max_parallel_bounds_the_runs_in_flight_and_a_request_runs_one_at_a_time
         if event.kind == "started":
             time.sleep(0.1)  # a slow start, so that every worker has one in hand
 
-    runs = Scheduler(ctx, store, clock=FakeClock(T0 + 2 * H + 5 * M), sink=sink).run_due()
+    runs = make_scheduler(ctx, store, clock=FakeClock(T0 + 2 * H + 5 * M), sink=sink).run_due()
     assert [r.status for r in runs] == ["done"] * 6
     assert peak[0] == parallel
     assert same_request == []
@@ -504,7 +505,7 @@ def test_serve_stops_the_run_in_hand_as_interrupted_and_leaves_no_file(tmp_path,
             stop.set()
             time.sleep(0.3)
 
-    scheduler = Scheduler(ctx, store, clock=clock, sink=sink)
+    scheduler = make_scheduler(ctx, store, clock=clock, sink=sink)
     thread = threading.Thread(target=scheduler.serve, args=(stop,), kwargs={"grace": 20.0})
     thread.start()
     thread.join(timeout=60)
@@ -520,7 +521,7 @@ def test_serve_holds_the_scheduler_lease_while_it_serves(tmp_path, store_of):
     ctx = make_home(tmp_path)
     store = store_of(ctx)
     clock = FakeClock(T0)
-    scheduler = Scheduler(ctx, store, clock=clock)
+    scheduler = make_scheduler(ctx, store, clock=clock)
     stop = threading.Event()
     thread = threading.Thread(target=scheduler.serve, args=(stop,))
     thread.start()
@@ -531,7 +532,7 @@ def test_serve_holds_the_scheduler_lease_while_it_serves(tmp_path, store_of):
     lease = store.lease_holder("scheduler", now=clock().timestamp())
     assert lease["holder"] == scheduler.holder and lease["expires_at"] == clock().timestamp() + 3 * 0.2
     assert Scheduler.served_by_other(store, now=clock().timestamp()) is None  # this very process serves
-    other = Scheduler(ctx, store_of(ctx), clock=clock)
+    other = make_scheduler(ctx, store_of(ctx), clock=clock)
     assert not other.store.acquire_lease("scheduler", other.holder, 1.0, now=clock().timestamp())
     stop.set()
     thread.join(timeout=30)

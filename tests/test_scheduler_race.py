@@ -35,12 +35,12 @@ import json, sys, time
 from datetime import datetime
 from pathlib import Path
 from exporter_tui.context import load_context
-from exporter_tui.scheduler.service import Scheduler
+from exporter_tui.service.scheduling import make_scheduler
 
 home, now, ready, go = sys.argv[1], datetime.fromisoformat(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 ctx = load_context(home, None)
 store = ctx.open_store()
-scheduler = Scheduler(ctx, store)
+scheduler = make_scheduler(ctx, store)
 ready.touch()
 while not go.exists():
     time.sleep(0.005)

@@ -195,12 +195,12 @@ class ProgressBar:
 
 
 def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
-    from exporter_tui.scheduler.service import Scheduler
+    from exporter_tui.service.scheduling import make_scheduler
 
     now = parse_instant(args.now, "--now") if args.now else datetime.now(UTC)
     store = ctx.open_store()
     try:
-        scheduler = Scheduler(ctx, store)
+        scheduler = make_scheduler(ctx, store)
         if args.dry_run:
             plan = scheduler.plan(now)
             if args.json:

@@ -190,7 +190,7 @@ def warn_if_readable(home: str | None, config: str | None) -> None:
 def dispatch(args: argparse.Namespace) -> int:
     warn_if_readable(args.home, args.config)
     if args.headless:
-        from exporter_tui.scheduler.headless import run_headless
+        from exporter_tui.cli.headless import run_headless
 
         return run_headless(args.home, args.config, log_format=args.log_format)
     if args.command is None:

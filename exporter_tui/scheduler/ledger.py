@@ -2,8 +2,9 @@
 
 Any number of schedulers (the TUI, headless ones, `run-due` from cron) may share a database,
 and none relies on being alone: deciding an interval (its skip events and its run), taking
-over a dead run and expiring a file each happen in one `BEGIN IMMEDIATE` transaction that
-re-reads the state first, so only one scheduler ever does each of them.
+over a dead run (`Store.fail_stale_run`) and expiring a file (`Store.expire_done_run`) each
+happen in one `BEGIN IMMEDIATE` transaction that re-reads the state first, so only one
+scheduler ever does each of them. The SQL lives in the store; this module says what it means.
 
 A request's *watermark* is the end of the newest interval already considered: the newest
 nominal time among its runs, or the `through` of its newest skip event, whichever is later.
@@ -22,33 +23,20 @@ from exporter_tui.scheduler.planner import (
     watermark,
 )
 from exporter_tui.store.store import Run, Store, StoredRequest
-from exporter_tui.store.timeutil import iso
 
-SKIP_ACTION = "exporter:exports:skip"
 ACTOR = "scheduler"
 
 
 def considered_through(store: Store, request_id: str) -> float | None:
     """The request's watermark (Unix seconds), or None when no interval was considered yet."""
-    ran = store.query("SELECT max(nominal_time) AS t FROM runs WHERE request_id = ?", (request_id,))[0]["t"]
-    skipped = store.query(
-        "SELECT max(json_extract(detail, '$.through')) AS t FROM audit WHERE entity_id = ? AND action = ?",
-        (request_id, SKIP_ACTION),
-    )[0]["t"]
-    found = [t for t in (ran, skipped) if t is not None]
+    found = [t for t in (store.newest_nominal_time(request_id), store.newest_skip_through(request_id)) if t is not None]
     return max(found) if found else None
 
 
 def last_pause(store: Store, request_id: str) -> tuple[datetime, datetime] | None:
     """(paused at, resumed at) of the request's latest pause, once it has been resumed."""
-    rows = store.query(
-        "SELECT action, at FROM audit WHERE entity_id = ? AND action IN ('exporter:exports:pause', 'exporter:exports:resume')"
-        " ORDER BY id DESC LIMIT 2",
-        (request_id,),
-    )
-    if len(rows) == 2 and rows[0]["action"].endswith(":resume") and rows[1]["action"].endswith(":pause"):
-        return _parse(rows[1]["at"]), _parse(rows[0]["at"])
-    return None
+    stamps = store.last_pause(request_id)
+    return None if stamps is None else (_parse(stamps[0]), _parse(stamps[1]))
 
 
 def _parse(stamp: str) -> datetime:
@@ -93,25 +81,3 @@ def decide_and_claim(
         interval = schedule.interval(decision.runs[0])
         run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, max_queued)
     return (None if run_id is None else store.get_run(run_id)), written
-
-
-def mark_interrupted(store: Store, run_id: str, older_than: float, stamp: datetime) -> bool:
-    """Fail a run whose heartbeat stopped before `older_than` with the reason "interrupted".
-
-    True for the one scheduler that did it; it then owns the retry or the final failure."""
-    with store.transaction() as conn:
-        changed = conn.execute(
-            "UPDATE runs SET status = 'failed', error = 'interrupted', finished_at = ?"
-            " WHERE id = ? AND status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?",
-            (iso(stamp), run_id, older_than),
-        ).rowcount
-    return changed == 1
-
-
-def expire_done(store: Store, run_id: str, stamp: datetime) -> bool:
-    """Mark a done run expired (with its audit event); True for the one scheduler that did it."""
-    with store.transaction() as conn:
-        changed = conn.execute("UPDATE runs SET status = 'expired' WHERE id = ? AND status = 'done'", (run_id,)).rowcount
-        if changed:
-            store.record_audit("expire", "retention", "run", run_id, {}, stamp)
-    return changed == 1

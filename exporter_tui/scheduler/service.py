@@ -12,6 +12,10 @@ stopped):
    Store connection and Source; it runs the request's queued runs, then decides and claims the
    request's intervals one at a time (so `all` catches up oldest first) until none is left.
 
+What a run does (its export, its files, its messages) is not the scheduler's business: the
+service layer hands it a `RunLife` (service/scheduling.py), as a job function is handed to a
+scheduler, and the scheduler decides only when each run happens and who runs it.
+
 Correctness never rests on this process being alone or on the lease: every claim, skip
 decision, recovery and expiry is a conditional write in one transaction (see ledger.py).
 Two clocks matter: the schedule instant (`now`, which `run-due --now` may set) decides what is
@@ -21,6 +25,7 @@ due; the injectable `clock` stamps heartbeats and claims and judges which runs a
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import threading
 import uuid
@@ -28,21 +33,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
 from exporter_tui.events import EventSink, RunEvent, ignore
-from exporter_tui.pipeline.files import manifest_path, remove_partials, safe_component
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules
 from exporter_tui.scheduler.schedules import schedule_of
-from exporter_tui.service.runs import execute_run, holder_id, notify_outcome
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
 from exporter_tui.store.timeutil import iso_from_unix
 
 Clock = Callable[[], datetime]
+RetryAt = Callable[[Run], float | None]
 LEASE = "scheduler"
 QUEUED_LIMIT = 1000  # queued runs looked at per tick
 PLAN_LIMIT = 1000  # intervals `plan` lists per request (catch-up `all` over a long gap)
@@ -52,16 +55,51 @@ def utc_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def holder_id() -> str:
+    """Who claims runs: host and process, so a stale claim can be told from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunLife(Protocol):
+    """What happens to a run the scheduler claimed, found dead or let expire."""
+
+    def execute(self, store: Store, run: Run, *, sink: EventSink, should_stop: Callable[[], bool], retry_at: RetryAt) -> Run:
+        """Export a claimed (inProgress) run and record how it ended; `retry_at` says when a failed attempt runs again."""
+        ...
+
+    def interrupted(self, run: Run) -> int:
+        """Remove what a run whose process died left behind; the number of partial files removed."""
+        ...
+
+    def failed_for_good(self, store: Store, run: Run, sink: EventSink) -> None:
+        """A run that ended failed with no attempt left (its onFailure messages go)."""
+        ...
+
+    def expired(self, run: Run) -> str:
+        """Delete the file of a run past the retention; a note saying what was done."""
+        ...
+
+
 def _takes_runs(stored: StoredRequest | None, run: Run) -> bool:
     """Queued runs of a paused request wait, unless someone asked for them by hand."""
     return stored is not None and (not stored.paused or run.origin != "schedule")
 
 
 class Scheduler:
-    def __init__(self, ctx: Context, store: Store, *, sink: EventSink = ignore, clock: Clock | None = None, holder: str | None = None):
+    def __init__(
+        self,
+        ctx: Context,
+        store: Store,
+        runs: RunLife,
+        *,
+        sink: EventSink = ignore,
+        clock: Clock | None = None,
+        holder: str | None = None,
+    ):
         """`store` serves the calling thread; `sink` is called from worker threads too."""
         self.ctx = ctx
         self.store = store
+        self.runs = runs
         self.sink = sink
         self.clock: Clock = clock or utc_clock
         self.holder = holder or f"{holder_id()}:{uuid.uuid4().hex[:6]}"
@@ -221,22 +259,11 @@ class Scheduler:
         return run
 
     def _execute(self, store: Store, run: Run) -> Run:
-        stored = store.get_request(run.request_id, include_deleted=True)
         with self._running_lock:
             self._running.add(run.id)
         try:
             with Heartbeat(store, run.id, self.settings.heartbeat_timeout / 4, self.clock):
-                return execute_run(
-                    self.ctx.settings,
-                    self.ctx.paths.exports_dir,
-                    store,
-                    self.ctx.open_source,
-                    run,
-                    stored,
-                    sink=self.sink,
-                    should_stop=self._stopping.is_set,
-                    retry_at=self._retry_at,
-                )
+                return self.runs.execute(store, run, sink=self.sink, should_stop=self._stopping.is_set, retry_at=self._retry_at)
         finally:
             with self._running_lock:
                 self._running.discard(run.id)
@@ -260,14 +287,14 @@ class Scheduler:
         with self._running_lock:
             mine = set(self._running)
         for run in self.store.stale_runs(older_than):
-            if run.id in mine or not ledger.mark_interrupted(self.store, run.id, older_than, now):
+            if run.id in mine or not self.store.fail_stale_run(run.id, older_than, now):
                 continue
-            removed = remove_partials(self.ctx.paths.exports_dir / safe_component(run.request_id), run.id)
+            removed = self.runs.interrupted(run)
             self.store.log_run(
                 run.id,
                 "error",
                 f"interrupted: no heartbeat since {iso_from_unix(run.heartbeat_at)} from {run.claimed_by}; "
-                f"{len(removed)} partial file(s) removed",
+                f"{removed} partial file(s) removed",
                 now,
             )
             when = self._retry_at(run)
@@ -283,25 +310,15 @@ class Scheduler:
                 )
                 continue
             self.sink(RunEvent("recovered", f"run {run.id[:8]} was interrupted; no attempts left", run.id, run.request_id))
-            stored = self.store.get_request(run.request_id, include_deleted=True)
-            notify_outcome(self.ctx.settings, self.store, stored, self.store.get_run(run.id), self.sink)
+            self.runs.failed_for_good(self.store, self.store.get_run(run.id), self.sink)
 
     def _expire(self, now: datetime) -> None:
         """Done runs older than the retention: delete the file and its manifest, mark the run expired."""
         cutoff = now.timestamp() - self.ctx.settings.exports.retention_days * 86400
-        root = self.ctx.paths.exports_dir.resolve()
         for run in self.store.runs_done_before(cutoff):
-            if not ledger.expire_done(self.store, run.id, self.clock()):
+            if not self.store.expire_done_run(run.id, self.clock()):
                 continue
-            note = "no file"
-            if run.file_path:
-                data = Path(run.file_path)
-                if data.resolve().is_relative_to(root):
-                    for p in (data, manifest_path(data)):
-                        p.unlink(missing_ok=True)
-                    note = f"deleted {data.name} and its manifest"
-                else:  # a file of an older exports.dir: never delete outside the exports folder
-                    note = f"left {data} in place (outside {root})"
+            note = self.runs.expired(run)
             self.sink(RunEvent("info", f"run {run.id[:8]} expired (finished {run.finished_at}); {note}", run.id, run.request_id))
 
     # -- lease ---------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,16 +14,12 @@ from exporter_tui.core.schedule import overall_window, run_windows
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
 from exporter_tui.scheduler.schedules import schedule_of
+from exporter_tui.scheduler.service import holder_id
 from exporter_tui.sources.base import Source, SourceError
 from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
 
 Progress = Callable[[int, int | None], None]
 PROGRESS_EVERY = 0.5  # seconds between progress writes to the database and the log
-
-
-def holder_id() -> str:
-    """Who claims runs: host and process, so a stale claim can be told from a live one."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def job_windows(run: Run, stored: StoredRequest) -> list[tuple[float, float]]:

@@ -678,6 +678,58 @@ class Store:
             "SELECT medium, target, policy, status, attempts, error, at FROM notifications WHERE run_id = ? ORDER BY id", (run_id,)
         )
 
+    # -- the scheduler's ledger (scheduler/ledger.py says what these mean) ----------------
+    def newest_nominal_time(self, request_id: str) -> float | None:
+        """The newest scheduled instant among the request's runs, or None when it has none."""
+        return self.query("SELECT max(nominal_time) AS t FROM runs WHERE request_id = ?", (request_id,))[0]["t"]
+
+    def newest_skip_through(self, request_id: str) -> float | None:
+        """The `through` of the request's newest skip event, or None when nothing was skipped."""
+        return self.query(
+            "SELECT max(json_extract(detail, '$.through')) AS t FROM audit WHERE entity_id = ? AND action = 'exporter:exports:skip'",
+            (request_id,),
+        )[0]["t"]
+
+    def last_pause(self, request_id: str) -> tuple[str, str] | None:
+        """(paused at, resumed at) stamps of the request's latest pause, once it has been resumed."""
+        rows = self.query(
+            "SELECT action, at FROM audit WHERE entity_id = ? AND action IN ('exporter:exports:pause', 'exporter:exports:resume')"
+            " ORDER BY id DESC LIMIT 2",
+            (request_id,),
+        )
+        if len(rows) == 2 and rows[0]["action"].endswith(":resume") and rows[1]["action"].endswith(":pause"):
+            return rows[1]["at"], rows[0]["at"]
+        return None
+
+    def fail_stale_run(self, run_id: str, older_than: float, now: datetime) -> bool:
+        """Fail the run "interrupted" if it is still inProgress with no heartbeat since `older_than`;
+        True for the one caller whose write did it."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE runs SET status = 'failed', error = 'interrupted', finished_at = ?"
+                " WHERE id = ? AND status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?",
+                (iso(now), run_id, older_than),
+            ).rowcount
+        return changed == 1
+
+    def expire_done_run(self, run_id: str, now: datetime) -> bool:
+        """Mark a done run expired, with its audit event; True for the one caller whose write did it."""
+        with self.transaction() as conn:
+            changed = conn.execute("UPDATE runs SET status = 'expired' WHERE id = ? AND status = 'done'", (run_id,)).rowcount
+            if changed:
+                self.record_audit("expire", "retention", "run", run_id, {}, now)
+        return changed == 1
+
+    def change_marker(self) -> tuple[Any, ...]:
+        """Cheap facts that change whenever requests or runs do, whoever changed them."""
+        with self._lock:
+            audit = self.conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()
+            runs = self.conn.execute(
+                "SELECT count(*), max(finished_at), sum(status = 'inProgress'), sum(status = 'notProcessed'),"
+                " max(heartbeat_at), sum(progress) FROM runs"
+            ).fetchone()
+        return (*audit, *runs)
+
     # -- scheduler lease -----------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl: float, now: float | None = None) -> bool:
         """Take or renew a named lease; False when another live holder has it."""

@@ -284,13 +284,7 @@ class ExporterApp(App[int]):
 
     def change_marker(self) -> tuple[Any, ...]:
         """Cheap facts that change whenever requests or runs do, whoever changed them."""
-        conn = self.store.conn  # the UI thread's own connection
-        audit = conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()
-        runs = conn.execute(
-            "SELECT count(*), max(finished_at), sum(status = 'inProgress'), sum(status = 'notProcessed'),"
-            " max(heartbeat_at), sum(progress) FROM runs"
-        ).fetchone()
-        return (*audit, *runs, int(self.now().timestamp() // 60))
+        return (*self.store.change_marker(), int(self.now().timestamp() // 60))
 
     def poll(self) -> None:
         try:
@@ -363,12 +357,12 @@ class ExporterApp(App[int]):
         self.set_scheduler_text("scheduler: running in this app")
 
     def serve_scheduler(self) -> None:
-        from exporter_tui.scheduler.service import Scheduler
+        from exporter_tui.service.scheduling import make_scheduler
 
         try:
             store = self.ctx.open_store()
             try:
-                Scheduler(self.ctx, store, sink=lambda event: self.post(EventPosted(event)), clock=self.options.clock).serve(
+                make_scheduler(self.ctx, store, sink=lambda event: self.post(EventPosted(event)), clock=self.options.clock).serve(
                     self.stop_event, grace=SCHEDULER_STOP_SECONDS - 1
                 )
             finally:

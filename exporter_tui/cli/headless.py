@@ -114,7 +114,7 @@ def run_headless(home: str | None, config: str | None, log_format: str = "text")
         return EXIT_FAILED
 
     # Imported after the config and database checks, which should answer fast; pandas takes a moment.
-    from exporter_tui.scheduler.service import Scheduler
+    from exporter_tui.service.scheduling import make_scheduler
 
     stop = threading.Event()
 
@@ -124,7 +124,7 @@ def run_headless(home: str | None, config: str | None, log_format: str = "text")
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
-    scheduler = Scheduler(ctx, store, sink=event_logger(log))
+    scheduler = make_scheduler(ctx, store, sink=event_logger(log))
     code = EXIT_OK
     try:
         scheduler.serve(stop, grace=STOP_GRACE)
