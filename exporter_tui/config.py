@@ -56,13 +56,30 @@ class ExportsSettings(_Section):
     dir_mode: int = Field(default=0o700, ge=0, le=0o777)
 
 
+# The readers service refuses any other `limit` with 400 "invalid limit size".
+READERS_MAX_LIMIT = 1000
+
+
 class ReadersSettings(_Section):
+    """A Mainflux/Magistrala/SuperMQ readers service; the generations are in sources/readers/generations.py."""
+
     url: str = "http://127.0.0.1:9011"
+    api: Literal["auto", "mainflux", "magistrala-0.14", "magistrala"] = "auto"
+    domain: str = ""
+    auth: Literal["bearer", "thing", "client", "key"] = "bearer"
     token: str = ""
     timeout: float = Field(default=10.0, gt=0, le=HOUR)
-    page_size: int = Field(default=1000, ge=1, le=10_000)
+    page_size: int = Field(default=READERS_MAX_LIMIT, ge=1, le=READERS_MAX_LIMIT)
     retries: int = Field(default=3, ge=0, le=100)
     backoff: float = Field(default=0.5, ge=0, le=HOUR)
+    pushdown: Literal["auto", "on", "off"] = "auto"
+
+    @field_validator("domain")
+    @classmethod
+    def _one_path_segment(cls, v: str) -> str:
+        if any(c in v for c in "/?#%") or any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in v):
+            raise ValueError("must be a domain id (one path segment: no '/', '?', '#', '%', spaces or control characters)")
+        return v
 
 
 class SourceSettings(_Section):
@@ -239,6 +256,8 @@ def _reason(err: ErrorDetails) -> str:
         return "unknown setting"
     if str(err["loc"][-1]).endswith("_mode") and err["type"] in ("less_than_equal", "greater_than_equal"):
         return "must be a permission mode from 0o000 to 0o777 (e.g. 0o640)"
+    if err["loc"][-2:] == ("readers", "page_size") and err["type"] == "less_than_equal":
+        return f'must be at most {READERS_MAX_LIMIT}: the readers service refuses a larger limit (400 "invalid limit size")'
     return err["msg"]
 
 

@@ -69,3 +69,27 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
     paths = [p for p, _ in info.value.errors]
     assert sorted(paths) == ["exports.excel_max_rows", "scheduler.max_catchup"]
     assert any("zero" in r for _, r in info.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("line", "path", "says"),
+    [
+        (
+            "page_size = 1001",
+            "source.readers.page_size",
+            'at most 1000: the readers service refuses a larger limit (400 "invalid limit size")',
+        ),
+        ("page_size = 0", "source.readers.page_size", "greater than or equal to 1"),
+        ('api = "magistrala-0.16"', "source.readers.api", "'auto', 'mainflux', 'magistrala-0.14' or 'magistrala'"),
+        ('auth = "basic"', "source.readers.auth", "'bearer', 'thing', 'client' or 'key'"),
+        ('domain = "a/b"', "source.readers.domain", "one path segment"),
+        ('pushdown = "yes"', "source.readers.pushdown", "'auto', 'on' or 'off'"),
+    ],
+)
+def test_bad_readers_settings_are_refused_naming_the_setting(tmp_path: Path, line: str, path: str, says: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[source]\nkind = "readers"\n[source.readers]\n{line}\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, environ={})
+    assert [p for p, _ in info.value.errors] == [path]
+    assert says in info.value.errors[0][1]

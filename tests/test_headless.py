@@ -221,3 +221,19 @@ def test_two_headless_schedulers_on_one_database_run_each_interval_once(tmp_path
     holders = {r["claimed_by"].rsplit(":", 1)[0] for r in store.query("SELECT claimed_by FROM runs")}
     assert holders <= {f"{os.uname().nodename}:{p.pid}" for p in procs}
     store.close()
+
+
+def test_a_readers_page_size_over_1000_exits_2_naming_it(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(BASE_CONFIG + "\n[source.readers]\npage_size = 5000\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter_tui", "--home", str(home), "--headless"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "source.readers.page_size" in proc.stderr and "at most 1000" in proc.stderr
+    assert not (home / "exporter.db").exists()
