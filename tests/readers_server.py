@@ -1,11 +1,26 @@
-"""A real readers HTTP API (Mainflux/Magistrala contract) over a SQLite file, for tests.
+"""A readers HTTP service for tests, following the upstream readers' code, over SQLite or PostgreSQL.
 
-    with ReadersServer.from_rows(rows, tmp_path / "readers.db", token="t0k") as server:
-        ReadersSource(ReadersSettings(url=server.url, token="t0k"))
+    with ReadersServer.from_rows(rows, tmp_path / "readers.db", token="t0k") as server:       # SQLite
+    with ReadersServer.from_pg(rows, pg.new_schema(), **GENERATIONS["supermq"]) as server:   # PostgreSQL
 
-`GET /channels/{id}/messages?offset&limit&subtopic&publisher&name&from&to` with
-`Authorization: Bearer <token>` answers `{"offset", "limit", "total", "messages"}`, newest
-first (ties: the later inserted row first), each message without its empty keys.
+`GET [/{domain}]/channels/{id}/messages?offset&limit&subtopic&publisher&protocol&name&from&to`
+answers `{"offset", "limit", "total", "messages"}` by the readers' SQL: a COUNT(*) and
+`ORDER BY time DESC LIMIT OFFSET` over the `messages` table, each filter applied only when
+non-empty, `from`/`to` only when non-zero, parsed as float64 (as the Go readers do) and
+compared as `time >= from AND time < to`. Nothing orders readings that share a time: on
+PostgreSQL their order is whatever the sort gives (it changes with LIMIT and OFFSET), and
+`shuffle_seed` shuffles them afresh on every request. `limit` outside 1..max_limit is a 400
+"invalid limit size". Times are served in the unit they are stored in.
+
+`schemes` are the accepted `Authorization` schemes ("" = the bare key, Mainflux <= 0.12);
+`domain`, when set, must be the path's first segment; `health` / `version` are the bodies of
+`GET /health` / `GET /version` (404 when None); `omit_empty` leaves `messages` out of an
+empty answer (older readers). GENERATIONS holds these per generation, as upstream has them.
+
+`aggregation=MAX|MIN|AVG|SUM|COUNT&interval=<Go duration>` (both `from` and `to` required) is
+answered with `date_bin(interval, time, 2000-01-03 UTC)` buckets when `aggregates` is True
+(the Timescale reader, PostgreSQL only); otherwise it is ignored and echoed back, as the
+postgres reader does.
 
 Fault modes, settable while running through `server.mode`:
   ok         the contract
@@ -22,26 +37,21 @@ Fault modes, settable while running through `server.mode`:
 from __future__ import annotations
 
 import json
+import random
+import re
 import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from exporter_tui.sources.base import READING_COLUMNS
 
 MODES = ("ok", "garbage", "bad_shape", "cut", "slow", "error500", "flaky")
 
-_SQL_TYPES = {
-    "time": "REAL",
-    "value": "REAL",
-    "sum": "REAL",
-    "update_time": "REAL",
-    "bool_value": "INTEGER",
-}
 _CAMEL = {
     "string_value": "stringValue",
     "bool_value": "boolValue",
@@ -49,30 +59,166 @@ _CAMEL = {
     "update_time": "updateTime",
 }
 _DEFAULT_LIMIT = 10
+_FILTERS = ("subtopic", "publisher", "protocol", "name")
+_AGGREGATIONS = ("MAX", "MIN", "AVG", "SUM", "COUNT")
+
+# What each generation's readers accept and say, from the upstream code.
+GENERATIONS: dict[str, dict[str, Any]] = {
+    "mainflux-0.12": {"schemes": ("",), "version": {"service": "readers", "version": "0.12.1"}, "omit_empty": True},
+    "magistrala-0.14": {"schemes": ("Bearer", "Thing"), "health": {"status": "pass", "version": "0.14.0", "description": "readers"}},
+    "magistrala-0.15": {
+        "schemes": ("Bearer", "Thing"),
+        "domain": "d0m41n",
+        "health": {"status": "pass", "version": "0.15.1", "description": "timescale-reader service"},
+    },
+    "magistrala-0.16": {"schemes": ("Bearer", "Client"), "health": {"status": "pass", "version": "v0.16.0", "description": "readers"}},
+    "supermq": {
+        "schemes": ("Bearer", "Client"),
+        "domain": "d0m41n",
+        "health": {"status": "pass", "version": "v0.18.0", "description": "supermq timescale-reader service"},
+    },
+}
+NANOSECOND_GENERATIONS = ("magistrala-0.15", "magistrala-0.16", "supermq")
+
+
+class Backend(Protocol):
+    def page(self, channel: str, filters: dict[str, Any], limit: int | None, offset: int) -> tuple[int, list[tuple[Any, ...]]]:
+        """(COUNT(*), rows of READING_COLUMNS ordered by time DESC); every row when limit is None."""
+        ...
+
+    def insert(self, rows: Iterable[Mapping[str, Any]]) -> None: ...
+
+
+def _where(channel: str, filters: dict[str, Any], mark: str) -> tuple[str, list[Any]]:
+    where, args = [f"channel = {mark}"], [channel]
+    for key in _FILTERS:
+        if filters.get(key):
+            where.append(f"{key} = {mark}")
+            args.append(filters[key])
+    if filters.get("from"):
+        where.append(f"time >= {mark}")
+        args.append(filters["from"])
+    if filters.get("to"):
+        where.append(f"time < {mark}")
+        args.append(filters["to"])
+    return " AND ".join(where), args
+
+
+class SqliteBackend:
+    """The readers' SQL on SQLite; ties come newest-inserted first, the same on every request."""
+
+    def __init__(self, db_path: str | Path):
+        self.db_path = Path(db_path)
+
+    def page(self, channel: str, filters: dict[str, Any], limit: int | None, offset: int) -> tuple[int, list[tuple[Any, ...]]]:
+        cond, args = _where(channel, filters, "?")
+        cols = ", ".join(f'"{c}"' for c in READING_COLUMNS)
+        con = sqlite3.connect(self.db_path)
+        try:
+            total = con.execute(f"SELECT count(*) FROM messages WHERE {cond}", args).fetchone()[0]
+            rows = con.execute(
+                f"SELECT {cols} FROM messages WHERE {cond} ORDER BY time DESC, rowid DESC LIMIT ? OFFSET ?",
+                [*args, -1 if limit is None else limit, offset],
+            ).fetchall()
+        finally:
+            con.close()
+        return total, rows
+
+    def insert(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        insert_rows(self.db_path, rows)
+
+
+_PG_TYPES = {"value": "FLOAT", "sum": "FLOAT", "update_time": "FLOAT", "bool_value": "BOOL"}
+
+
+class PgBackend:
+    """The readers' SQL on PostgreSQL, one connection per server thread.
+
+    The table is the postgres reader's (`id UUID PRIMARY KEY`, `time FLOAT`) or, for
+    nanoseconds, the Timescale reader's `time BIGINT`. Without an index on time every page
+    is a sort, whose order among equal times depends on LIMIT and OFFSET."""
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self._local = threading.local()
+
+    def _con(self) -> Any:
+        import psycopg
+
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed:
+            con = self._local.con = psycopg.connect(self.dsn, autocommit=True)
+        return con
+
+    def page(self, channel: str, filters: dict[str, Any], limit: int | None, offset: int) -> tuple[int, list[tuple[Any, ...]]]:
+        cond, args = _where(channel, filters, "%s")
+        cols = ", ".join(READING_COLUMNS)
+        con = self._con()
+        total = con.execute(f"SELECT COUNT(*) FROM messages WHERE {cond}", args).fetchone()[0]
+        lim = "" if limit is None else f" LIMIT {int(limit)}"
+        rows = con.execute(f"SELECT {cols} FROM messages WHERE {cond} ORDER BY time DESC{lim} OFFSET {int(offset)}", args).fetchall()
+        return total, rows
+
+    def aggregate(self, channel: str, filters: dict[str, Any], agg: str, seconds: int, nanos: bool, limit: int, offset: int) -> Any:
+        """Buckets of `value` as the Timescale reader's time_bucket gives them (origin 2000-01-03 UTC, whole seconds)."""
+        cond, args = _where(channel, filters, "%s")
+        ts = "to_timestamp(time / 1e9)" if nanos else "to_timestamp(time)"
+        bucket = f"date_bin(make_interval(secs => {int(seconds)}), {ts}, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
+        fn = {"MAX": "MAX(value)", "MIN": "MIN(value)", "AVG": "AVG(value)", "SUM": "SUM(value)", "COUNT": "COUNT(*)"}[agg]
+        sql = (
+            f"SELECT EXTRACT(EPOCH FROM {bucket})::bigint AS b, {fn} FROM messages WHERE {cond} AND value IS NOT NULL "
+            f"GROUP BY b ORDER BY b DESC"
+        )
+        con = self._con()
+        rows = con.execute(sql, args).fetchall()
+        return len(rows), rows[offset : offset + limit]
+
+    def insert(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        pg_insert(self._con(), rows)
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
 
 
 class ReadersServer:
-    """Serves the readers contract from `db_path` on 127.0.0.1 in a daemon thread."""
+    """Serves the readers contract from a backend on 127.0.0.1 in a daemon thread."""
 
     def __init__(
         self,
-        db_path: str | Path,
+        backend: Backend | str | Path,
         *,
         token: str = "test-token",
         mode: str = "ok",
         camel_case: bool = False,
         flaky_failures: int = 2,
         slow_seconds: float = 30.0,
-        max_limit: int = 10_000,
+        max_limit: int = 1000,
+        schemes: tuple[str, ...] = ("Bearer",),
+        domain: str | None = None,
+        health: Any = None,
+        version: Any = None,
+        omit_empty: bool = False,
+        shuffle_seed: int | None = None,
+        aggregates: bool = False,
     ):
-        self.db_path = Path(db_path)
+        self.backend: Backend = SqliteBackend(backend) if isinstance(backend, str | Path) else backend
         self.token = token
         self.camel_case = camel_case
         self.flaky_failures = flaky_failures
         self.slow_seconds = slow_seconds
         self.max_limit = max_limit
+        self.schemes = schemes
+        self.domain = domain
+        self.health = health
+        self.version = version
+        self.omit_empty = omit_empty
+        self.aggregates = aggregates
+        self._rng = random.Random(shuffle_seed) if shuffle_seed is not None else None
         self.bad_shape_body: Any = {"offset": 0, "limit": 10, "total": 1, "messages": {"not": "a list"}}
         self.requests: list[str] = []
+        self.bytes_sent = 0
         self._lock = threading.Lock()
         self._flaky_seen = 0
         self._mode = "ok"
@@ -86,6 +232,15 @@ class ReadersServer:
         """A server over a new SQLite file holding `rows` (dicts of READING_COLUMNS; missing keys are NULL)."""
         create_db(db_path, rows)
         return cls(db_path, **kwargs)
+
+    @classmethod
+    def from_pg(
+        cls, rows: Iterable[Mapping[str, Any]], dsn: str, *, nanoseconds: bool = False, index: bool = False, **kwargs: Any
+    ) -> ReadersServer:
+        """A server over a new `messages` table in the (empty) schema of `dsn`."""
+        backend = PgBackend(dsn)
+        create_pg(backend._con(), rows, nanoseconds=nanoseconds, index=index)
+        return cls(backend, **kwargs)
 
     @property
     def mode(self) -> str:
@@ -112,7 +267,7 @@ class ReadersServer:
 
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Add readings while the server runs (new data arriving during a read)."""
-        insert_rows(self.db_path, rows)
+        self.backend.insert(rows)
 
     @property
     def url(self) -> str:
@@ -156,40 +311,61 @@ class ReadersServer:
                 return "ok"
             return self._mode
 
+    def _authorized(self, header: str | None) -> bool:
+        return header is not None and any(header == (f"{s} {self.token}" if s else self.token) for s in self.schemes)
+
     def _answer(self, channel: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         try:
             offset = int(query.get("offset", "0"))
             limit = int(query.get("limit", str(_DEFAULT_LIMIT)))
-            lo = float(query["from"]) if query.get("from") else None
-            hi = float(query["to"]) if query.get("to") else None
+            filters: dict[str, Any] = {k: query[k] for k in _FILTERS if query.get(k)}
+            for key in ("from", "to"):
+                if query.get(key):
+                    filters[key] = float(query[key])  # strconv.ParseFloat, as upstream
         except ValueError as e:
-            return 400, {"error": f"malformed query: {e}"}
-        if offset < 0 or not 1 <= limit <= self.max_limit:
-            return 400, {"error": "invalid offset or limit"}
-        where = ["channel = ?"]
-        args: list[Any] = [channel]
-        for key in ("subtopic", "publisher", "name"):
-            if query.get(key):
-                where.append(f"{key} = ?")
-                args.append(query[key])
-        if lo is not None:
-            where.append("time >= ?")
-            args.append(lo)
-        if hi is not None:
-            where.append("time < ?")
-            args.append(hi)
-        cond = " AND ".join(where)
-        cols = ", ".join(f'"{c}"' for c in READING_COLUMNS)
-        con = sqlite3.connect(self.db_path)
-        try:
-            total = con.execute(f"SELECT count(*) FROM messages WHERE {cond}", args).fetchone()[0]
-            rows = con.execute(
-                f"SELECT {cols} FROM messages WHERE {cond} ORDER BY time DESC, rowid DESC LIMIT ? OFFSET ?",
-                [*args, limit, offset],
-            ).fetchall()
-        finally:
-            con.close()
-        return 200, {"offset": offset, "limit": limit, "total": total, "messages": [self._message(r) for r in rows]}
+            return 400, {"error": "malformed query parameters", "message": str(e)}
+        if offset < 0:
+            return 400, {"error": "malformed query parameters", "message": "invalid offset"}
+        if not 1 <= limit <= self.max_limit:
+            return 400, {"error": "malformed query parameters", "message": "invalid limit size"}
+        agg = query.get("aggregation", "").upper()
+        head: dict[str, Any] = {"offset": offset, "limit": limit}
+        if agg:
+            head["aggregation"] = query["aggregation"]
+            head["interval"] = query.get("interval", "")
+        if agg and self.aggregates:
+            return self._aggregated(channel, filters, agg, query.get("interval", ""), head, limit, offset)
+        if self._rng is None:
+            total, rows = self.backend.page(channel, filters, limit, offset)
+        else:
+            total, rows = self.backend.page(channel, filters, None, 0)
+            rows = self._shuffle_ties(rows)[offset : offset + limit]
+        messages = [self._message(r) for r in rows]
+        body = head | {"total": total}
+        if messages or not self.omit_empty:
+            body["messages"] = messages
+        return 200, body
+
+    def _aggregated(
+        self, channel: str, filters: dict[str, Any], agg: str, interval: str, head: dict[str, Any], limit: int, offset: int
+    ) -> tuple[int, dict[str, Any]]:
+        seconds = go_duration_seconds(interval)
+        if agg not in _AGGREGATIONS or seconds is None or not filters.get("from") or not filters.get("to"):
+            return 400, {"error": "malformed query parameters", "message": "invalid aggregation, interval, from or to"}
+        if not isinstance(self.backend, PgBackend):
+            raise TypeError("aggregation needs the PostgreSQL backend")
+        nanos = filters["from"] >= 1e13
+        total, rows = self.backend.aggregate(channel, filters, agg, seconds, nanos, limit, offset)
+        scale = 1_000_000_000 if nanos else 1
+        messages = [{"channel": channel, "time": b * scale, "value": float(v)} for b, v in rows]
+        return 200, head | {"total": total, "messages": messages}
+
+    def _shuffle_ties(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        assert self._rng is not None
+        ti = READING_COLUMNS.index("time")
+        with self._lock:
+            keys = [(-float(r[ti]), self._rng.random()) for r in rows]
+        return [r for _, r in sorted(zip(keys, rows), key=lambda kr: kr[0])]
 
     def _message(self, row: tuple[Any, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -200,6 +376,16 @@ class ReadersServer:
                 v = bool(v)
             out[_CAMEL.get(col, col) if self.camel_case else col] = v
         return out
+
+
+def go_duration_seconds(text: str) -> int | None:
+    """Whole seconds of a Go duration like "15m" or "1h30m" (fractions dropped, as time_bucket's caller does)."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    seconds = int(sum(float(n) * units[u] for n, u in parts))
+    return seconds if seconds >= 1 else None
 
 
 class _Server(ThreadingHTTPServer):
@@ -240,10 +426,22 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(503, {"error": "service unavailable"})
         parts = urlsplit(self.path)
         segs = parts.path.strip("/").split("/")
+        if segs == ["health"] and owner.health is not None:
+            return self._json(200, owner.health)
+        if segs == ["version"] and owner.version is not None:
+            return self._json(200, owner.version)
+        if owner.domain is not None:
+            if len(segs) != 4 or not segs[0]:
+                return self._json(404, {"message": "page not found"})
+            domain, segs = unquote(segs[0]), segs[1:]
+        else:
+            domain = None
         if len(segs) != 3 or segs[0] != "channels" or segs[2] != "messages" or not segs[1]:
-            return self._json(404, {"error": "not found"})
-        if self.headers.get("Authorization") != f"Bearer {owner.token}":
+            return self._json(404, {"message": "page not found"})
+        if not owner._authorized(self.headers.get("Authorization")):
             return self._json(401, {"error": "missing or invalid credentials provided"})
+        if domain is not None and domain != owner.domain:
+            return self._json(403, {"error": "failed to perform authorization over the entity", "message": "domain not found"})
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         status, body = owner._answer(unquote(segs[1]), query)
         if fault == "cut":
@@ -259,6 +457,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+        with self.server.owner._lock:
+            self.server.owner.bytes_sent += len(data)
 
     def _cut(self, status: int, data: bytes) -> None:
         """Promise the whole body, send half of it, then drop the connection."""
@@ -274,7 +474,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def create_db(db_path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """A SQLite file with a `messages` table of READING_COLUMNS holding `rows`."""
-    cols = ", ".join(f'"{c}" {_SQL_TYPES.get(c, "TEXT")}' for c in READING_COLUMNS)
+    types = {"time": "NUMERIC", "value": "REAL", "sum": "REAL", "update_time": "REAL", "bool_value": "INTEGER"}
+    cols = ", ".join(f'"{c}" {types.get(c, "TEXT")}' for c in READING_COLUMNS)
     con = sqlite3.connect(db_path)
     try:
         con.execute(f"CREATE TABLE messages ({cols})")
@@ -294,3 +495,21 @@ def insert_rows(db_path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
             con.executemany(f"INSERT INTO messages ({names}) VALUES ({marks})", [tuple(r.get(c) for c in READING_COLUMNS) for r in rows])
     finally:
         con.close()
+
+
+def create_pg(con: Any, rows: Iterable[Mapping[str, Any]], *, nanoseconds: bool, index: bool = False) -> None:
+    """The readers' `messages` table in the connection's schema, holding `rows`."""
+    types = _PG_TYPES | {"time": "BIGINT" if nanoseconds else "FLOAT"}
+    cols = ", ".join(f"{c} {types.get(c, 'TEXT')}" for c in READING_COLUMNS)
+    con.execute(f"CREATE TABLE messages (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), {cols})")
+    pg_insert(con, rows)
+    if index:
+        con.execute("CREATE INDEX messages_channel_time ON messages (channel, time)")
+    con.execute("ANALYZE messages")
+
+
+def pg_insert(con: Any, rows: Iterable[Mapping[str, Any]]) -> None:
+    names = ", ".join(READING_COLUMNS)
+    with con.cursor() as cur, cur.copy(f"COPY messages ({names}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(tuple(r.get(c) for c in READING_COLUMNS))

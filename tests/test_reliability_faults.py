@@ -409,7 +409,11 @@ SOURCE_FAULTS: dict[str, tuple[str, int | None, str]] = {
     "garbage_midway": ("ok", 4, "with something that is not JSON (text/html)"),
     "cut_midway": ("ok", 4, "failed after 2 attempts: connection broken: RemoteProtocolError"),
     "slow_midway": ("ok", 4, "failed after 2 attempts: timed out after 0.5s"),
-    "bad_token": ("ok", None, "readers API refused GET /channels/" + CH + "/messages: 401 Unauthorized (check source.readers.token)"),
+    "bad_token": (
+        "ok",
+        None,
+        "readers API refused GET /channels/" + CH + "/messages: 401 Unauthorized (check source.readers.token and source.readers.auth)",
+    ),
     "closed_port": ("ok", None, "failed after 2 attempts: connection failed"),
 }
 

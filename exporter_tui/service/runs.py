@@ -15,7 +15,7 @@ from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.scheduler.service import holder_id
-from exporter_tui.sources.base import Source, SourceError
+from exporter_tui.sources.base import Noting, Source, SourceError
 from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
 
 Progress = Callable[[int, int | None], None]
@@ -86,6 +86,9 @@ def execute_run(
         try:
             result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=should_stop)
         finally:
+            if isinstance(source, Noting):
+                for note in source.take_notes():
+                    store.log_run(run.id, "info", note)
             source.close()
     except Exception as exc:  # every failure of an export ends the run, with its reason
         reason = failure_reason(exc)

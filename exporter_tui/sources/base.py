@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -91,6 +91,15 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Noting(Protocol):
+    """A source with something for the run log to say (e.g. the readers generation it decided on)."""
+
+    def take_notes(self) -> list[str]:
+        """The notes gathered since the last call."""
+        ...
 
 
 def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,255 @@
+"""Readings from a Mainflux/Magistrala/SuperMQ readers service, as a `Source`.
+
+Before a channel's first query its newest reading is asked (`limit=1`, no window): the
+magnitude of its time says seconds or nanoseconds. With `api = "auto"` that decides the
+generation (a channel without readings falls back to what `/health` or `/version` says);
+with an explicit `api` a disagreement fails the read, naming `source.readers.api`. What
+was decided goes to the run log through `take_notes`.
+
+How every reading is read exactly once is in paging.py. `targets()` returns []: the
+readers API has no endpoint that lists channels, subtopics or names.
+
+An empty `subtopic` or `name` in a query means "any", as it does for the API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from exporter_tui.config import ReadersSettings
+from exporter_tui.sources.base import READING_COLUMNS, ReadQuery, TargetInfo, normalise_frame
+from exporter_tui.sources.readers.client import Page, ReadersClient, snip
+from exporter_tui.sources.readers.generations import GENERATIONS, Generation, by_magnitude, by_version
+from exporter_tui.sources.readers.paging import WindowReader
+
+# Columns some deployments send in camelCase.
+_CAMEL: dict[str, str] = {
+    "string_value": "stringValue",
+    "bool_value": "boolValue",
+    "data_value": "dataValue",
+    "update_time": "updateTime",
+}
+
+
+class ReadersSource:
+    """A `Source` over the readers HTTP API; `close()` ends its connection."""
+
+    def __init__(
+        self,
+        settings: ReadersSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._settings = settings
+        self._page_size = settings.page_size
+        self.client = ReadersClient(settings, transport=transport, sleep=sleep)
+        self._gen: Generation | None = None if settings.api == "auto" else GENERATIONS[settings.api]
+        self._detected = False  # the generation was decided from what the server said
+        self._confirmed: set[str] = set()  # channels whose newest reading agreed with the unit
+        self._counts: dict[ReadQuery, int] = {}
+        self._notes: list[str] = []
+        self._version: tuple[Generation, str] | None = None
+        self._version_asked = False
+
+    def __repr__(self) -> str:
+        return f"ReadersSource(url={self.client.url!r})"
+
+    # -- Source protocol -------------------------------------------------------------
+
+    def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Chunks of at most `chunk_rows` readings, ascending by time; nothing when empty."""
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
+        return _rechunk(self._frames(query), chunk_rows)
+
+    def count(self, query: ReadQuery) -> int:
+        if query.end <= query.start:
+            return 0
+        gen = self.generation(query.channel)
+        n = self._fetch(query, gen.to_server(query.start), gen.to_server(query.end), 1).total
+        self._counts[query] = n
+        return n
+
+    def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
+        gen = self.generation(channel)
+        params = _filters(subtopic, name) | {"to": gen.param(gen.to_server(before)), "offset": "0", "limit": "1"}
+        page = self.client.messages(channel, params)
+        if not page.messages:
+            return None
+        frame = self._frame(page.messages[:1], channel, gen)
+        return {c: _plain(frame.at[0, c]) for c in READING_COLUMNS}
+
+    def targets(self) -> list[TargetInfo]:
+        """Always []: the readers API cannot list what it holds (see the module docstring)."""
+        return []
+
+    def close(self) -> None:
+        self.client.close()
+
+    def take_notes(self) -> list[str]:
+        """What the run log should say about the service (the generation decided); said once."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    # -- the generation --------------------------------------------------------------
+
+    def generation(self, channel: str) -> Generation:
+        """The generation to read `channel` with, checked against its newest reading once."""
+        if channel in self._confirmed and self._gen is not None:
+            return self._gen
+        page = self.client.messages(channel, {"offset": "0", "limit": "1"})
+        newest = page.messages[0].get("time") if page.messages and isinstance(page.messages[0], dict) else None
+        if newest is not None and type(newest) not in (int, float):
+            raise self.client.error(
+                f"readers API sent a message whose time is not a number for {self.client.path(channel)}: {snip(repr(newest))}"
+            )
+        if newest is None:
+            if self._gen is None:
+                self._gen, self._detected = self._from_version(), True
+            self._note(
+                f"channel {channel} has no readings, so the readers generation was not confirmed "
+                f"(api = {self._gen.api}, times in {self._gen.unit})"
+            )
+            return self._gen
+        if self._gen is None:
+            self._gen, self._detected = by_magnitude(newest), True
+            self._note(
+                f"readers api detected: {self._gen.api} (times in {self._gen.unit}: the newest reading of channel "
+                f"{channel} is at {newest!r})"
+            )
+        elif not self._gen.agrees_with(newest):
+            other = by_magnitude(newest)
+            raise self.client.error(
+                f"source.readers.api = {self._settings.api!r} reads times in {self._gen.unit}, but the newest reading of channel "
+                f"{channel} is at {newest!r}, which is in {other.unit}: set api = {other.api!r} or 'auto'"
+            )
+        elif not self._detected and channel not in self._confirmed:
+            self._note(f"readers api {self._gen.api} confirmed by the newest reading of channel {channel} (at {newest!r})")
+        self._confirmed.add(channel)
+        return self._gen
+
+    def server_version(self) -> tuple[Generation, str] | None:
+        """What `/health` (Magistrala, SuperMQ, newer Mainflux) or `/version` (older Mainflux) says; asked once."""
+        if not self._version_asked:
+            self._version_asked = True
+            for path in ("/health", "/version"):
+                self._version = by_version(self.client.probe(path))
+                if self._version is not None:
+                    break
+        return self._version
+
+    @property
+    def api_detected(self) -> bool:
+        return self._detected
+
+    def _from_version(self) -> Generation:
+        found = self.server_version()
+        if found is None:
+            self._note("readers api: no reading and no /health or /version to tell the generation by; assuming magistrala")
+            return GENERATIONS["magistrala"]
+        gen, version = found
+        self._note(f"readers api detected: {gen.api} (the service says version {version})")
+        return gen
+
+    def _note(self, text: str) -> None:
+        self._notes.append(self.client.mask(text))
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _frames(self, query: ReadQuery) -> Iterator[pd.DataFrame]:
+        if query.end <= query.start:
+            return
+        gen = self.generation(query.channel)
+        lo, hi = gen.to_server(query.start), gen.to_server(query.end)
+        total = self._counts.pop(query, None)
+        if total is None:
+            total = self._fetch(query, lo, hi, 1).total
+
+        def fetch(a: float, b: float, limit: int, publisher: str | None) -> Page:
+            return self._fetch(query, a, b, limit, publisher)
+
+        reader = WindowReader(fetch, gen, self._page_size, self.client.path(query.channel))
+        for readings in reader.slices(lo, hi, total):
+            yield self._frame(readings, query.channel, gen)
+        at_end = self._fetch(query, lo, hi, 1).total
+        if at_end != reader.read:
+            raise self.client.error(
+                f"the readers service counts {at_end} readings in the window at the end of the read, but {reader.read} were read "
+                f"from {self.client.path(query.channel)}: readings arrived or were removed in the part already read (run it again)"
+            )
+
+    def _fetch(self, query: ReadQuery, lo: float, hi: float, limit: int, publisher: str | None = None) -> Page:
+        gen = self._gen or GENERATIONS["magistrala"]
+        params = _filters(query.subtopic, query.name)
+        if publisher:
+            params["publisher"] = publisher
+        params |= {"from": gen.param(lo), "to": gen.param(hi), "offset": "0", "limit": str(limit)}
+        return self.client.messages(query.channel, params)
+
+    # -- decoding --------------------------------------------------------------------
+
+    def _frame(self, messages: list[Any], channel: str, gen: Generation) -> pd.DataFrame:
+        """A frame of READING_COLUMNS from SenML dicts (snake_case or camelCase keys), times in seconds."""
+        path = self.client.path(channel)
+        for m in messages:
+            if not isinstance(m, dict):
+                raise self.client.error(f"readers API sent a message that is not an object for {path}: {snip(repr(m))}")
+        cols: dict[str, list[Any]] = {}
+        for col in READING_COLUMNS:
+            camel = _CAMEL.get(col)
+            cols[col] = [m.get(col) for m in messages] if camel is None else [m.get(col, m.get(camel)) for m in messages]
+        times = cols["time"]
+        for i, t in enumerate(times):
+            if t is None:
+                raise self.client.error(f"readers API sent a message without a time for {path}: {snip(repr(messages[i]))}")
+            if type(t) not in (int, float):
+                raise self.client.error(f"readers API sent a message whose time is not a number for {path}: {snip(repr(t))}")
+            times[i] = gen.to_seconds(t)
+        updates = cols["update_time"]
+        for i, u in enumerate(updates):
+            if type(u) in (int, float) and abs(u) >= 1e13:  # some writers store it in nanoseconds too
+                updates[i] = u / 1e9
+        try:
+            return normalise_frame(pd.DataFrame(cols))
+        except (ValueError, TypeError) as e:
+            raise self.client.error(f"readers API sent a reading with a value of the wrong type for {path}: {snip(str(e))}") from None
+
+
+def _filters(subtopic: str, name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if subtopic:
+        out["subtopic"] = subtopic
+    if name:
+        out["name"] = name
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """A frame cell as a plain Python value (None for missing)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _rechunk(frames: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """Regroup frames into chunks of exactly `rows` rows (the last one may be shorter)."""
+    pending: list[pd.DataFrame] = []
+    n = 0
+    for frame in frames:
+        pending.append(frame)
+        n += len(frame)
+        while n >= rows:
+            whole = pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+            yield whole.iloc[:rows].reset_index(drop=True)
+            rest = whole.iloc[rows:]
+            pending = [rest] if len(rest) else []
+            n = len(rest)
+    if n:
+        yield pending[0].reset_index(drop=True) if len(pending) == 1 else pd.concat(pending, ignore_index=True)
