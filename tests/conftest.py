@@ -21,6 +21,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--full", action="store_true", default=False, help="run the reliability suites at full size")
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    """A throw-away PostgreSQL cluster for the session (one per xdist worker). Skipped, saying
+    why, only outside CI: in CI (CI=true) a cluster that cannot start fails the tests."""
+    import os
+
+    from pg import PgCluster, PgUnavailable
+
+    try:
+        import psycopg  # noqa: F401  (the tests' client; in the test extra)
+
+        cluster = PgCluster().start()
+    except (PgUnavailable, ImportError) as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is needed in CI and cannot start: {e}")
+        pytest.skip(f"PostgreSQL cannot start here: {e}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def full_size(request: pytest.FixtureRequest) -> bool:
     import os

@@ -18,7 +18,8 @@ readings of [a, to). Those newer than its oldest time t are all of [a, to) newer
 whatever the tie order. The group at t may be cut: the next request, [a, t), tells by its
 total how big the group is. When the page held all of it nothing more is asked (the
 common case); else the group is fetched on its own, [t, after(t)), and when it exceeds
-one page it is split by the `publisher` filter. One publisher with more than `limit`
+one page it is split by the `publisher` filter (the group's own pages, at offsets no
+deeper than the group, name its publishers). One publisher with more than `limit`
 readings at one time cannot be read exactly once: the read fails, naming both.
 
 A slice is yielded oldest first once it is whole, so memory holds one slice at most.
@@ -41,9 +42,10 @@ from exporter_tui.sources.readers.generations import Generation
 SLICE_PAGES = 4  # the readings a slice aims at, in pages
 SHRINK_AT = 4  # a slice over SHRINK_AT * SLICE_PAGES pages is asked again, narrower
 MAX_GROWTH = 8.0  # a slice is at most this many times wider than the one before
+GROUP_WALKS = 16  # walks at most through an over-full group of equal times to find its publishers
 
-# fetch(from, to, limit, publisher): one answer of the readers service for [from, to)
-Fetch = Callable[[float, float, int, str | None], Page]
+# fetch(from, to, limit, publisher, offset): one answer of the readers service for [from, to)
+Fetch = Callable[[float, float, int, str | None, int], Page]
 Time = float  # a time in the server's unit, as the float64 the server compares it as
 
 
@@ -108,23 +110,29 @@ class WindowReader:
         return newest_first
 
     def _group(self, t: Time, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Every reading at time t: in one answer, else one answer per publisher."""
+        """Every reading at time t: in one answer, else one answer per publisher.
+
+        The publishers are found by walking the group's own pages; when the server's tie
+        order hid one, another walk starts at another offset (never the same request twice)."""
         after = self._gen.after(t)
         page = self._page(t, after)
         if page.total <= len(page.messages):
             return page.messages
-        publishers = list(dict.fromkeys(str(m.get("publisher") or "") for m in [*seen, *page.messages]))
+        todo = _publishers([*seen, *page.messages])
+        done: set[str] = set()
         out: list[dict[str, Any]] = []
-        for publisher in publishers:
-            if not publisher:
-                continue
-            part = self._page(t, after, publisher)
-            if part.total > len(part.messages):
-                raise SourceError(
-                    f"{part.total} readings of publisher {snip(publisher)!r} share the time {self._gen.param(t)} in {self._where}: "
-                    f"more than one answer of the readers service holds ({self._limit}), so they cannot be read exactly once"
-                )
-            out += part.messages
+        walks = min(GROUP_WALKS, self._limit)  # each walk starts at its own offset modulo limit
+        for walk in range(walks):
+            start = walk * self._limit // walks
+            offsets = range(start, page.total, self._limit) if walk else range(self._limit, page.total, self._limit)
+            for offset in offsets:
+                todo += _publishers(self._page(t, after, offset=offset).messages)
+                out += self._publishers(t, after, [p for p in dict.fromkeys(todo) if p not in done], done)
+                if len(out) == page.total:
+                    return out
+            out += self._publishers(t, after, [p for p in dict.fromkeys(todo) if p not in done], done)
+            if len(out) >= page.total:
+                break
         if len(out) != page.total:
             raise SourceError(
                 f"{page.total} readings share the time {self._gen.param(t)} in {self._where}, more than one answer holds "
@@ -132,8 +140,21 @@ class WindowReader:
             )
         return out
 
-    def _page(self, a: Time, b: Time, publisher: str | None = None) -> Page:
-        page = self._fetch(a, b, self._limit, publisher)
+    def _publishers(self, t: Time, after: Time, publishers: list[str], done: set[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for publisher in publishers:
+            part = self._page(t, after, publisher)
+            if part.total > len(part.messages):
+                raise SourceError(
+                    f"{part.total} readings of publisher {snip(publisher)!r} share the time {self._gen.param(t)} in {self._where}: "
+                    f"more than one answer of the readers service holds ({self._limit}), so they cannot be read exactly once"
+                )
+            done.add(publisher)
+            out += part.messages
+        return out
+
+    def _page(self, a: Time, b: Time, publisher: str | None = None, offset: int = 0) -> Page:
+        page = self._fetch(a, b, self._limit, publisher, offset)
         for m in page.messages:
             if not isinstance(m, dict):
                 raise SourceError(f"readers API sent a message that is not an object for {self._where}: {snip(repr(m))}")
@@ -156,3 +177,8 @@ class WindowReader:
                     f"[{self._gen.param(a)}, {self._gen.param(b)})"
                 )
             prev = t
+
+
+def _publishers(messages: list[dict[str, Any]]) -> list[str]:
+    """The publishers named in `messages`, in order; a reading without one cannot be asked for alone."""
+    return [p for p in dict.fromkeys(str(m.get("publisher") or "") for m in messages) if p]

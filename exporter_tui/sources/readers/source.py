@@ -172,8 +172,8 @@ class ReadersSource:
         if total is None:
             total = self._fetch(query, lo, hi, 1).total
 
-        def fetch(a: float, b: float, limit: int, publisher: str | None) -> Page:
-            return self._fetch(query, a, b, limit, publisher)
+        def fetch(a: float, b: float, limit: int, publisher: str | None, offset: int) -> Page:
+            return self._fetch(query, a, b, limit, publisher, offset)
 
         reader = WindowReader(fetch, gen, self._page_size, self.client.path(query.channel))
         for readings in reader.slices(lo, hi, total):
@@ -185,12 +185,12 @@ class ReadersSource:
                 f"from {self.client.path(query.channel)}: readings arrived or were removed in the part already read (run it again)"
             )
 
-    def _fetch(self, query: ReadQuery, lo: float, hi: float, limit: int, publisher: str | None = None) -> Page:
+    def _fetch(self, query: ReadQuery, lo: float, hi: float, limit: int, publisher: str | None = None, offset: int = 0) -> Page:
         gen = self._gen or GENERATIONS["magistrala"]
         params = _filters(query.subtopic, query.name)
         if publisher:
             params["publisher"] = publisher
-        params |= {"from": gen.param(lo), "to": gen.param(hi), "offset": "0", "limit": str(limit)}
+        params |= {"from": gen.param(lo), "to": gen.param(hi), "offset": str(offset), "limit": str(limit)}
         return self.client.messages(query.channel, params)
 
     # -- decoding --------------------------------------------------------------------
