@@ -262,6 +262,11 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.store.timeutil import iso_from_unix
 
+    if args.action == "check":
+        from exporter_tui.cli.sources import check_sources
+
+        return check_sources(ctx, args)
+
     source = ctx.open_source()
     try:
         targets = source.targets()

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = src.add_subparsers(dest="action", required=True, parser_class=_Parser)
     sl = ssub.add_parser("list", help="every target with its unit and first and last time")
     sl.add_argument("--json", action="store_true")
+    sc = ssub.add_parser("check", help="check that the source can be read: generation, time unit, one reading per channel")
+    sc.add_argument("--channel", action="append", help="a channel to check (repeatable; default: the channels of stored requests)")
+    sc.add_argument("--json", action="store_true")
 
     audit = cmd("audit", "the audit trail of creates, updates, deletes and runs")
     audit.add_argument("--id", help="only events about this request or run")

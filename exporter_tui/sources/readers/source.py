@@ -52,7 +52,7 @@ class ReadersSource:
         self.client = ReadersClient(settings, transport=transport, sleep=sleep)
         self._gen: Generation | None = None if settings.api == "auto" else GENERATIONS[settings.api]
         self._detected = False  # the generation was decided from what the server said
-        self._confirmed: set[str] = set()  # channels whose newest reading agreed with the unit
+        self.newest: dict[str, float | None] = {}  # each checked channel's newest reading time (Unix seconds)
         self._counts: dict[ReadQuery, int] = {}
         self._notes: list[str] = []
         self._version: tuple[Generation, str] | None = None
@@ -102,7 +102,7 @@ class ReadersSource:
 
     def generation(self, channel: str) -> Generation:
         """The generation to read `channel` with, checked against its newest reading once."""
-        if channel in self._confirmed and self._gen is not None:
+        if channel in self.newest and self._gen is not None:
             return self._gen
         page = self.client.messages(channel, {"offset": "0", "limit": "1"})
         newest = page.messages[0].get("time") if page.messages and isinstance(page.messages[0], dict) else None
@@ -111,6 +111,7 @@ class ReadersSource:
                 f"readers API sent a message whose time is not a number for {self.client.path(channel)}: {snip(repr(newest))}"
             )
         if newest is None:
+            self.newest[channel] = None
             if self._gen is None:
                 self._gen, self._detected = self._from_version(), True
             self._note(
@@ -130,9 +131,9 @@ class ReadersSource:
                 f"source.readers.api = {self._settings.api!r} reads times in {self._gen.unit}, but the newest reading of channel "
                 f"{channel} is at {newest!r}, which is in {other.unit}: set api = {other.api!r} or 'auto'"
             )
-        elif not self._detected and channel not in self._confirmed:
+        elif not self._detected:
             self._note(f"readers api {self._gen.api} confirmed by the newest reading of channel {channel} (at {newest!r})")
-        self._confirmed.add(channel)
+        self.newest[channel] = self._gen.to_seconds(newest)
         return self._gen
 
     def server_version(self) -> tuple[Generation, str] | None:
@@ -145,9 +146,12 @@ class ReadersSource:
                     break
         return self._version
 
-    @property
-    def api_detected(self) -> bool:
-        return self._detected
+    def generation_in_use(self) -> Generation:
+        """The generation reads use: set or detected, else (nothing read yet) what /health or /version says."""
+        if self._gen is not None:
+            return self._gen
+        found = self.server_version()
+        return found[0] if found else GENERATIONS["magistrala"]
 
     def _from_version(self) -> Generation:
         found = self.server_version()
