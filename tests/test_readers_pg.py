@@ -97,6 +97,8 @@ def test_postgres_reorders_ties_so_offset_paging_loses_and_repeats_while_the_sou
             source.close()
     assert got == expected
     assert {p["offset"] for p in server.query_params()} == {"0"}
+    pages = [t for t, p in zip(server.requests, server.query_params()) if p["limit"] != "1"]  # not the window's counts
+    assert len(pages) == len(set(pages))  # no page asked twice
 
 
 def test_a_server_that_shuffles_ties_on_every_request_gives_each_reading_once(pg_cluster) -> None:
@@ -119,6 +121,8 @@ def test_a_group_of_equal_times_larger_than_a_page_is_split_by_publisher(pg_clus
         finally:
             source.close()
         assert any(p.get("publisher") for p in server.query_params())
+        pages = [t for t, p in zip(server.requests, server.query_params()) if p["limit"] != "1"]
+        assert len(pages) == len(set(pages))
     assert got == Counter(key(r, False) for r in rows)
 
 
