@@ -20,6 +20,7 @@ from exporter_tui.cli.output import (
 )
 from exporter_tui.context import Context
 from exporter_tui.core.validation import parse_request
+from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import next_runs
 from exporter_tui.store.store import IdentityMissing
 
@@ -148,7 +149,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError("--to must be after --from")
         window = (start.timestamp(), end.timestamp())
     bar = None if args.quiet or args.json else ProgressBar(sys.stderr)
-    run = run_now(ctx, args.id, origin="cli", window=window, on_progress=bar.update if bar else None)
+    run = run_now(ctx, args.id, origin="cli", window=window, on_progress=bar.update if bar else None, sink=_say_notes)
     if bar:
         bar.close()
     if args.json:
@@ -162,6 +163,12 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         if run.error:
             print(f"  error   {run.error}")
     return EXIT_OK if run.status == "done" else EXIT_FAILED
+
+
+def _say_notes(event: RunEvent) -> None:
+    """A foreground run's notes (such as "an extra run") go to stderr, one line each."""
+    if event.kind == "info":
+        print(event.message, file=sys.stderr)
 
 
 class ProgressBar:

@@ -16,13 +16,15 @@ from datetime import datetime
 
 from exporter_tui.core.schedule import Schedule
 from exporter_tui.scheduler.planner import (
+    PAUSED_REASON,
     Decision,
     Rules,
+    SkipRange,
     decide,
     skip_detail,
     watermark,
 )
-from exporter_tui.store.store import Run, Store, StoredRequest
+from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
 
 ACTOR = "scheduler"
 
@@ -81,3 +83,51 @@ def decide_and_claim(
         interval = schedule.interval(decision.runs[0])
         run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, max_queued)
     return (None if run_id is None else store.get_run(run_id)), written
+
+
+def claim_by_hand(
+    store: Store,
+    stored: StoredRequest,
+    schedule: Schedule,
+    k: int,
+    now: datetime,
+    rules: Rules,
+    *,
+    origin: str,
+    holder: str,
+    stamp: datetime,
+) -> Run | None:
+    """`run ID` takes interval k (the newest that has ended) before the scheduler does, in one transaction.
+
+    The intervals before k are decided as the scheduler would decide them (skip events; under
+    catch-up `all` they are queued as scheduled runs), so taking k never hides one; then k's run
+    is created inProgress with the caller's origin, and the scheduler never runs k again.
+    None when k already has a run; LimitReached (nothing written) when the request is running.
+    """
+    with store.transaction() as conn:
+        if store.interval_run(stored.id, schedule.at(k).timestamp()) is not None:
+            return None
+        if store.running_run(stored.id) is not None:
+            raise LimitReached("the request is already running; wait for its run to finish")
+        considered = watermark(schedule, considered_through(store, stored.id))
+        if stored.paused:  # the scheduler decides nothing while paused; what k passes over was paused
+            decision = Decision(range(0), (SkipRange(considered + 1, k - 1, PAUSED_REASON),) if k - 1 > considered else (), rules.policy)
+        else:
+            decision = decide(schedule, considered, now, rules, last_pause(store, stored.id))
+        for skip in decision.skips:
+            if skip.first < k:
+                store.record_audit(
+                    "skip",
+                    ACTOR,
+                    "request",
+                    stored.id,
+                    skip_detail(schedule, SkipRange(skip.first, min(skip.last, k - 1), skip.reason)),
+                    stamp,
+                )
+        for j in decision.runs:
+            if j < k:
+                before = schedule.interval(j)
+                store.insert_run(conn, stored.id, "schedule", before.bounds, before.end.timestamp(), "notProcessed", stamp)
+        interval = schedule.interval(k)
+        run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, None, origin=origin)
+    return None if run_id is None else store.get_run(run_id)

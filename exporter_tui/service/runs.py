@@ -13,6 +13,8 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.core.schedule import overall_window, run_windows
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
+from exporter_tui.scheduler import ledger
+from exporter_tui.scheduler.planner import Rules
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.scheduler.service import holder_id
 from exporter_tui.sources.base import Noting, Source, SourceError
@@ -151,9 +153,27 @@ def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run:
     notify_run(note.messages, ctx, settings.notify, on_outcome=record, attachment=attachment)
 
 
-def manual_interval(stored: StoredRequest, now: datetime) -> tuple[float, tuple[float, float]]:
-    """(run_at, interval) of a manual run: the last complete interval of a recurring request,
-    or, for a oneTime one, now and the union of its items' windows."""
+def claim_manual(
+    store: Store,
+    settings: Settings,
+    stored: StoredRequest,
+    origin: str,
+    actor: str,
+    now: datetime,
+    window: tuple[float, float] | None = None,
+) -> tuple[Run, str | None]:
+    """Claim the run that `run ID` executes, so it never duplicates scheduled work; with a note
+    (one line) when it is an extra run that the scheduler does not count.
+
+    A recurring request: the last interval whose run time has passed by `now`. With no run yet,
+    this run becomes the interval's run; a queued one is executed; a running one is refused
+    (LimitReached); a done or failed one is exported again as an extra run. A oneTime request:
+    its queued run, or an extra run once it has run. `window` (--from/--to) is always an extra
+    run over exactly that window. A manual run starts at once, so `max_queued_runs` never refuses it.
+    """
+    holder = holder_id()
+    if window is not None:
+        return _extra_run(store, stored, origin, actor, window[1], window, True, holder), None
     request = stored.request
     if request.type == "recurring":
         schedule = schedule_of(stored)
@@ -161,9 +181,52 @@ def manual_interval(stored: StoredRequest, now: datetime) -> tuple[float, tuple[
         if k < 1:
             first = schedule.at(1).astimezone(get_zone(request.format.timezone))
             raise LimitReached(f"no interval of this request has ended yet (the first ends {first.isoformat()}); give --from and --to")
+        rules = Rules.of(request, settings.scheduler)
+        claimed = ledger.claim_by_hand(store, stored, schedule, k, now, rules, origin=origin, holder=holder, stamp=datetime.now(UTC))
+        if claimed is not None:
+            return claimed, None
         interval = schedule.interval(k)
-        return interval.end.timestamp(), interval.bounds
-    return now.timestamp(), overall_window(run_windows(request, now, None))
+        existing = store.interval_run(stored.id, interval.end.timestamp())
+        assert existing is not None  # claim_by_hand found it
+        if existing.status in ("notProcessed", "inProgress"):
+            return _claim_open(store, existing, holder), None
+        w = existing.as_json()["window"]
+        note = (
+            f"interval {w['from']} .. {w['to']} already ran (run {existing.id[:8]}, {existing.status}); "
+            "exporting it again as an extra run the scheduler does not count"
+        )
+        return _extra_run(store, stored, origin, actor, interval.end.timestamp(), interval.bounds, False, holder), note
+    runs = store.open_runs(stored.id)
+    if runs:
+        return _claim_open(store, runs[0], holder), None
+    note = "the request's run already ran; exporting it again as an extra run"
+    return _extra_run(store, stored, origin, actor, now.timestamp(), overall_window(run_windows(request, now, None)), False, holder), note
+
+
+def _claim_open(store: Store, run: Run, holder: str) -> Run:
+    """Claim a queued run; a running one (or one another process claimed first) is refused."""
+    claimed = store.claim_run(run.id, holder) if run.status == "notProcessed" else None
+    if claimed is None:
+        raise LimitReached(f"the request is already running (run {run.id[:8]}); wait for it to finish")
+    return claimed
+
+
+def _extra_run(
+    store: Store,
+    stored: StoredRequest,
+    origin: str,
+    actor: str,
+    run_at: float,
+    interval: tuple[float, float],
+    override: bool,
+    holder: str,
+) -> Run:
+    run = store.create_run(stored.id, origin, interval, actor, run_at=run_at, override=override)
+    claimed = store.claim_run(run.id, holder)
+    if claimed is None:
+        store.finish_run(run.id, "failed", error="the request is already running")
+        raise LimitReached("the request is already running; wait for its run to finish")
+    return claimed
 
 
 def run_now(
@@ -178,26 +241,18 @@ def run_now(
     store: Store | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Run:
-    """Run one stored request now, in this thread, and return the finished run.
+    """Run one stored request now, in this thread, and return the finished run (see claim_manual
+    for which run that is).
 
     `should_stop` is asked between chunks; when it says yes the run ends failed "interrupted"."""
     own_store = store is None
     store = store or ctx.open_store()
     try:
         stored = store.get_request(request_id)
-        now = now or datetime.now(UTC)
-        if window is not None:
-            run_at, interval, override = window[1], window, True
-        else:
-            run_at, interval = manual_interval(stored, now)
-            override = False
-        run = store.create_run(
-            stored.id, origin, interval, ctx.actor, run_at=run_at, override=override, max_queued=ctx.settings.limits.max_queued_runs
-        )
-        claimed = store.claim_run(run.id, holder_id())
-        if claimed is None:
-            store.finish_run(run.id, "failed", error="the request is already running")
-            raise LimitReached("the request is already running; wait for its run to finish")
+        claimed, note = claim_manual(store, ctx.settings, stored, origin, ctx.actor, now or datetime.now(UTC), window)
+        if note:
+            store.log_run(claimed.id, "info", note)
+            sink(RunEvent("info", note, claimed.id, stored.id))
         return execute_run(
             ctx.settings,
             ctx.paths.exports_dir,

@@ -496,12 +496,14 @@ class Store:
         holder: str,
         now: datetime,
         max_queued: int | None,
+        origin: str = "schedule",
     ) -> str | None:
         """Inside an open transaction: create the interval's run inProgress, claimed by `holder`.
 
         None when that interval already has a run (another scheduler got it first; the unique
         (request, nominal time) index backs this up), the queue is full (the interval waits), or
-        the request is running now.
+        the request is running now. `origin` is `schedule`, or `cli`/`tui` when `run ID` takes
+        the interval before the scheduler does.
         """
         if max_queued is not None:
             queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
@@ -511,7 +513,7 @@ class Store:
             return None
         if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
             return None
-        run_id = self.insert_run(conn, request_id, "schedule", window, nominal, "inProgress", now)
+        run_id = self.insert_run(conn, request_id, origin, window, nominal, "inProgress", now)
         conn.execute(
             "UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?", (iso(now), now.timestamp(), holder, run_id)
         )
@@ -531,6 +533,25 @@ class Store:
                 (iso(now), now.timestamp(), holder, run_id),
             )
         return self.get_run(run_id)
+
+    def interval_run(self, request_id: str, nominal: float) -> Run | None:
+        """The run of one interval (by its nominal time), if it has one."""
+        rows = self.query("SELECT * FROM runs WHERE request_id = ? AND nominal_time = ?", (request_id, nominal))
+        return self._to_run(rows[0]) if rows else None
+
+    def running_run(self, request_id: str) -> Run | None:
+        """The request's run in progress, if one is."""
+        rows = self.query("SELECT * FROM runs WHERE request_id = ? AND status = 'inProgress' LIMIT 1", (request_id,))
+        return self._to_run(rows[0]) if rows else None
+
+    def open_runs(self, request_id: str) -> list[Run]:
+        """The request's runs that have not ended: inProgress first, then queued ones oldest first."""
+        rows = self.query(
+            "SELECT * FROM runs WHERE request_id = ? AND status IN ('inProgress', 'notProcessed')"
+            " ORDER BY status = 'notProcessed', created_at, rowid",
+            (request_id,),
+        )
+        return [self._to_run(r) for r in rows]
 
     def queued_runs(self, now: datetime | None = None, limit: int = 50) -> list[Run]:
         ts = (now or utcnow()).timestamp()
