@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, CliError, parse_instant, read_body
+from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL, CliError, parse_instant, read_body
 from exporter_tui.cli.output import (
     REQUEST_HEADERS,
     RUN_HEADERS,
@@ -125,7 +128,12 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
                     )
             return EXIT_OK
         if args.action == "cancel":
-            run = store.cancel_run(args.run_id, ctx.actor)
+            from exporter_tui.service.runs import cancel_run
+
+            run = cancel_run(store, args.run_id, ctx.actor)
+            if run.status == "inProgress" and not args.json:
+                print(f"{run.id}: inProgress, {run.cancel_requested}; it stops at its next progress step")
+                return EXIT_OK
         else:
             run = store.retry_run(args.run_id, ctx.actor)
         if args.json:
@@ -149,7 +157,17 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError("--to must be after --from")
         window = (start.timestamp(), end.timestamp())
     bar = None if args.quiet or args.json else ProgressBar(sys.stderr)
-    run = run_now(ctx, args.id, origin="cli", window=window, on_progress=bar.update if bar else None, sink=_say_notes)
+    with SignalStop() as signals:
+        run = run_now(
+            ctx,
+            args.id,
+            origin="cli",
+            window=window,
+            on_progress=bar.update if bar else None,
+            sink=_say_notes,
+            should_stop=signals.hangup.is_set,
+            cancelled_by=lambda: ctx.actor if signals.cancel.is_set() else None,
+        )
     if bar:
         bar.close()
     if args.json:
@@ -162,7 +180,35 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         print(f"  file    {run.file_path or '-'}")
         if run.error:
             print(f"  error   {run.error}")
+    if signals.cancel.is_set() and run.status == "failed":
+        print(f"run {run.id} cancelled", file=sys.stderr)
+        return EXIT_SIGNAL
+    if signals.hangup.is_set() and run.status == "notProcessed":
+        print(f"run {run.id} interrupted; queued again (attempt {run.attempt})", file=sys.stderr)
+        return EXIT_SIGNAL
     return EXIT_OK if run.status == "done" else EXIT_FAILED
+
+
+class SignalStop:
+    """While a foreground run goes: Ctrl-C (SIGINT) and SIGTERM ask to cancel it, SIGHUP (the
+    terminal went away) to interrupt it. The handlers only set a flag the run reads at its next
+    progress step, so a second Ctrl-C never cuts its cleanup short."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.hangup = threading.Event()
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig, flag in ((signal.SIGINT, self.cancel), (signal.SIGTERM, self.cancel), (signal.SIGHUP, self.hangup)):
+                self._saved[sig] = signal.signal(sig, lambda _s, _f, flag=flag: flag.set())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stopping = self.cancel.is_set() or self.hangup.is_set()
+        for sig, handler in self._saved.items():  # once stopping, more signals are absorbed until the process exits
+            signal.signal(sig, signal.SIG_IGN if stopping else handler)
 
 
 def _say_notes(event: RunEvent) -> None:

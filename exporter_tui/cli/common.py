@@ -10,6 +10,7 @@ from typing import Any
 from exporter_tui.core.errors import FieldError, RequestInvalid
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT = 0, 1, 2, 3
+EXIT_SIGNAL = 130  # stopped by Ctrl-C, SIGTERM or SIGHUP (128 + SIGINT, as shells report it)
 MAX_BODY_BYTES = 10_000_000
 
 

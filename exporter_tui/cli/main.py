@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 failed at run time (a failed run, a corrupt, newer or locked
 database); 2 invalid input (bad body, unknown id, bad config, missing identity); 3 refused
-by a limit (queue full, request already running).
+by a limit (queue full, request already running); 130 stopped by a signal (Ctrl-C, SIGTERM
+or SIGHUP during `run`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, NoReturn
 
 from exporter_tui import __version__
 from exporter_tui.cli.commands import COMMANDS
-from exporter_tui.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT, EXIT_OK, CliError
+from exporter_tui.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT, EXIT_OK, EXIT_SIGNAL, CliError
 from exporter_tui.config import ConfigError, config_is_world_readable
 from exporter_tui.context import Context, config_path_for, load_context
 from exporter_tui.core.errors import RequestInvalid
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs = runs.add_subparsers(dest="action", parser_class=_Parser)
     for name, help in (
         ("show", "one run with its log and notifications"),
-        ("cancel", "cancel a queued run"),
+        ("cancel", "cancel a queued or running run"),
         ("retry", "queue a failed run again"),
     ):
         c = rs.add_parser(name, help=help)
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wants_json,
         )
     except KeyboardInterrupt:
-        return 130
+        return EXIT_SIGNAL
     except BrokenPipeError:
         return EXIT_OK
     except OSError as e:  # the home, database or exports folder cannot be made or written

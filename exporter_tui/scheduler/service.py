@@ -297,7 +297,7 @@ class Scheduler:
                 f"{removed} partial file(s) removed",
                 now,
             )
-            when = self._retry_at(run)
+            when = None if run.cancel_requested else self._retry_at(run)  # a cancelled run is never retried
             if when is not None:
                 again = self.store.requeue_run(run.id, "interrupted", when)
                 self.sink(
@@ -309,7 +309,13 @@ class Scheduler:
                     )
                 )
                 continue
-            self.sink(RunEvent("recovered", f"run {run.id[:8]} was interrupted; no attempts left", run.id, run.request_id))
+            if run.cancel_requested:
+                self.store.finish_run(run.id, "failed", error=run.cancel_requested)
+            self.sink(
+                RunEvent(
+                    "recovered", f"run {run.id[:8]} was interrupted; {run.cancel_requested or 'no attempts left'}", run.id, run.request_id
+                )
+            )
             self.runs.failed_for_good(self.store, self.store.get_run(run.id), self.sink)
 
     def _expire(self, now: datetime) -> None:

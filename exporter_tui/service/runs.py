@@ -59,6 +59,7 @@ def execute_run(
     sink: EventSink = ignore,
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    cancelled_by: Callable[[], str | None] | None = None,
     retry_at: Callable[[Run], float | None] | None = None,
 ) -> Run:
     """Export a claimed (inProgress) run and record how it ended.
@@ -66,11 +67,29 @@ def execute_run(
     The source is opened here, so one that cannot be opened fails the run (and is retried)
     like one that fails mid-read.
 
+    Two ways to stop it, both checked at each progress step: `should_stop` (shutdown, a dropped
+    terminal) stops it as "interrupted" and queues it again at once, like a crash; a cancel
+    (`cancel_run` from any process, or `cancelled_by` naming who cancels it from this one, as
+    Ctrl-C does) ends it failed "cancelled by <user>" and it is not retried. Either way its
+    partial files are removed.
+
     When it fails and `retry_at` gives a time, the run goes back to the queue in the same row
     (attempt + 1) and nobody is notified yet; otherwise it ends failed and onFailure messages go.
     """
     sink(RunEvent("started", f"run {run.id[:8]} of {stored.short_id} started (attempt {run.attempt})", run.id, stored.id))
     last = [0.0]
+    cancel: list[str | None] = [run.cancel_requested]
+
+    def cancelled() -> str | None:
+        """The run's cancel reason, once someone asked; a cancel from this process is written
+        to the store first, so there is one way a run gets cancelled."""
+        who = cancelled_by() if cancelled_by and cancel[0] is None else None
+        if who:
+            cancel[0] = cancel_run(store, run.id, who).cancel_requested
+        return cancel[0]
+
+    def stop() -> bool:
+        return cancelled() is not None or bool(should_stop and should_stop())
 
     def progress(done: int, total: int | None) -> None:
         if on_progress:
@@ -78,29 +97,34 @@ def execute_run(
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
             last[0] = now
-            store.update_progress(run.id, done, total)
+            cancel[0] = store.update_progress(run.id, done, total) or cancel[0]
             sink(RunEvent("progress", f"{done}/{total if total is not None else '?'} readings", run.id, stored.id, done, total))
+        elif cancel[0] is None:
+            cancel[0] = store.cancel_requested(run.id)
 
     try:
+        if stop():
+            raise Cancelled("stopped before the export started")
         windows = job_windows(run, stored)
         job = ExportJob(stored.request, stored.id, run.id, windows)
         source = open_source()
         try:
-            result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=should_stop)
+            result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=stop)
         finally:
             if isinstance(source, Noting):
                 for note in source.take_notes():
                     store.log_run(run.id, "info", note)
             source.close()
     except Exception as exc:  # every failure of an export ends the run, with its reason
-        reason = failure_reason(exc)
+        by = cancelled()  # a worker killed by the same Ctrl-C fails otherwise; the cancel is the reason
+        reason = by or failure_reason(exc)
         store.log_run(run.id, "error", reason)
-        if retry_at is None:
+        if by:
             when = None
         elif isinstance(exc, Cancelled):  # stopped, not broken: due again at once
             when = time.time()
         else:
-            when = retry_at(run)
+            when = retry_at(run) if retry_at else None
         if when is not None:
             requeued = store.requeue_run(run.id, reason, when)
             sink(RunEvent("failed", f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
@@ -119,6 +143,13 @@ def execute_run(
     sink(RunEvent("done", f"run {run.id[:8]} done: {result.rows} rows -> {result.path}", run.id, stored.id, result.rows, result.rows))
     notify_outcome(settings, store, stored, finished, sink)
     return finished
+
+
+def cancel_run(store: Store, run_id: str, actor: str) -> Run:
+    """Cancel a run, from the CLI, the TUI or the HTTP API: a queued one ends failed "cancelled
+    by <actor>" at once; a running one, in whatever process, stops at its next progress step,
+    ends the same way with its partial files removed, and is not retried."""
+    return store.cancel_run(run_id, actor)
 
 
 def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run: Run, sink: EventSink = ignore) -> None:
@@ -240,11 +271,10 @@ def run_now(
     now: datetime | None = None,
     store: Store | None = None,
     should_stop: Callable[[], bool] | None = None,
+    cancelled_by: Callable[[], str | None] | None = None,
 ) -> Run:
-    """Run one stored request now, in this thread, and return the finished run (see claim_manual
-    for which run that is).
-
-    `should_stop` is asked between chunks; when it says yes the run ends failed "interrupted"."""
+    """Run one stored request now, in this thread, and return the run as it ended (see
+    claim_manual for which run that is, and execute_run for `should_stop` and `cancelled_by`)."""
     own_store = store is None
     store = store or ctx.open_store()
     try:
@@ -263,6 +293,7 @@ def run_now(
             sink=sink,
             on_progress=on_progress,
             should_stop=should_stop,
+            cancelled_by=cancelled_by,
         )
     finally:
         if own_store:

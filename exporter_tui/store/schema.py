@@ -97,7 +97,13 @@ def _v1(db: sqlite_utils.Database) -> None:
     db.table("scheduler_lease").create({"name": str, "holder": str, "expires_at": float, "pid": int, "host": str}, pk="name")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """A cancel request on a running run ("cancelled by <user>"); its runner, in any process,
+    reads it at each progress step and stops."""
+    db["runs"].add_column("cancel_requested", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

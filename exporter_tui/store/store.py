@@ -99,6 +99,7 @@ class Run:
     next_attempt_at: float | None
     claimed_by: str | None
     error: str | None
+    cancel_requested: str | None = None  # "cancelled by <user>" while a cancel of a running run is pending
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -563,13 +564,21 @@ class Store:
         )
         return [self._to_run(r) for r in rows]
 
-    def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> None:
+    def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> str | None:
+        """Record a running run's progress; returns its pending cancel request, if any."""
         ts = (now or utcnow()).timestamp()
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'",
                 (progress, total, ts, run_id),
             )
+            row = conn.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def cancel_requested(self, run_id: str) -> str | None:
+        """A running run's pending cancel request ("cancelled by <user>"), if any."""
+        rows = self.query("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,))
+        return rows[0]["cancel_requested"] if rows else None
 
     def heartbeat(self, run_id: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:
@@ -603,7 +612,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, error = ?, next_attempt_at = ?, progress = 0,"
-                " started_at = NULL, heartbeat_at = NULL, claimed_by = NULL, finished_at = NULL WHERE id = ?",
+                " started_at = NULL, heartbeat_at = NULL, claimed_by = NULL, finished_at = NULL, cancel_requested = NULL WHERE id = ?",
                 (error, next_attempt_at, run_id),
             )
         return self.get_run(run_id)
@@ -614,16 +623,23 @@ class Store:
         return [self._to_run(r) for r in rows]
 
     def cancel_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
+        """A queued run ends failed "cancelled by <actor>" at once; a running one gets the cancel
+        request, which its runner reads at its next progress step (then it ends the same way).
+        A run that has ended is refused (LimitReached)."""
         run = self.get_run(run_id)
-        if run.status != "notProcessed":
-            raise LimitReached(f"run {run.id} is {run.status}; only a queued (notProcessed) run can be cancelled")
         now = now or utcnow()
+        reason = f"cancelled by {actor}"
         with self.transaction() as conn:
-            conn.execute(
+            queued = conn.execute(
                 "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'notProcessed'",
-                (f"cancelled by {actor}", iso(now), run.id),
-            )
-            self.record_audit("cancel", actor, "run", run.id, {"requestId": run.request_id}, now)
+                (reason, iso(now), run.id),
+            ).rowcount
+            running = conn.execute(
+                "UPDATE runs SET cancel_requested = coalesce(cancel_requested, ?) WHERE id = ? AND status = 'inProgress'", (reason, run.id)
+            ).rowcount
+            if not (queued or running):
+                raise LimitReached(f"run {run.id} is {run.status}; only a queued or running run can be cancelled")
+            self.record_audit("cancel", actor, "run", run.id, {"requestId": run.request_id, "running": bool(running)}, now)
         return self.get_run(run.id)
 
     def retry_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
@@ -635,7 +651,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, next_attempt_at = NULL, progress = 0, error = NULL,"
-                " started_at = NULL, finished_at = NULL, heartbeat_at = NULL, claimed_by = NULL WHERE id = ?",
+                " started_at = NULL, finished_at = NULL, heartbeat_at = NULL, claimed_by = NULL, cancel_requested = NULL WHERE id = ?",
                 (run.id,),
             )
             self.record_audit("retry", actor, "run", run.id, {"requestId": run.request_id}, now)

@@ -1,0 +1,172 @@
+"""Stopping a foreground `run`: real `exporter-tui run` processes, real signals, state read from the database.
+
+Ctrl-C (SIGINT to the terminal's process group) and SIGTERM cancel the run: it ends failed
+"cancelled by <user>", leaves no file, says `run <id> cancelled` and exits 130; it is not
+retried. SIGHUP interrupts it: queued again, like a crash. `runs cancel` from another process
+stops a running run at its next progress step.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sched_fixtures import CHANNEL, SUBTOPIC, TARGET, FakeClock, create, make_home, one_time, utc
+
+from exporter_tui.cli.main import main
+from exporter_tui.context import Context
+from exporter_tui.service.scheduling import make_scheduler
+from exporter_tui.sources.embedded import ReadingsWriter
+
+START = utc(2026, 3, 2)
+READINGS = 1_000_000  # ten chunks of 100 000: the run reads for a while after its first progress step
+
+
+@pytest.fixture(scope="module")
+def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("source") / "source.db"
+    times = START.timestamp() + np.arange(READINGS, dtype=np.float64)
+    with ReadingsWriter(path, bulk=True) as w:
+        w.write_target(CHANNEL, SUBTOPIC, TARGET, times, value=np.arange(READINGS, dtype=np.float64), unit="Cel")
+    return path
+
+
+@pytest.fixture
+def running(tmp_path: Path, source_db: Path):
+    """A home whose oneTime request takes several progress steps, and a way to start `run` on it."""
+    ctx = make_home(tmp_path)
+    shutil.copyfile(source_db, ctx.paths.source_db)
+    store = ctx.open_store()
+    sr = create(store, one_time(None, (START, utc(2026, 3, 30))), START)
+    store.close()
+
+    def start() -> subprocess.Popen:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_TUI_")}
+        return subprocess.Popen(
+            [sys.executable, "-m", "exporter_tui", "--home", str(ctx.paths.home), "run", sr.id, "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group, like a job in a terminal
+        )
+
+    return ctx, sr.id, start
+
+
+def run_row(ctx: Context, request_id: str) -> dict:
+    con = sqlite3.connect(f"file:{ctx.paths.database}?mode=ro", uri=True, timeout=30)
+    con.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in con.execute("SELECT * FROM runs WHERE request_id = ?", (request_id,))]
+    finally:
+        con.close()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def wait_for(condition: Callable[[], object], what: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def reading(ctx: Context, rid: str) -> None:
+    wait_for(lambda: (r := run_row(ctx, rid))["status"] == "inProgress" and r["progress"] > 0, "the export to be reading")
+
+
+def files_left(ctx: Context) -> list[Path]:
+    return [p for p in ctx.paths.exports_dir.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "ctrl-c twice"])
+def test_ctrl_c_or_sigterm_cancels_the_run_removes_its_files_and_exits_130(running, how: str) -> None:
+    ctx, rid, start = running
+    proc = start()
+    try:
+        reading(ctx, rid)
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)
+            if how == "ctrl-c twice":  # the second one lands while it cleans up
+                wait_for(lambda: proc.poll() is not None or run_row(ctx, rid)["cancel_requested"], "the cancel to be recorded")
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    row = run_row(ctx, rid)
+    assert proc.returncode == 130, err
+    assert f"run {row['id']} cancelled" in err.splitlines()
+    assert (row["status"], row["error"]) == ("failed", "cancelled by tester")
+    assert 0 < row["progress"] < READINGS
+    assert files_left(ctx) == []
+    store = ctx.open_store()
+    assert make_scheduler(ctx, store).plan(utc(2026, 4, 1)) == []  # not retried
+    store.close()
+
+
+def test_sighup_interrupts_the_run_and_it_is_queued_again_like_a_crash(running) -> None:
+    ctx, rid, start = running
+    proc = start()
+    try:
+        reading(ctx, rid)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    row = run_row(ctx, rid)
+    assert proc.returncode == 130, err
+    assert (row["status"], row["error"], row["attempt"]) == ("notProcessed", "interrupted", 2)
+    assert files_left(ctx) == []
+    store = ctx.open_store()
+    assert [p.run_id for p in make_scheduler(ctx, store).plan(utc(2026, 4, 1))] == [row["id"]]  # due again
+    store.close()
+
+
+def test_runs_cancel_from_another_process_stops_a_running_run(running, capsys) -> None:
+    ctx, rid, start = running
+    proc = start()
+    try:
+        reading(ctx, rid)
+        run_id = run_row(ctx, rid)["id"]
+        assert main(["--home", str(ctx.paths.home), "runs", "cancel", run_id[:8]]) == 0
+        assert "inProgress, cancelled by tester; it stops at its next progress step" in capsys.readouterr().out
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    row = run_row(ctx, rid)
+    assert proc.returncode == 1, err
+    assert (row["status"], row["error"]) == ("failed", "cancelled by tester")
+    assert "error   cancelled by tester" in out
+    assert files_left(ctx) == []
+
+
+def test_a_cancelled_run_whose_process_died_is_not_retried(tmp_path: Path) -> None:
+    ctx = make_home(tmp_path)  # heartbeat_timeout 60 s, three attempts
+    store = ctx.open_store()
+    sr = create(store, one_time(None, (START, utc(2026, 3, 3))), START)
+    [queued] = store.list_runs(request_id=sr.id).results
+    claimed = store.claim_run(queued.id, "gone:4242", now=START)
+    assert claimed is not None
+    main(["--home", str(ctx.paths.home), "runs", "cancel", claimed.id])  # asked, but its runner is dead
+    clock = FakeClock(START + timedelta(minutes=5))
+    assert make_scheduler(ctx, store, clock=clock).run_due() == []
+    run = store.get_run(claimed.id)
+    assert (run.status, run.error) == ("failed", "cancelled by tester")
+    store.close()
