@@ -77,6 +77,14 @@ def run_windows(request: ExportRequest, nominal_end: datetime, interval: tuple[f
     return [item_window(item.params, nominal_end, interval, zone) for item in request.items]
 
 
+def item_windows(request: ExportRequest, run_at: float, interval: tuple[float, float] | None, override: bool) -> list[tuple[float, float]]:
+    """Each item's data window for a run anchored at `run_at`: with `override` (a manual
+    --from/--to), `interval` for every item; otherwise each item's own rules."""
+    if override and interval is not None:
+        return [interval] * len(request.items)
+    return run_windows(request, datetime.fromtimestamp(run_at, UTC), interval)
+
+
 def overall_window(windows: list[tuple[float, float]]) -> tuple[float, float]:
     return min(w[0] for w in windows), max(w[1] for w in windows)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from exporter_tui.config import Settings
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
-from exporter_tui.core.schedule import overall_window, run_windows
+from exporter_tui.core.schedule import item_windows, overall_window, run_windows
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
 from exporter_tui.scheduler import ledger
@@ -26,14 +26,11 @@ PROGRESS_EVERY = 0.5  # seconds between progress writes to the database and the 
 
 def job_windows(run: Run, stored: StoredRequest) -> list[tuple[float, float]]:
     """Each item's window for this run: the override, else the item's own rules at run_at."""
-    if run.window_override and run.window_from is not None and run.window_to is not None:
-        return [(run.window_from, run.window_to)] * len(stored.request.items)
     run_at = run.run_at if run.run_at is not None else run.window_to
     if run_at is None:
         raise ValueError(f"run {run.id} has no time to anchor its window to")
     interval = (run.window_from, run.window_to) if run.window_from is not None and run.window_to is not None else None
-    end = datetime.fromtimestamp(run_at, UTC)
-    return run_windows(stored.request, end, interval)
+    return item_windows(stored.request, run_at, interval, bool(run.window_override))
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -106,6 +103,7 @@ def execute_run(
         if stop():
             raise Cancelled("stopped before the export started")
         windows = job_windows(run, stored)
+        store.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
         job = ExportJob(stored.request, stored.id, run.id, windows)
         source = open_source()
         try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
 import sqlite_utils
+
+from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.schedule import item_windows
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -103,7 +107,30 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("cancel_requested", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Each item's data window of a run (JSON [[from, to], ...]), what its `window` and `windows` show;
+    filled in for the runs already stored."""
+    db["runs"].add_column("item_windows", str)
+    bodies = {r["id"]: r["body"] for r in db.query("SELECT id, body FROM requests")}
+    for run in list(db.query("SELECT id, request_id, run_at, window_from, window_to, window_override FROM runs")):
+        found = windows_json(bodies.get(run["request_id"]), run["run_at"], run["window_from"], run["window_to"], run["window_override"])
+        db.execute("UPDATE runs SET item_windows = ? WHERE id = ?", (found, run["id"]))
+
+
+def windows_json(body: str | None, run_at: float | None, start: float | None, end: float | None, override: int | None) -> str | None:
+    """The `item_windows` of a run of the request with this stored body; None when it cannot be told."""
+    interval = (start, end) if start is not None and end is not None else None
+    anchor = run_at if run_at is not None else end
+    if body is None or anchor is None:
+        return None
+    try:
+        found = item_windows(ExportRequest.model_validate(json.loads(body)), anchor, interval, bool(override))
+    except ValueError:  # a body this version cannot read: the run shows its interval
+        return None
+    return json.dumps([list(w) for w in found])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

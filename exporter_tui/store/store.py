@@ -24,7 +24,7 @@ import sqlite_utils
 
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
-from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate
+from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate, windows_json
 from exporter_tui.store.timeutil import iso, iso_from_unix, utcnow
 
 RUN_STATUSES = ("notProcessed", "inProgress", "done", "failed", "expired")
@@ -100,15 +100,24 @@ class Run:
     claimed_by: str | None
     error: str | None
     cancel_requested: str | None = None  # "cancelled by <user>" while a cancel of a running run is pending
+    item_windows: str | None = None  # JSON [[from, to], ...]: each item's data window
+
+    def data_windows(self) -> list[tuple[float, float]]:
+        return [(w[0], w[1]) for w in json.loads(self.item_windows)] if self.item_windows else []
 
     def as_json(self) -> dict[str, Any]:
+        """`window` is the union of the items' data windows (the interval when they are not
+        known), and `windows` each item's, by its index in `items`."""
+        windows = self.data_windows()
+        start, end = (min(w[0] for w in windows), max(w[1] for w in windows)) if windows else (self.window_from, self.window_to)
         return {
             "id": self.id,
             "requestId": self.request_id,
             "status": self.status,
             "origin": self.origin,
             "attempt": self.attempt,
-            "window": {"from": iso_from_unix(self.window_from), "to": iso_from_unix(self.window_to)},
+            "window": {"from": iso_from_unix(start), "to": iso_from_unix(end)},
+            "windows": [{"item": i, "from": iso_from_unix(w[0]), "to": iso_from_unix(w[1])} for i, w in enumerate(windows)],
             "nominalTime": iso_from_unix(self.nominal_time),
             "progress": self.progress,
             "total": self.total,
@@ -424,22 +433,27 @@ class Store:
         override: bool = False,
         run_at: float | None = None,
     ) -> str:
-        """Insert a run inside the caller's open `transaction()`; returns its id."""
+        """Insert a run inside the caller's open `transaction()`, with its items' data windows; returns its id."""
         run_id = str(uuid.uuid4())
+        anchor = run_at if run_at is not None else nominal
+        body = conn.execute("SELECT body FROM requests WHERE id = ?", (request_id,)).fetchone()
         conn.execute(
-            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress, created_at)"
-            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 0, ?)",
+            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress, created_at, item_windows)"
+            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 0, ?, ?)",
             (
                 run_id,
                 request_id,
                 status,
                 origin,
                 nominal,
-                run_at if run_at is not None else nominal,
+                anchor,
                 window[0] if window else None,
                 window[1] if window else None,
                 int(override),
                 iso(now),
+                windows_json(
+                    body[0] if body else None, anchor, window[0] if window else None, window[1] if window else None, int(override)
+                ),
             ),
         )
         return run_id
@@ -574,6 +588,11 @@ class Store:
             )
             row = conn.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row[0] if row else None
+
+    def set_item_windows(self, run_id: str, windows: list[tuple[float, float]]) -> None:
+        """The items' data windows a run exports, as it starts."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET item_windows = ? WHERE id = ?", (json.dumps([list(w) for w in windows]), run_id))
 
     def cancel_requested(self, run_id: str) -> str | None:
         """A running run's pending cancel request ("cancelled by <user>"), if any."""
