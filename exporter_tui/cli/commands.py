@@ -236,9 +236,9 @@ class ProgressBar:
                 return
             self._last = pct
             filled = int(frac * self.width)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {done}/{total} rows")
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {done}/{total} readings")
         else:
-            self.stream.write(f"\r{done} rows")
+            self.stream.write(f"\r{done} readings")
         self.stream.flush()
 
     def close(self) -> None:

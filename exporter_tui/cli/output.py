@@ -45,8 +45,13 @@ REQUEST_HEADERS = ("ID", "NAME", "TYPE", "TARGETS", "EXT", "PERIODICITY", "LAST"
 def run_row(run: Run) -> list[Any]:
     w = run.as_json()["window"]
     window = f"{w['from'] or '?'} .. {w['to'] or '?'}" if run.window_from is not None else "-"
-    progress = f"{run.progress}/{run.total}" if run.total else str(run.progress or 0)
-    return [run.id[:8], run.request_id[:8], run.status, run.origin, run.attempt, window, progress, run.file_path or run.error or ""]
+    if run.rows is not None:
+        rows = str(run.rows)
+    elif run.status == "inProgress":
+        rows = f"{run.progress}/{run.total if run.total is not None else '?'} readings"
+    else:
+        rows = "-"
+    return [run.id[:8], run.request_id[:8], run.status, run.origin, run.attempt, window, rows, run.file_path or run.error or ""]
 
 
 RUN_HEADERS = ("RUN", "REQUEST", "STATUS", "ORIGIN", "TRY", "WINDOW (UTC)", "ROWS", "FILE / ERROR")

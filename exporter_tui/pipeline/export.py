@@ -55,7 +55,8 @@ class ExportJob:
 
 
 class ReadCounter:
-    """Counts raw readings as they are read, for progress, and checks for a stop between chunks."""
+    """Counts source readings as they are read, for progress (`total` is their count in the
+    windows, taken first), and checks for a stop between chunks."""
 
     def __init__(self, total: int | None, on_progress: Progress | None, should_stop: Callable[[], bool] | None):
         self.done = 0
@@ -236,6 +237,7 @@ def _run_export(
 ) -> ExportResult:
     counts = item_counts(source, job)
     counter = ReadCounter(sum(counts), on_progress, should_stop)
+    counter.add(0)  # the total is known (and recorded) before the first reading is read
     writer = get_writer(job.request.format.extension)
     options = write_options(job, settings)
     start = min(w[0] for w in job.windows)

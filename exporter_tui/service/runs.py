@@ -88,7 +88,10 @@ def execute_run(
     def stop() -> bool:
         return cancelled() is not None or bool(should_stop and should_stop())
 
+    read = [0]
+
     def progress(done: int, total: int | None) -> None:
+        read[0] = done
         if on_progress:
             on_progress(done, total)
         now = time.monotonic()
@@ -135,10 +138,20 @@ def execute_run(
         store.log_run(run.id, "warning", warning)
         sink(RunEvent("warning", warning, run.id, stored.id))
     finished = store.finish_run(
-        run.id, "done", rows=result.rows, file_name=result.file_name, file_extension=result.extension, file_path=str(result.path)
+        run.id,
+        "done",
+        rows=result.rows,
+        progress=read[0],
+        file_name=result.file_name,
+        file_extension=result.extension,
+        file_path=str(result.path),
     )
     store.log_run(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
-    sink(RunEvent("done", f"run {run.id[:8]} done: {result.rows} rows -> {result.path}", run.id, stored.id, result.rows, result.rows))
+    sink(
+        RunEvent(
+            "done", f"run {run.id[:8]} done: {result.rows} rows -> {result.path}", run.id, stored.id, finished.progress, finished.total
+        )
+    )
     notify_outcome(settings, store, stored, finished, sink)
     return finished
 

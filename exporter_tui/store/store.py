@@ -613,16 +613,19 @@ class Store:
         file_extension: str | None = None,
         file_path: str | None = None,
         error: str | None = None,
+        progress: int | None = None,
         now: datetime | None = None,
     ) -> Run:
+        """End a run. `rows` counts the rows written; `progress`, the source readings processed
+        (like `total`, readings, never rows)."""
         if status not in ("done", "failed"):
             raise ValueError("a run finishes done or failed")
         now = now or utcnow()
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET status = ?, rows = ?, progress = CASE WHEN ? = 'done' THEN coalesce(?, progress) ELSE progress END,"
+                "UPDATE runs SET status = ?, rows = ?, progress = coalesce(?, progress),"
                 " file_name = ?, file_extension = ?, file_path = ?, error = ?, finished_at = ? WHERE id = ?",
-                (status, rows, status, rows, file_name, file_extension, file_path, error, iso(now), run_id),
+                (status, rows, progress, file_name, file_extension, file_path, error, iso(now), run_id),
             )
         return self.get_run(run_id)
 
