@@ -71,7 +71,7 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
         if action == "update":
             _require_identity(ctx)
             request = parse_request(read_body(args.file))
-            print_json(store.update_request(args.id, request, ctx.actor).as_json())
+            print_json(store.update_request(args.id, request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs).as_json())
             return EXIT_OK
         if action == "delete":
             sr = store.delete_request(args.id, ctx.actor)

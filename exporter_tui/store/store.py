@@ -317,10 +317,14 @@ class Store:
             )
             self.record_audit("create", actor, "request", rid, {"type": request.type}, now)
             if request.type == "oneTime":
-                planned = one_time_run(request, now)
-                run_id = self.insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
-                conn.execute("UPDATE runs SET next_attempt_at = ? WHERE id = ?", (planned.not_before, run_id))
+                self._queue_one_time(conn, rid, request, now)
         return self.get_request(rid)
+
+    def _queue_one_time(self, conn: sqlite3.Connection, rid: str, request: ExportRequest, now: datetime) -> None:
+        """The one run of a oneTime request, queued (at periodStart when that is in the future)."""
+        planned = one_time_run(request, now)
+        run_id = self.insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
+        conn.execute("UPDATE runs SET next_attempt_at = ? WHERE id = ?", (planned.not_before, run_id))
 
     def _check_queue(self, conn: sqlite3.Connection, max_queued: int) -> None:
         queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
@@ -376,12 +380,22 @@ class Store:
     def all_active_requests(self) -> list[StoredRequest]:
         return [self._to_request(r) for r in self.query("SELECT * FROM requests WHERE deleted_at IS NULL ORDER BY created_at")]
 
-    def update_request(self, rid: str, request: ExportRequest, actor: str, now: datetime | None = None) -> StoredRequest:
+    def update_request(
+        self, rid: str, request: ExportRequest, actor: str, max_queued: int | None = None, now: datetime | None = None
+    ) -> StoredRequest:
+        """Replace a request's body. recurring -> oneTime queues the oneTime run as a create does
+        (LimitReached and nothing changed when the queue is full); oneTime -> recurring cancels
+        its queued run ("cancelled by update") and forgets its runs' oneTime run times, so the
+        catch-up policy decides about the intervals already ended, as for a past periodStart."""
         if not actor:
             raise IdentityMissing(MISSING_IDENTITY)
         current = self.get_request(rid)
         now = now or utcnow()
+        was = current.request.type
+        detail: dict[str, Any] = {} if was == request.type else {"type": f"{was} -> {request.type}"}
         with self.transaction() as conn:
+            if was == "recurring" and request.type == "oneTime" and max_queued is not None:
+                self._check_queue(conn, max_queued)
             conn.execute(
                 "UPDATE requests SET name = ?, type = ?, extension = ?, targets = ?, periodicity = ?, period_start = ?, body = ?, updated_at = ?"
                 " WHERE id = ? AND deleted_at IS NULL",
@@ -397,7 +411,16 @@ class Store:
                     current.id,
                 ),
             )
-            self.record_audit("update", actor, "request", current.id, {}, now)
+            if was == "recurring" and request.type == "oneTime":
+                self._queue_one_time(conn, current.id, request, now)
+            elif was == "oneTime" and request.type == "recurring":
+                detail["cancelledRuns"] = conn.execute(
+                    "UPDATE runs SET status = 'failed', error = 'cancelled by update', finished_at = ?"
+                    " WHERE request_id = ? AND status = 'notProcessed'",
+                    (iso(now), current.id),
+                ).rowcount
+                conn.execute("UPDATE runs SET nominal_time = NULL WHERE request_id = ?", (current.id,))
+            self.record_audit("update", actor, "request", current.id, detail, now)
         return self.get_request(current.id)
 
     def delete_request(self, rid: str, actor: str, now: datetime | None = None) -> StoredRequest:

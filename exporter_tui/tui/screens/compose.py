@@ -437,7 +437,7 @@ class ComposeScreen(Screen[str | None]):
 
         def store_it(store: Store) -> StoredRequest:
             if self.mode == "edit" and request_id:
-                return store.update_request(request_id, request, actor)
+                return store.update_request(request_id, request, actor, max_queued=max_queued)
             return store.create_request(request, actor, max_queued=max_queued)
 
         def done(stored: StoredRequest) -> None:
