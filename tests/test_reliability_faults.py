@@ -35,6 +35,7 @@ from reliability_report import report
 from exporter_tui.cli.main import main
 from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of
 from exporter_tui.sources.embedded import write_readings
+from exporter_tui.store.schema import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 120  # seconds: a hang fails the test instead of stalling it
@@ -158,7 +159,7 @@ DAMAGE = {
     "header": (_header, "not a usable exporter-tui database (file is not a database)"),
     "pages": (_pages, "the database cannot be used (database disk image is malformed)"),
     "truncated": (_truncated, "database disk image is malformed"),
-    "newer": (_newer, "the database has schema version 99, newer than this app's 1; upgrade exporter-tui"),
+    "newer": (_newer, f"the database has schema version 99, newer than this app's {SCHEMA_VERSION}; upgrade exporter-tui"),
     "foreign": (_foreign, "this SQLite file is not an exporter-tui database"),
 }
 
