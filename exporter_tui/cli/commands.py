@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL, CliError, parse_instant, read_body
+from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL, CliError, command_hint, parse_instant, read_body
 from exporter_tui.cli.output import (
     REQUEST_HEADERS,
     RUN_HEADERS,
@@ -320,11 +320,20 @@ def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
 
         return check_sources(ctx, args)
 
-    source = ctx.open_source()
-    try:
-        targets = source.targets()
-    finally:
-        source.close()
+    empty = ctx.settings.source.kind == "embedded" and not ctx.paths.source_db.exists()
+    targets = []
+    if not empty:
+        source = ctx.open_source()
+        try:
+            targets = source.targets()
+        finally:
+            source.close()
+    if not targets and ctx.settings.source.kind == "embedded":
+        note = f"the embedded source ({ctx.paths.source_db}) is empty; fill it with demo telemetry: {command_hint(args, 'demo')}"
+        if args.json:
+            print_json([])
+        print(note, file=sys.stderr if args.json else sys.stdout)
+        return EXIT_OK
     if args.json:
         print_json(
             [

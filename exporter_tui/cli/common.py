@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -62,3 +63,13 @@ def parse_instant(text: str, name: str) -> datetime:
     except ValueError:
         raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def command_hint(args: Any, command: str) -> str:
+    """The command line to suggest, with the `--home`/`--config` this one was given (so it works
+    when pasted as it is)."""
+    words = ["exporter-tui"]
+    for flag, value in (("--home", getattr(args, "home", None)), ("--config", getattr(args, "config", None))):
+        if value:
+            words += [flag, shlex.quote(str(value))]
+    return " ".join([*words, command])

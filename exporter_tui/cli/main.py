@@ -170,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(str(e), EXIT_LIMIT, None, wants_json)
         if isinstance(e, StoreError):
             return _fail(str(e), EXIT_FAILED, None, wants_json)
+        from exporter_tui.sources.base import SourceError
+
+        if isinstance(e, SourceError):  # the source cannot be read (unreachable, refused, damaged)
+            return _fail(f"source failed: {e}", EXIT_FAILED, None, wants_json)
         raise
 
 
