@@ -9,6 +9,7 @@ from typing import Any
 from exporter_tui.context import Context, load_context
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
+from exporter_tui.pipeline.files import manifest_data
 from exporter_tui.sources.embedded import write_readings
 from exporter_tui.store.store import Run, Store, StoredRequest
 
@@ -134,7 +135,7 @@ def count(store: Store, table: str) -> int:
 
 def data_files(exports_dir: Path) -> list[Path]:
     """Published export files (not manifests, not temporaries)."""
-    return sorted(p for p in exports_dir.rglob("*") if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".manifest.json"))
+    return sorted(p for p in exports_dir.rglob("*") if p.is_file() and not p.name.startswith(".") and manifest_data(p) is None)
 
 
 def temp_files(exports_dir: Path) -> list[Path]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 from pipeline_helpers import T0, body, create, fill, item, reading, run
 
-from exporter_tui.pipeline.files import sha256_of
+from exporter_tui.pipeline.files import manifest_path, sha256_of
 
 
 def rows_of(path: Path, delimiter: str = ",") -> list[list[str]]:
@@ -137,7 +137,7 @@ def test_same_window_twice_gives_identical_data_and_never_overwrites(cli, home: 
     assert p1.name == "same_20260601T100000Z.csv" and p2.name == "same_20260601T100000Z-2.csv"
     assert p1.read_bytes() == p2.read_bytes()
     for p, r in ((p1, first), (p2, second)):
-        manifest = json.loads((p.parent / (p.name + ".manifest.json")).read_text())
+        manifest = json.loads(manifest_path(p).read_text())
         assert manifest["sha256"] == sha256_of(p) and manifest["run"] == r["id"] and manifest["rows"] == 100
 
 

@@ -17,6 +17,7 @@ from snapshot_apps.tui_homes import (
 )
 
 from exporter_tui.core.validation import parse_request
+from exporter_tui.pipeline.files import manifest_path
 from exporter_tui.service.runs import run_now
 from exporter_tui.tui.screens.history import HistoryScreen
 from exporter_tui.tui.screens.run_detail import RunDetailScreen
@@ -75,7 +76,7 @@ async def test_a_run_opens_on_its_summary_log_manifest_and_notifications(tmp_pat
     run = run_now(ctx, stored.id, origin="cli", now=FIXED_NOW, store=store)
     store.record_notification(run.id, stored.id, "email", "ops@example.com", "onSuccess", "sent", 1, None, "2025-03-10T12:00:01Z")
     store.close()
-    manifest = json.loads(Path(run.file_path + ".manifest.json").read_text())
+    manifest = json.loads(manifest_path(Path(run.file_path)).read_text())
     app = make_app(ctx)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -21,7 +21,10 @@ from pathlib import Path
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
-MANIFEST_SUFFIX = ".manifest.json"
+# NAME.EXT has its manifest (JSON) at NAME.EXT.manifest, so `*.EXT` matches data files only.
+# Files of earlier versions have NAME.EXT.manifest.json; recovery, collisions and retention read both.
+MANIFEST_SUFFIX = ".manifest"
+LEGACY_MANIFEST_SUFFIX = ".manifest.json"
 
 
 def safe_component(name: str, fallback: str = "export", limit: int = 80) -> str:
@@ -53,7 +56,7 @@ def final_path(folder: Path, name: str, start: float, extension: str) -> Path:
     stem = f"{safe_component(name)}_{window_stamp(start)}"
     candidate = folder / f"{stem}.{extension}"
     n = 2
-    while candidate.exists() or manifest_path(candidate).exists():
+    while candidate.exists() or any(m.exists() for m in manifest_paths(candidate)):
         candidate = folder / f"{stem}-{n}.{extension}"
         n += 1
     return candidate
@@ -61,6 +64,19 @@ def final_path(folder: Path, name: str, start: float, extension: str) -> Path:
 
 def manifest_path(data: Path) -> Path:
     return data.with_name(data.name + MANIFEST_SUFFIX)
+
+
+def manifest_paths(data: Path) -> tuple[Path, Path]:
+    """Where a data file's manifest may be: today's name, then the name of earlier versions."""
+    return manifest_path(data), data.with_name(data.name + LEGACY_MANIFEST_SUFFIX)
+
+
+def manifest_data(path: Path) -> Path | None:
+    """The data file a manifest (of either name) belongs to; None for any other file."""
+    for suffix in (LEGACY_MANIFEST_SUFFIX, MANIFEST_SUFFIX):
+        if path.name.endswith(suffix) and len(path.name) > len(suffix):
+            return path.with_name(path.name[: -len(suffix)])
+    return None
 
 
 def temp_path(final: Path, run_id: str) -> Path:
@@ -84,8 +100,7 @@ def remove_partials(folder: Path, run_id: str) -> list[Path]:
             else:
                 p.unlink(missing_ok=True)
             removed.append(p)
-        elif p.name.endswith(MANIFEST_SUFFIX) and _manifest_run(p) == run_id:
-            data = p.with_name(p.name[: -len(MANIFEST_SUFFIX)])
+        elif (data := manifest_data(p)) is not None and _manifest_run(p) == run_id:
             for q in (data, p):  # the data file first: a data file never stays without its manifest
                 if q.exists():
                     q.unlink()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from exporter_tui.context import Context
 from exporter_tui.events import EventSink, ignore
-from exporter_tui.pipeline.files import manifest_path, remove_partials, safe_component
+from exporter_tui.pipeline.files import manifest_paths, remove_partials, safe_component
 from exporter_tui.scheduler.service import Clock, RetryAt, Scheduler
 from exporter_tui.service.runs import execute_run, notify_outcome
 from exporter_tui.store.store import Run, Store
@@ -49,7 +49,7 @@ class ExportRuns:
         data = Path(run.file_path)
         if not data.resolve().is_relative_to(root):  # a file of an older exports.dir
             return f"left {data} in place (outside {root})"
-        for p in (data, manifest_path(data)):
+        for p in (data, *manifest_paths(data)):
             p.unlink(missing_ok=True)
         return f"deleted {data.name} and its manifest"
 

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
-from exporter_tui.pipeline.files import manifest_path
+from exporter_tui.pipeline.files import manifest_path, manifest_paths
 from exporter_tui.store.store import NotFound, Run, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
@@ -24,7 +24,7 @@ def read_manifest(run: Run) -> str:
     """The manifest beside the run's file, pretty-printed, or why there is none."""
     if not run.file_path:
         return "no manifest: the run wrote no file"
-    path = manifest_path(Path(run.file_path))
+    path = next((m for m in manifest_paths(Path(run.file_path)) if m.exists()), manifest_path(Path(run.file_path)))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
