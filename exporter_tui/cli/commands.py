@@ -22,6 +22,7 @@ from exporter_tui.cli.output import (
     table,
 )
 from exporter_tui.context import Context
+from exporter_tui.core.durations import get_zone
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import next_runs
@@ -152,11 +153,17 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if args.from_ or args.to:
         if not (args.from_ and args.to):
             raise CliError("--from and --to go together")
-        start, end = parse_instant(args.from_, "--from"), parse_instant(args.to, "--to")
+        store = ctx.open_store()
+        try:
+            zone = get_zone(store.get_request(args.id).request.format.timezone)  # a time without an offset is the request's
+        finally:
+            store.close()
+        start, end = parse_instant(args.from_, "--from", zone), parse_instant(args.to, "--to", zone)
         if start >= end:
             raise CliError("--to must be after --from")
         window = (start.timestamp(), end.timestamp())
     bar = None if args.quiet or args.json else ProgressBar(sys.stderr)
+    notes = RunNotes()
     with SignalStop() as signals:
         run = run_now(
             ctx,
@@ -164,7 +171,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             origin="cli",
             window=window,
             on_progress=bar.update if bar else None,
-            sink=_say_notes,
+            sink=notes.hear,
             should_stop=signals.hangup.is_set,
             cancelled_by=lambda: ctx.actor if signals.cancel.is_set() else None,
         )
@@ -180,6 +187,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         print(f"  file    {run.file_path or '-'}")
         if run.error:
             print(f"  error   {run.error}")
+        for line in notes.notifications:
+            print(f"  notify  {line}")
     if signals.cancel.is_set() and run.status == "failed":
         print(f"run {run.id} cancelled", file=sys.stderr)
         return EXIT_SIGNAL
@@ -211,10 +220,18 @@ class SignalStop:
             signal.signal(sig, signal.SIG_IGN if stopping else handler)
 
 
-def _say_notes(event: RunEvent) -> None:
-    """A foreground run's notes (such as "an extra run") go to stderr, one line each."""
-    if event.kind == "info":
-        print(event.message, file=sys.stderr)
+class RunNotes:
+    """What a foreground run tells on the way: notes (such as "an extra run") go to stderr at
+    once, one line each; notification outcomes are kept for the summary."""
+
+    def __init__(self) -> None:
+        self.notifications: list[str] = []
+
+    def hear(self, event: RunEvent) -> None:
+        if event.kind == "info":
+            print(event.message, file=sys.stderr)
+        elif event.kind == "notification":
+            self.notifications.append(event.message)
 
 
 class ProgressBar:
@@ -308,7 +325,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
             f"{stats.rows} readings of {stats.targets} targets on {stats.devices} devices, "
             f"{stats.start.isoformat()} .. {stats.end.isoformat()}, in {stats.seconds:.1f} s"
         )
-        print(f"example request: {example.id}  (try: exporter-tui run {example.short_id})")
+        print(f"example request: {example.id}  (try: {command_hint(args, f'run {example.short_id}')})")
     return EXIT_OK
 
 

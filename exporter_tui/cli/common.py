@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from exporter_tui.core.errors import FieldError, RequestInvalid
@@ -52,8 +52,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"not valid JSON: {name} is not a number JSON allows")
 
 
-def parse_instant(text: str, name: str) -> datetime:
-    """ISO 8601 (naive means UTC) or Unix seconds."""
+def parse_instant(text: str, name: str, zone: tzinfo = UTC) -> datetime:
+    """ISO 8601 or Unix seconds; a date or date-time without an offset is wall time in `zone`
+    (a request's zone for `run --from/--to`; UTC where there is no request)."""
     try:
         return datetime.fromtimestamp(float(text), UTC)
     except (ValueError, OverflowError, OSError):
@@ -62,7 +63,7 @@ def parse_instant(text: str, name: str) -> datetime:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt if dt.tzinfo else dt.replace(tzinfo=zone)
 
 
 def command_hint(args: Any, command: str) -> str:

@@ -257,7 +257,7 @@ def _run_export(
     tables = [build_table(source, job, i, counter, readings=counts[i]) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
-        with files.temporary(final, job.run_id) as temp:
+        with files.temporary(final, job.run_id, settings.file_mode) as temp:
             result = writer.write(tables, temp, options)
             digest = files.publish(temp, final, {**manifest, "rows": result.rows}, job.run_id, settings.file_mode)
         return ExportResult(final, final.name, writer.extension, result.rows, digest, list(result.warnings))
@@ -290,7 +290,7 @@ def _write_zip(
             rows += result.rows
             warnings += result.warnings
             entries.append((entry, part))
-        with files.temporary(final, job.run_id) as temp:
+        with files.temporary(final, job.run_id, settings.file_mode) as temp:
             files.write_zip(entries, temp)
             digest = files.publish(temp, final, {**manifest, "rows": rows, "entries": entry_names}, job.run_id, settings.file_mode)
     finally:

@@ -152,22 +152,33 @@ def publish(temp: Path, final: Path, manifest: dict, run_id: str, file_mode: int
     digest = sha256_of(temp)
     body = json.dumps({**manifest, "file": final.name, "sha256": digest, "bytes": temp.stat().st_size}, indent=2, sort_keys=True)
     mtemp = temp_path(manifest_path(final), run_id)
+    create_private(mtemp, file_mode)
     with open(mtemp, "w", encoding="utf-8") as f:
         f.write(body + "\n")
         f.flush()
         os.fsync(f.fileno())
-    os.chmod(mtemp, file_mode)
     os.replace(mtemp, manifest_path(final))
     os.replace(temp, final)
     fsync_dir(final.parent)
     return digest
 
 
+def create_private(path: Path, file_mode: int) -> None:
+    """Create an empty file with exactly `file_mode` (whatever the umask), so what is written
+    to it is never readable by others, not even for a moment."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, file_mode)
+    try:
+        os.fchmod(fd, file_mode)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
-def temporary(final: Path, run_id: str) -> Iterator[Path]:
-    """A temporary path beside `final`, removed if the block fails."""
+def temporary(final: Path, run_id: str, file_mode: int = 0o600) -> Iterator[Path]:
+    """A temporary file beside `final`, made with `file_mode` before its first byte; removed if the block fails."""
     temp = temp_path(final, run_id)
     try:
+        create_private(temp, file_mode)
         yield temp
     except BaseException:
         temp.unlink(missing_ok=True)

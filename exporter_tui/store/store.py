@@ -33,6 +33,13 @@ QUEUE_FULL = "Maximum number of queued exports reached"
 MISSING_IDENTITY = "Missing user identity id"
 
 
+MIN_PREFIX = 4  # characters of an id prefix
+
+
+def too_short(given: str) -> str:
+    return f"id '{given}' is too short: give at least {MIN_PREFIX} characters of the id"
+
+
 class StoreError(Exception):
     """The database cannot be used (corrupt, newer, unreadable); exit code 1."""
 
@@ -333,10 +340,12 @@ class Store:
 
     def get_request(self, rid: str, include_deleted: bool = False) -> StoredRequest:
         rows = self.query("SELECT * FROM requests WHERE id = ?", (rid,))
-        if not rows and len(rid) >= 4 and all(c in "0123456789abcdef-" for c in rid.lower()):
+        if not rows and len(rid) >= MIN_PREFIX and all(c in "0123456789abcdef-" for c in rid.lower()):
             rows = self.query("SELECT * FROM requests WHERE id LIKE ? || '%' AND deleted_at IS NULL LIMIT 2", (rid.lower(),))
             if len(rows) > 1:
                 raise NotFound(f"request id prefix '{rid}' is ambiguous; give more characters")
+        if not rows and len(rid) < MIN_PREFIX:
+            raise NotFound(too_short(rid))
         if not rows or (rows[0]["deleted_at"] and not include_deleted):
             raise NotFound(f"no export request with id '{rid}'")
         return self._to_request(rows[0])
@@ -704,10 +713,14 @@ class Store:
 
     def get_run(self, run_id: str) -> Run:
         rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        if not rows and len(run_id) >= 4 and all(c in "0123456789abcdef-" for c in run_id.lower()):  # a prefix, never a LIKE pattern
+        if (
+            not rows and len(run_id) >= MIN_PREFIX and all(c in "0123456789abcdef-" for c in run_id.lower())
+        ):  # a prefix, never a LIKE pattern
             rows = self.query("SELECT * FROM runs WHERE id LIKE ? || '%' LIMIT 2", (run_id.lower(),))
             if len(rows) > 1:
                 raise NotFound(f"run id prefix '{run_id}' is ambiguous; give more characters")
+        if not rows and len(run_id) < MIN_PREFIX:
+            raise NotFound(too_short(run_id))
         if not rows:
             raise NotFound(f"no run with id '{run_id}'")
         return self._to_run(rows[0])
