@@ -8,7 +8,7 @@ from pathlib import Path
 from sched_fixtures import create, make_home, one_time, recurring, runs_of, seed, skips, utc
 
 from exporter_tui.cli.main import main
-from exporter_tui.scheduler.service import Scheduler
+from exporter_tui.service.scheduling import make_scheduler
 
 T0 = utc(2026, 3, 2)
 NOW = utc(2026, 3, 5, 6)
@@ -28,7 +28,7 @@ def test_recurring_edited_to_one_time_queues_its_run(tmp_path: Path, capsys) -> 
     assert main(["--home", str(ctx.paths.home), "requests", "update", sr.id, body_file(tmp_path, one_time(None, (T0, NOW)))]) == 0
     [queued] = runs_of(store, sr.id)
     assert (queued.status, queued.origin) == ("notProcessed", "schedule")
-    [ran] = Scheduler(ctx, store).run_due()
+    [ran] = make_scheduler(ctx, store).run_due()
     assert (ran.id, ran.status, ran.rows) == (queued.id, "done", 468)
     store.close()
 
@@ -57,7 +57,7 @@ def test_one_time_edited_to_recurring_cancels_the_queued_run_and_the_catch_up_po
     store.update_request(sr.id, recurring("P1D", T0, catch_up="latest"), "tester", now=utc(2026, 3, 5, 5))
     cancelled = store.get_run(queued.id)
     assert (cancelled.status, cancelled.error) == ("failed", "cancelled by update")
-    [ran] = Scheduler(ctx, store).run_due(NOW)
+    [ran] = make_scheduler(ctx, store).run_due(NOW)
     assert (ran.origin, ran.nominal_time) == ("schedule", utc(2026, 3, 5).timestamp())
     assert [(s["count"], s["reason"]) for s in skips(store, sr.id)] == [(2, "catch-up policy latest")]
     store.close()

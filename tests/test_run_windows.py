@@ -9,7 +9,7 @@ from pathlib import Path
 from sched_fixtures import create, item, make_home, seed, utc
 
 from exporter_tui.core.validation import parse_request
-from exporter_tui.scheduler.service import Scheduler
+from exporter_tui.service.scheduling import make_scheduler
 from exporter_tui.store.schema import MIGRATIONS
 from exporter_tui.store.store import Store
 
@@ -32,7 +32,7 @@ def test_the_run_window_is_the_union_of_the_items_windows_and_each_is_listed(tmp
     seed(ctx, utc(2026, 2, 20), utc(2026, 3, 4))
     store = ctx.open_store()
     create(store, parse_request(two_items()), T0)
-    [run] = Scheduler(ctx, store).run_due(utc(2026, 3, 3, 0, 1))
+    [run] = make_scheduler(ctx, store).run_due(utc(2026, 3, 3, 0, 1))
     out = run.as_json()
     assert out["window"] == {"from": "2026-02-24T00:00:00.000Z", "to": "2026-03-03T00:00:00.000Z"}
     assert out["windows"] == [

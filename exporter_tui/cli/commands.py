@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL, CliError, command_hint, parse_instant, read_body
@@ -198,6 +199,13 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK if run.status == "done" else EXIT_FAILED
 
 
+def _setter(flag: threading.Event) -> Callable[[int, FrameType | None], None]:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        flag.set()
+
+    return handler
+
+
 class SignalStop:
     """While a foreground run goes: Ctrl-C (SIGINT) and SIGTERM ask to cancel it, SIGHUP (the
     terminal went away) to interrupt it. The handlers only set a flag the run reads at its next
@@ -211,7 +219,7 @@ class SignalStop:
     def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
             for sig, flag in ((signal.SIGINT, self.cancel), (signal.SIGTERM, self.cancel), (signal.SIGHUP, self.hangup)):
-                self._saved[sig] = signal.signal(sig, lambda _s, _f, flag=flag: flag.set())
+                self._saved[sig] = signal.signal(sig, _setter(flag))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -104,13 +104,13 @@ def _v1(db: sqlite_utils.Database) -> None:
 def _v2(db: sqlite_utils.Database) -> None:
     """A cancel request on a running run ("cancelled by <user>"); its runner, in any process,
     reads it at each progress step and stops."""
-    db["runs"].add_column("cancel_requested", str)
+    db.table("runs").add_column("cancel_requested", str)
 
 
 def _v3(db: sqlite_utils.Database) -> None:
     """Each item's data window of a run (JSON [[from, to], ...]), what its `window` and `windows` show;
     filled in for the runs already stored."""
-    db["runs"].add_column("item_windows", str)
+    db.table("runs").add_column("item_windows", str)
     bodies = {r["id"]: r["body"] for r in db.query("SELECT id, body FROM requests")}
     for run in list(db.query("SELECT id, request_id, run_at, window_from, window_to, window_override FROM runs")):
         found = windows_json(bodies.get(run["request_id"]), run["run_at"], run["window_from"], run["window_to"], run["window_override"])
