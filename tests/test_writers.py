@@ -395,3 +395,32 @@ def test_same_input_gives_identical_bytes(tmp_path: Path, extension: str) -> Non
     before = first.read_bytes()
     second, _, _ = write(extension, tmp_path, table(sample(5), sample(5)))
     assert second.read_bytes() == before
+
+
+# --- every cell keeps its reading's kind ---------------------------------------------------
+
+
+def mixed_kinds() -> pd.DataFrame:
+    """A mixed `value` column as the pipeline hands it over: numbers equal to True/False and bools."""
+    cells: list[object] = [1.0, True, 0.0, False, True, 1.0, False, 0.0, "1", 2.5]
+    return frame(times(*[f"2026-01-01T00:{m:02d}:00Z" for m in range(len(cells))]), ["n"] * len(cells), [0.0] * len(cells)).assign(
+        value=pd.Series(cells, dtype=object)
+    )
+
+
+@pytest.mark.parametrize("first", ["number", "bool"])
+def test_numbers_and_bools_in_one_column_keep_their_kind(tmp_path: Path, first: str) -> None:
+    data = mixed_kinds()
+    if first == "bool":
+        data = data.iloc[1:].reset_index(drop=True)
+    cells = data["value"].tolist()
+    path, _, _ = write("csv", tmp_path, table(data))
+    shown = [r[2] for r in csv.reader(io.StringIO(path.read_text(), newline=""))][1:]
+    expected = [("true" if c else "false") if isinstance(c, bool) else c if isinstance(c, str) else repr(c) for c in cells]
+    assert shown == expected
+    path, _, _ = write("json", tmp_path, table(data))
+    values = [r["value"] for r in json.loads(path.read_bytes())]
+    assert [(type(v), v) for v in values] == [(type(c), c) for c in cells]
+    path, _, _ = write("xlsx", tmp_path, table(data))
+    got = [r[2] for r in sheet_rows(path)["data"][1:]]
+    assert [(type(v), v) for v in got] == [(type(c), c) for c in cells]

@@ -86,10 +86,25 @@ def factorize_objects(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Codes and distinct values of a text/bool column; code -1 marks a missing cell.
 
     Text columns repeat a few values (names, units), so each distinct value is formatted
-    once and the column is built with a take.
+    once and the column is built with a take. Distinct means of the same kind too: hashing
+    takes `True == 1 == 1.0`, so when bools share the column with numbers they are
+    factorized apart (the first of equal values would otherwise stand for all of them), and
+    every cell keeps its reading's own kind.
     """
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    return codes, list(uniques)
+    array = values.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(array, use_na_sentinel=True)
+    if all(u.__class__ is str for u in uniques):  # the common case: names, units, text values
+        return codes, list(uniques)
+    is_bool = np.fromiter((v.__class__ in _BOOLS for v in array.tolist()), dtype=bool, count=len(array))
+    other_codes, other_uniques = pd.factorize(array[~is_bool], use_na_sentinel=True)
+    bool_codes, bool_uniques = pd.factorize(array[is_bool])
+    codes = np.empty(len(array), dtype=np.intp)
+    codes[~is_bool] = other_codes
+    codes[is_bool] = bool_codes + len(other_uniques)
+    return codes, [*other_uniques, *bool_uniques]
+
+
+_BOOLS = frozenset({bool, np.bool_})
 
 
 def take(table: np.ndarray | Sequence[object], codes: np.ndarray, missing: object) -> np.ndarray:
