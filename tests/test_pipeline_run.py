@@ -107,8 +107,8 @@ def test_excel_has_one_sheet_per_item_with_local_dates(cli, home: Path, tmp_path
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["A", "B"]
     rows = list(wb["B"].iter_rows(values_only=True))
-    assert rows[0][0] == "time (Europe/Rome)"
-    assert str(rows[1][0]) == "2026-06-01 12:01:00" and rows[1][2] == 2
+    assert rows[0][:2] == ("time (Europe/Rome)", "time offset")
+    assert str(rows[1][0]) == "2026-06-01 12:01:00" and rows[1][1] == "+02:00" and rows[1][3] == 2
 
 
 def test_json_is_an_array_of_records_keyed_by_labels(cli, home: Path, tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_json_is_an_array_of_records_keyed_by_labels(cli, home: Path, tmp_path: 
         [item("urn:a", "A", **window(T0, T0 + 60))], extension="json", columns=[("time", "when"), ("value", "reading")], dateFormat="LLL"
     )
     out = run(cli, create(cli, tmp_path, b))
-    assert json.loads(Path(out["filePath"]).read_text()) == [{"when": "June 1, 2026 12:00 PM", "reading": 1.25}]
+    assert json.loads(Path(out["filePath"]).read_text()) == [{"when": "June 1, 2026 12:00 PM +02:00", "reading": 1.25}]
 
 
 def test_pdf_is_written(cli, home: Path, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def test_preview_rows_are_the_first_rows_of_the_file(cli, home: Path, tmp_path: 
     lines = list(csv.reader(io.StringIO(Path(out["filePath"]).read_text(encoding="utf-8"), newline=""), delimiter=";"))
     assert shown.headers == lines[0] == ["Zeit", "Sensor", "Wert"]
     assert shown.rows == lines[1:11]
-    assert shown.rows[0] == ["June 1, 2026 12:00 PM", "A", "21.0"]
+    assert shown.rows[0] == ["June 1, 2026 12:00 PM +02:00", "A", "21.0"]
     assert lines[9][1] == "'=B"  # the injection guard shows in the preview too
     assert shown.windows == [(T0, T0 + 7200)]
     assert sorted(shown.series) == ["=B", "A"] and shown.series["A"][1][:2] == [21.0, 43.5]

@@ -760,7 +760,7 @@ def test_quotes_and_sql_in_targets_and_labels_come_back_unchanged(cli, home: Pat
     out = run(cli, rid)
     assert out["status"] == "done" and out["rows"] == 2 * len(SQLISH)  # exactly the readings of each name, not urn:other
     book = openpyxl.load_workbook(out["filePath"], read_only=True)
-    names = [row[1] for ws in book.worksheets for row in ws.iter_rows(min_row=2, values_only=True)]
+    names = [row[2] for ws in book.worksheets for row in ws.iter_rows(min_row=2, values_only=True)]  # after time, time offset
     assert sorted(set(names)) == sorted(("'" if n[0] in "=+-@" else "") + f"L {n}" for n in SQLISH)
     # wildcards and quotes in lookups match nothing instead of everything
     for args in (

@@ -54,7 +54,7 @@ def sample(rows: int = 3) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("zone", "expected"),
     [
-        (ROME, ["1986-09-04T20:30:00+02:00", "09/04/1986", "September 4, 1986", "September 4, 1986 8:30 PM"]),
+        (ROME, ["1986-09-04T20:30:00+02:00", "09/04/1986", "September 4, 1986", "September 4, 1986 8:30 PM +02:00"]),
         ("UTC", ["1986-09-04T18:30:00+00:00", "09/04/1986", "September 4, 1986", "September 4, 1986 6:30 PM"]),
     ],
 )
@@ -110,7 +110,9 @@ def test_formatting_matches_python_datetime_on_random_instants() -> None:
         expected = [dt.datetime.fromtimestamp(s, ZoneInfo(zone)) for s in seconds]
         assert format_times(series, "ISO").tolist() == [d.isoformat() for d in expected]
         assert format_times(series, "L").tolist() == [d.strftime("%m/%d/%Y") for d in expected]
-        assert format_times(series, "LLL").tolist() == [f"{d:%B} {d.day}, {d.year} {d.hour % 12 or 12}:{d:%M %p}" for d in expected]
+        offset = (lambda d: "") if zone == "UTC" else (lambda d: " " + d.isoformat()[19:])
+        lll = [f"{d:%B} {d.day}, {d.year} {d.hour % 12 or 12}:{d:%M %p}{offset(d)}" for d in expected]
+        assert format_times(series, "LLL").tolist() == lll
 
 
 def test_zone_header_names_the_zone() -> None:
@@ -138,7 +140,7 @@ def write(extension: str, tmp_path: Path, *tables: Table, **options: object) -> 
     progress: list[int] = []
     writer = get_writer(extension)
     path = tmp_path / f"out.{writer.extension}"
-    opts = WriteOptions(timezone_name=ROME, on_progress=progress.append, **options)  # type: ignore[arg-type]
+    opts = WriteOptions(**{"timezone_name": ROME, "on_progress": progress.append, **options})  # type: ignore[arg-type]
     result = writer.write(list(tables), path, opts)
     return path, result.warnings, progress
 
@@ -218,8 +220,8 @@ def test_json_records_keep_order_types_and_text(tmp_path: Path) -> None:
     assert "ünï €".encode() in raw  # UTF-8, not \u escapes
     records = json.loads(raw, object_pairs_hook=list)
     assert records == [
-        [("time", "September 4, 1986 8:30 PM"), ("name", "=1+1"), ("value", None), ("flag", True)],
-        [("time", "March 29, 2026 3:00 AM"), ("name", "ünï €"), ("value", -3.25), ("flag", None)],
+        [("time", "September 4, 1986 8:30 PM +02:00"), ("name", "=1+1"), ("value", None), ("flag", True)],
+        [("time", "March 29, 2026 3:00 AM +02:00"), ("name", "ünï €"), ("value", -3.25), ("flag", None)],
     ]
     assert progress == [2]
 
@@ -264,11 +266,11 @@ def test_excel_reads_back_with_local_wall_clock_dates(tmp_path: Path) -> None:
     )
     path, warnings, progress = write("xlsx", tmp_path, table(data))
     rows = sheet_rows(path)["data"]
-    assert rows[0] == ["time (Europe/Rome)", "name", "value"]
+    assert rows[0] == ["time (Europe/Rome)", "time offset", "name", "value"]
     assert rows[1:] == [
-        [dt.datetime(2026, 3, 29, 1, 59, 59), "x", 21.5],
-        [dt.datetime(2026, 3, 29, 3, 0, 0, 250_000), None, None],
-        [dt.datetime(2026, 10, 25, 2, 30), True, 0.30000000000000004],
+        [dt.datetime(2026, 3, 29, 1, 59, 59), "+01:00", "x", 21.5],
+        [dt.datetime(2026, 3, 29, 3, 0, 0, 250_000), "+02:00", None, None],
+        [dt.datetime(2026, 10, 25, 2, 30), "+01:00", True, 0.30000000000000004],
     ]
     cell = openpyxl.load_workbook(path)["data"]["A2"]
     assert cell.is_date and "hh:mm:ss" in cell.number_format
@@ -278,8 +280,8 @@ def test_excel_reads_back_with_local_wall_clock_dates(tmp_path: Path) -> None:
 def test_excel_neutralises_formula_injection_cell_by_cell(tmp_path: Path) -> None:
     path, _, _ = write("xlsx", tmp_path, table(injection_frame()))
     rows = sheet_rows(path)["data"][1:]
-    assert [r[1] for r in rows] == ["'" + s for s in INJECTIONS] + ["a=b"]
-    assert all(r[2] == -3.5 for r in rows)  # a real negative number
+    assert [r[2] for r in rows] == ["'" + s for s in INJECTIONS] + ["a=b"]
+    assert all(r[3] == -3.5 for r in rows)  # a real negative number
     assert all(isinstance(r[0], dt.datetime) for r in rows)
 
 
@@ -289,10 +291,10 @@ def test_excel_continues_on_further_sheets_past_the_row_limit(tmp_path: Path) ->
     path, _, progress = write("xlsx", tmp_path, table(data.iloc[:5], data.iloc[5:]), excel_max_rows=5)
     sheets = sheet_rows(path)
     assert list(sheets) == ["data", "data (2)", "data (3)"]
-    header = ["time (Europe/Rome)", "name", "value"]
+    header = ["time (Europe/Rome)", "time offset", "name", "value"]
     assert all(len(rows) == 5 and rows[0] == header for rows in sheets.values())
     body = [row for rows in sheets.values() for row in rows[1:]]
-    assert [r[1] for r in body] == [f"n{i}" for i in range(n)]
+    assert [r[2] for r in body] == [f"n{i}" for i in range(n)]
     assert [r[0] for r in body] == [dt.datetime(2026, 1, 1, 1, m) for m in range(n)]
     assert progress == [5, 12]
 
@@ -301,9 +303,9 @@ def test_excel_cuts_overlong_text_and_says_where(tmp_path: Path) -> None:
     data = frame(times("2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"), ["short", "x" * 40_000], [1.0, 2.0])
     path, warnings, _ = write("xlsx", tmp_path, table(data, title="Boiler"), excel_max_rows=2)
     sheets = sheet_rows(path)
-    assert sheets["Boiler (2)"][1][1] == "x" * 32_767
+    assert sheets["Boiler (2)"][1][2] == "x" * 32_767
     assert len(warnings) == 1
-    assert "sheet 'Boiler (2)'" in warnings[0] and "row 2" in warnings[0] and "column B (name)" in warnings[0]
+    assert "sheet 'Boiler (2)'" in warnings[0] and "row 2" in warnings[0] and "column C (name)" in warnings[0]
     assert "40,000" in warnings[0]
 
 
@@ -313,13 +315,13 @@ def test_excel_one_sheet_per_table_with_legal_unique_names(tmp_path: Path) -> No
     path, _, progress = write("xlsx", tmp_path, *tables)
     sheets = sheet_rows(path)
     assert list(sheets) == ["Temp", "temp (2)", "a_b_c_d__e_", "x" * 31, "quoted"]
-    assert all([r[1] for r in rows[1:]] == ["a", "b"] for rows in sheets.values())
+    assert all([r[2] for r in rows[1:]] == ["a", "b"] for rows in sheets.values())
     assert progress == [2, 4, 6, 8, 10]
 
 
 def test_excel_empty_table_still_has_its_header(tmp_path: Path) -> None:
     path, _, _ = write("xlsx", tmp_path, table(title="empty"))
-    assert sheet_rows(path) == {"empty": [["time (Europe/Rome)", "name", "value"]]}
+    assert sheet_rows(path) == {"empty": [["time (Europe/Rome)", "time offset", "name", "value"]]}
 
 
 # --- PDF ---------------------------------------------------------------------------------
@@ -422,5 +424,49 @@ def test_numbers_and_bools_in_one_column_keep_their_kind(tmp_path: Path, first: 
     values = [r["value"] for r in json.loads(path.read_bytes())]
     assert [(type(v), v) for v in values] == [(type(c), c) for c in cells]
     path, _, _ = write("xlsx", tmp_path, table(data))
-    got = [r[2] for r in sheet_rows(path)["data"][1:]]
+    got = [r[3] for r in sheet_rows(path)["data"][1:]]  # after time, time offset, name
     assert [(type(v), v) for v in got] == [(type(c), c) for c in cells]
+
+
+# --- the repeated hour is never ambiguous; L and LL are dates ------------------------------
+
+FALL_BACK = ("2026-10-25T00:30:00Z", "2026-10-25T01:30:00Z")  # 02:30 in Rome, twice
+
+
+def test_lll_ends_with_the_offset_in_a_non_utc_zone() -> None:
+    assert format_times(times(*FALL_BACK), "LLL").tolist() == ["October 25, 2026 2:30 AM +02:00", "October 25, 2026 2:30 AM +01:00"]
+    night = times("2026-11-01T05:30:00Z", "2026-11-01T06:30:00Z", zone="America/New_York")
+    assert format_times(night, "LLL").tolist() == ["November 1, 2026 1:30 AM -04:00", "November 1, 2026 1:30 AM -05:00"]
+    assert format_times(times(*FALL_BACK, zone="UTC"), "LLL").tolist() == ["October 25, 2026 12:30 AM", "October 25, 2026 1:30 AM"]
+
+
+def test_lll_rows_in_csv_and_json_differ_over_the_repeated_hour(tmp_path: Path) -> None:
+    data = frame(times(*FALL_BACK), ["a", "a"], [1.0, 2.0])
+    path, _, _ = write("csv", tmp_path, table(data), date_format="LLL")
+    assert path.read_text().splitlines()[1:] == ['"October 25, 2026 2:30 AM +02:00",a,1.0', '"October 25, 2026 2:30 AM +01:00",a,2.0']
+    path, _, _ = write("json", tmp_path, table(data), date_format="LLL")
+    assert [r["time"] for r in json.loads(path.read_bytes())] == ["October 25, 2026 2:30 AM +02:00", "October 25, 2026 2:30 AM +01:00"]
+
+
+def test_excel_offset_column_follows_each_time_column_in_a_non_utc_sheet(tmp_path: Path) -> None:
+    data = frame(times(*FALL_BACK, None), ["a", "b", "c"], [1.0, 2.0, 3.0])
+    data["created"] = times("2026-07-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
+    t = Table("data", ["time", "name", "value", "created"], frozenset({"time", "created"}), iter([data]), ("value",))
+    path, _, _ = write("xlsx", tmp_path, t)
+    assert sheet_rows(path)["data"] == [
+        ["time (Europe/Rome)", "time offset", "name", "value", "created (Europe/Rome)", "created offset"],
+        [dt.datetime(2026, 10, 25, 2, 30), "+02:00", "a", 1.0, dt.datetime(2026, 7, 1, 2, 0), "+02:00"],
+        [dt.datetime(2026, 10, 25, 2, 30), "+01:00", "b", 2.0, dt.datetime(2026, 1, 1, 1, 0), "+01:00"],
+        [None, None, "c", 3.0, dt.datetime(2026, 1, 1, 1, 0), "+01:00"],
+    ]
+    path, _, _ = write("xlsx", tmp_path, table(frame(times(*FALL_BACK, zone="UTC"), ["a", "b"], [1.0, 2.0])), timezone_name="UTC")
+    assert sheet_rows(path)["data"][0] == ["time (UTC)", "name", "value"]
+
+
+@pytest.mark.parametrize(("date_format", "number_format"), [("L", "mm/dd/yyyy"), ("LL", "mmmm d, yyyy")])
+def test_excel_l_and_ll_cells_keep_the_datetime_and_show_the_date(tmp_path: Path, date_format: str, number_format: str) -> None:
+    data = frame(times("2026-03-29T00:59:59Z", "2026-03-29T01:00:00.250Z"), ["a", "b"], [1.0, 2.0])
+    path, _, _ = write("xlsx", tmp_path, table(data), date_format=date_format)
+    sheet = openpyxl.load_workbook(path)["data"]
+    assert [sheet["A2"].value, sheet["A3"].value] == [dt.datetime(2026, 3, 29, 1, 59, 59), dt.datetime(2026, 3, 29, 3, 0, 0, 250_000)]
+    assert sheet["A2"].number_format == sheet["A3"].number_format == number_format

@@ -10,7 +10,10 @@ for the same input.
   `excel_max_rows` rows (header included) a table goes on in `<title> (2)`, `(3)`...
   with the header repeated: nothing is cut silently.
 - Timestamps are real date cells holding the local wall clock (Excel has no zones);
-  the header names the zone, e.g. `time (Europe/Rome)`.
+  the header names the zone, e.g. `time (Europe/Rome)`. In any zone but UTC a text column
+  `<label> offset` (`+01:00`) follows each time column, so the two rows of a repeated hour
+  never look the same (a column beyond the selected ones). `L` and `LL` cells hold the
+  whole local datetime under a date-only number format, as the dates of CSV and JSON.
 - Text over 32,767 characters (Excel's cell limit) is cut, with a warning naming the
   sheet, row and column. Text that could run as a formula gets a leading apostrophe.
 - NaN leaves the cell empty; an infinite number (which Excel cannot hold) is the text
@@ -46,7 +49,7 @@ from exporter_tui.pipeline.writers.base import (
     take,
 )
 from exporter_tui.pipeline.writers.safety import neutralise
-from exporter_tui.pipeline.writers.timefmt import wall_clock, zone_header
+from exporter_tui.pipeline.writers.timefmt import WallClock, offset_texts, wall_clock, zone_display, zone_header
 
 CELL_MAX = 32_767  # characters (UTF-16 units) in one cell
 SHEET_NAME_MAX = 31
@@ -56,8 +59,8 @@ _EXCEL_UNIX_EPOCH = 25_569.0  # serial day number of 1970-01-01
 _FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\" + "".join(map(chr, range(32)))})
 _NUMBER_FORMATS: dict[str, tuple[str, str]] = {  # date format -> (whole seconds, with milliseconds)
     "ISO": ("yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd hh:mm:ss.000"),
-    "L": ("mm/dd/yyyy hh:mm:ss", "mm/dd/yyyy hh:mm:ss.000"),
-    "LL": ("mmmm d, yyyy h:mm AM/PM", "mmmm d, yyyy h:mm:ss.000 AM/PM"),
+    "L": ("mm/dd/yyyy", "mm/dd/yyyy"),
+    "LL": ("mmmm d, yyyy", "mmmm d, yyyy"),
     "LLL": ("mmmm d, yyyy h:mm AM/PM", "mmmm d, yyyy h:mm:ss.000 AM/PM"),
 }
 
@@ -115,44 +118,64 @@ class _Book:
         self.time_formats = (workbook.add_format({"num_format": plain}), workbook.add_format({"num_format": millis}))
 
     def write_table(self, table: Table) -> None:
-        headers = [zone_header(label, self.options.timezone_name) if label in table.time_columns else label for label in table.columns]
+        offsets = zone_display(self.options.timezone_name) != "UTC"
+        headers: list[str] = []
+        widths: list[int] = []
+        for label in table.columns:
+            if label in table.time_columns:
+                headers.append(zone_header(label, self.options.timezone_name))
+                widths.append(28 if self.options.date_format in ("LL", "LLL") else 22)
+                if offsets:
+                    headers.append(f"{label} offset")
+                    widths.append(max(12, len(label) + 9))
+            else:
+                headers.append(label)
+                widths.append(min(max(12, len(label) + 2), 60))
         capacity = self.options.excel_max_rows
         part = 1
-        sheet, name = self._new_sheet(table, headers, part)
+        sheet, name = self._new_sheet(table, headers, widths, part)
         row = 1  # next row index on the sheet (0 is the header)
-        millis = [False] * len(table.columns)  # sticky per column, like the text formats
+        millis = [False] * len(headers)  # sticky per column, like the text formats
         for chunk in table.chunks:
             n = len(chunk)
             if n == 0:
                 report_progress(self.options, self.rows)
                 continue
             columns: list[list[object]] = []
-            long_text: list[tuple[int, np.ndarray, int]] = []  # (column, positions, original length)
-            kinds = [column_kind(table, label, chunk.iloc[:, i]) for i, label in enumerate(table.columns)]
-            for i, kind in enumerate(kinds):
+            kinds: list[ColumnKind] = []
+            long_text: list[tuple[int, np.ndarray, int]] = []  # (sheet column, positions, original length)
+            for i, label in enumerate(table.columns):
                 values = chunk.iloc[:, i]
+                kind = column_kind(table, label, values)
+                kinds.append(kind)
                 if kind == "time":
-                    serials, has_millis = _serials(values)
-                    millis[i] = millis[i] or has_millis
+                    wc = wall_clock(values)
+                    serials, has_millis = _serials(wc)
+                    millis[len(columns)] = millis[len(columns)] or has_millis
                     columns.append(serials)
+                    if offsets:
+                        texts = offset_texts(wc)
+                        texts[wc.missing] = None
+                        columns.append(texts.tolist())
+                        kinds.append("other")
                 elif kind == "number":
                     columns.append(_numbers(values))
                 else:
                     cells, cut = _others(values)
+                    long_text.extend((len(columns), pos, length) for pos, length in cut)
                     columns.append(cells)
-                    long_text.extend((i, pos, length) for pos, length in cut)
             start = 0
             while start < n:
                 if row >= capacity:
                     part += 1
-                    sheet, name = self._new_sheet(table, headers, part)
+                    sheet, name = self._new_sheet(table, headers, widths, part)
                     row = 1
                 stop = min(n, start + capacity - row)
                 writers = self._cell_writers(sheet, kinds, millis)
                 _write_rows(writers, columns, start, stop, row)
-                for i, positions, length in long_text:
+                for c, positions, length in long_text:
                     for pos in positions[(positions >= start) & (positions < stop)].tolist():
-                        self._cut_warning(name, row + pos - start + 1, i, table.columns[i], length)
+                        self._cut_warning(name, row + pos - start + 1, c, headers[c], length)
                 row += stop - start
                 start = stop
             self.rows += n
@@ -162,12 +185,11 @@ class _Book:
         if self.cuts > MAX_CUT_WARNINGS:
             self.warnings.append(f"{self.cuts - MAX_CUT_WARNINGS} more cells were cut to {CELL_MAX:,} characters (Excel's cell limit)")
 
-    def _new_sheet(self, table: Table, headers: list[str], part: int) -> tuple[Worksheet, str]:
+    def _new_sheet(self, table: Table, headers: list[str], widths: list[int], part: int) -> tuple[Worksheet, str]:
         name = self.names.claim(table.title, part)
         sheet = self.workbook.add_worksheet(name, worksheet_class=_ExactNumbers)
-        time_width = 28 if self.options.date_format in ("LL", "LLL") else 22
-        for c, label in enumerate(table.columns):
-            sheet.set_column(c, c, time_width if label in table.time_columns else min(max(12, len(headers[c]) + 2), 60))
+        for c, width in enumerate(widths):
+            sheet.set_column(c, c, width)
         for c, header in enumerate(headers):
             sheet.write_string(0, c, neutralise(header), self.bold)
         sheet.freeze_panes(1, 0)
@@ -227,9 +249,8 @@ def _any_writer(sheet: Worksheet) -> CellWriter:
     return write
 
 
-def _serials(values: pd.Series) -> tuple[list[object], bool]:
+def _serials(wc: WallClock) -> tuple[list[object], bool]:
     """Excel serial numbers of the local wall clock (None where missing), and whether any has milliseconds."""
-    wc = wall_clock(values)
     secs, frac = wc.seconds_and_fraction()
     serials = (secs / 86_400.0 + _EXCEL_UNIX_EPOCH) + frac / (wc.per_second * 86_400.0)
     out = serials.astype(object)

@@ -11,7 +11,9 @@ Formats (moment.js `en` locale for L, LL, LLL):
        series has a sub-second part (milliseconds are truncated, like isoformat does)
   L    09/04/1986
   LL   September 4, 1986
-  LLL  September 4, 1986 8:30 PM
+  LLL  September 4, 1986 8:30 PM, and in any zone but UTC the offset as moment's `Z` writes
+       it: September 4, 1986 8:30 PM +02:00 (a departure from moment's LLL, so the two rows
+       of a repeated hour never read the same)
 """
 
 from __future__ import annotations
@@ -107,9 +109,23 @@ class TimeFormatter:
             out = table[day_codes]
             if self.date_format == "LLL":
                 out = out + _hour_minute_table()[sod // 60]
+                if not is_utc(series):
+                    out = out + " " + offset_texts(wc)
         if wc.missing.any():
             out[wc.missing] = None
         return out
+
+
+def is_utc(series: pd.Series) -> bool:
+    """Whether a time column is in UTC (or naive, taken as UTC): its offset says nothing then."""
+    tz = getattr(series.dtype, "tz", None)
+    return tz is None or str(tz) == "UTC"
+
+
+def offset_texts(wc: WallClock) -> np.ndarray:
+    """Each value's UTC offset as ISO writes it (`+01:00`), an object array."""
+    codes, values = pd.factorize(wc.local - wc.utc)
+    return np.array([_offset_text(int(o) // wc.per_second) for o in values], dtype=object)[codes]
 
 
 def format_times(series: pd.Series, date_format: DateFormat) -> pd.Series:
