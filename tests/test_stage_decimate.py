@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timezone
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -285,3 +286,36 @@ def test_calendar_buckets_split_over_chunks_match_unsplit() -> None:
         split = decimate("1d", "variance", [frame.iloc[:cut], frame.iloc[cut:]], ROME)
         assert split["time"].tolist() == whole["time"].tolist()
         np.testing.assert_allclose(split["value"].to_numpy(), whole["value"].to_numpy(), rtol=1e-12)
+
+
+def exact_variance(values: list[float]) -> Fraction:
+    """The sample variance of the floats exactly, in rational arithmetic."""
+    exact = [Fraction(v) for v in values]
+    mean = sum(exact, Fraction(0)) / len(exact)
+    return sum(((x - mean) ** 2 for x in exact), Fraction(0)) / (len(exact) - 1)
+
+
+def test_variance_at_a_large_mean_is_exact_to_1e_10_under_any_chunking() -> None:
+    rng = np.random.default_rng(12)
+    n = 100_000
+    values = (1e12 + rng.standard_normal(n)).tolist()
+    times = list(range(n))
+    expected = exact_variance(values)
+    sizes = {
+        "whole": [n],
+        "halves": [n // 2, n - n // 2],
+        "random": rng.integers(1, 9_000, size=n).tolist(),
+        "ones then big": [1] * 500 + [n],
+    }
+    for name, pattern in sizes.items():
+        chunks, start = [], 0
+        for size in pattern:
+            if start >= n:
+                break
+            chunks.append(readings(times[start : start + size], values[start : start + size]))
+            start += size
+        for dsf in ("variance", "stddev"):
+            got = decimate("1M", dsf, chunks)["value"].tolist()
+            assert len(got) == 1
+            want = math.sqrt(expected) if dsf == "stddev" else float(expected)
+            assert abs(got[0] - want) <= 1e-10 * want, (name, dsf, got[0], want)

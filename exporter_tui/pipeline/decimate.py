@@ -21,6 +21,14 @@ with one reading keeps its row with an empty (NaN) value. Empty buckets give no 
 Chunks are combined exactly: the open (last) bucket of a chunk is carried as partial aggregates
 (count, sum, mean and M2 merged with Chan's parallel formula, min, max) and emitted once a
 reading of a later bucket arrives, or by `finish`.
+
+Variance stays exact at large means (values near 1e12 with unit noise): mean and M2 are kept
+relative to a shift, the bucket's first value, so they are sums of numbers the size of the
+spread, not of the mean, whose rounding (1e-4 at 1e12) would swamp a unit variance. Within a
+chunk M2 is a corrected two-pass sum; across chunks the shifted means merge by Chan's formula.
+Every split of the readings into chunks gives the variance within 1e-10 relative of the exact
+rational value, and the same readings always give the same bits. Only `stddev` and
+`variance` compute mean and M2; the other functions need count, sum, min and max.
 """
 
 from __future__ import annotations
@@ -62,6 +70,7 @@ class _Parts:
     start: np.ndarray
     count: np.ndarray
     total: np.ndarray
+    shift: np.ndarray  # the bucket's first value; `mean` is the mean of value - shift
     mean: np.ndarray
     m2: np.ndarray
     low: np.ndarray
@@ -77,6 +86,7 @@ class _Parts:
             self.start[sl],
             self.count[sl],
             self.total[sl],
+            self.shift[sl],
             self.mean[sl],
             self.m2[sl],
             self.low[sl],
@@ -88,7 +98,10 @@ class _Parts:
         """Merge the one-bucket `carried` (earlier readings) into this first bucket, in place."""
         na, nb = carried.count[0], self.count[0]
         n = na + nb
-        delta = self.mean[0] - carried.mean[0]
+        # This chunk's mean measured from the carried shift: shifts are near each other (the
+        # difference of two close floats is exact), so nothing the size of the values is rounded.
+        delta = (self.mean[0] + (self.shift[0] - carried.shift[0])) - carried.mean[0]
+        self.shift[0] = carried.shift[0]
         self.m2[0] = carried.m2[0] + self.m2[0] + delta * delta * na * nb / n
         self.mean[0] = carried.mean[0] + delta * nb / n
         self.total[0] = carried.total[0] + self.total[0]
@@ -106,6 +119,7 @@ class _Parts:
             cat([a.start, b.start]),
             cat([a.count, b.count]),
             cat([a.total, b.total]),
+            cat([a.shift, b.shift]),
             cat([a.mean, b.mean]),
             cat([a.m2, b.m2]),
             cat([a.low, b.low]),
@@ -140,7 +154,7 @@ class Decimator:
         keys, starts = self._buckets(times)
         if self._open is not None and keys[0] < self._open.key[0]:
             raise ValueError("readings must come in ascending time order")
-        parts = _aggregate(chunk, values, keys, starts)
+        parts = _aggregate(chunk, values, keys, starts, spread=self.dsf in ("stddev", "variance"))
         if self._open is not None:
             if parts.key[0] == self._open.key[0]:
                 parts.absorb_first(self._open)
@@ -199,20 +213,28 @@ class Decimator:
         return np.minimum(as_dst.as_unit("s").asi8, as_std.as_unit("s").asi8).astype("float64")
 
 
-def _aggregate(chunk: pd.DataFrame, values: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> _Parts:
-    """Partial aggregates of each run of equal keys (keys are non-decreasing)."""
+def _aggregate(chunk: pd.DataFrame, values: np.ndarray, keys: np.ndarray, starts: np.ndarray, spread: bool) -> _Parts:
+    """Partial aggregates of each run of equal keys (keys are non-decreasing); mean and M2 only for `spread`."""
     heads = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     count = np.diff(np.r_[heads, len(values)]).astype("float64")
     total = np.add.reduceat(values, heads)
-    mean = total / count
-    deviation = values - np.repeat(mean, count.astype("int64"))
-    m2 = np.add.reduceat(deviation * deviation, heads)
+    if spread:
+        repeats = count.astype("int64")
+        shift = values[heads]
+        shifted = values - np.repeat(shift, repeats)
+        mean = np.add.reduceat(shifted, heads) / count
+        deviation = shifted - np.repeat(mean, repeats)
+        # The corrected two-pass sum: the second term takes out what the rounded mean left in.
+        m2 = np.maximum(np.add.reduceat(deviation * deviation, heads) - np.add.reduceat(deviation, heads) ** 2 / count, 0.0)
+    else:
+        shift, mean, m2 = np.zeros(len(heads)), np.zeros(len(heads)), np.zeros(len(heads))
     desc = {c: chunk[c].to_numpy(dtype=object)[heads] for c in DESCRIPTIVE_COLUMNS}
     return _Parts(
         keys[heads],
         starts[heads],
         count,
         total,
+        shift,
         mean,
         m2,
         np.minimum.reduceat(values, heads),
