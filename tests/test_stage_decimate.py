@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import UTC, datetime, timezone
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -139,18 +140,75 @@ def test_empty_buckets_give_no_row() -> None:
     assert buckets(out) == [(0.0, 3.0), (3 * 3600.0, 4.0), (7 * 3600.0, 8.0)]
 
 
-def test_15m_buckets_align_to_the_epoch() -> None:
+def test_15m_buckets_start_on_the_quarter_hour() -> None:
     # 2026-03-29T10:14:59.9Z is in the 10:00 bucket; 10:15:00Z starts the next.
     start = utc("2026-03-29T10:00")
     out = decimate("15m", "max", [readings([start - 0.1, start + 899.9, start + 900, start + 1799], [1, 2, 3, 4])], ROME)
     assert buckets(out) == [(start - 900, 1.0), (start, 2.0), (start + 900, 4.0)]
-    assert start % 900 == 0
 
 
-def test_hours_ignore_the_zone_offset() -> None:
-    # Kolkata is UTC+05:30: an `1h` bucket still starts on the UTC hour (hh:30 local).
-    out = decimate("1h", "sum", [readings([utc("2026-01-01T00:10"), utc("2026-01-01T00:50")], [1, 2])], ZoneInfo("Asia/Kolkata"))
-    assert buckets(out) == [(utc("2026-01-01T00:00"), 3.0)]
+def local(text: str, zone: str, fold: int = 0) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone), fold=fold).timestamp()
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Asia/Kathmandu"])
+def test_hours_follow_the_local_clock(zone: str) -> None:
+    # Kolkata is UTC+05:30, Kathmandu +05:45: a `1h` bucket starts on the local hour.
+    out = decimate("1h", "sum", [readings([local("2026-01-01T10:10", zone), local("2026-01-01T10:50", zone)], [1, 2])], ZoneInfo(zone))
+    assert buckets(out) == [(local("2026-01-01T10:00", zone), 3.0)]
+
+
+def test_6h_buckets_in_rome_are_local_quarters_of_the_day_and_stretch_over_dst() -> None:
+    for day, change in (("2026-03-29", 5), ("2026-10-25", 7)):
+        times = np.arange(local(f"{day}T00:00", "Europe/Rome"), local(f"{day}T23:59", "Europe/Rome"), 600.0).tolist()
+        out = decimate("6h", "sum", [readings(times, [1.0] * len(times))], ROME)
+        starts = [local(f"{day}T{h:02d}:00", "Europe/Rome") for h in (0, 6, 12, 18)]
+        assert out["time"].tolist() == starts
+        assert out["value"].tolist() == [change * 6.0, 36.0, 36.0, 36.0]  # readings every 10 minutes
+
+
+def test_1h_buckets_in_the_repeated_hour_are_two() -> None:
+    first, second = local("2026-10-25T02:00", "Europe/Rome"), local("2026-10-25T02:00", "Europe/Rome", fold=1)
+    out = decimate("1h", "sum", [readings([first + 60, second - 60, second + 60, second + 3540], [1, 2, 4, 8])], ROME)
+    assert buckets(out) == [(first, 3.0), (second, 12.0)]
+
+
+def test_a_bucket_cut_by_the_window_start_is_labelled_with_it() -> None:
+    start = local("2026-01-15T10:10", "Europe/Rome")
+    decimator = Decimator("1h", "sum", ROME, window_start=start)
+    out = pd.concat([decimator.feed(readings([start, start + 1800, start + 3000], [1, 2, 4])), decimator.finish()])
+    assert buckets(out) == [(start, 3.0), (local("2026-01-15T11:00", "Europe/Rome"), 4.0)]
+
+
+def reference_starts(zone: str, width: int, times: list[float]) -> list[float]:
+    """Bucket starts by the rule, by brute force: every whole minute whose wall clock, counted from
+    1970-01-01 00:00 local, is a multiple of the width is a boundary; a time's bucket starts at the
+    last boundary at or before it."""
+    tz = ZoneInfo(zone)
+    epoch = datetime(1970, 1, 1)
+    lo, hi = int(min(times) // 60 * 60) - width - 2 * 86_400, int(max(times))
+    bounds = [
+        t for t in range(lo, hi + 1, 60) if int((datetime.fromtimestamp(t, tz).replace(tzinfo=None) - epoch).total_seconds()) % width == 0
+    ]
+    return [max(b for b in bounds if b <= t) for t in times]
+
+
+@pytest.mark.parametrize("zone", ["Europe/Rome", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe", "America/Sao_Paulo"])
+@pytest.mark.parametrize("ds", ["15m", "1h", "2h", "6h", "7h", "90m", "25h"])
+def test_sub_day_buckets_match_the_rule_computed_by_brute_force(zone: str, ds: str) -> None:
+    rng = np.random.default_rng(zlib.crc32(f"{zone} {ds}".encode()))
+    n, unit = parse_ds(ds)
+    width = n * {"m": 60, "h": 3600}[unit]
+    # two DST seasons' changes of the southern and northern hemispheres, and a Sao Paulo midnight change (2018)
+    spans = [("2018-11-03T12:00", "2018-11-05T00:00"), ("2026-03-28T12:00", "2026-03-30T00:00"), ("2026-10-24T12:00", "2026-10-26T00:00")]
+    spans += [("2026-04-04T12:00", "2026-04-06T00:00"), ("2026-10-03T12:00", "2026-10-05T00:00")]
+    for a, b in spans:
+        times = np.sort(rng.uniform(utc(a), utc(b), 300)).round().tolist()
+        chunks = [readings(times[:100], list(range(100))), readings(times[100:], list(range(100, 300)))]
+        out = decimate(ds, "min", chunks, ZoneInfo(zone))
+        expected = reference_starts(zone, width, times)
+        firsts = sorted({s: i for i, s in reversed(list(enumerate(expected)))}.items())
+        assert buckets(out) == [(float(s), float(i)) for s, i in firsts], (zone, ds, a)
 
 
 def test_every_split_gives_the_same_result_as_unsplit() -> None:

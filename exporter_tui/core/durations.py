@@ -107,7 +107,7 @@ def shift_back(end: datetime, period: Period, tz: ZoneInfo | timezone | None = N
     return local.replace(tzinfo=zone).astimezone(zone)
 
 
-# Length of each decimation unit in seconds: exact for s m h (the epoch buckets), nominal for
+# Length of each decimation unit in seconds: exact for s m h (local-clock buckets), nominal for
 # the calendar units (a Gregorian month and year), used only to bound `ds`.
 DS_UNITS: dict[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 2_629_746, "y": 31_556_952}
 _MAX_DS_SECONDS = 1000 * 31_556_952  # a thousand years

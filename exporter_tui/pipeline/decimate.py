@@ -1,11 +1,14 @@
 """Decimation: readings of one target aggregated into time buckets, streamed over chunks.
 
 `ds` is a positive integer and a unit among `s m h d w M y`; `dsf` one of `avg max min sum
-stddev variance`. A bucket is labelled by its start and holds `start <= time < next start`.
+stddev variance`. A bucket is labelled by its start and holds `start <= time < next start`;
+a bucket cut by the window start is labelled with the window start.
 
 Bucket anchors:
-- `s`, `m`, `h`: elapsed time aligned to the epoch; an `n`-unit bucket starts at a multiple
-  of its length since 1970-01-01T00:00Z (a `15m` bucket at a multiple of 900 s).
+- `s`, `m`, `h`: the request's local clock, by the rule in core/buckets.py: boundaries at the
+  local wall times that are multiples of the width after 1970-01-01 00:00 local (for widths
+  dividing 24 h, multiples after each local midnight; a repeated wall time gives two
+  boundaries, a skipped one none).
 - `d`, `w`, `M`, `y`: calendar in the request's zone, starting at local midnight, so a day over
   a daylight-saving change lasts 23 or 25 hours. For n > 1: `nd` counts local days since
   1970-01-01, `nw` weeks since Monday 1970-01-05 (weeks start on Monday), `nM` months since
@@ -40,6 +43,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from exporter_tui.core.buckets import bucket_starts
 from exporter_tui.core.durations import DS_UNITS, parse_ds
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES
 
@@ -47,7 +51,7 @@ DSF_FUNCTIONS: tuple[str, ...] = ("avg", "max", "min", "sum", "stddev", "varianc
 # Columns a bucket row copies from its first reading; the other value columns stay empty.
 DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("channel", "subtopic", "publisher", "protocol", "name", "unit")
 
-_EPOCH_UNITS = frozenset("smh")
+_CLOCK_UNITS = frozenset("smh")
 _EPOCH_DATE = date(1970, 1, 1)
 _FIRST_MONDAY = 4  # 1970-01-05, the first Monday after the epoch, in days since 1970-01-01
 
@@ -131,12 +135,13 @@ class _Parts:
 class Decimator:
     """Aggregates the readings of ONE target, fed in ascending chunks, into buckets."""
 
-    def __init__(self, ds: str, dsf: str, zone: ZoneInfo | timezone) -> None:
+    def __init__(self, ds: str, dsf: str, zone: ZoneInfo | timezone, window_start: float | None = None) -> None:
         self.n, self.unit = parse_ds(ds)
         if dsf not in DSF_FUNCTIONS:
             raise ValueError(f"dsf '{dsf}' is not one of {' '.join(DSF_FUNCTIONS)}")
         self.dsf = dsf
         self.zone = zone
+        self.window_start = window_start
         self._open: _Parts | None = None
 
     def feed(self, chunk: pd.DataFrame) -> pd.DataFrame:
@@ -170,10 +175,9 @@ class Decimator:
 
     def _buckets(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bucket number and bucket start (Unix seconds) of each time."""
-        if self.unit in _EPOCH_UNITS:
-            size = self.n * DS_UNITS[self.unit]
-            keys = np.floor(times / size).astype("int64")
-            return keys, keys.astype("float64") * size
+        if self.unit in _CLOCK_UNITS:
+            starts = bucket_starts(times, self.n * DS_UNITS[self.unit], self.zone)
+            return starts.astype("int64"), self._label(starts)
         # Calendar units: the chunk spans buckets first..last (by local date); their starts are
         # computed once, then every reading is placed by a binary search among them.
         first = self._calendar_bucket(float(times[0]))
@@ -181,7 +185,11 @@ class Decimator:
         numbers = np.arange(first, last + 2, dtype="int64")
         bounds = self._calendar_starts(numbers)
         index = np.maximum(np.searchsorted(bounds, times, side="right") - 1, 0)
-        return numbers[index], bounds[index]
+        return numbers[index], self._label(bounds[index])
+
+    def _label(self, starts: np.ndarray) -> np.ndarray:
+        """Bucket starts as labels: the bucket the window start cuts is labelled with it."""
+        return starts if self.window_start is None else np.maximum(starts, self.window_start)
 
     def _calendar_bucket(self, t: float) -> int:
         local = datetime.fromtimestamp(t, self.zone).date()

@@ -130,7 +130,7 @@ def target_stream(
         delta = DeltaStage(None if previous is None or pd.isna(previous) else float(previous))
         stream = (delta.apply(c) for c in stream)
     if stages.ds is not None:
-        stream = _decimated(stream, Decimator(stages.ds, stages.dsf, get_zone(stages.zone)))
+        stream = _decimated(stream, Decimator(stages.ds, stages.dsf, get_zone(stages.zone), window_start=query.start))
     return stream
 
 

@@ -1,0 +1,69 @@
+"""Where sub-day decimation buckets (`s`, `m`, `h` units) start: on the request's local clock.
+
+The rule: a bucket of `width` seconds has a boundary at every instant whose local wall clock,
+counted from 1970-01-01 00:00 local, is a multiple of `width`. For a width that divides 24 h
+that is every multiple of the width after each local midnight (a `6h` day is 00 06 12 18
+local, and the bucket holding a daylight-saving change lasts 5 or 7 hours; `1h` and `15m`
+buckets never change length). A wall time that occurs twice gives two boundaries, one that
+is skipped gives none. A time's bucket starts at the last boundary at or before it.
+
+`boundaries` is the rule itself; `bucket_starts` places many times at once, by local
+arithmetic where no offset change is near and by `boundaries` where one is.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+# More than any change of a zone's UTC offset in tzdata (Samoa skipped a whole day in 2011),
+# so a window of wall times this much wider than a range holds every boundary of the range.
+MAX_JUMP = 26 * 3600
+# Up to this width no two offset changes fall within one bucket, so a time whose offset equals
+# its candidate bucket start's has no change in between (tzdata's changes are weeks apart).
+_LOCAL_ARITHMETIC_MAX = 7 * 86_400
+
+
+def wall_seconds(times: np.ndarray, zone: ZoneInfo | timezone) -> np.ndarray:
+    """The local wall clock of whole Unix seconds, as seconds since 1970-01-01 00:00 local (int64)."""
+    index = pd.DatetimeIndex(times.astype("int64").astype("datetime64[s]")).tz_localize("UTC").tz_convert(zone)
+    return index.tz_localize(None).as_unit("s").asi8
+
+
+def boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) -> np.ndarray:
+    """Every boundary b with start <= b <= end, after the last one before `start` (Unix seconds, ascending)."""
+    first, last = wall_seconds(np.array([np.floor(start), np.floor(end)]), zone)
+    lo = (first - width - MAX_JUMP) // width * width
+    walls = np.arange(lo, last + MAX_JUMP + 1, width, dtype="int64")
+    index = pd.DatetimeIndex(walls.astype("datetime64[s]"))
+    instants = [index.tz_localize(zone, ambiguous=np.full(len(index), dst), nonexistent="NaT").as_unit("s").asi8 for dst in (True, False)]
+    found = np.unique(np.concatenate(instants))
+    found = found[found != np.iinfo(np.int64).min].astype("float64")  # NaT: a skipped wall time
+    before = np.searchsorted(found, start, side="right") - 1
+    return found[max(before, 0) : np.searchsorted(found, end, side="right")]
+
+
+def bucket_starts(times: np.ndarray, width: int, zone: ZoneInfo | timezone) -> np.ndarray:
+    """The start (Unix seconds) of each time's bucket; `times` ascending."""
+    if len(times) == 0:
+        return np.empty(0)
+    if width > _LOCAL_ARITHMETIC_MAX:
+        return _by_search(times, boundaries(float(times[0]), float(times[-1]), width, zone))
+    whole = np.floor(times)
+    walls = wall_seconds(whole, zone)
+    starts = (whole - walls % width).astype("float64")  # right while the offset stays the same since
+    changed = wall_seconds(starts, zone) - starts != walls - whole
+    if changed.any():
+        # Near an offset change: the rule itself, once per cluster of such times.
+        where = np.flatnonzero(changed)
+        groups = np.split(where, np.flatnonzero(np.diff(times[where]) > 2 * width) + 1)
+        for group in groups:
+            starts[group] = _by_search(times[group], boundaries(float(times[group[0]]), float(times[group[-1]]), width, zone))
+    return starts
+
+
+def _by_search(times: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    return bounds[np.maximum(np.searchsorted(bounds, times, side="right") - 1, 0)]
