@@ -82,6 +82,30 @@ def test_delta_then_sum_gives_consumption_across_the_edge_and_a_reset(cli, home:
     assert rows_of(Path(out["filePath"])) == [["time", "kWh"], ["2026-06-01T10:00:00+00:00", "7.0"], ["2026-06-01T11:00:00+00:00", "5.0"]]
 
 
+def delta_body() -> dict:
+    return body([item("urn:kwh", transform="delta", **window(T0, T0 + 120))], columns=[("time", "time"), ("value", "kWh")], timezone="utc")
+
+
+def test_delta_after_a_text_reading_starts_from_the_previous_numeric_one(cli, home: Path, tmp_path: Path) -> None:
+    before = [reading("urn:kwh", T0 - 300, 100.0), reading("urn:kwh", T0 - 200, None, string_value="offline")]
+    before += [reading("urn:kwh", T0 - 100, None, bool_value=True)]
+    fill(home, [*before, reading("urn:kwh", T0, 105.0), reading("urn:kwh", T0 + 60, 107.0)])
+    out = run(cli, create(cli, tmp_path, delta_body()))
+    assert rows_of(Path(out["filePath"]))[1:] == [["2026-06-01T10:00:00+00:00", "5.0"], ["2026-06-01T10:01:00+00:00", "2.0"]]
+    assert not [e for e in cli("runs", "show", out["id"], "--json").json()["log"] if e["level"] == "warning"]
+
+
+def test_delta_looks_back_through_10000_readings_and_says_when_it_gives_up(cli, home: Path, tmp_path: Path) -> None:
+    texts = [reading("urn:kwh", T0 - 10_000 + i, None, string_value="x") for i in range(10_000)]
+    fill(home, [reading("urn:kwh", T0 - 20_000, 100.0), *texts, reading("urn:kwh", T0, 105.0), reading("urn:kwh", T0 + 60, 107.0)])
+    out = run(cli, create(cli, tmp_path, delta_body()))
+    assert rows_of(Path(out["filePath"]))[1:] == [["2026-06-01T10:01:00+00:00", "2.0"]]
+    warnings = [e["message"] for e in cli("runs", "show", out["id"], "--json").json()["log"] if e["level"] == "warning"]
+    assert warnings == [
+        "urn:kwh: no numeric reading among the 10,000 before 2026-06-01T10:00:00Z; the first delta is unknown and was dropped"
+    ]
+
+
 def test_several_csv_items_are_zipped_one_file_each(cli, home: Path, tmp_path: Path) -> None:
     fill(home, [reading("urn:a", T0, 1), reading("urn:b", T0, 2)])
     b = body(

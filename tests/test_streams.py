@@ -28,7 +28,7 @@ from exporter_tui.pipeline.export import Cancelled, ExportJob, ReadCounter, buil
 from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, read_stream, target_stream, worker_count
 from exporter_tui.pipeline.writers import get_writer
 from exporter_tui.sources import embedded
-from exporter_tui.sources.base import READING_COLUMNS, ReadQuery, SourceError, TargetInfo
+from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, SourceError, TargetInfo
 from exporter_tui.sources.embedded import EmbeddedSource, write_readings
 
 pytestmark = pytest.mark.timeout(60)
@@ -96,6 +96,9 @@ class FullReads:
 
     def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
         return self.inner.last_before(channel, subtopic, name, before)
+
+    def last_numeric_before(self, channel: str, subtopic: str, name: str, before: float, within: int = DELTA_LOOKBACK) -> Lookback:
+        return self.inner.last_numeric_before(channel, subtopic, name, before, within)
 
     def targets(self) -> list[TargetInfo]:
         return self.inner.targets()
@@ -320,6 +323,18 @@ def test_workers_yield_the_same_frames_in_target_order(source_db: Path, stages: 
     for (_, a), (_, b) in zip(got, expected):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert sum(seen) == 246 + 150 + 40 + 200  # every raw reading was counted once
+
+
+def test_a_workers_note_reaches_the_parent(tmp_path: Path) -> None:
+    db = tmp_path / "source.db"
+    row = {"channel": CH, "subtopic": SUB, "publisher": "p1", "protocol": "mqtt", "unit": None}
+    texts = [{**row, "name": "urn:a", "time": START - 20_000 + i, "string_value": "x"} for i in range(DELTA_LOOKBACK + 1)]
+    write_readings(db, [*texts, *({**row, "name": n, "time": START + i, "value": float(i)} for n in ("urn:a", "urn:b") for i in range(5))])
+    notes: list[str] = []
+    queries = [ReadQuery(CH, SUB, n, START, END) for n in ("urn:a", "urn:b")]
+    got = list(parallel_streams(db, Stages(CHUNK, None, "utc", "delta"), queries, 2, lambda n: None, notes.append))
+    assert [len(f) for _, f in got] == [4, 4]
+    assert len(notes) == 1 and notes[0].startswith("urn:a: no numeric reading among the 10,000 before")
 
 
 def test_export_through_workers_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

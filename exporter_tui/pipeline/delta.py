@@ -9,8 +9,10 @@ Decisions:
   *numeric* reading.
 - A drop (value < previous) is a counter reset: the delta is the new reading itself (the meter
   counted from zero up to it). An equal value gives 0.
-- The first reading of the window is compared with `previous`, the last reading before the
-  window; with no previous reading at all, the first reading has no delta and is dropped.
+- The first reading of the window is compared with `previous`, the last numeric reading
+  before the window (looked for among the DELTA_LOOKBACK readings before it); with none, the
+  first reading has no delta and is dropped (and when the look back gave up, the run log
+  says so).
 """
 
 from __future__ import annotations

@@ -100,12 +100,13 @@ def item_target_stream(
     counter: ReadCounter,
     chunk_rows: int,
     fields: frozenset[str] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """One target's chunks through delta and decimation. With `fields`, chunks may hold only
-    those reading fields (and the key); without, every field."""
+    those reading fields (and the key); without, every field. `note` hears what the run log should say."""
     p = item.params
     query = ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])
-    return target_stream(source, _stages(job, item, chunk_rows, fields), query, counter.wrap)
+    return target_stream(source, _stages(job, item, chunk_rows, fields), query, counter.wrap, note)
 
 
 def item_title(item: Item, index: int) -> str:
@@ -116,10 +117,18 @@ def item_title(item: Item, index: int) -> str:
 
 
 def build_table(
-    source: Source, job: ExportJob, index: int, counter: ReadCounter, chunk_rows: int = 100_000, readings: int | None = None
+    source: Source,
+    job: ExportJob,
+    index: int,
+    counter: ReadCounter,
+    chunk_rows: int = 100_000,
+    readings: int | None = None,
+    notes: list[str] | None = None,
 ) -> Table:
     """The item's table, its chunks computed as the writer pulls them. `readings` (the item's
-    raw reading count, when known) lets a big one run in worker processes."""
+    raw reading count, when known) lets a big one run in worker processes; what the run log
+    should say is appended to `notes`."""
+    note = None if notes is None else notes.append
     item = job.request.items[index]
     p = item.params
     window = job.windows[index]
@@ -131,7 +140,8 @@ def build_table(
     if p.output_format == "wide":
         layout = wide_layout(columns, labels)
         streams = {
-            label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields) for name, label in zip(names, labels)
+            label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note)
+            for name, label in zip(names, labels)
         }
         chunks: Iterator[pd.DataFrame] = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
     else:
@@ -144,11 +154,11 @@ def build_table(
             workers = worker_count(source, stages, p.output_format, len(names), readings)
             if workers:  # worker_count vouches that the source is an EmbeddedSource
                 queries = [ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1]) for name in names]
-                for i, chunk in parallel_streams(source.path, stages, queries, workers, counter.add):  # type: ignore[attr-defined]
+                for i, chunk in parallel_streams(source.path, stages, queries, workers, counter.add, note):  # type: ignore[attr-defined]
                     yield select_columns(chunk, columns, labels[i] if explicit else None, zone)
                 return
             for name, label in zip(names, labels):
-                for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields):
+                for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note):
                     yield select_columns(chunk, columns, label if explicit else None, zone)
 
         chunks = long_chunks()
@@ -254,14 +264,17 @@ def _run_export(
         "format": job.request.format.file_extension,
         "appVersion": __version__,
     }
-    tables = [build_table(source, job, i, counter, readings=counts[i]) for i in range(len(job.request.items))]
+    notes: list[str] = []
+    tables = [build_table(source, job, i, counter, readings=counts[i], notes=notes) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
         with files.temporary(final, job.run_id, settings.file_mode) as temp:
             result = writer.write(tables, temp, options)
             digest = files.publish(temp, final, {**manifest, "rows": result.rows}, job.run_id, settings.file_mode)
-        return ExportResult(final, final.name, writer.extension, result.rows, digest, list(result.warnings))
-    return _write_zip(job, tables, writer, options, folder, name, start, manifest, settings)
+        return ExportResult(final, final.name, writer.extension, result.rows, digest, notes + list(result.warnings))
+    zipped = _write_zip(job, tables, writer, options, folder, name, start, manifest, settings)
+    zipped.warnings[:0] = notes
+    return zipped
 
 
 def _write_zip(

@@ -18,8 +18,8 @@ process gains nothing and costs its start (~0.5 s; measured 10-15% slower there)
 tables stay in-process: shipping every reading across costs about what reading it does.
 Wide tables too: their k-way merge pulls from every target at once. Children get their job
 on stdin and answer with pickled messages on a private pipe (never stdout, which a stray
-print could corrupt): `("rows", n)` for progress, `("frame", df)`, `("end",)` after each
-target, `("error", exc)`. They are killed whenever the consumer stops early, fails or is
+print could corrupt): `("rows", n)` for progress, `("frame", df)`, `("note", text)` for the
+run log, `("end",)` after each target, `("error", exc)`. They are killed whenever the consumer stops early, fails or is
 cancelled.
 
 Why not aggregate in SQL: a GROUP BY's sum adds in another order than numpy's pairwise
@@ -40,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -49,7 +50,7 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.pipeline.columns import ColumnSpec, resolve_columns
 from exporter_tui.pipeline.decimate import Decimator
 from exporter_tui.pipeline.delta import DeltaStage
-from exporter_tui.sources.base import ReadQuery, Source, SourceError
+from exporter_tui.sources.base import DELTA_LOOKBACK, ReadQuery, Source, SourceError
 from exporter_tui.sources.embedded import EmbeddedSource
 
 # What every stage may look at: the time, and the numeric reading (`value`, else `bool_value`).
@@ -120,14 +121,21 @@ def read_stream(source: Source, query: ReadQuery, fields: frozenset[str] | None,
 
 
 def target_stream(
-    source: Source, stages: Stages, query: ReadQuery, wrap: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
+    source: Source,
+    stages: Stages,
+    query: ReadQuery,
+    wrap: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]],
+    note: Callable[[str], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """One target's chunks through delta and decimation; `wrap` sees the raw chunks as they are read."""
+    """One target's chunks through delta and decimation; `wrap` sees the raw chunks as they are read,
+    `note` hears what the run log should say (a delta whose first value is unknown)."""
     stream = wrap(read_stream(source, query, stages.fields, stages.chunk_rows))
     if stages.transform == "delta":
-        before = source.last_before(query.channel, query.subtopic, query.name, query.start)
-        previous = None if before is None else before.get("value")
-        delta = DeltaStage(None if previous is None or pd.isna(previous) else float(previous))
+        before = source.last_numeric_before(query.channel, query.subtopic, query.name, query.start)
+        if before.exhausted and note is not None:
+            when = datetime.fromtimestamp(query.start, UTC).isoformat().replace("+00:00", "Z")
+            note(f"{query.name}: no numeric reading among the {DELTA_LOOKBACK:,} before {when}; the first delta is unknown and was dropped")
+        delta = DeltaStage(before.value)
         stream = (delta.apply(c) for c in stream)
     if stages.ds is not None:
         stream = _decimated(stream, Decimator(stages.ds, stages.dsf, get_zone(stages.zone), window_start=query.start))
@@ -181,10 +189,16 @@ def _cpu_times() -> tuple[int, int]:
 
 
 def parallel_streams(
-    path: Path, stages: Stages, queries: list[ReadQuery], workers: int, on_rows: Callable[[int], None]
+    path: Path,
+    stages: Stages,
+    queries: list[ReadQuery],
+    workers: int,
+    on_rows: Callable[[int], None],
+    on_note: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
     """(query index, frame) of every query's `target_stream`, in query order, computed by `workers`
-    children; `on_rows(n)` hears of each raw chunk read, and may raise to stop everything."""
+    children; `on_rows(n)` hears of each raw chunk read, and may raise to stop everything;
+    `on_note` hears the streams' notes."""
     budget = DECIMATED_BUDGET_ROWS if stages.ds is not None else stages.chunk_rows
     children: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
     try:
@@ -198,6 +212,9 @@ def parallel_streams(
                     on_rows(message[1])
                 elif message[0] == "frame":
                     yield i, message[1]
+                elif message[0] == "note":
+                    if on_note is not None:
+                        on_note(message[1])
                 elif message[0] == "end":
                     break
                 else:
@@ -312,7 +329,7 @@ def serve() -> None:
         outbox.budget = budget
         with EmbeddedSource(Path(path)) as source:
             for query in queries:
-                for frame in target_stream(source, stages, query, outbox.counting):
+                for frame in target_stream(source, stages, query, outbox.counting, lambda text: outbox.put(("note", text))):
                     outbox.put(("frame", frame), len(frame))
                 outbox.put(("end",))
     except BrokenPipeError:

@@ -47,6 +47,18 @@ READING_DTYPES: dict[str, str] = {
 }
 
 
+# How many readings before a window `delta` looks through for the previous numeric one.
+DELTA_LOOKBACK = 10_000
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """The newest numeric `value` before an instant, as far as a bounded look back found it."""
+
+    value: float | None  # None: no numeric reading among those looked at
+    exhausted: bool  # True: `within` readings were looked at without one, and older ones exist
+
+
 class SourceError(RuntimeError):
     """A source could not answer: unreachable, refused, or sent something unreadable."""
 
@@ -84,6 +96,10 @@ class Source(Protocol):
 
     def last_before(self, channel: str, subtopic: str, name: str, before: float) -> dict[str, Any] | None:
         """The newest reading with time < before, as a dict of READING_COLUMNS, or None."""
+        ...
+
+    def last_numeric_before(self, channel: str, subtopic: str, name: str, before: float, within: int = DELTA_LOOKBACK) -> Lookback:
+        """The `value` of the newest reading with time < before that has one, among the `within` newest."""
         ...
 
     def targets(self) -> list[TargetInfo]:

@@ -35,7 +35,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from exporter_tui.sources.base import READING_COLUMNS, ReadQuery, SourceError, TargetInfo, normalise_frame
+from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, SourceError, TargetInfo, normalise_frame
 
 SCHEMA_VERSION = 1
 PAGE_SIZE = 16384
@@ -533,6 +533,30 @@ class EmbeddedSource:
         sql = f"SELECT {', '.join(_PAYLOAD)} FROM messages WHERE {_WHERE_TARGET} AND time < ? ORDER BY time DESC, publisher DESC LIMIT 1"
         row = self._one(sql, (*key, before))
         return None if row is None else _row_dict(key, row)
+
+    def last_numeric_before(self, channel: str, subtopic: str, name: str, before: float, within: int = DELTA_LOOKBACK) -> Lookback:
+        key = _target_key(channel, subtopic, name)
+        # One more row than `within` tells "gave up" from "no older reading at all".
+        sql = f"SELECT value FROM messages WHERE {_WHERE_TARGET} AND time < ? ORDER BY time DESC, publisher DESC LIMIT ?"
+        cursor = self._execute(sql, (*key, before, within + 1))
+        seen = 0
+        try:
+            while seen < within:
+                with self._lock:
+                    rows = cursor.fetchmany(min(256, within - seen))
+                if not rows:
+                    return Lookback(None, exhausted=False)
+                for (value,) in rows:
+                    if value is not None:
+                        return Lookback(float(value), exhausted=False)
+                seen += len(rows)
+            with self._lock:
+                return Lookback(None, exhausted=cursor.fetchone() is not None)
+        except sqlite3.Error as e:
+            raise _fail(self.path, "read failed", e) from None
+        finally:
+            with self._lock, contextlib.suppress(sqlite3.ProgrammingError):
+                cursor.close()
 
     def targets(self) -> list[TargetInfo]:
         try:
