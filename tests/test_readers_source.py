@@ -12,7 +12,7 @@ import pytest
 from readers_server import ReadersServer
 
 from exporter_tui.config import ReadersSettings
-from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, ReadQuery, SourceError
+from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, Lookback, ReadQuery, SourceError
 from exporter_tui.sources.readers import ReadersSource
 
 pytestmark = pytest.mark.timeout(60)
@@ -251,6 +251,17 @@ def test_last_before(server, make_source):
     params = server.query_params()[1]
     assert (params["to"], params["limit"], params["name"], params["subtopic"]) == ("1050.25", "1", "temp", "env")
     assert "from" not in params
+
+
+def test_last_numeric_before_pages_back_newest_first(server, make_source):
+    source = make_source(server.url)
+    assert source.last_numeric_before("c1", "env", "temp", 1050.25) == Lookback(TEMP[4]["value"], exhausted=False)
+    assert source.last_numeric_before("c1", "env", "door", 1e10) == Lookback(None, exhausted=False)  # bools and text only
+    assert source.last_numeric_before("c1", "env", "door", 1e10, within=1) == Lookback(None, exhausted=True)
+    params = server.query_params()[1:]  # the first asks the channel's newest reading, for the generation
+    assert params[0]["to"] == "1050.25" and "from" not in params[0]
+    assert [(p["offset"], int(p["limit"]) <= 1000) for p in params] == [("0", True), ("0", True), ("0", True)]
+    assert params[2]["limit"] == "1"
 
 
 def test_empty_window(server, make_source):

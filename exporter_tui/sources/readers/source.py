@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from exporter_tui.config import ReadersSettings
-from exporter_tui.sources.base import READING_COLUMNS, ReadQuery, TargetInfo, normalise_frame
+from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, TargetInfo, normalise_frame
 from exporter_tui.sources.readers.client import Page, ReadersClient, snip
 from exporter_tui.sources.readers.generations import GENERATIONS, Generation, by_magnitude, by_version
 from exporter_tui.sources.readers.paging import WindowReader
@@ -85,6 +85,27 @@ class ReadersSource:
             return None
         frame = self._frame(page.messages[:1], channel, gen)
         return {c: _plain(frame.at[0, c]) for c in READING_COLUMNS}
+
+    def last_numeric_before(self, channel: str, subtopic: str, name: str, before: float, within: int = DELTA_LOOKBACK) -> Lookback:
+        """Newest first, a page at a time, until a reading with a numeric `value` (at most `within` readings)."""
+        gen = self.generation(channel)
+        seen = 0
+        total = 0
+        while seen < within:
+            limit = min(self._page_size, within - seen)
+            params = _filters(subtopic, name) | {"to": gen.param(gen.to_server(before)), "offset": str(seen), "limit": str(limit)}
+            page = self.client.messages(channel, params)
+            total = page.total
+            if not page.messages:
+                return Lookback(None, exhausted=False)
+            values = self._frame(page.messages, channel, gen)["value"].to_numpy(dtype="float64", na_value=np.nan)
+            numeric = np.flatnonzero(~np.isnan(values))
+            if len(numeric):
+                return Lookback(float(values[numeric[0]]), exhausted=False)
+            seen += len(values)
+            if seen >= total:
+                return Lookback(None, exhausted=False)
+        return Lookback(None, exhausted=total > seen)
 
     def targets(self) -> list[TargetInfo]:
         """Always []: the readers API cannot list what it holds (see the module docstring)."""
