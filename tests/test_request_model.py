@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conftest import seed_body
 
+from exporter_tui.core.durations import DurationError, parse_duration
 from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.core.schedule import item_window
 from exporter_tui.core.validation import parse_request
@@ -351,3 +352,19 @@ def test_round_trip_keeps_the_meaning() -> None:
     original = parse_request(seed_body("1.1"))
     again = parse_request(original.to_body())
     assert again == original
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "seconds"),
+    [("PT24H", 0, 86_400), ("PT48H", 0, 172_800), ("PT1440M", 0, 86_400), ("PT86400S", 0, 86_400), ("P1DT24H", 1, 86_400)],
+)
+def test_hours_minutes_and_seconds_stay_elapsed_time_however_many(text: str, days: int, seconds: int) -> None:
+    period = parse_duration(text)
+    assert (period.months, period.days, period.seconds) == (0, days, seconds)
+
+
+def test_zero_is_a_duration_only_where_zero_makes_sense() -> None:
+    assert parse_duration("PT0S", allow_zero=True).approx_seconds() == 0
+    assert parse_duration("P0D", allow_zero=True).approx_seconds() == 0
+    with pytest.raises(DurationError, match="'PT0S' is zero; a duration must be positive"):
+        parse_duration("PT0S")

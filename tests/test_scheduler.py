@@ -19,6 +19,7 @@ from sched_fixtures import (
     create,
     data_files,
     iso,
+    item,
     make_home,
     one_time,
     recurring,
@@ -31,7 +32,7 @@ from sched_fixtures import (
 )
 
 from exporter_tui.cli.main import main
-from exporter_tui.core.schedule import Schedule
+from exporter_tui.core.schedule import Schedule, run_windows
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.files import manifest_path
 from exporter_tui.scheduler.service import Scheduler
@@ -119,6 +120,47 @@ def test_hourly_periods_count_elapsed_hours_over_dst():
     autumn = Schedule(recurring("PT1H", datetime(2026, 10, 25, tzinfo=ROME), zone="Europe/Rome"), T0)
     assert [autumn.at(k).timestamp() for k in (1, 2, 3, 4)] == [(utc(2026, 10, 24, 23) + h * H).timestamp() for h in range(4)]
     assert [autumn.at(k).astimezone(ROME).hour for k in (1, 2, 3, 4)] == [1, 2, 2, 3]
+
+
+@pytest.mark.parametrize("periodicity", ["PT24H", "PT1440M", "PT86400S"])
+def test_a_24_hour_schedule_is_24_elapsed_hours_over_dst(periodicity):
+    schedule = Schedule(recurring(periodicity, datetime(2026, 3, 28, tzinfo=ROME), zone="Europe/Rome"), T0)
+    assert [schedule.at(k).timestamp() - schedule.at(k - 1).timestamp() for k in (1, 2, 3)] == [86_400.0] * 3
+    assert [schedule.at(k).astimezone(ROME).hour for k in (1, 2, 3)] == [0, 1, 1]  # 24 h after midnight on the 23-hour day is 01:00
+
+
+@pytest.mark.parametrize(("period", "hours"), [("PT24H", 24), ("PT48H", 48), ("P1D", 23), ("P2D", 47)])
+def test_item_periods_in_hours_are_elapsed_and_in_days_follow_the_calendar(period, hours):
+    request = recurring("P1D", datetime(2026, 3, 28, tzinfo=ROME), zone="Europe/Rome", items=[item(period=period)])
+    end = datetime(2026, 3, 30, tzinfo=ROME)
+    ((lo, hi),) = run_windows(request, end, None)
+    assert (hi - lo) / 3600 == hours and hi == end.timestamp()
+
+
+@pytest.mark.parametrize(
+    ("start", "zone_change"),
+    [(datetime(2026, 3, 25, tzinfo=ROME), "spring-forward"), (datetime(2026, 10, 21, tzinfo=ROME), "fall-back")],
+)
+def test_an_upgraded_pt24h_request_continues_from_its_last_run_with_nothing_twice_or_skipped(tmp_path, store_of, start, zone_change):
+    """A database whose PT24H request ran as calendar days (local midnights) under the old reading."""
+    ctx = make_home(tmp_path, 'max_catchup = "P1Y"\n')
+    store = store_of(ctx)
+    old = [datetime.combine(start.date() + timedelta(days=k), wall_time(0), ROME).astimezone(UTC) for k in range(7)]  # local midnights
+    start = start.astimezone(UTC)  # from here on, arithmetic in elapsed time
+    seed(ctx, start - D, start + 14 * D, every=600.0)
+    sr = create(store, recurring("PT24H", start, catch_up="all", zone="Europe/Rome"), start)
+    for lo, hi in zip(old, old[1:]):
+        run = store.claim_interval(sr.id, hi.timestamp(), (lo.timestamp(), hi.timestamp()), "old-scheduler", now=hi)
+        store.finish_run(run.id, "done", rows=(hi - lo) // timedelta(minutes=10), now=hi)
+    assert (old[-1] - old[0]).total_seconds() != 6 * 86_400  # the old runs crossed the change
+    runs = Scheduler(ctx, store, clock=FakeClock(start + 10 * D + H)).run_due()
+    assert runs and all(r.status == "done" for r in runs)
+    every = windows(runs_of(store, sr.id))
+    assert all(a[1] == b[0] for a, b in zip(every, every[1:]))  # contiguous: nothing twice, nothing skipped
+    assert every[6][0] == old[-1]  # the first new interval starts where the last old run ended
+    new_ends = [start + k * D for k in range(1, 12)]
+    assert [hi for _, hi in every[6:]] == [t for t in new_ends if t > old[-1] and t <= start + 10 * D + H]
+    assert sum(r.rows for r in runs) == sum((hi - lo) // timedelta(minutes=10) for lo, hi in every[6:])
 
 
 # -- catch-up after downtime --------------------------------------------------------------

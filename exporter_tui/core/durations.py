@@ -2,8 +2,10 @@
 
 Years, months, weeks and days move the wall clock (so `P1D` over a daylight-saving change
 lasts 23 or 25 hours and `P1M` from 31 January lands on 28 February); hours, minutes and
-seconds are elapsed time. Arithmetic is anchored: the k-th step is computed from the start,
-never from the previous step, so `P1M` from 31 January gives 28 February, then 31 March.
+seconds are elapsed time, however many there are (`PT24H` is 24 hours, never a day: the
+written units are kept apart, where isodate would fold 24 hours into a day). Arithmetic is
+anchored: the k-th step is computed from the start, never from the previous step, so `P1M`
+from 31 January gives 28 February, then 31 March.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import isodate
-
-_DURATION_RE = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+_DURATION_RE = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_MAX_SECONDS = 1000 * 366 * 86_400  # a thousand years
 
 
 class DurationError(ValueError):
@@ -36,29 +37,21 @@ class Period:
         return self.months * 30.436875 * 86400 + self.days * 86400 + self.seconds
 
 
-def parse_duration(text: str) -> Period:
-    """Parse an ISO 8601 duration through isodate; zero, negative or malformed is an error."""
+def parse_duration(text: str, *, allow_zero: bool = False) -> Period:
+    """Parse an ISO 8601 duration (no sign, fractions only on seconds); malformed is an error, and
+    so is zero unless `allow_zero` (a delay may be zero, a periodicity never)."""
     if not isinstance(text, str):
         raise DurationError("must be an ISO 8601 duration string such as PT15M or P1D")
-    if len(text) > 64 or not _DURATION_RE.match(text):
+    match = _DURATION_RE.match(text) if len(text) <= 64 else None
+    if match is None:
         raise DurationError(f"'{_short(text)}' is not an ISO 8601 duration (e.g. P1D, PT15M, P1Y6M4DT12H30M5S)")
-    try:
-        parsed = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError, OverflowError) as e:
-        raise DurationError(f"'{_short(text)}' is not an ISO 8601 duration: {e}") from None
-    if isinstance(parsed, isodate.Duration):
-        months = int(parsed.years) * 12 + int(parsed.months)
-        td = parsed.tdelta
-    else:
-        months = 0
-        td = parsed
-    days = td.days
-    seconds = td.seconds + td.microseconds / 1e6
-    if months < 0 or days < 0 or seconds < 0:
-        raise DurationError(f"'{_short(text)}' is negative; a duration must be positive")
-    if months == 0 and days == 0 and seconds == 0:
+    years, months, weeks, days, hours, minutes = (int(g or 0) for g in match.groups()[:6])
+    seconds = hours * 3600 + minutes * 60 + float(match.group(7) or 0)
+    months += years * 12
+    days += weeks * 7
+    if months == 0 and days == 0 and seconds == 0 and not allow_zero:
         raise DurationError(f"'{_short(text)}' is zero; a duration must be positive")
-    if months > 12 * 1000 or days > 366 * 1000:
+    if months > 12 * 1000 or days > 366 * 1000 or seconds > _MAX_SECONDS:
         raise DurationError(f"'{_short(text)}' is longer than a thousand years")
     return Period(text=text, months=months, days=days, seconds=seconds)
 

@@ -21,6 +21,7 @@ from exporter_tui.scheduler.planner import (
     Rules,
     SkipRange,
     decide,
+    interval_bounds,
     skip_detail,
     watermark,
 )
@@ -45,10 +46,10 @@ def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def current_decision(store: Store, stored: StoredRequest, schedule: Schedule, now: datetime, rules: Rules) -> Decision:
-    """What the scheduler would do for this request now, read from the database (no writes)."""
-    considered = watermark(schedule, considered_through(store, stored.id))
-    return decide(schedule, considered, now, rules, last_pause(store, stored.id))
+def current_decision(store: Store, stored: StoredRequest, schedule: Schedule, now: datetime, rules: Rules) -> tuple[Decision, float | None]:
+    """What the scheduler would do for this request now, and the watermark's instant, read from the database (no writes)."""
+    through = considered_through(store, stored.id)
+    return decide(schedule, watermark(schedule, through), now, rules, last_pause(store, stored.id)), through
 
 
 def decide_and_claim(
@@ -72,16 +73,17 @@ def decide_and_claim(
     backs this up.
     """
     with store.transaction() as conn:
-        decision = current_decision(store, stored, schedule, now, rules)
+        decision, through = current_decision(store, stored, schedule, now, rules)
         written = []
         for skip in decision.skips:
-            detail = skip_detail(schedule, skip)
+            detail = skip_detail(schedule, skip, through)
             store.record_audit("skip", ACTOR, "request", stored.id, detail, stamp)
             written.append(detail)
+            through = detail["through"]
         if not decision.runs:
             return None, written
-        interval = schedule.interval(decision.runs[0])
-        run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, max_queued)
+        bounds = interval_bounds(schedule, decision.runs[0], through)
+        run_id = store.claim_interval_in(conn, stored.id, bounds[1], bounds, holder, stamp, max_queued)
     return (None if run_id is None else store.get_run(run_id)), written
 
 

@@ -10,7 +10,9 @@ has ended by `now`. The intervals W+1..K are decided together:
   when it ended on time (within the grace, so a live scheduler runs it) and skips the others.
 
 Normal operation (only K is new, and it just ended) therefore runs K and skips nothing under
-every policy. Intervals that ended while the request was paused are skipped with the reason
+every policy. The first interval decided starts where the considered ones ended (`through`),
+which is t_W except when a request's t_k moved under it (`PT24H` was once read as a calendar
+day): then it covers [through, t_(W+1)), so no reading is exported twice or skipped. Intervals that ended while the request was paused are skipped with the reason
 `paused` (the policy is still what decided it).
 """
 
@@ -113,13 +115,21 @@ def decide(schedule: Schedule, considered: int, now: datetime, rules: Rules, pau
     return Decision(range(newest, newest + 1) if on_time else range(0), tuple(skips), rules.policy)
 
 
-def skip_detail(schedule: Schedule, skip: SkipRange) -> dict:
+def interval_bounds(schedule: Schedule, k: int, through: float | None) -> tuple[float, float]:
+    """The data window [t_(k-1), t_k) of interval k, starting instead at `through` (the end of
+    what was already considered) when that falls inside it."""
+    start, end = schedule.interval(k).bounds
+    return (through if through is not None and start < through < end else start), end
+
+
+def skip_detail(schedule: Schedule, skip: SkipRange, considered: float | None = None) -> dict:
     """The audit detail of one skip decision: the data range [from, to) it leaves out, and why.
 
-    `through` (Unix seconds of the last skipped interval's end) is what the watermark reads."""
+    `through` (Unix seconds of the last skipped interval's end) is what the watermark reads;
+    `considered` is the watermark's instant before the skip."""
     end = schedule.at(skip.last)
     return {
-        "from": iso(schedule.at(skip.first - 1)),
+        "from": iso_from_unix(interval_bounds(schedule, skip.first, considered)[0]),
         "to": iso(end),
         "count": skip.count,
         "reason": skip.reason,

@@ -39,7 +39,7 @@ from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.scheduler import ledger
-from exporter_tui.scheduler.planner import PlannedInterval, Rules
+from exporter_tui.scheduler.planner import PlannedInterval, Rules, interval_bounds
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
 from exporter_tui.store.timeutil import iso_from_unix
@@ -138,9 +138,11 @@ class Scheduler:
             if sr.request.type != "recurring" or sr.paused:
                 continue
             schedule = schedule_of(sr)
-            decision = ledger.current_decision(self.store, sr, schedule, now, Rules.of(sr.request, self.settings))
+            decision, through = ledger.current_decision(self.store, sr, schedule, now, Rules.of(sr.request, self.settings))
+            if decision.skips:
+                through = schedule.at(decision.skips[-1].last).timestamp()
             for k in decision.runs[:PLAN_LIMIT]:
-                out.append(PlannedInterval(sr.id, k, schedule.at(k), schedule.interval(k).bounds, decision.reason(k)))
+                out.append(PlannedInterval(sr.id, k, schedule.at(k), interval_bounds(schedule, k, through), decision.reason(k)))
         return out
 
     def _queue_instant(self, now: datetime) -> datetime:
