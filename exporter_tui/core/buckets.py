@@ -55,7 +55,9 @@ def bucket_starts(times: np.ndarray, width: int, zone: ZoneInfo | timezone) -> n
     whole = np.floor(times)
     walls = wall_seconds(whole, zone)
     starts = (whole - walls % width).astype("float64")  # right while the offset stays the same since
-    changed = wall_seconds(starts, zone) - starts != walls - whole
+    heads = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])  # starts ascend: each distinct one once
+    offsets = np.repeat(wall_seconds(starts[heads], zone) - starts[heads], np.diff(np.r_[heads, len(starts)]))
+    changed = offsets != walls - whole
     if changed.any():
         # Near an offset change: the rule itself, once per cluster of such times.
         where = np.flatnonzero(changed)
