@@ -153,7 +153,7 @@ def test_an_upgraded_pt24h_request_continues_from_its_last_run_with_nothing_twic
         run = store.claim_interval(sr.id, hi.timestamp(), (lo.timestamp(), hi.timestamp()), "old-scheduler", now=hi)
         store.finish_run(run.id, "done", rows=(hi - lo) // timedelta(minutes=10), now=hi)
     assert (old[-1] - old[0]).total_seconds() != 6 * 86_400  # the old runs crossed the change
-    runs = Scheduler(ctx, store, clock=FakeClock(start + 10 * D + H)).run_due()
+    runs = make_scheduler(ctx, store, clock=FakeClock(start + 10 * D + H)).run_due()
     assert runs and all(r.status == "done" for r in runs)
     every = windows(runs_of(store, sr.id))
     assert all(a[1] == b[0] for a, b in zip(every, every[1:]))  # contiguous: nothing twice, nothing skipped
