@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -153,6 +155,43 @@ class TuiSettings(_Section):
     theme: str = "textual-dark"
 
 
+API_ACTIONS = ("create", "list", "update", "delete", "download")
+API_KEY_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+class ApiKeySettings(_Section):
+    """One key of `exporter-tui serve`: its secret, the identity it acts as, what it may do."""
+
+    secret: str = ""
+    owner: str = Field(min_length=1)
+    actions: list[str] = []
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, v: list[str]) -> list[str]:
+        known = [f"exporter:exports:{a}" for a in API_ACTIONS]
+        for a in v:
+            if a not in known:
+                raise ValueError(f"unknown action '{a}'; known: {', '.join(known)}")
+        return v
+
+
+class ApiSettings(_Section):
+    max_body: int = Field(default=1_048_576, ge=1, le=100_000_000)
+    signing_key: str = ""
+    keys: dict[str, ApiKeySettings] = {}
+
+    @field_validator("keys")
+    @classmethod
+    def _names(cls, v: dict[str, ApiKeySettings]) -> dict[str, ApiKeySettings]:
+        for name, key in v.items():
+            if not API_KEY_NAME.match(name):
+                raise ValueError(f"key name '{name}' must be 1 to 32 of a-z, 0-9 and _")
+            if len(key.secret) < 16:
+                raise ValueError(f"key '{name}': secret must be at least 16 characters (or set EXPORTER_TUI_API_KEY_{name.upper()})")
+        return v
+
+
 class Settings(_Section):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
@@ -162,6 +201,7 @@ class Settings(_Section):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
 
 # Environment variables that override secrets, so they need not sit in a file.
@@ -171,7 +211,9 @@ SECRET_ENV: dict[str, tuple[str, ...]] = {
     "EXPORTER_TUI_SLACK_WEBHOOK": ("notify", "slack", "default_url"),
     "EXPORTER_TUI_DISCORD_WEBHOOK": ("notify", "discord", "default_url"),
     "EXPORTER_TUI_READERS_TOKEN": ("source", "readers", "token"),
+    "EXPORTER_TUI_API_SIGNING_KEY": ("api", "signing_key"),
 }
+API_KEY_ENV = "EXPORTER_TUI_API_KEY_"  # + the key's name in capitals: that key's secret
 
 
 class ConfigError(Exception):
@@ -244,11 +286,23 @@ def load_settings(path: Path, environ: dict[str, str] | None = None) -> Settings
             node = node.setdefault(b, {}) if rest else node
             if isinstance(node, dict):
                 node[rest[0] if rest else b] = env[var]
+    _api_key_secrets(data, env)
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
         errors = [(".".join(str(p) for p in err["loc"]) or "(file)", _reason(err)) for err in e.errors()]
         raise ConfigError(path, errors) from None
+
+
+def _api_key_secrets(data: dict, env: Mapping[str, str]) -> None:
+    """EXPORTER_TUI_API_KEY_<NAME> sets the secret of the key [api.keys.<name>] the file declares."""
+    keys = data.get("api", {}).get("keys") if isinstance(data.get("api"), dict) else None
+    if not isinstance(keys, dict):
+        return
+    for name, key in keys.items():
+        value = env.get(API_KEY_ENV + str(name).upper())
+        if value and isinstance(key, dict):
+            key["secret"] = value
 
 
 def _reason(err: ErrorDetails) -> str:
@@ -274,6 +328,7 @@ SECRET_FIELDS: tuple[tuple[str, ...], ...] = tuple(SECRET_ENV.values())
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, so loggers can mask them."""
     out = [url for hook in (settings.notify.slack, settings.notify.discord) for url in hook.webhooks.values() if url]
+    out += [key.secret for key in settings.api.keys.values() if key.secret]
     for path in SECRET_FIELDS:
         node: object = settings
         for part in path:
@@ -295,4 +350,6 @@ def redacted(settings: Settings) -> dict:
     for medium in ("slack", "discord"):
         hooks = data["notify"][medium]["webhooks"]
         data["notify"][medium]["webhooks"] = {name: "***" for name in hooks}
+    for key in data["api"]["keys"].values():
+        key["secret"] = "***"
     return data

@@ -12,7 +12,16 @@ import exporter_tui
 
 def core_modules() -> list[str]:
     names = [m.name for m in pkgutil.walk_packages(exporter_tui.__path__, "exporter_tui.")]
-    return sorted(n for n in names if not n.startswith("exporter_tui.tui") and n != "exporter_tui.__main__")
+    return sorted(n for n in names if not n.startswith(("exporter_tui.tui", "exporter_tui.api")) and n != "exporter_tui.__main__")
+
+
+def test_the_http_api_imports_without_textual() -> None:
+    names = sorted(m.name for m in pkgutil.walk_packages(exporter_tui.__path__, "exporter_tui.") if m.name.startswith("exporter_tui.api"))
+    assert "exporter_tui.api.server" in names
+    code = "import sys\n" + "".join(f"import {m}\n" for m in names)
+    code += "raise SystemExit(1 if any(m == 'textual' or m.startswith(('textual.', 'exporter_tui.tui')) for m in sys.modules) else 0)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 def test_every_module_outside_tui_imports_without_textual() -> None:

@@ -417,6 +417,16 @@ def cmd_notify(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK if outcome.status == "sent" else EXIT_FAILED
 
 
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.api.server import ServeOptions, ServeRefused, serve
+
+    options = ServeOptions(args.host, args.port, args.tls_cert, args.tls_key, scheduler=not args.no_scheduler)
+    try:
+        return serve(ctx, options)
+    except ServeRefused as e:
+        raise CliError(str(e)) from None
+
+
 COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "requests": cmd_requests,
     "validate": cmd_validate,
@@ -427,4 +437,5 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "sources": cmd_sources,
     "audit": cmd_audit,
     "notify": cmd_notify,
+    "serve": cmd_serve,
 }

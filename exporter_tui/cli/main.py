@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", help="end of the data (ISO 8601; default now rounded down to the hour)")
     demo.add_argument("--reset", action="store_true", help="empty the source first")
 
+    serve = cmd("serve", "serve the HTTP API of the export documents (and the scheduler, unless another process runs it)", json_flag=False)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; others need [api.keys])")
+    serve.add_argument("--port", type=_port, default=8750, help="default 8750")
+    serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--no-scheduler", action="store_true", help="serve the API only")
+
     src = cmd("sources", "the readings source", json_flag=False)
     ssub = src.add_subparsers(dest="action", required=True, parser_class=_Parser)
     sl = ssub.add_parser("list", help="every target with its unit and first and last time")
@@ -130,6 +137,12 @@ def _positive(text: str) -> int:
     if n < 1 or n > 10_000:
         raise argparse.ArgumentTypeError(f"{n} must be between 1 and 10000")
     return n
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port from 1 to 65535")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,7 +28,8 @@ from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate, 
 from exporter_tui.store.timeutil import iso, iso_from_unix, utcnow
 
 RUN_STATUSES = ("notProcessed", "inProgress", "done", "failed", "expired")
-ORIGINS = ("tui", "cli", "schedule")
+ORIGINS = ("tui", "cli", "schedule", "api")
+REQUEST_SORTS = {"createdAt": "r.created_at", "updatedAt": "r.updated_at", "name": "r.name"}
 QUEUE_FULL = "Maximum number of queued exports reached"
 MISSING_IDENTITY = "Missing user identity id"
 
@@ -173,6 +174,8 @@ class Store:
         self._busy_timeout_ms = busy_timeout_ms
         self.conn = self._connect(file_mode)
         self.db = sqlite_utils.Database(self.conn)
+        # Added to the detail of every audit event this connection records (the API's key name).
+        self.audit_extra: dict[str, Any] = {}
 
     # -- opening -------------------------------------------------------------------------
     def _connect(self, file_mode: int) -> sqlite3.Connection:
@@ -271,7 +274,14 @@ class Store:
         """Add an audit event inside the caller's open `transaction()`, so it commits with the change."""
         self.conn.execute(
             "INSERT INTO audit (action, actor, entity, entity_id, at, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (f"exporter:exports:{action}", actor, entity, entity_id, iso(now or utcnow()), json.dumps(detail or {}, sort_keys=True)),
+            (
+                f"exporter:exports:{action}",
+                actor,
+                entity,
+                entity_id,
+                iso(now or utcnow()),
+                json.dumps({**self.audit_extra, **(detail or {})}, sort_keys=True),
+            ),
         )
 
     def audit(self, action: str, actor: str, entity: str, entity_id: str, detail: dict | None = None, now: datetime | None = None) -> None:
@@ -363,23 +373,43 @@ class Store:
         )
 
     def list_requests(
-        self, page: int = 1, page_size: int = 20, type: str | None = None, status: str | None = None, include_deleted: bool = False
+        self,
+        page: int = 1,
+        page_size: int = 20,
+        type: str | None = None,
+        status: str | list[str] | None = None,
+        include_deleted: bool = False,
+        *,
+        ids: list[str] | None = None,
+        owner: str | None = None,
+        sort: str = "-createdAt",
     ) -> Page:
-        """Requests, newest first; `status` filters by the status of each request's latest run."""
-        where, params = [], []
+        """Requests, newest first unless `sort` (a REQUEST_SORTS key, `-` for descending) says;
+        `status` filters by the status of each request's latest run (any of a list)."""
+        where: list[str] = []
+        params: list[Any] = []
         if not include_deleted:
             where.append("r.deleted_at IS NULL")
         if type:
             where.append("r.type = ?")
             params.append(type)
+        if owner is not None:
+            where.append("r.owner = ?")
+            params.append(owner)
+        if ids:
+            where.append(f"r.id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
         last = "(SELECT status FROM runs WHERE request_id = r.id ORDER BY created_at DESC, rowid DESC LIMIT 1)"
-        if status:
-            where.append(f"{last} = ?")
-            params.append(status)
+        statuses = [status] if isinstance(status, str) else (status or [])
+        if statuses:
+            where.append(f"{last} IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
+        column = REQUEST_SORTS[sort.lstrip("-")]
+        order = "DESC" if sort.startswith("-") else "ASC"
         total = self.query(f"SELECT count(*) AS n FROM requests r {clause}", tuple(params))[0]["n"]
         rows = self.query(
-            f"SELECT r.*, {last} AS last_status FROM requests r {clause} ORDER BY r.created_at DESC, r.rowid DESC LIMIT ? OFFSET ?",
+            f"SELECT r.*, {last} AS last_status FROM requests r {clause} ORDER BY {column} {order}, r.rowid {order} LIMIT ? OFFSET ?",
             (*params, page_size, (page - 1) * page_size),
         )
         page_obj = Page([self._to_request(r) for r in rows], page, page_size, total)
@@ -729,14 +759,28 @@ class Store:
     def _to_run(row: dict) -> Run:
         return Run(**{k: row[k] for k in _RUN_FIELDS})
 
-    def list_runs(self, page: int = 1, page_size: int = 20, request_id: str | None = None, status: str | None = None) -> Page:
-        where, params = [], []
+    def list_runs(
+        self,
+        page: int = 1,
+        page_size: int = 20,
+        request_id: str | None = None,
+        status: str | list[str] | None = None,
+        *,
+        owner: str | None = None,
+    ) -> Page:
+        """Runs, newest first; `owner` keeps the runs of that owner's requests."""
+        where: list[str] = []
+        params: list[Any] = []
         if request_id:
             where.append("request_id = ?")
             params.append(request_id)
-        if status:
-            where.append("status = ?")
-            params.append(status)
+        statuses = [status] if isinstance(status, str) else (status or [])
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if owner is not None:
+            where.append("request_id IN (SELECT id FROM requests WHERE owner = ?)")
+            params.append(owner)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         total = self.query(f"SELECT count(*) AS n FROM runs {clause}", tuple(params))[0]["n"]
         rows = self.query(
@@ -755,6 +799,30 @@ class Store:
             conn.execute(
                 "INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utcnow()), level, message)
             )
+
+    def run_log_since(self, after_id: int, owner: str | None = None, limit: int = 200) -> list[dict]:
+        """Log entries of every process's runs after `after_id`, oldest first, with each run's request and progress."""
+        mine = "" if owner is None else " AND q.owner = ?"
+        return self.query(
+            "SELECT l.id, l.run_id, l.at, l.level, l.message, r.request_id, r.status, r.progress, r.total"
+            " FROM run_log l JOIN runs r ON r.id = l.run_id JOIN requests q ON q.id = r.request_id"
+            f" WHERE l.id > ?{mine} ORDER BY l.id LIMIT ?",
+            (after_id, *(() if owner is None else (owner,)), limit),
+        )
+
+    def run_figures(self) -> dict[str, Any]:
+        """What /metrics shows: runs per status, done runs' durations, failed notifications."""
+        by_status = {r["status"]: r["n"] for r in self.query("SELECT status, count(*) AS n FROM runs GROUP BY status")}
+        durations = [
+            r["s"]
+            for r in self.query(
+                "SELECT (julianday(finished_at) - julianday(started_at)) * 86400.0 AS s FROM runs"
+                " WHERE status IN ('done', 'expired') AND started_at IS NOT NULL AND finished_at IS NOT NULL"
+            )
+            if r["s"] is not None
+        ]
+        failures = self.query("SELECT count(*) AS n FROM notifications WHERE status = 'failed'")[0]["n"]
+        return {"by_status": by_status, "durations": durations, "notification_failures": failures}
 
     def run_log(self, run_id: str) -> list[dict]:
         return self.query("SELECT at, level, message FROM run_log WHERE run_id = ? ORDER BY id", (run_id,))

@@ -1,0 +1,66 @@
+"""Files: Connhex's `GET /exports/{id}/download` (with a key) and the signed `fileUrl` (without one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from exporter_tui.api.auth import Identity, caller
+from exporter_tui.api.errors import ApiError
+from exporter_tui.api.runs import owned_run
+from exporter_tui.api.signing import verify
+from exporter_tui.api.state import ApiState, api_state
+from exporter_tui.store.store import NotFound, Run, Store
+
+router = APIRouter()
+
+
+def _file_of(run: Run) -> FileResponse:
+    if run.status == "expired":
+        raise ApiError(410, f"run {run.id} expired: its file was removed by the retention policy")
+    if run.status != "done" or not run.file_path:
+        raise ApiError(409, f"run {run.id} is {run.status}; only a done run has a file")
+    path = Path(run.file_path)
+    if not path.is_file():
+        raise ApiError(410, f"run {run.id}: its file is gone from the exports folder")
+    return FileResponse(path, filename=path.name)
+
+
+@router.get("/exports/{request_id}/download", summary="The file of the latest done run, or of ?run=ID")
+def download(
+    request_id: str,
+    who: Annotated[Identity, Depends(caller)],
+    state: Annotated[ApiState, Depends(api_state)],
+    run: str | None = None,
+) -> FileResponse:
+    who.require("download")
+    store = state.ctx.open_store()
+    try:
+        stored = who.check_owns(store.get_request(request_id, include_deleted=True))
+        if run is not None:
+            found = owned_run(store, who, run)
+            if found.request_id != stored.id:
+                raise NotFound(f"no run with id '{run}' of request {stored.id}")
+        else:
+            done = store.list_runs(1, 1, request_id=stored.id, status="done").results
+            if not done:
+                raise NotFound(f"request {stored.id} has no done run")
+            found = done[0]
+        return _file_of(found)
+    finally:
+        store.close()
+
+
+@router.get("/files/{run_id}", summary="A run's file through its signed link (fileUrl); no key needed")
+def signed_file(run_id: str, state: Annotated[ApiState, Depends(api_state)], expires: str = "", signature: str = "") -> FileResponse:
+    problem = verify(state.signing_key, run_id, expires, signature, state.clock().timestamp())
+    if problem:
+        raise ApiError(403, problem)
+    store: Store = state.ctx.open_store()
+    try:
+        return _file_of(store.get_run(run_id))
+    finally:
+        store.close()

@@ -1,0 +1,64 @@
+"""`/health` (no key) and `/metrics` in Prometheus' text format."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from exporter_tui import __version__
+from exporter_tui.api.auth import Identity, caller
+from exporter_tui.api.state import ApiState, api_state
+from exporter_tui.store.store import RUN_STATUSES, Store, StoreError
+
+router = APIRouter()
+BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)  # seconds, for exporter_run_duration_seconds
+
+
+@router.get("/health", summary="Version, whether the store answers, and who schedules")
+def health(state: Annotated[ApiState, Depends(api_state)]) -> JSONResponse:
+    body: dict[str, Any] = {"version": __version__, "scheduler": state.scheduler}
+    try:
+        store = state.ctx.open_store()
+        try:
+            store.query("SELECT count(*) FROM requests")
+        finally:
+            store.close()
+        body["store"] = "ok"
+    except (StoreError, OSError) as e:
+        body["store"] = f"unusable: {e}"
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
+def metrics(who: Annotated[Identity, Depends(caller)], state: Annotated[ApiState, Depends(api_state)]) -> PlainTextResponse:
+    who.require("list")
+    store: Store = state.ctx.open_store()
+    try:
+        figures = store.run_figures()
+    finally:
+        store.close()
+    return PlainTextResponse(prometheus_text(figures), media_type="text/plain; version=0.0.4")
+
+
+def prometheus_text(figures: dict[str, Any]) -> str:
+    by_status: dict[str, int] = figures["by_status"]
+    durations: list[float] = figures["durations"]
+    lines = ["# HELP exporter_runs Runs in the store by status.", "# TYPE exporter_runs gauge"]
+    lines += [f'exporter_runs{{status="{s}"}} {by_status.get(s, 0)}' for s in RUN_STATUSES]
+    lines += ["# HELP exporter_run_duration_seconds How long finished runs took.", "# TYPE exporter_run_duration_seconds histogram"]
+    for bound in BUCKETS:
+        lines.append(f'exporter_run_duration_seconds_bucket{{le="{bound:g}"}} {sum(1 for d in durations if d <= bound)}')
+    lines.append(f'exporter_run_duration_seconds_bucket{{le="+Inf"}} {len(durations)}')
+    lines.append(f"exporter_run_duration_seconds_sum {sum(durations):.3f}")
+    lines.append(f"exporter_run_duration_seconds_count {len(durations)}")
+    lines += ["# HELP exporter_queue_length Runs waiting to start.", "# TYPE exporter_queue_length gauge"]
+    lines.append(f"exporter_queue_length {by_status.get('notProcessed', 0)}")
+    lines += [
+        "# HELP exporter_notification_failures_total Notifications that failed.",
+        "# TYPE exporter_notification_failures_total counter",
+    ]
+    lines.append(f"exporter_notification_failures_total {figures['notification_failures']}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,159 @@
+"""Runs: list and read them, start one (`POST /exports/{id}/run`), cancel and retry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from exporter_tui.api.auth import Identity, caller
+from exporter_tui.api.bodies import optional_body
+from exporter_tui.api.errors import ApiError
+from exporter_tui.api.exports import Status, page_links
+from exporter_tui.api.state import ApiState, api_state, base_url, open_store
+from exporter_tui.api.views import run_view
+from exporter_tui.service.runs import manual_interval
+from exporter_tui.store.store import NotFound, Run, Store
+
+router = APIRouter()
+
+
+def _view(request: Request, state: ApiState, run: Run) -> dict[str, Any]:
+    return run_view(run, base_url(request), state.signing_key, state.clock().timestamp())
+
+
+def owned_run(store: Store, who: Identity, run_id: str) -> Run:
+    """The run, if its request belongs to the caller; another owner's is not found."""
+    run = store.get_run(run_id)
+    try:
+        who.check_owns(store.get_request(run.request_id, include_deleted=True))
+    except NotFound:
+        raise NotFound(f"no run with id '{run_id}'") from None
+    return run
+
+
+def _runs_page(request: Request, state: ApiState, store: Store, who: Identity, page: int, size: int, request_id, status) -> dict:
+    found = store.list_runs(page, size, request_id=request_id, status=list(status), owner=who.owner_filter)
+    return {
+        "results": [_view(request, state, r) for r in found.results],
+        "links": page_links(request, found.page, found.page_size, found.has_next, found.has_prev),
+        "page": found.page,
+        "pageSize": found.page_size,
+        "total": found.total,
+    }
+
+
+@router.get("/runs", summary="List runs, newest first")
+def list_runs(
+    request: Request,
+    who: Annotated[Identity, Depends(caller)],
+    store: Annotated[Store, Depends(open_store)],
+    state: Annotated[ApiState, Depends(api_state)],
+    status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006 (FastAPI copies defaults)
+    request_id: Annotated[str | None, Query(alias="requestId")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
+) -> dict[str, Any]:
+    who.require("list")
+    rid = who.check_owns(store.get_request(request_id, include_deleted=True)).id if request_id else None
+    return _runs_page(request, state, store, who, page, page_size, rid, status)
+
+
+@router.get("/exports/{request_id}/runs", summary="The runs of one request, newest first")
+def request_runs(
+    request: Request,
+    request_id: str,
+    who: Annotated[Identity, Depends(caller)],
+    store: Annotated[Store, Depends(open_store)],
+    state: Annotated[ApiState, Depends(api_state)],
+    status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
+) -> dict[str, Any]:
+    who.require("list")
+    rid = who.check_owns(store.get_request(request_id, include_deleted=True)).id
+    return _runs_page(request, state, store, who, page, page_size, rid, status)
+
+
+@router.get("/runs/{run_id}", summary="One run")
+def get_run(
+    request: Request,
+    run_id: str,
+    who: Annotated[Identity, Depends(caller)],
+    store: Annotated[Store, Depends(open_store)],
+    state: Annotated[ApiState, Depends(api_state)],
+) -> dict[str, Any]:
+    who.require("list")
+    return _view(request, state, owned_run(store, who, run_id))
+
+
+def _instant(value: Any, name: str) -> float:
+    """Unix seconds or an ISO 8601 date-time (naive means UTC)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+        except ValueError:
+            pass
+    raise ApiError(422, "The run's window is not valid", [{"path": name, "reason": "must be Unix seconds or an ISO 8601 date-time"}])
+
+
+@router.post("/exports/{request_id}/run", status_code=202, summary="Queue a run of the request now")
+def run_export(
+    request: Request,
+    request_id: str,
+    body: Annotated[Any, Depends(optional_body)],
+    who: Annotated[Identity, Depends(caller)],
+    store: Annotated[Store, Depends(open_store)],
+    state: Annotated[ApiState, Depends(api_state)],
+) -> JSONResponse:
+    """`{}` runs the last ended interval (oneTime: its items' windows); `{"from", "to"}` a window of your own.
+    The run is queued; the scheduler (of this server, or of whichever process serves the database) runs it."""
+    who.require("update")
+    stored = who.check_owns(store.get_request(request_id))
+    if not isinstance(body, dict) or set(body) - {"from", "to"}:
+        raise ApiError(422, "The run body is not valid", [{"path": "", "reason": 'must be {} or {"from": T, "to": T}'}])
+    if ("from" in body) != ("to" in body):
+        raise ApiError(422, "The run body is not valid", [{"path": "from" if "to" in body else "to", "reason": "from and to go together"}])
+    if "from" in body:
+        start, end = _instant(body["from"], "from"), _instant(body["to"], "to")
+        if start >= end:
+            raise ApiError(422, "The run body is not valid", [{"path": "to", "reason": "must be after from"}])
+        run_at, interval, override = end, (start, end), True
+    else:
+        run_at, interval = manual_interval(stored, state.clock())
+        override = False
+    run = store.create_run(
+        stored.id, "api", interval, who.owner, run_at=run_at, override=override, max_queued=state.ctx.settings.limits.max_queued_runs
+    )
+    return JSONResponse(_view(request, state, run), status_code=202, headers={"Location": f"{base_url(request)}/runs/{run.id}"})
+
+
+@router.post("/runs/{run_id}/cancel", summary="Cancel a queued run")
+def cancel_run(
+    request: Request,
+    run_id: str,
+    who: Annotated[Identity, Depends(caller)],
+    store: Annotated[Store, Depends(open_store)],
+    state: Annotated[ApiState, Depends(api_state)],
+) -> dict[str, Any]:
+    who.require("update")
+    run = owned_run(store, who, run_id)
+    return _view(request, state, store.cancel_run(run.id, who.owner))
+
+
+@router.post("/runs/{run_id}/retry", summary="Queue a failed or expired run again")
+def retry_run(
+    request: Request,
+    run_id: str,
+    who: Annotated[Identity, Depends(caller)],
+    store: Annotated[Store, Depends(open_store)],
+    state: Annotated[ApiState, Depends(api_state)],
+) -> dict[str, Any]:
+    who.require("update")
+    run = owned_run(store, who, run_id)
+    return _view(request, state, store.retry_run(run.id, who.owner))

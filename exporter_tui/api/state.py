@@ -1,0 +1,49 @@
+"""What every route shares: the context, the clock, the signing key and the scheduler's state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from exporter_tui.api.auth import Identity, caller
+from exporter_tui.context import Context
+from exporter_tui.store.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ApiState:
+    ctx: Context
+    signing_key: bytes
+    clock: Clock = utc_now
+    scheduler: str = "not started"  # what /health says: "running in this process", "served by ...", ...
+    extra: dict = field(default_factory=dict)
+
+
+def api_state(request: Request) -> ApiState:
+    return request.app.state.api
+
+
+def open_store(request: Request) -> Iterator[Store]:
+    """FastAPI dependency: a Store for this request whose audit events name the caller's key."""
+    state = api_state(request)
+    who: Identity = caller(request)
+    store = state.ctx.open_store()
+    if who.key is not None:
+        store.audit_extra = {"key": who.key}
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
