@@ -217,11 +217,17 @@ def test_run_rules_cancel_and_conflicts(api) -> None:
         rid = c.post("/exports", json=future).json()["id"]
         assert c.post(f"/exports/{rid}/run", json={}).status_code == 409
         assert c.post(f"/exports/{rid}/run", json={"from": 10}).status_code == 422
-        queued = c.post(f"/exports/{rid}/run", json={"from": START.timestamp(), "to": END.timestamp()}).json()
-        assert bob.get(f"/runs/{queued['id']}").status_code == 404
+        extra = c.post(f"/exports/{rid}/run", json={"from": START.timestamp(), "to": END.timestamp()}).json()
+        assert extra["origin"] == "api" and extra["window"] == {"from": "2024-01-01T00:00:00.000Z", "to": "2024-01-02T00:00:00.000Z"}
+        assert bob.get(f"/runs/{extra['id']}").status_code == 404
+        ended = wait_until(lambda: (r := c.get(f"/runs/{extra['id']}").json())["status"] in ("done", "failed") and r, what="the run to end")
+        assert c.post(f"/runs/{ended['id']}/cancel").status_code == 409  # nothing left to cancel
+        once = c.post("/exports", json=one_time()).json()["id"]  # no scheduler here: its run stays queued
+        queued = c.get(f"/exports/{once}/runs").json()["results"][0]
+        assert queued["status"] == "notProcessed"
         assert bob.post(f"/runs/{queued['id']}/cancel").status_code == 404
         cancelled = c.post(f"/runs/{queued['id']}/cancel")
-        assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed"
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "failed" and "cancelled by alice" in cancelled.json()["error"]
         assert c.post(f"/runs/{queued['id']}/cancel").status_code == 409
 
 

@@ -14,7 +14,8 @@ from exporter_tui.api.errors import ApiError
 from exporter_tui.api.exports import Status, page_links
 from exporter_tui.api.state import ApiState, api_state, base_url, open_store
 from exporter_tui.api.views import run_view
-from exporter_tui.service.runs import manual_interval
+from exporter_tui.service.runs import cancel_run as cancel
+from exporter_tui.service.runs import start_manual
 from exporter_tui.store.store import NotFound, Run, Store
 
 router = APIRouter()
@@ -111,29 +112,25 @@ def run_export(
     store: Annotated[Store, Depends(open_store)],
     state: Annotated[ApiState, Depends(api_state)],
 ) -> JSONResponse:
-    """`{}` runs the last ended interval (oneTime: its items' windows); `{"from", "to"}` a window of your own.
-    The run is queued; the scheduler (of this server, or of whichever process serves the database) runs it."""
+    """`{}` runs the last ended interval (oneTime: its queued run), by the CLI's `run ID` rules, so it never
+    duplicates scheduled work; `{"from", "to"}` an extra run over a window of your own. It runs in this server."""
     who.require("update")
     stored = who.check_owns(store.get_request(request_id))
     if not isinstance(body, dict) or set(body) - {"from", "to"}:
         raise ApiError(422, "The run body is not valid", [{"path": "", "reason": 'must be {} or {"from": T, "to": T}'}])
     if ("from" in body) != ("to" in body):
         raise ApiError(422, "The run body is not valid", [{"path": "from" if "to" in body else "to", "reason": "from and to go together"}])
+    window = None
     if "from" in body:
         start, end = _instant(body["from"], "from"), _instant(body["to"], "to")
         if start >= end:
             raise ApiError(422, "The run body is not valid", [{"path": "to", "reason": "must be after from"}])
-        run_at, interval, override = end, (start, end), True
-    else:
-        run_at, interval = manual_interval(stored, state.clock())
-        override = False
-    run = store.create_run(
-        stored.id, "api", interval, who.owner, run_at=run_at, override=override, max_queued=state.ctx.settings.limits.max_queued_runs
-    )
+        window = (start, end)
+    run = start_manual(state.ctx, store, stored, "api", who.owner, state.clock(), window)
     return JSONResponse(_view(request, state, run), status_code=202, headers={"Location": f"{base_url(request)}/runs/{run.id}"})
 
 
-@router.post("/runs/{run_id}/cancel", summary="Cancel a queued run")
+@router.post("/runs/{run_id}/cancel", summary="Cancel a queued or running run")
 def cancel_run(
     request: Request,
     run_id: str,
@@ -143,7 +140,7 @@ def cancel_run(
 ) -> dict[str, Any]:
     who.require("update")
     run = owned_run(store, who, run_id)
-    return _view(request, state, store.cancel_run(run.id, who.owner))
+    return _view(request, state, cancel(store, run.id, who.owner))
 
 
 @router.post("/runs/{run_id}/retry", summary="Queue a failed or expired run again")

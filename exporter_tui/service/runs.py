@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -268,6 +269,33 @@ def _extra_run(
     if claimed is None:
         store.finish_run(run.id, "failed", error="the request is already running")
         raise LimitReached("the request is already running; wait for its run to finish")
+    return claimed
+
+
+def start_manual(
+    ctx: Context,
+    store: Store,
+    stored: StoredRequest,
+    origin: str,
+    actor: str,
+    now: datetime,
+    window: tuple[float, float] | None = None,
+) -> Run:
+    """Claim the run that `run ID` would (claim_manual's rules) and export it in a background
+    thread of this process; the claimed run, at once. For front ends that must not wait (the
+    HTTP API): a refusal (already running, no interval ended) is raised here, before any thread."""
+    claimed, note = claim_manual(store, ctx.settings, stored, origin, actor, now, window)
+    if note:
+        store.log_run(claimed.id, "info", note)
+
+    def export() -> None:
+        own = ctx.open_store()
+        try:
+            execute_run(ctx.settings, ctx.paths.exports_dir, own, ctx.open_source, claimed, stored)
+        finally:
+            own.close()
+
+    threading.Thread(target=export, name=f"run-{claimed.id[:8]}", daemon=True).start()
     return claimed
 
 
