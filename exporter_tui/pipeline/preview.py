@@ -10,7 +10,7 @@ import csv
 import io
 import itertools
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,7 +70,16 @@ def _head(chunks: Iterator[pd.DataFrame], limit: int) -> Iterator[pd.DataFrame]:
         left -= len(chunk)
 
 
-def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 50, request_id: str = "preview") -> Preview:
+def preview(
+    request: ExportRequest,
+    source: Source,
+    now: datetime,
+    limit: int = 50,
+    request_id: str = "preview",
+    should_stop: Callable[[], bool] | None = None,
+) -> Preview:
+    """The preview of a run now; `should_stop` ends it (Cancelled) between chunks."""
+    counter = ReadCounter(None, None, should_stop)
     windows = preview_windows(request, now)
     job = ExportJob(request, request_id, "preview", windows)
     options = write_options(job, ExportsSettings())
@@ -78,7 +87,7 @@ def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 
     writer = get_writer("csv")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(len(request.items)):
-            table = build_table(source, job, i, ReadCounter(None, None, None), chunk_rows=max(limit, 1000))
+            table = build_table(source, job, i, counter, chunk_rows=max(limit, 1000))
             head = Table(table.title, table.columns, table.time_columns, _head(iter(table.chunks), limit), table.numeric_columns)
             path = Path(tmp) / f"{i}.csv"
             writer.write([head], path, options)
@@ -88,7 +97,7 @@ def preview(request: ExportRequest, source: Source, now: datetime, limit: int = 
     series: dict[str, tuple[list[float], list[float]]] = {}
     for i, item in enumerate(request.items):
         for name, label in zip(item.params.target.names(), item.params.target.labels()):
-            stream = item_target_stream(source, job, item, name, windows[i], ReadCounter(None, None, None), 10_000)
+            stream = item_target_stream(source, job, item, name, windows[i], counter, 10_000)
             times: list[np.ndarray] = []
             values: list[np.ndarray] = []
             for chunk in itertools.islice(stream, 50):

@@ -1,8 +1,10 @@
 """The Textual app: screens over the core, the scheduler in a thread worker, errors as notifications.
 
 Threads never touch widgets: workers post typed messages (`messages.py`) to the app, which
-hands them to the screens. Every worker runs on the app with `exit_on_error=False`, so one
-handler (`on_worker_state_changed`) turns any failure into a notification and a log line.
+hands them to the screens. Every worker runs with `exit_on_error=False`, so one handler
+(`on_worker_state_changed`) turns any failure into a notification and a log line. A worker
+whose result only its screen shows (a preview) belongs to that screen: it is cancelled when
+the screen goes away, and whatever it returns after that is dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import inspect
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +23,7 @@ from typing import Any, TypeVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -50,6 +54,7 @@ from exporter_tui.tui.messages import (
     SchedulerChanged,
 )
 from exporter_tui.tui.screens.main import MainScreen
+from exporter_tui.tui.toasts import guard_toast_timers
 from exporter_tui.tui.workers import fill_demo, load_request_rows, run_request, utc_now
 
 T = TypeVar("T")
@@ -109,6 +114,7 @@ class ExporterApp(App[int]):
 
     def __init__(self, ctx: Context, store: Store | None = None, options: AppOptions | None = None) -> None:
         super().__init__()
+        guard_toast_timers()
         self.ctx = ctx
         self.options = options or AppOptions()
         self.store = store or ctx.open_store()
@@ -116,7 +122,10 @@ class ExporterApp(App[int]):
         self.scheduler_done = threading.Event()
         self.keymap_wanted, self.keymap_warnings = keymap_from_settings(ctx.settings.tui.bindings)
         self.main_screen = MainScreen()
-        self.on_done: dict[Worker[Any], tuple[Callable[[Any], Any], Callable[[], None] | None]] = {}
+        # weak: the state change of a worker cancelled with its screen never arrives, and must not keep it here
+        self.on_done: weakref.WeakKeyDictionary[Worker[Any], tuple[Callable[[Any], Any], Callable[[], None] | None]] = (
+            weakref.WeakKeyDictionary()
+        )
         self.scheduler_worker: Worker[None] | None = None
         self.marker: tuple[Any, ...] | None = None
         self.pending_select: str | None = None
@@ -206,8 +215,13 @@ class ExporterApp(App[int]):
         exclusive: bool = False,
         then: Callable[[T], Any] | None = None,
         failed: Callable[[], None] | None = None,
+        owner: DOMNode | None = None,
     ) -> Worker[T]:
-        worker = self.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive, exit_on_error=False)
+        """A thread worker. With an `owner` (a screen that forwards its workers' state changes here,
+        see OwnsWorkers), Textual cancels the worker when the owner is removed; from then on its
+        result or failure is dropped (the thread itself is told through `worker.is_cancelled`)."""
+        node = owner or self
+        worker = node.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive, exit_on_error=False)
         if then is not None or failed is not None:
             self.on_done[worker] = (then or (lambda _: None), failed)
         return worker
@@ -228,6 +242,9 @@ class ExporterApp(App[int]):
 
     async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.node is not self and not worker.node.is_attached:  # its screen has gone: nothing to show it on
+            self.on_done.pop(worker, None)
+            return
         if event.state == WorkerState.SUCCESS:
             then, _ = self.on_done.pop(worker, (None, None))
             if then is not None:

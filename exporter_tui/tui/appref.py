@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from textual.dom import DOMNode
+from textual.worker import Worker
 
 if TYPE_CHECKING:
     from exporter_tui.tui.app import ExporterApp
@@ -12,3 +13,11 @@ if TYPE_CHECKING:
 
 def exporter(node: DOMNode) -> ExporterApp:
     return cast("ExporterApp", node.app)
+
+
+class OwnsWorkers:
+    """Mixin for a screen that owns workers (`start_worker(owner=screen)`): Textual tells the
+    owner, not the app, how its workers fare; this hands that to the app's one handler."""
+
+    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        await exporter(cast(DOMNode, self)).on_worker_state_changed(event)

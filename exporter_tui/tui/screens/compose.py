@@ -25,7 +25,7 @@ from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import normalise_variants, parse_request
 from exporter_tui.store.store import Store, StoredRequest
-from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import COMPOSE_BINDINGS
 from exporter_tui.tui.form_logic import (
     body_json,
@@ -108,8 +108,9 @@ def field_value(box: FieldBox, zone: Any) -> tuple[Any, str | None]:
     return raw, None
 
 
-class ComposeScreen(Screen[str | None]):
-    """Dismisses with the stored request's id when saved, None when left without saving."""
+class ComposeScreen(OwnsWorkers, Screen[str | None]):
+    """Dismisses with the stored request's id when saved, None when left without saving. An
+    import that fails is reported by the app's handler; the form stays as it was."""
 
     BINDINGS = [*COMPOSE_BINDINGS]
 
@@ -461,7 +462,7 @@ class ComposeScreen(Screen[str | None]):
     def action_import_file(self) -> None:
         def chosen(path: str | None) -> None:
             if path:
-                self.run_worker(self.import_file(path), exclusive=True, group="import")
+                self.run_worker(self.import_file(path), exclusive=True, group="import", description="Import", exit_on_error=False)
 
         self.app.push_screen(PathPrompt("Import a JSON body from the file:", str(Path.cwd()) + "/"), chosen)
 
@@ -482,7 +483,7 @@ class ComposeScreen(Screen[str | None]):
     def action_import_paste(self) -> None:
         def pasted(text: str | None) -> None:
             if text and text.strip():
-                self.run_worker(self.import_text(text), exclusive=True, group="import")
+                self.run_worker(self.import_text(text), exclusive=True, group="import", description="Paste", exit_on_error=False)
 
         self.app.push_screen(PasteDialog(self.app.clipboard), pasted)
 

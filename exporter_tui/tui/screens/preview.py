@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,12 +12,13 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from exporter_tui.context import Context
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.store.store import StoredRequest
-from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
 from exporter_tui.tui.formatting import iso_pair, span_text, zone_of
 
@@ -30,8 +32,11 @@ class PreviewResult:
     next_runs: list[dict[str, str]]
 
 
-def compute(ctx: Context, request: ExportRequest, stored: StoredRequest | None, now: datetime) -> PreviewResult:
-    """In a worker thread: the preview (or why there is none) and the next five run times."""
+def compute(
+    ctx: Context, request: ExportRequest, stored: StoredRequest | None, now: datetime, should_stop: Callable[[], bool] = lambda: False
+) -> PreviewResult:
+    """In a worker thread: the preview (or why there is none) and the next five run times.
+    `should_stop` (the preview was left) ends the reading between chunks."""
     from exporter_tui.scheduler.schedules import next_runs
     from exporter_tui.store.timeutil import iso
 
@@ -45,7 +50,7 @@ def compute(ctx: Context, request: ExportRequest, stored: StoredRequest | None, 
 
         source = ctx.open_source()
         try:
-            result = preview(request, source, now, PREVIEW_ROWS, request_id=stored.id if stored else "preview")
+            result = preview(request, source, now, PREVIEW_ROWS, request_id=stored.id if stored else "preview", should_stop=should_stop)
         finally:
             source.close()
     except Exception as e:  # any failure of the source or the pipeline is shown on the screen
@@ -53,7 +58,9 @@ def compute(ctx: Context, request: ExportRequest, stored: StoredRequest | None, 
     return PreviewResult(result, None, times)
 
 
-class PreviewScreen(Screen[None]):
+class PreviewScreen(OwnsWorkers, Screen[None]):
+    """Its worker is its own: leaving the screen cancels it and drops what it finds."""
+
     BINDINGS = [*DIALOG_CLOSE]
 
     def __init__(self, request: ExportRequest, stored: StoredRequest | None) -> None:
@@ -79,15 +86,18 @@ class PreviewScreen(Screen[None]):
         app = exporter(self)
         now = self.now = app.now()
         self.query_one("#preview-tabs").loading = True
-        app.start_worker(
-            lambda: compute(app.ctx, self.request, self.stored, now), "Preview", group="preview", exclusive=True, then=self.show
-        )
+
+        def work() -> PreviewResult:
+            worker = get_current_worker()
+            return compute(app.ctx, self.request, self.stored, now, lambda: worker.is_cancelled)
+
+        app.start_worker(work, "Preview", group="preview", exclusive=True, then=self.show, owner=self)
 
     def action_close(self) -> None:
         self.dismiss(None)
 
     async def show(self, result: PreviewResult) -> None:
-        if not self.is_mounted:
+        if not self.is_attached:  # left while the result was on its way
             return
         self.query_one("#preview-tabs").loading = False
         self.query_one("#window-text", Static).update(self.window_text(result))
