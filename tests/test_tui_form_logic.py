@@ -104,10 +104,15 @@ def test_cells_are_short_and_say_everything_in_words() -> None:
     assert window_text(None, None, ROME, now) == "-"
     assert progress_text(50, 100) == "####....  50%"
     assert progress_text(100, 100) == "######## 100%"
-    assert progress_text(7, None) == "???????? 7"
+    assert progress_text(7, None) == "7 read"  # not counted yet: no bar of question marks
     assert middle_clip("abcdefghij", 5) == "ab…ij"
     assert middle_clip("short", 10) == "short"
     assert fit_widths((("a", "A", 8), ("b", "B", 0), ("c", "C", 4)), 40) == {"a": 8, "b": 22, "c": 4}
+    two_flexible = (("a", "A", 8), ("b", "B", 0), ("c", "C", 0), ("d", "D", 10))
+    assert fit_widths(two_flexible, 50) == {"a": 8, "b": 12, "c": 12, "d": 10}  # the flexible ones share the rest
+    # too narrow: the columns of `drop` go, in its order, until the flexible ones get the minimum
+    assert fit_widths(two_flexible, 40, minimum=12, drop=("c", "a")) == {"a": 8, "b": 16, "d": 10}
+    assert fit_widths(two_flexible, 20, minimum=12, drop=("c", "a")) == {"b": 12, "d": 10}
 
 
 def test_targets_show_labels_or_the_ends_of_the_names() -> None:

@@ -89,10 +89,11 @@ async def test_every_main_action_is_in_the_command_palette(tmp_path: Path) -> No
             ("Pause or resume", "(space)"),
             ("Filter requests", "(/)"),
             ("Run history", "(h)"),
+            ("Copy file path", "(y)"),
             ("Help: keys", "(f1)"),
         ):
             assert titles[title].endswith(key), (title, titles[title])
-        assert len(MAIN_BINDINGS) == 9
+        assert len(MAIN_BINDINGS) == 10
         await pilot.press("ctrl+p")
         await settle(pilot)
         await pilot.press(*"Run history")

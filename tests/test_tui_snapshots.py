@@ -1,4 +1,5 @@
-"""Snapshots of the main, compose, preview and history screens at 80x24, on fixed data, ids and clock."""
+"""Snapshots of the main, compose, preview and history screens at 80x24, and of every screen at
+60x20 (the smallest size everything must be reachable at), on fixed data, ids and clock."""
 
 from __future__ import annotations
 
@@ -111,3 +112,33 @@ def test_main_screen_without_colour(snap_compare, ctx: Context, monkeypatch: pyt
         await settle(pilot)
 
     assert snapshot(snap_compare, ctx, before=select_the_run)
+
+
+SMALL = (60, 20)
+
+
+async def compose_buttons(pilot) -> None:
+    await pilot.press("n")
+    await settle(pilot)
+    pilot.app.screen.query_one("#form").scroll_end(animate=False)
+
+
+async def run_detail(pilot) -> None:
+    await pilot.press("h")
+    await settle(pilot)
+    await pilot.press("enter")
+
+
+SMALL_SCREENS = {
+    "main": lambda pilot: pilot.press("down"),
+    "compose": compose_buttons,
+    "preview": lambda pilot: pilot.press("down", "p"),
+    "history": lambda pilot: pilot.press("h"),
+    "run-detail": run_detail,
+    "help": lambda pilot: pilot.press("f1"),
+}
+
+
+@pytest.mark.parametrize("screen", list(SMALL_SCREENS))
+def test_screen_at_60x20(snap_compare, ctx: Context, screen: str) -> None:
+    assert snapshot(snap_compare, ctx, before=SMALL_SCREENS[screen], size=SMALL)

@@ -24,6 +24,7 @@ from exporter_tui.core.schedule import Schedule, run_windows
 from exporter_tui.pipeline.decimate import numeric_values
 from exporter_tui.pipeline.export import (
     ExportJob,
+    Progress,
     ReadCounter,
     build_table,
     item_target_stream,
@@ -77,9 +78,11 @@ def preview(
     limit: int = 50,
     request_id: str = "preview",
     should_stop: Callable[[], bool] | None = None,
+    on_progress: Progress | None = None,
 ) -> Preview:
-    """The preview of a run now; `should_stop` ends it (Cancelled) between chunks."""
-    counter = ReadCounter(None, None, should_stop)
+    """The preview of a run now; `on_progress(readings read, None)` follows the reading and
+    `should_stop` ends it (Cancelled) between chunks."""
+    counter = ReadCounter(None, on_progress, should_stop)
     windows = preview_windows(request, now)
     job = ExportJob(request, request_id, "preview", windows)
     options = write_options(job, ExportsSettings())

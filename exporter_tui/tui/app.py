@@ -42,8 +42,6 @@ from exporter_tui.store.store import (
 from exporter_tui.store.timeutil import iso
 from exporter_tui.tui.bindings import (
     APP_BINDINGS,
-    COMPOSE_BINDINGS,
-    MAIN_BINDINGS,
     keymap_from_settings,
 )
 from exporter_tui.tui.messages import (
@@ -71,11 +69,13 @@ COMMAND_TITLES = {
     "pause": ("Pause or resume", "stop or restart scheduling the selected request"),
     "filter": ("Filter requests", "show only the requests matching some text"),
     "history": ("Run history", "every run, filterable by status"),
+    "copy_path": ("Copy file path", "copy the selected run's file path to the clipboard"),
     "save": ("Save request", "store the request in the form"),
     "form_preview": ("Preview form", "preview the request in the form without storing it"),
     "import_file": ("Import JSON file", "fill the form from a JSON body in a file"),
     "import_clipboard": ("Import pasted JSON", "fill the form from a JSON body pasted from the clipboard"),
     "export": ("Export JSON", "write the form as a JSON body to a file and copy it to the clipboard"),
+    "cancel": ("Leave the form", "back to the requests (asks first when the form has changes)"),
 }
 
 
@@ -398,15 +398,15 @@ class ExporterApp(App[int]):
         return self.get_key_display(Binding(keys.split(",")[0], binding.action))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands, F1, and every key of the screen in front, so a key the footer has
+        no room for is still one search away."""
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", f"the keys of this screen ({self.key_for(APP_BINDINGS[0])})", self.action_help)
-        from exporter_tui.tui.screens.compose import ComposeScreen
-
-        bindings = MAIN_BINDINGS if isinstance(screen, MainScreen) else COMPOSE_BINDINGS if isinstance(screen, ComposeScreen) else []
-        for binding in bindings:
-            if binding.id in COMMAND_TITLES:
-                title, help_text = COMMAND_TITLES[binding.id]
-                yield SystemCommand(title, f"{help_text} ({self.key_for(binding)})", partial(self.run_action, binding.action, screen))
+        for binding in getattr(screen, "BINDINGS", []):
+            if not isinstance(binding, Binding) or not binding.id:
+                continue
+            title, help_text = COMMAND_TITLES.get(binding.id, (binding.description, binding.tooltip or binding.description.lower()))
+            yield SystemCommand(title, f"{help_text} ({self.key_for(binding)})", partial(self.run_action, binding.action, screen))
 
 
 def run_app(home: str | None, config: str | None, options: AppOptions | None = None) -> int:

@@ -23,6 +23,7 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("space", "pause", "Pause", id="pause"),
     Binding("slash", "filter", "Filter", id="filter", key_display="/", show=False),
     Binding("h", "history", "History", id="history"),
+    Binding("y", "copy_path", "Copy path", id="copy_path", show=False),
 ]
 
 COMPOSE_BINDINGS: list[Binding] = [

@@ -5,6 +5,7 @@ Nothing here imports Textual, so the shapes of the cells are tested on their own
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -80,21 +81,96 @@ def window_text(start: float | None, end: float | None, zone: tzinfo, now: datet
     return f"{compact_time(start, zone, now)} +{span_text(end - start)}"
 
 
+def count_text(n: float) -> str:
+    """A count in at most five characters: `950`, `12.3k`, `1.2M`."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{unit}" if n < size * 100 else f"{n / size:.0f}{unit}"
+    return f"{n:.0f}"
+
+
+def clock_text(seconds: float) -> str:
+    """A duration as a clock: `0:42`, `12:05`, `3:04:05`."""
+    seconds = max(int(seconds), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def progress_text(done: int, total: int | None, width: int = BAR_WIDTH) -> str:
-    """A text progress bar that reads the same without colour: `####.... 50%`."""
-    if not total:
-        return f"{'?' * width} {done}"
-    frac = min(max(done / total, 0.0), 1.0)
+    """A text progress bar that reads the same without colour: `####.... 50%`. Before the
+    readings are counted it says so, rather than drawing a bar of question marks."""
+    if total is None:
+        return f"{count_text(done)} read" if done else "counting…"
+    frac = min(max(done / total, 0.0), 1.0) if total else 1.0
     filled = int(frac * width)
     return f"{'#' * filled}{'.' * (width - filled)} {int(frac * 100):3d}%"
 
 
-def status_text(run: Run, live: tuple[int, int | None] | None = None) -> str:
+@dataclass(frozen=True)
+class Pace:
+    """How far a run in progress got: readings read, of how many (None: not counted yet), in how long."""
+
+    done: int
+    total: int | None
+    elapsed: float | None  # seconds since the run started; None when unknown
+
+    def rate(self) -> float | None:
+        return self.done / self.elapsed if self.elapsed and self.done else None
+
+    def eta(self) -> float | None:
+        rate = self.rate()
+        return (self.total - self.done) / rate if rate and self.total is not None and self.total >= self.done else None
+
+    def text(self) -> str:
+        """`1.2M/2.0M, 12.3k/s, 0:42, ETA 0:28`: short enough for a table cell."""
+        parts = [f"{count_text(self.done)}/{count_text(self.total)}" if self.total is not None else f"{count_text(self.done)} read"]
+        rate, eta = self.rate(), self.eta()
+        if rate is not None:
+            parts.append(f"{count_text(rate)}/s")
+        if self.elapsed is not None:
+            parts.append(clock_text(self.elapsed))
+        if eta is not None:
+            parts.append(f"ETA {clock_text(eta)}")
+        return ", ".join(parts)
+
+    def words(self) -> str:
+        """The same in words, for the run detail."""
+        if self.total is None:
+            text = f"{self.done:,} readings read (not counted yet)"
+        else:
+            text = f"{progress_text(self.done, self.total).split()[-1]}: {self.done:,} of {self.total:,} readings"
+        rate, eta = self.rate(), self.eta()
+        if rate is not None:
+            text += f", {count_text(rate)} readings/s"
+        if self.elapsed is not None:
+            text += f", elapsed {clock_text(self.elapsed)}"
+        if eta is not None:
+            text += f", ETA {clock_text(eta)}"
+        return text
+
+
+def run_pace(run: Run, live: Pace | None = None) -> Pace:
+    """A run's pace: from this app's own progress messages when it has them, otherwise from
+    what the running process last stored (its progress, and its heartbeat since the start)."""
+    if live is not None:
+        return live
+    elapsed = None
+    if run.started_at and run.heartbeat_at:
+        try:
+            started = datetime.fromisoformat(run.started_at.replace("Z", "+00:00")).timestamp()
+            elapsed = max(run.heartbeat_at - started, 0.0)
+        except ValueError:
+            elapsed = None
+    return Pace(run.progress, run.total, elapsed)
+
+
+def status_text(run: Run, live: Pace | None = None) -> str:
     """A run's status; while it is in progress, a bar of how far it got."""
     if run.status != "inProgress":
         return run.status
-    done, total = live if live is not None else (run.progress, run.total)
-    return progress_text(done, total)
+    pace = run_pace(run, live)
+    return progress_text(pace.done, pace.total)
 
 
 def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetime]) -> str:
@@ -106,8 +182,9 @@ def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetim
 
 
 REQUEST_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    # (key, header, width); a width of 0 takes what is left
+    # (key, header, width); the columns of width 0 share what is left
     ("id", "ID", 8),
+    ("name", "NAME", 0),
     ("type", "TYPE", 9),
     ("targets", "TARGETS", 0),
     ("ext", "EXT", 4),
@@ -115,12 +192,15 @@ REQUEST_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("next", "NEXT RUN", 11),
     ("last", "LAST", 12),
 )
+# What a narrow terminal gives up first: ID, NAME and LAST stay at any width.
+REQUEST_DROP = ("type", "ext", "targets", "every", "next")
 
 
 def request_cells(stored: StoredRequest, last_status: str | None, next_text: str) -> dict[str, str]:
     r = stored.request
     return {
         "id": stored.short_id,
+        "name": r.name or NONE,
         "type": r.type,
         "targets": target_summary(r),
         "ext": r.format.extension,
@@ -138,12 +218,17 @@ RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-def run_cells(run: Run, zone: tzinfo, now: datetime, live: tuple[int, int | None] | None = None) -> dict[str, str]:
+def run_cells(run: Run, zone: tzinfo, now: datetime, live: Pace | None = None) -> dict[str, str]:
+    """A run's row; while it is in progress the FILE cell (no file yet) tells its pace."""
+    if run.status == "inProgress":
+        file = run_pace(run, live).text()
+    else:
+        file = run.file_name or (clip(run.error, 60) if run.error else NONE)
     return {
         "status": status_text(run, live),
         "window": window_text(run.window_from, run.window_to, zone, now),
         "rows": NONE if run.rows is None else str(run.rows),
-        "file": run.file_name or (clip(run.error, 60) if run.error else NONE),
+        "file": file,
     }
 
 
@@ -155,6 +240,7 @@ HISTORY_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("rows", "ROWS", 6),
     ("origin", "VIA", 0),
 )
+HISTORY_DROP = ("origin", "rows")
 
 
 def history_cells(run: Run, now: datetime) -> dict[str, str]:
@@ -168,11 +254,29 @@ def history_cells(run: Run, now: datetime) -> dict[str, str]:
     }
 
 
-def fit_widths(columns: tuple[tuple[str, str, int], ...], available: int, padding: int = 2, minimum: int = 8) -> dict[str, int]:
-    """Column widths that fill `available` cells: fixed ones as given, the flexible one takes the rest."""
-    fixed = sum(w for _, _, w in columns if w) + padding * len(columns)
-    flex = max(available - fixed, minimum)
-    return {key: (w or flex) for key, _, w in columns}
+def fit_widths(
+    columns: tuple[tuple[str, str, int], ...], available: int, padding: int = 2, minimum: int = 8, drop: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Widths of the columns that fit in `available` cells: fixed ones as given, the flexible ones
+    (width 0) share the rest. While they would get less than `minimum` each (or the fixed ones
+    alone overflow), the next column of `drop` is left out; the columns not in `drop` always stay."""
+    kept = list(columns)
+    left = list(drop)
+    while True:
+        fixed = sum(w for _, _, w in kept if w) + padding * len(kept)
+        flexible = [key for key, _, w in kept if not w]
+        room = available - fixed
+        fits = room >= minimum * len(flexible) if flexible else room >= 0
+        if fits or not left:
+            break
+        gone = left.pop(0)
+        kept = [c for c in kept if c[0] != gone]
+    share = max(room // len(flexible), minimum) if flexible else 0
+    extra = max(room - share * len(flexible), 0) if flexible else 0
+    widths = {}
+    for key, _, w in kept:
+        widths[key] = w or share + (extra if key == flexible[0] else 0)
+    return widths
 
 
 def location_text(path: str | None, base: Path) -> str:

@@ -23,14 +23,15 @@ class EventPosted(Message):
 
 
 class RunProgress(Message):
-    """Readings exported so far by a run this app is executing."""
+    """Readings exported so far by a run this app is executing, and in how many seconds."""
 
-    def __init__(self, run_id: str | None, request_id: str, done: int, total: int | None) -> None:
+    def __init__(self, run_id: str | None, request_id: str, done: int, total: int | None, elapsed: float | None = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.request_id = request_id
         self.done = done
         self.total = total
+        self.elapsed = elapsed
 
 
 @dataclass(frozen=True)

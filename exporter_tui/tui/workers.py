@@ -59,6 +59,7 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
     from exporter_tui.service.runs import run_now
 
     last = [0.0]
+    began = time.monotonic()
     current: dict[str, str | None] = {"run": None}
 
     def sink(event: RunEvent) -> None:
@@ -70,7 +71,7 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
         now_m = time.monotonic()
         if now_m - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
             last[0] = now_m
-            post(RunProgress(current["run"], request_id, done, total))
+            post(RunProgress(current["run"], request_id, done, total, now_m - began))
 
     store = ctx.open_store()
     try:

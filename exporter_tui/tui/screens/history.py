@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Label, Select, Static
 from exporter_tui.store.store import RUN_STATUSES, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import HISTORY_BINDINGS
-from exporter_tui.tui.formatting import HISTORY_COLUMNS, history_cells
+from exporter_tui.tui.formatting import HISTORY_COLUMNS, HISTORY_DROP, history_cells
 from exporter_tui.tui.widgets.tables import KeyedTable
 
 PAGE_SIZE = 50
@@ -34,7 +34,7 @@ class HistoryScreen(Screen[None]):
             yield Label("Status ", classes="caption")
             yield Select([(s, s) for s in RUN_STATUSES], allow_blank=True, prompt="any", id="status", compact=True)
             yield Static("", id="page-info")
-        yield KeyedTable(HISTORY_COLUMNS, id="history")
+        yield KeyedTable(HISTORY_COLUMNS, drop=HISTORY_DROP, id="history")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -18,10 +18,11 @@ from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import MAIN_BINDINGS
 from exporter_tui.tui.formatting import (
     REQUEST_COLUMNS,
+    REQUEST_DROP,
     RUN_COLUMNS,
+    Pace,
     location_text,
     middle_clip,
-    progress_text,
     request_cells,
     run_cells,
     zone_of,
@@ -42,12 +43,12 @@ class MainScreen(Screen[None]):
         self.all_rows: list[RequestRow] = []
         self.filter_text = ""
         self.runs: list[Run] = []
-        self.live: dict[str, tuple[int, int | None]] = {}
+        self.live: dict[str, Pace] = {}  # the runs this app executes, from their progress messages
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="filter: id, name, target, type, status... (Enter: done, Esc: clear)", id="filter", compact=True)
-        yield KeyedTable(REQUEST_COLUMNS, id="requests")
+        yield KeyedTable(REQUEST_COLUMNS, drop=REQUEST_DROP, min_flex=12, id="requests")
         with Vertical(id="runs-pane"):
             yield KeyedTable(RUN_COLUMNS, id="runs")
             yield Static("", id="location")
@@ -150,12 +151,14 @@ class MainScreen(Screen[None]):
     def show_progress(self, message: RunProgress) -> None:
         if message.run_id is None:
             return
-        self.live[message.run_id] = (message.done, message.total)
+        self.live[message.run_id] = Pace(message.done, message.total, message.elapsed)
         row = self.selected_row()
         if row is None or row.stored.id != message.request_id:
             return
-        if any(r.id == message.run_id for r in self.runs):
-            self.runs_table.update_cells(message.run_id, {"status": progress_text(message.done, message.total)})
+        run = next((r for r in self.runs if r.id == message.run_id), None)
+        if run is not None:
+            cells = run_cells(run, zone_of(row.stored.request), exporter(self).now(), self.live[message.run_id])
+            self.runs_table.update_cells(message.run_id, {"status": cells["status"], "file": cells["file"]})
         else:
             self.show_runs()
 
@@ -282,6 +285,16 @@ class MainScreen(Screen[None]):
             box.value = ""
             box.remove_class("-shown")
             self.requests_table.focus()
+
+    def action_copy_path(self) -> None:
+        """The selected run's file, its whole absolute path, to the clipboard (OSC 52 in a terminal)."""
+        key = self.runs_table.selected_key()
+        run = next((r for r in self.runs if r.id == key), None)
+        if run is None or not run.file_path:
+            self.notify("The selected run wrote no file" if run else "No run is selected", severity="warning")
+            return
+        self.app.copy_to_clipboard(run.file_path)
+        self.notify(f"copied {run.file_path}", title="File path")
 
     def action_history(self) -> None:
         from exporter_tui.tui.screens.history import HistoryScreen

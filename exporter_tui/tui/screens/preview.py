@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
@@ -20,23 +22,30 @@ from exporter_tui.core.models import ExportRequest
 from exporter_tui.store.store import StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
-from exporter_tui.tui.formatting import iso_pair, span_text, zone_of
+from exporter_tui.tui.formatting import clock_text, count_text, iso_pair, span_text, zone_of
 
 PREVIEW_ROWS = 50
+PROGRESS_EVERY = 0.2  # seconds between progress lines of the rows
+
+
+@dataclass
+class Outline:
+    """What the preview knows at once, before any reading: the windows and the next runs."""
+
+    windows: list[tuple[float, float]] | None
+    error: str | None
+    next_runs: list[dict[str, str]]
 
 
 @dataclass
 class PreviewResult:
     preview: Any | None  # exporter_tui.pipeline.preview.Preview
     error: str | None
-    next_runs: list[dict[str, str]]
 
 
-def compute(
-    ctx: Context, request: ExportRequest, stored: StoredRequest | None, now: datetime, should_stop: Callable[[], bool] = lambda: False
-) -> PreviewResult:
-    """In a worker thread: the preview (or why there is none) and the next five run times.
-    `should_stop` (the preview was left) ends the reading between chunks."""
+def outline(ctx: Context, request: ExportRequest, stored: StoredRequest | None, now: datetime) -> Outline:
+    """The windows a run now would cover and the next five run times: arithmetic, no reading."""
+    from exporter_tui.pipeline.preview import preview_windows
     from exporter_tui.scheduler.schedules import next_runs
     from exporter_tui.store.timeutil import iso
 
@@ -46,20 +55,58 @@ def compute(
     except Exception as e:  # the schedule of a valid request should always resolve; say so rather than fail
         times = [{"utc": f"unavailable: {e}", "local": ""}]
     try:
+        return Outline(preview_windows(request, now), None, times)
+    except Exception as e:
+        return Outline(None, describe(e), times)
+
+
+def describe(e: Exception) -> str:
+    return str(e) or type(e).__name__
+
+
+def compute(
+    ctx: Context,
+    request: ExportRequest,
+    stored: StoredRequest | None,
+    now: datetime,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> PreviewResult:
+    """In a worker thread: the first rows and the plot series (or why there are none).
+    `on_progress(readings read, None)` is called as the source is read; `should_stop` (the
+    preview was left) ends the reading between chunks."""
+    try:
         from exporter_tui.pipeline.preview import preview
 
         source = ctx.open_source()
         try:
-            result = preview(request, source, now, PREVIEW_ROWS, request_id=stored.id if stored else "preview", should_stop=should_stop)
+            result = preview(
+                request,
+                source,
+                now,
+                PREVIEW_ROWS,
+                request_id=stored.id if stored else "preview",
+                should_stop=should_stop,
+                on_progress=on_progress,
+            )
         finally:
             source.close()
     except Exception as e:  # any failure of the source or the pipeline is shown on the screen
-        return PreviewResult(None, f"{type(e).__name__}: {e}" if not str(e) else str(e), times)
-    return PreviewResult(result, None, times)
+        return PreviewResult(None, describe(e))
+    return PreviewResult(result, None)
+
+
+class RowsRead(Message):
+    """How far the preview's reading got (posted from its worker thread)."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__()
+        self.done = done
 
 
 class PreviewScreen(OwnsWorkers, Screen[None]):
-    """Its worker is its own: leaving the screen cancels it and drops what it finds."""
+    """The window and the next runs show at once; the rows and plots come from a worker that
+    says how far it got. The worker is the screen's own: leaving cancels it and drops what it finds."""
 
     BINDINGS = [*DIALOG_CLOSE]
 
@@ -68,6 +115,7 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
         self.request = request
         self.stored = stored
         self.now = datetime.now(UTC)  # replaced by the app's clock on mount
+        self.started = time.monotonic()
 
     def compose(self) -> ComposeResult:
         who = self.stored.short_id if self.stored else "unsaved form"
@@ -75,23 +123,43 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
         yield Static(f"Preview of {who}{name} (nothing is stored)", id="preview-title")
         with TabbedContent(id="preview-tabs"):
             with TabPane("Window", id="tab-window"):
-                yield VerticalScroll(Static("computing...", id="window-text"))
+                yield VerticalScroll(Static("", id="window-text"))
             with TabPane("Rows", id="tab-rows"):
-                yield VerticalScroll(id="rows")
+                yield VerticalScroll(Static("", id="rows-progress", classes="preview-progress"), id="rows")
             with TabPane("Plot", id="tab-plot"):
-                yield VerticalScroll(id="plots")
+                yield VerticalScroll(Static("", id="plots-progress", classes="preview-progress"), id="plots")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         app = exporter(self)
         now = self.now = app.now()
-        self.query_one("#preview-tabs").loading = True
+        self.query_one("#window-text", Static).update(self.window_text(outline(app.ctx, self.request, self.stored, now)))
+        self.started = time.monotonic()
+        self.show_progress(0)
+        last = [0.0]
+
+        def progress(done: int, total: int | None) -> None:
+            moment = time.monotonic()
+            if moment - last[0] >= PROGRESS_EVERY:
+                last[0] = moment
+                self.post_message(RowsRead(done))
 
         def work() -> PreviewResult:
             worker = get_current_worker()
-            return compute(app.ctx, self.request, self.stored, now, lambda: worker.is_cancelled)
+            return compute(app.ctx, self.request, self.stored, now, lambda: worker.is_cancelled, progress)
 
         app.start_worker(work, "Preview", group="preview", exclusive=True, then=self.show, owner=self)
+
+    def on_rows_read(self, message: RowsRead) -> None:
+        self.show_progress(message.done)
+
+    def show_progress(self, done: int) -> None:
+        elapsed = time.monotonic() - self.started
+        text = f"reading the source: {done:,} readings in {clock_text(elapsed)}"
+        if done and elapsed > 0:
+            text += f" ({count_text(done / elapsed)}/s)"
+        for selector in ("#rows-progress", "#plots-progress"):
+            self.query_one(selector, Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -99,8 +167,8 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
     async def show(self, result: PreviewResult) -> None:
         if not self.is_attached:  # left while the result was on its way
             return
-        self.query_one("#preview-tabs").loading = False
-        self.query_one("#window-text", Static).update(self.window_text(result))
+        for selector in ("#rows-progress", "#plots-progress"):
+            await self.query_one(selector, Static).remove()
         rows = self.query_one("#rows", VerticalScroll)
         plots = self.query_one("#plots", VerticalScroll)
         if result.preview is None:
@@ -125,21 +193,21 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
         for label, (times, values) in series.items():
             await plots.mount(self.plot(label, times, values))
 
-    def window_text(self, result: PreviewResult) -> str:
+    def window_text(self, known: Outline) -> str:
         zone = zone_of(self.request)
         lines: list[str] = []
-        if result.preview is not None:
+        if known.windows is not None:
             lines.append(f"A run now ({iso_pair(self.now.timestamp(), zone)}) would export:")
-            for i, (start, end) in enumerate(result.preview.windows):
+            for i, (start, end) in enumerate(known.windows):
                 lines.append(f"  item {i + 1}: {span_text(end - start)}")
                 lines.append(f"    from {iso_pair(start, zone)}")
                 lines.append(f"    to   {iso_pair(end, zone)}")
         else:
-            lines.append(f"preview unavailable: {result.error}")
+            lines.append(f"preview unavailable: {known.error}")
         lines.append("")
-        if result.next_runs:
+        if known.next_runs:
             lines.append("Next runs (UTC, and local to the request):")
-            lines += [f"  {t['utc']}   {t['local']}" for t in result.next_runs]
+            lines += [f"  {t['utc']}   {t['local']}" for t in known.next_runs]
         elif self.request.type == "oneTime":
             lines.append("A oneTime request runs once: when saved, or at periodStart if that is later.")
         else:

@@ -11,13 +11,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from exporter_tui.pipeline.files import manifest_path, manifest_paths
 from exporter_tui.store.store import NotFound, Run, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
-from exporter_tui.tui.formatting import NONE, iso_pair, span_text, zone_of
+from exporter_tui.tui.formatting import NONE, Pace, iso_pair, run_pace, span_text, zone_of
+
+PROGRESS_EVERY = 1.0  # seconds between looks at a run that has not ended
 
 
 def read_manifest(run: Run) -> str:
@@ -40,6 +43,7 @@ class RunDetailScreen(Screen[None]):
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
+        self.ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(f"Run {self.run_id[:8]}", id="run-title")
@@ -55,19 +59,29 @@ class RunDetailScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
         try:
-            self.show()
+            status = self.show()
         except (StoreError, sqlite3.Error) as e:
             self.query_one("#summary-text", Static).update(f"cannot read the run: {e}")
             exporter(self).report_error("Run", e)
+            return
+        if status in ("inProgress", "notProcessed") and self.ticker is None:
+            self.ticker = self.set_interval(PROGRESS_EVERY, self.reload)  # its progress, until it ends
+        elif status not in ("inProgress", "notProcessed") and self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
 
-    def show(self) -> None:
+    def show(self) -> str | None:
+        """Fill every tab from the store; the run's status, or None when there is no such run."""
         store = exporter(self).store
         try:
             run = store.get_run(self.run_id)
         except NotFound as e:
             self.query_one("#summary-text", Static).update(str(e))
-            return
+            return None
         try:
             stored = store.get_request(run.request_id, include_deleted=True)
             zone = zone_of(stored.request)
@@ -80,7 +94,7 @@ class RunDetailScreen(Screen[None]):
         lines = [
             f"run        {run.id}",
             f"request    {run.request_id}",
-            f"status     {run.status}" + (f" ({run.progress}/{run.total} readings)" if run.status == "inProgress" else ""),
+            f"status     {run.status}" + (f", {self.pace(run).words()}" if run.status == "inProgress" else ""),
             f"origin     {run.origin}, attempt {run.attempt}",
             f"window     {span}",
             f"  from     {iso_pair(run.window_from, zone)}",
@@ -99,6 +113,7 @@ class RunDetailScreen(Screen[None]):
         self.query_one("#log-text", Static).update(Text(text))
         self.query_one("#manifest-text", Static).update(Text(read_manifest(run)))
         table = self.query_one("#notifications", DataTable)
+        table.clear(columns=True)
         table.add_columns("MEDIUM", "TO", "POLICY", "OUTCOME", "TRIES", "ERROR")
         outcomes = store.notifications(run.id)
         for n in outcomes:
@@ -110,6 +125,11 @@ class RunDetailScreen(Screen[None]):
             )
         if not outcomes:
             table.add_row(Text("none"), Text("the request has no messages for this outcome"), *(Text("") for _ in range(4)))
+        return run.status
+
+    def pace(self, run: Run) -> Pace:
+        """This app's own progress messages for a run it executes; otherwise what the store says."""
+        return run_pace(run, exporter(self).main_screen.live.get(run.id))
 
     def action_close(self) -> None:
         self.dismiss(None)

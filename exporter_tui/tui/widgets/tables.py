@@ -1,5 +1,8 @@
 """Tables whose columns fill the width they get and whose rows are keyed by id.
 
+When the width is short, the columns named in `drop` are left out, in that order, so the
+ones that tell rows apart stay readable rather than all being cut.
+
 A reload that brings the same ids in the same order only rewrites the cells that changed,
 so a table of ten thousand requests is not rebuilt for a status update.
 """
@@ -17,9 +20,11 @@ CHUNK = 500
 
 
 class KeyedTable(DataTable):
-    def __init__(self, columns: Columns, *, id: str | None = None) -> None:
+    def __init__(self, columns: Columns, *, drop: tuple[str, ...] = (), min_flex: int = 8, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.spec = columns
+        self.drop = drop
+        self.min_flex = min_flex
         self.widths: dict[str, int] = {}
         self.rows_data: list[tuple[str, dict[str, str]]] = []
         self.fill_token = 0
@@ -29,11 +34,15 @@ class KeyedTable(DataTable):
         width = self.size.width or max(self.app.size.width - 2, 20)
         return width - 2  # room for the vertical scrollbar
 
+    def fit(self) -> dict[str, int]:
+        return fit_widths(self.spec, self.available_width(), minimum=self.min_flex, drop=self.drop)
+
     def build_columns(self) -> None:
-        self.widths = fit_widths(self.spec, self.available_width())
+        self.widths = self.fit()
         self.clear(columns=True)
         for key, header, _ in self.spec:
-            self.add_column(header, width=self.widths[key], key=key)
+            if key in self.widths:
+                self.add_column(header, width=self.widths[key], key=key)
 
     def cell(self, key: str, text: str) -> Text:
         return Text(clip(text, self.widths[key]), no_wrap=True, overflow="ellipsis")
@@ -55,7 +64,7 @@ class KeyedTable(DataTable):
             old = dict(self.rows_data)
             for key, cells in rows:
                 for col, text in cells.items():
-                    if old[key].get(col) != text:
+                    if col in self.widths and old[key].get(col) != text:
                         self.update_cell(key, col, self.cell(col, text))
             self.rows_data = rows
             if index is not None:
@@ -74,7 +83,7 @@ class KeyedTable(DataTable):
             return  # a newer set of rows replaced this one
         end = min(start + CHUNK, len(rows))
         for key, cells in rows[start:end]:
-            self.add_row(*(self.cell(c, cells[c]) for c, _, _ in self.spec), key=key)
+            self.add_row(*(self.cell(c, cells[c]) for c, _, _ in self.spec if c in self.widths), key=key)
         if index is not None and start <= index < end:
             self.move_cursor(row=index, animate=False)
         if end < len(rows):
@@ -89,13 +98,13 @@ class KeyedTable(DataTable):
         for i, (k, old) in enumerate(self.rows_data):
             if k == key:
                 for col, text in cells.items():
-                    if old.get(col) != text:
+                    if col in self.widths and old.get(col) != text:
                         self.update_cell(key, col, self.cell(col, text))
                 self.rows_data[i] = (k, {**old, **cells})
                 return
 
     def on_resize(self, event: Resize) -> None:
-        if self.columns and fit_widths(self.spec, self.available_width()) != self.widths:
+        if self.columns and self.fit() != self.widths:
             rows, keep = self.rows_data, self.selected_key()
             self.rows_data = []
             self.build_columns()
