@@ -1,6 +1,6 @@
-"""Write an SVG of every screen of the TUI into screenshots/, at 80x24 and at 120x40.
+"""Write an SVG of every screen of the TUI into screenshots/, at 60x20, 80x24 and 120x40.
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots] [--sizes 80x24,120x40]
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--sizes 60x20,80x24,120x40]
 
 The app runs headless (App.run_test) on a throwaway home with three days of demo data, a
 fixed clock and counter ids, the same fixtures the snapshot tests use, so the pictures only
@@ -60,6 +60,12 @@ async def compose_with_error(pilot: Any) -> None:
     await keys(pilot, "end", "backspace", "X", "tab")
 
 
+async def compose_buttons(pilot: Any) -> None:
+    await keys(pilot, "n")
+    pilot.app.screen.query_one("#form").scroll_end(animate=False)
+    await settle(pilot)
+
+
 async def compose_item(pilot: Any) -> None:
     await keys(pilot, "e")
     item = pilot.app.screen.rows("items")[0]
@@ -72,6 +78,7 @@ SCREENS: dict[str, list[Step]] = {
     "main": [lambda p: keys(p, "down")],
     "compose": [compose_with_error],
     "compose-item": [lambda p: keys(p, "down"), compose_item],
+    "compose-buttons": [compose_buttons],
     "preview-window": [lambda p: keys(p, "down", "p")],
     "preview-rows": [lambda p: keys(p, "down", "p"), lambda p: tab(p, "#preview-tabs", "tab-rows")],
     "preview-plot": [lambda p: keys(p, "down", "p"), lambda p: tab(p, "#preview-tabs", "tab-plot")],
@@ -112,7 +119,7 @@ async def shoot(ctx, name: str, steps: list[Step], size: tuple[int, int], out: P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
-    parser.add_argument("--sizes", default="80x24,120x40")
+    parser.add_argument("--sizes", default="60x20,80x24,120x40")
     args = parser.parse_args(argv)
     sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes.split(",")]
     out = Path(args.out)
