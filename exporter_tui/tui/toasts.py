@@ -21,9 +21,9 @@ MIN_TOAST_SECONDS = 0.5  # also long enough that a loaded event loop cannot skip
 _original_on_mount = Toast._on_mount
 
 
-def _on_mount(self: Toast, event: Mount) -> None:
+def _on_mount(self: Toast, _: Mount) -> None:
     self._timeout = max(self._timeout, MIN_TOAST_SECONDS)
-    _original_on_mount(self, event)
+    _original_on_mount(self, _)
 
 
 def guard_toast_timers() -> None:
