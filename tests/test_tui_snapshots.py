@@ -124,9 +124,12 @@ async def compose_buttons(pilot) -> None:
 
 
 async def run_detail(pilot) -> None:
+    """Its notifications tab: the summary holds the run's real times and the home's temporary path."""
     await pilot.press("h")
     await settle(pilot)
     await pilot.press("enter")
+    await settle(pilot)
+    pilot.app.screen.query_one("#run-tabs").active = "tab-notifications"
 
 
 SMALL_SCREENS = {
