@@ -24,8 +24,11 @@ from exporter_tui.cli.output import (
 )
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
+from exporter_tui.core.errors import RequestInvalid
+from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
+from exporter_tui.pipeline.pushdown import refusals as pushdown_refusals
 from exporter_tui.scheduler.schedules import next_runs
 from exporter_tui.store.store import IdentityMissing
 
@@ -35,13 +38,23 @@ def _require_identity(ctx: Context) -> None:
         raise IdentityMissing("Missing user identity id")
 
 
+def parse_for_settings(ctx: Context, source: str) -> ExportRequest:
+    """A request body from FILE or '-', valid by itself and under the settings (pushdown = "on")."""
+    request = parse_request(read_body(source))
+    if ctx.settings.source.kind == "readers":
+        errors = pushdown_refusals(request, ctx.settings.source.readers.pushdown)
+        if errors:
+            raise RequestInvalid(errors)
+    return request
+
+
 def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.open_store()
     try:
         action = args.action
         if action == "create":
             _require_identity(ctx)
-            request = parse_request(read_body(args.file))
+            request = parse_for_settings(ctx, args.file)
             sr = store.create_request(request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs)
             print_json(sr.as_json())
             return EXIT_OK
@@ -72,7 +85,7 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "update":
             _require_identity(ctx)
-            request = parse_request(read_body(args.file))
+            request = parse_for_settings(ctx, args.file)
             print_json(store.update_request(args.id, request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs).as_json())
             return EXIT_OK
         if action == "delete":
@@ -95,7 +108,7 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
-    request = parse_request(read_body(args.file))
+    request = parse_for_settings(ctx, args.file)
     if args.json:
         print_json({"valid": True, "body": request.to_body()})
     else:

@@ -18,12 +18,12 @@ from exporter_tui import __version__
 from exporter_tui.config import ExportsSettings
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.models import ExportRequest, Item
-from exporter_tui.pipeline import files
+from exporter_tui.pipeline import files, pushdown
 from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
 from exporter_tui.pipeline.shape import merge_wide
 from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, target_stream, worker_count
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
-from exporter_tui.sources.base import ReadQuery, Source
+from exporter_tui.sources.base import Describing, ReadQuery, Source
 
 Progress = Callable[[int, int | None], None]
 
@@ -48,6 +48,7 @@ class ExportJob:
     request_id: str
     run_id: str
     windows: list[tuple[float, float]]  # one per item
+    aggregation: list[str | None] = field(default_factory=list)  # per item: "server", "client", None (see pushdown.py)
 
     @property
     def zone(self):
@@ -78,7 +79,7 @@ class ReadCounter:
             yield chunk
 
 
-def _stages(job: ExportJob, item: Item, chunk_rows: int, fields: frozenset[str] | None) -> Stages:
+def _stages(job: ExportJob, item: Item, chunk_rows: int, fields: frozenset[str] | None, pushed: bool = False) -> Stages:
     p = item.params
     decimation = p.decimation
     return Stages(
@@ -88,6 +89,7 @@ def _stages(job: ExportJob, item: Item, chunk_rows: int, fields: frozenset[str] 
         p.transform,
         decimation.ds if decimation else None,
         decimation.dsf if decimation else "avg",
+        pushed,
     )
 
 
@@ -101,12 +103,14 @@ def item_target_stream(
     chunk_rows: int,
     fields: frozenset[str] | None = None,
     note: Callable[[str], None] | None = None,
+    pushed: bool = False,
 ) -> Iterator[pd.DataFrame]:
-    """One target's chunks through delta and decimation. With `fields`, chunks may hold only
-    those reading fields (and the key); without, every field. `note` hears what the run log should say."""
+    """One target's chunks through delta and decimation (the server's, when `pushed`). With `fields`,
+    chunks may hold only those reading fields (and the key); without, every field. `note` hears what
+    the run log should say."""
     p = item.params
     query = ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])
-    return target_stream(source, _stages(job, item, chunk_rows, fields), query, counter.wrap, note)
+    return target_stream(source, _stages(job, item, chunk_rows, fields, pushed), query, counter.wrap, note, counter.add)
 
 
 def item_title(item: Item, index: int) -> str:
@@ -137,10 +141,11 @@ def build_table(
     columns = [(c.id, c.label) for c in job.request.format.columns] or None
     zone = job.zone
     fields = needed_fields(p, columns)
+    pushed = index < len(job.aggregation) and job.aggregation[index] == "server"
     if p.output_format == "wide":
         layout = wide_layout(columns, labels)
         streams = {
-            label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note)
+            label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed)
             for name, label in zip(names, labels)
         }
         chunks: Iterator[pd.DataFrame] = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
@@ -148,7 +153,7 @@ def build_table(
         layout = long_layout(columns)
         explicit = p.target.label is not None
 
-        stages = _stages(job, item, chunk_rows, fields)
+        stages = _stages(job, item, chunk_rows, fields, pushed)
 
         def long_chunks() -> Iterator[pd.DataFrame]:
             workers = worker_count(source, stages, p.output_format, len(names), readings)
@@ -158,7 +163,7 @@ def build_table(
                     yield select_columns(chunk, columns, labels[i] if explicit else None, zone)
                 return
             for name, label in zip(names, labels):
-                for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note):
+                for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed):
                     yield select_columns(chunk, columns, label if explicit else None, zone)
 
         chunks = long_chunks()
@@ -178,6 +183,13 @@ def item_counts(source: Source, job: ExportJob) -> list[int]:
         p = item.params
         counts.append(sum(source.count(ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])) for name in p.target.names()))
     return counts
+
+
+def describe(source: Source) -> dict:
+    """The manifest's `source`: {kind, api, detected} (the generation read with, and whether it was detected)."""
+    if isinstance(source, Describing):
+        return source.describe()
+    return {"kind": type(source).__name__, "api": None, "detected": False}
 
 
 def base_name(job: ExportJob) -> str:
@@ -246,6 +258,8 @@ def _run_export(
     should_stop: Callable[[], bool] | None,
 ) -> ExportResult:
     counts = item_counts(source, job)
+    notes: list[str] = []
+    job.aggregation = pushdown.plan(source, job.request, job.windows, notes.append)
     counter = ReadCounter(sum(counts), on_progress, should_stop)
     counter.add(0)  # the total is known (and recorded) before the first reading is read
     writer = get_writer(job.request.format.extension)
@@ -257,28 +271,30 @@ def _run_export(
         "run": job.run_id,
         "window": {"from": _iso(start), "to": _iso(max(w[1] for w in job.windows))},
         "items": [
-            {"title": item_title(item, i), "from": _iso(w[0]), "to": _iso(w[1])}
+            {"title": item_title(item, i), "from": _iso(w[0]), "to": _iso(w[1]), "aggregation": job.aggregation[i]}
             for i, (item, w) in enumerate(zip(job.request.items, job.windows))
         ],
         "timezone": options.timezone_name,
         "format": job.request.format.file_extension,
         "appVersion": __version__,
     }
-    notes: list[str] = []
     tables = [build_table(source, job, i, counter, readings=counts[i], notes=notes) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
         with files.temporary(final, job.run_id, settings.file_mode) as temp:
             result = writer.write(tables, temp, options)
-            digest = files.publish(temp, final, {**manifest, "rows": result.rows}, job.run_id, settings.file_mode)
+            digest = files.publish(
+                temp, final, {**manifest, "source": describe(source), "rows": result.rows}, job.run_id, settings.file_mode
+            )
         return ExportResult(final, final.name, writer.extension, result.rows, digest, notes + list(result.warnings))
-    zipped = _write_zip(job, tables, writer, options, folder, name, start, manifest, settings)
+    zipped = _write_zip(job, source, tables, writer, options, folder, name, start, manifest, settings)
     zipped.warnings[:0] = notes
     return zipped
 
 
 def _write_zip(
     job: ExportJob,
+    source: Source,
     tables: list[Table],
     writer,
     options: WriteOptions,
@@ -305,7 +321,8 @@ def _write_zip(
             entries.append((entry, part))
         with files.temporary(final, job.run_id, settings.file_mode) as temp:
             files.write_zip(entries, temp)
-            digest = files.publish(temp, final, {**manifest, "rows": rows, "entries": entry_names}, job.run_id, settings.file_mode)
+            body = {**manifest, "source": describe(source), "rows": rows, "entries": entry_names}
+            digest = files.publish(temp, final, body, job.run_id, settings.file_mode)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(final, final.name, "zip", rows, digest, warnings)

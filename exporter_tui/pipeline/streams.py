@@ -50,6 +50,7 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.pipeline.columns import ColumnSpec, resolve_columns
 from exporter_tui.pipeline.decimate import Decimator
 from exporter_tui.pipeline.delta import DeltaStage
+from exporter_tui.pipeline.pushdown import pushed_stream
 from exporter_tui.sources.base import DELTA_LOOKBACK, ReadQuery, Source, SourceError
 from exporter_tui.sources.embedded import EmbeddedSource
 
@@ -91,6 +92,7 @@ class Stages:
     transform: str | None = None  # "delta" or None
     ds: str | None = None  # decimation granularity, None for raw readings
     dsf: str = "avg"
+    pushed: bool = False  # the decimation is the readers service's (pipeline/pushdown.py)
 
 
 def needed_fields(params: Any, columns: ColumnSpec | None) -> frozenset[str]:
@@ -126,9 +128,13 @@ def target_stream(
     query: ReadQuery,
     wrap: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]],
     note: Callable[[str], None] | None = None,
+    covered: Callable[[int], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """One target's chunks through delta and decimation; `wrap` sees the raw chunks as they are read,
-    `note` hears what the run log should say (a delta whose first value is unknown)."""
+    `note` hears what the run log should say (a delta whose first value is unknown). A pushed
+    decimation reads no raw chunk: `covered(n)` hears of the n readings in each part of its buckets."""
+    if stages.pushed and stages.ds is not None:
+        return pushed_stream(source, stages.ds, stages.dsf, query, covered or (lambda n: None))
     stream = wrap(read_stream(source, query, stages.fields, stages.chunk_rows))
     if stages.transform == "delta":
         before = source.last_numeric_before(query.channel, query.subtopic, query.name, query.start)

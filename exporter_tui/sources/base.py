@@ -118,6 +118,13 @@ class Noting(Protocol):
         ...
 
 
+@runtime_checkable
+class Describing(Protocol):
+    """A source that says what it is, for the manifest: `{kind, api, detected}`."""
+
+    def describe(self) -> dict[str, Any]: ...
+
+
 def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Give a chunk exactly READING_COLUMNS with READING_DTYPES (missing columns become empty)."""
     out = {}

@@ -568,6 +568,10 @@ class EmbeddedSource:
             raise _fail(self.path, "read failed", e) from None
         return [TargetInfo(*r) for r in rows]
 
+    def describe(self) -> dict[str, Any]:
+        """The source as a manifest names it (no API, so nothing detected)."""
+        return {"kind": "embedded", "api": None, "detected": False}
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

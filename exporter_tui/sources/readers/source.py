@@ -6,7 +6,8 @@ generation (a channel without readings falls back to what `/health` or `/version
 with an explicit `api` a disagreement fails the read, naming `source.readers.api`. What
 was decided goes to the run log through `take_notes`.
 
-How every reading is read exactly once is in paging.py. `targets()` returns []: the
+How every reading is read exactly once is in paging.py; buckets the server aggregates itself
+(pushdown) in aggregation.py, the decision to ask for them in pipeline/pushdown.py. `targets()` returns []: the
 readers API has no endpoint that lists channels, subtopics or names.
 
 An empty `subtopic` or `name` in a query means "any", as it does for the API.
@@ -24,6 +25,7 @@ import pandas as pd
 
 from exporter_tui.config import ReadersSettings
 from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, TargetInfo, normalise_frame
+from exporter_tui.sources.readers.aggregation import Aggregates
 from exporter_tui.sources.readers.client import Page, ReadersClient, snip
 from exporter_tui.sources.readers.generations import GENERATIONS, Generation, by_magnitude, by_version
 from exporter_tui.sources.readers.paging import WindowReader
@@ -54,6 +56,7 @@ class ReadersSource:
         self._detected = False  # the generation was decided from what the server said
         self.newest: dict[str, float | None] = {}  # each checked channel's newest reading time (Unix seconds)
         self._counts: dict[ReadQuery, int] = {}
+        self._newest_in: dict[ReadQuery, dict[str, Any] | None] = {}  # a probed window's newest reading
         self._notes: list[str] = []
         self._version: tuple[Generation, str] | None = None
         self._version_asked = False
@@ -183,6 +186,11 @@ class ReadersSource:
         self._note(f"readers api detected: {gen.api} (the service says version {version})")
         return gen
 
+    def describe(self) -> dict[str, Any]:
+        """The source as a manifest names it: kind, the generation read with, and whether it was detected."""
+        gen = self._gen
+        return {"kind": "readers", "api": gen.api if gen else None, "detected": self._settings.api == "auto"}
+
     def _note(self, text: str) -> None:
         self._notes.append(self.client.mask(text))
 
@@ -217,6 +225,65 @@ class ReadersSource:
             params["publisher"] = publisher
         params |= {"from": gen.param(lo), "to": gen.param(hi), "offset": str(offset), "limit": str(limit)}
         return self.client.messages(query.channel, params)
+
+    # -- aggregation by the server (pushdown) ----------------------------------------
+
+    @property
+    def pushdown(self) -> str:
+        """The `source.readers.pushdown` setting: auto, on or off."""
+        return self._settings.pushdown
+
+    def can_aggregate(self, channel: str) -> bool:
+        """Whether the generation `channel` is read with has server aggregation (its Timescale reader)."""
+        return self.generation(channel).aggregation
+
+    def aggregation_refusal(self, query: ReadQuery) -> str | None:
+        """Why the server cannot aggregate the query's readings exactly (see aggregation.py), or None."""
+        gen = self.generation(query.channel)
+        page = self._fetch(query, gen.to_server(query.start), gen.to_server(query.end), 1)
+        self._newest_in[query] = page.messages[0] if page.messages and isinstance(page.messages[0], dict) else None
+        return self._aggregates(query, gen).probe(page.total)
+
+    def read_aggregated(self, query: ReadQuery, width: int, function: str, covered: Callable[[int], None]) -> Iterator[pd.DataFrame]:
+        """Bucket rows (READING_COLUMNS; `time` the bucket's start, `value` the server's aggregate), ascending.
+
+        The descriptive fields are those of the window's newest reading (the readers' aggregated
+        answers carry none before Magistrala's HEAD). `covered(n)`: n more readings are in the buckets."""
+        gen = self.generation(query.channel)
+        newest = self._newest_in.pop(query, None)
+        if newest is None:
+            page = self._fetch(query, gen.to_server(query.start), gen.to_server(query.end), 1)
+            newest = page.messages[0] if page.messages and isinstance(page.messages[0], dict) else {}
+        desc = {c: newest.get(c) for c in ("subtopic", "publisher", "protocol", "name", "unit")}
+        desc |= (
+            {"channel": query.channel}
+            | ({"subtopic": query.subtopic} if query.subtopic else {})
+            | ({"name": query.name} if query.name else {})
+        )
+        counted = 0
+
+        def count(n: int) -> None:
+            nonlocal counted
+            counted += n
+            covered(n)
+
+        for buckets in self._aggregates(query, gen).buckets(function, width, count):
+            yield normalise_frame(pd.DataFrame([{**desc, "time": float(b), "value": v} for b, v in buckets]))
+        at_end = self._fetch(query, gen.to_server(query.start), gen.to_server(query.end), 1).total
+        if at_end != counted:
+            raise self.client.error(
+                f"source.readers.pushdown: the server's COUNT buckets hold {counted} readings, but it counts {at_end} in the window "
+                f"of {self.client.path(query.channel)} at the end of the read: readings arrived or were removed during it (run it again)"
+            )
+
+    def _aggregates(self, query: ReadQuery, gen: Generation) -> Aggregates:
+        def fetch(lo: float, hi: float, function: str, width: int, limit: int) -> Page:
+            params = _filters(query.subtopic, query.name)
+            params |= {"from": gen.param(lo), "to": gen.param(hi), "offset": "0", "limit": str(limit)}
+            params |= {"aggregation": function, "interval": f"{width}s"}
+            return self.client.messages(query.channel, params)
+
+        return Aggregates(fetch, gen, self._page_size, self.client.path(query.channel), query.start, query.end)
 
     # -- decoding --------------------------------------------------------------------
 
