@@ -30,6 +30,8 @@ Fault modes, settable while running through `server.mode`:
   slow       waits `slow_seconds` before answering (cut short by `stop()`)
   error500   500
   flaky      the first `flaky_failures` requests after the mode was set get 503, then ok
+`on_answer(query)`, when set, is called after each messages request is answered (e.g. to add a
+reading that arrives while a read goes on).
 `camel_case = True` sends stringValue/boolValue/dataValue/updateTime.
 `requests` logs every request target (path and query string; headers are never logged).
 """
@@ -42,7 +44,7 @@ import re
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -218,6 +220,7 @@ class ReadersServer:
         self._rng = random.Random(shuffle_seed) if shuffle_seed is not None else None
         self.bad_shape_body: Any = {"offset": 0, "limit": 10, "total": 1, "messages": {"not": "a list"}}
         self.requests: list[str] = []
+        self.on_answer: Callable[[dict[str, str]], None] | None = None
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._flaky_seen = 0
@@ -444,6 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(403, {"error": "failed to perform authorization over the entity", "message": "domain not found"})
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         status, body = owner._answer(unquote(segs[1]), query)
+        if owner.on_answer is not None:
+            owner.on_answer(query)
         if fault == "cut":
             return self._cut(status, json.dumps(body).encode())
         self._json(status, body)
