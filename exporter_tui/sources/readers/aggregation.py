@@ -101,13 +101,13 @@ class Aggregates:
         if page.total != len(page.messages):
             raise NotAggregated(
                 f"the readers service answered {asked} with {len(page.messages)} messages of {page.total}: not one answer per "
-                "slice of buckets, so it does not aggregate (the postgres reader ignores aggregation; the Timescale reader does not)"
+                "slice of buckets: it ignores aggregation (the postgres reader does; only the Timescale reader aggregates)"
             )
         out: dict[int, float] = {}
         for m in page.messages:
-            t = m.get("time") if isinstance(m, dict) else None
-            v = m.get("value") if isinstance(m, dict) else None
-            if type(t) not in (int, float) or type(v) not in (int, float):
+            t = _number(m.get("time")) if isinstance(m, dict) else None
+            v = _number(m.get("value")) if isinstance(m, dict) else None
+            if t is None or v is None:
                 raise NotAggregated(f"the readers service answered {asked} with a message that is not a bucket: {snip(repr(m))}")
             seconds = self._gen.to_seconds(t)
             if not float(seconds).is_integer() or (int(seconds) - ORIGIN) % width or not first <= seconds < hi or int(seconds) in out:
@@ -119,3 +119,7 @@ class Aggregates:
                 raise NotAggregated(f"the readers service answered {asked} with a count that is not one: {snip(repr(m))}")
             out[int(seconds)] = float(v)
         return out
+
+
+def _number(x: object) -> int | float | None:
+    return x if isinstance(x, int | float) and not isinstance(x, bool) else None
