@@ -10,7 +10,14 @@ limit 1000:
 Printed: readings/s, requests, readings got (plain loses/repeats ties), and the seconds
 per page at the start and at the end of the window.
 
-    .venv/bin/python benchmarks/bench_readers.py [--readings N]
+Pushdown: N readings (default 1M) of one target, one a minute, in the Timescale reader's
+schema (nanoseconds, BIGINT, indexed), served with aggregation (time_bucket as date_bin);
+a 15-minute average in Europe/Rome read and decimated here (`pushdown = "off"`) and asked of
+the server (`auto`: the probe, then COUNT and AVG per slice of 1000 buckets, then the total).
+Printed: seconds, requests, response body bytes, buckets, and the largest difference between
+the two as a fraction of the bucket's sum of |value|.
+
+    .venv/bin/python benchmarks/bench_readers.py [--readings N] [--pushdown-readings N] [--cases raw,pushdown]
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -32,6 +41,7 @@ from pg import PgCluster  # noqa: E402
 from readers_server import ReadersServer  # noqa: E402
 
 from exporter_tui.config import ReadersSettings  # noqa: E402
+from exporter_tui.pipeline.streams import Stages, target_stream  # noqa: E402
 from exporter_tui.sources.base import ReadQuery  # noqa: E402
 from exporter_tui.sources.readers import ReadersSource  # noqa: E402
 
@@ -108,6 +118,46 @@ def plain(server: ReadersServer, end: float) -> dict[str, Any]:
     return {"seconds": seconds, "requests": server.request_count, "got": sum(seen.values()), "distinct": len(seen), "pages": pages}
 
 
+def minute_rows(n: int) -> Any:
+    for i in range(n):
+        value = 1000.0 * np.sin(i / 97.0) + (i % 13)
+        yield {"channel": CH, "subtopic": "s", "publisher": "dev-0", "protocol": "mqtt", "name": "temp", "unit": "kW",
+               "time": int((T0 + 60 * i) * 10**9) + (i * 7919) % 60_000_000_000, "value": value}  # fmt: skip
+
+
+def pushdown(pg: PgCluster, n: int) -> dict[str, Any]:
+    """A 15-minute average of n one-minute readings, computed here and by the server."""
+    start, end = T0, T0 + 60.0 * n
+    t = time.perf_counter()
+    server = ReadersServer.from_pg(minute_rows(n), pg.new_schema(), nanoseconds=True, index=True, token="t", aggregates=True)
+    print(f"loaded {n} one-minute readings (nanoseconds) into PostgreSQL in {time.perf_counter() - t:.1f} s")
+    out: dict[str, Any] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    query = ReadQuery(CH, "s", "temp", start, end)
+    with server:
+        for case, pushed in (("here", False), ("pushed", True)):
+            source = ReadersSource(ReadersSettings(url=server.url, token="t", api="magistrala", page_size=LIMIT, timeout=600))
+            stages = Stages(100_000, None, "Europe/Rome", None, "15m", "avg", pushed)
+            server.requests.clear()
+            server.bytes_sent = 0
+            t = time.perf_counter()
+            try:
+                if pushed:
+                    refused = source.aggregation_refusal(query)
+                    assert refused is None, refused
+                frames[case] = pd.concat(list(target_stream(source, stages, query, lambda chunks: chunks)), ignore_index=True)
+            finally:
+                source.close()
+            out[case] = {"seconds": time.perf_counter() - t, "requests": server.request_count, "bytes": server.bytes_sent}
+        raw = pd.DataFrame(list(minute_rows(n)))
+    here, pushed_frame = frames["here"], frames["pushed"]
+    assert list(here["time"]) == list(pushed_frame["time"])
+    starts = np.searchsorted(here["time"].to_numpy(), raw["time"].to_numpy() / 1e9, side="right") - 1
+    scale = np.bincount(starts, weights=raw["value"].abs().to_numpy(), minlength=len(here))
+    worst = float(np.max(np.abs(here["value"].to_numpy() - pushed_frame["value"].to_numpy()) / scale))
+    return {"cases": out, "buckets": len(here), "worst": worst}
+
+
 def per_page(pages: list[float], k: int = 20) -> tuple[float, float]:
     return statistics.median(pages[:k]), statistics.median(pages[-k:])
 
@@ -115,11 +165,27 @@ def per_page(pages: list[float], k: int = 20) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readings", type=int, default=1_000_000)
+    ap.add_argument("--pushdown-readings", type=int, default=1_000_000)
+    ap.add_argument("--cases", default="raw,pushdown", help="raw (ours vs the plain pager), pushdown, or both")
     args = ap.parse_args()
+    cases = set(args.cases.split(","))
     n = args.readings
     end = T0 + ((n - 1) // PUBLISHERS + 1) * STEP
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     with PgCluster() as pg:
+        if "pushdown" in cases:
+            p = pushdown(pg, args.pushdown_readings)
+            print(f"{'15m avg':8} {'seconds':>8} {'requests':>9} {'bytes':>12}")
+            for name, r in p["cases"].items():
+                print(f"{name:8} {r['seconds']:8.1f} {r['requests']:9d} {r['bytes']:12,d}")
+            here, pushed = p["cases"]["here"], p["cases"]["pushed"]
+            print(
+                f"{p['buckets']} buckets; pushdown: {here['bytes'] / pushed['bytes']:.1f}x fewer bytes, "
+                f"{here['seconds'] / pushed['seconds']:.1f}x faster; largest |here - pushed| / sum|x| of the bucket: {p['worst']:.1e}"
+            )
+            print(f"load average after pushdown: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if "raw" not in cases:
+            return
         t = time.perf_counter()
         server = ReadersServer.from_pg(rows(n), pg.new_schema(), index=True, token="t", schemes=("Bearer",))
         print(f"loaded {n} readings into PostgreSQL in {time.perf_counter() - t:.1f} s")
