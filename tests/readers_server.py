@@ -91,18 +91,19 @@ class Backend(Protocol):
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> None: ...
 
 
-def _where(channel: str, filters: dict[str, Any], mark: str) -> tuple[str, list[Any]]:
+def _where(channel: str, filters: dict[str, Any], mark: str, whole: bool = False) -> tuple[str, list[Any]]:
+    """The readers' WHERE; `whole`: times are BIGINT, compared as float64 as the Go readers' float
+    parameters make them (written out, so an index on `time::float8` can serve it)."""
     where, args = [f"channel = {mark}"], [channel]
     for key in _FILTERS:
         if filters.get(key):
             where.append(f"{key} = {mark}")
             args.append(filters[key])
-    if filters.get("from"):
-        where.append(f"time >= {mark}")
-        args.append(filters["from"])
-    if filters.get("to"):
-        where.append(f"time < {mark}")
-        args.append(filters["to"])
+    column = "time::float8" if whole else "time"
+    for key, op in (("from", ">="), ("to", "<")):
+        if filters.get(key):
+            where.append(f"{column} {op} {mark}")
+            args.append(filters[key])
     return " AND ".join(where), args
 
 
@@ -140,8 +141,9 @@ class PgBackend:
     nanoseconds, the Timescale reader's `time BIGINT`. Without an index on time every page
     is a sort, whose order among equal times depends on LIMIT and OFFSET."""
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, nanoseconds: bool = False):
         self.dsn = dsn
+        self.nanoseconds = nanoseconds
         self._local = threading.local()
 
     def _con(self) -> Any:
@@ -153,7 +155,7 @@ class PgBackend:
         return con
 
     def page(self, channel: str, filters: dict[str, Any], limit: int | None, offset: int) -> tuple[int, list[tuple[Any, ...]]]:
-        cond, args = _where(channel, filters, "%s")
+        cond, args = _where(channel, filters, "%s", self.nanoseconds)
         cols = ", ".join(READING_COLUMNS)
         con = self._con()
         total = con.execute(f"SELECT COUNT(*) FROM messages WHERE {cond}", args).fetchone()[0]
@@ -163,7 +165,7 @@ class PgBackend:
 
     def aggregate(self, channel: str, filters: dict[str, Any], agg: str, seconds: int, nanos: bool, limit: int, offset: int) -> Any:
         """Buckets of `value` as the Timescale reader's time_bucket gives them (origin 2000-01-03 UTC, whole seconds)."""
-        cond, args = _where(channel, filters, "%s")
+        cond, args = _where(channel, filters, "%s", self.nanoseconds)
         ts = "to_timestamp(time / 1e9)" if nanos else "to_timestamp(time)"
         bucket = f"date_bin(make_interval(secs => {int(seconds)}), {ts}, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
         fn = {"MAX": "MAX(value)", "MIN": "MIN(value)", "AVG": "AVG(value)", "SUM": "SUM(value)", "COUNT": "COUNT(*)"}[agg]
@@ -241,7 +243,7 @@ class ReadersServer:
         cls, rows: Iterable[Mapping[str, Any]], dsn: str, *, nanoseconds: bool = False, index: bool = False, **kwargs: Any
     ) -> ReadersServer:
         """A server over a new `messages` table in the (empty) schema of `dsn`."""
-        backend = PgBackend(dsn)
+        backend = PgBackend(dsn, nanoseconds)
         create_pg(backend._con(), rows, nanoseconds=nanoseconds, index=index)
         return cls(backend, **kwargs)
 
@@ -509,7 +511,7 @@ def create_pg(con: Any, rows: Iterable[Mapping[str, Any]], *, nanoseconds: bool,
     con.execute(f"CREATE TABLE messages (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), {cols})")
     pg_insert(con, rows)
     if index:
-        con.execute("CREATE INDEX messages_channel_time ON messages (channel, time)")
+        con.execute(f"CREATE INDEX messages_channel_time ON messages (channel, {'(time::float8)' if nanoseconds else 'time'})")
     con.execute("ANALYZE messages")
 
 
