@@ -24,11 +24,10 @@ from exporter_tui.cli.output import (
 )
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
-from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
-from exporter_tui.pipeline.pushdown import refusals as pushdown_refusals
+from exporter_tui.pipeline.pushdown import check_request
 from exporter_tui.scheduler.schedules import next_runs
 from exporter_tui.store.store import IdentityMissing
 
@@ -41,10 +40,7 @@ def _require_identity(ctx: Context) -> None:
 def parse_for_settings(ctx: Context, source: str) -> ExportRequest:
     """A request body from FILE or '-', valid by itself and under the settings (pushdown = "on")."""
     request = parse_request(read_body(source))
-    if ctx.settings.source.kind == "readers":
-        errors = pushdown_refusals(request, ctx.settings.source.readers.pushdown)
-        if errors:
-            raise RequestInvalid(errors)
+    check_request(request, ctx.settings.source)
     return request
 
 

@@ -34,9 +34,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from exporter_tui.config import SourceSettings
 from exporter_tui.core.buckets import wall_seconds
 from exporter_tui.core.durations import DS_UNITS, get_zone, parse_ds
-from exporter_tui.core.errors import FieldError
+from exporter_tui.core.errors import FieldError, RequestInvalid
 from exporter_tui.core.models import ExportRequest, Item
 from exporter_tui.sources.base import ReadQuery, Source, SourceError
 from exporter_tui.sources.readers.aggregation import ORIGIN
@@ -105,6 +106,13 @@ def refusals(request: ExportRequest, pushdown: str, now: datetime | None = None)
         if reason:
             errors.append(FieldError(f"items[{i}].params.decimation", f"source.readers.pushdown is 'on', but {reason}"))
     return errors
+
+
+def check_request(request: ExportRequest, source: SourceSettings) -> None:
+    """Raise RequestInvalid when the settings refuse the request (pushdown = "on" on the readers source)."""
+    errors = refusals(request, source.readers.pushdown) if source.kind == "readers" else []
+    if errors:
+        raise RequestInvalid(errors)
 
 
 def plan(source: Source, request: ExportRequest, windows: Sequence[tuple[float, float]], note: Callable[[str], None]) -> list[str | None]:

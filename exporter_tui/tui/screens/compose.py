@@ -24,7 +24,7 @@ from textual.widgets import Button, Footer, Input, Select, Static
 from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import normalise_variants, parse_request
-from exporter_tui.pipeline.pushdown import refusals as pushdown_refusals
+from exporter_tui.pipeline.pushdown import check_request
 from exporter_tui.store.store import Store, StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import COMPOSE_BINDINGS
@@ -426,11 +426,11 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
 
     def action_save(self) -> None:
         request = self.validate()
-        source = exporter(self).ctx.settings.source
-        if request is not None and source.kind == "readers":
-            refused = pushdown_refusals(request, source.readers.pushdown)
-            if refused:  # pushdown = "on" and an item the server cannot compute
-                self.show_errors({fe.path: [fe.reason] for fe in refused})
+        if request is not None:
+            try:
+                check_request(request, exporter(self).ctx.settings.source)
+            except RequestInvalid as e:  # pushdown = "on" and an item the server cannot compute
+                self.show_errors({fe.path: [fe.reason] for fe in e.errors})
                 self.valid = request = None
         if request is None:
             self.refuse("save")
