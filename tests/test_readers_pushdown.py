@@ -204,3 +204,22 @@ def test_a_count_that_does_not_add_up_to_the_raw_total_fails_the_run(pg_cluster,
     assert out["status"] == "failed", out
     assert "source.readers.pushdown: the server's COUNT buckets hold 2880 readings, but it counts 2881 in the window" in out["error"]
     assert not list((home / "exports").glob("*/*"))
+
+
+def test_the_http_api_refuses_what_pushdown_on_cannot_push(tmp_path: Path) -> None:
+    from api_server import running_api
+    from sched_fixtures import make_home
+    from test_api import ALICE, KEYS, one_time
+
+    ctx = make_home(tmp_path, KEYS + '\n[source]\nkind = "readers"\n[source.readers]\nurl = "http://127.0.0.1:9"\npushdown = "on"\n')
+    b = one_time()
+    b["items"][0]["params"]["decimation"] = {"ds": "1M", "dsf": "avg"}
+    with running_api(ctx) as served, served.client(ALICE) as c:
+        refused = c.post("/exports", json=b)
+        b["items"][0]["params"]["decimation"] = {"ds": "1h", "dsf": "avg"}
+        stored = c.post("/exports", json=b)
+        listed = c.get("/exports").json()["total"]
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["validationErrors"]
+    assert [e["path"] for e in errors] == ["items[0].params.decimation"] and "follow the calendar" in errors[0]["reason"]
+    assert stored.status_code == 201 and listed == 1

@@ -13,6 +13,7 @@ from exporter_tui.api.schema import REQUEST_BODY
 from exporter_tui.api.state import ApiState, api_state, base_url, open_store
 from exporter_tui.api.views import latest_run, request_view
 from exporter_tui.core.validation import parse_request
+from exporter_tui.pipeline.pushdown import check_request
 from exporter_tui.store.store import RUN_STATUSES, Store
 
 router = APIRouter()
@@ -34,6 +35,7 @@ def create_export(
 ) -> JSONResponse:
     who.require("create")
     parsed = parse_request(body)
+    check_request(parsed, state.ctx.settings.source)
     stored = store.create_request(parsed, who.owner, max_queued=state.ctx.settings.limits.max_queued_runs)
     return JSONResponse(
         _view(request, state, store, stored), status_code=201, headers={"Location": f"{base_url(request)}/exports/{stored.id}"}
@@ -97,6 +99,7 @@ def put_export(
     who.require("update")
     current = who.check_owns(store.get_request(request_id))
     parsed = parse_request(body)
+    check_request(parsed, state.ctx.settings.source)
     return _view(request, state, store, store.update_request(current.id, parsed, who.owner))
 
 
