@@ -11,6 +11,11 @@ from textual.binding import Binding
 APP_BINDINGS: list[Binding] = [
     Binding("f1", "help", "Help", id="help"),
     Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, show=False),
+    # Priority, so the focus moves as the key reaches the app, before the next key is handed to
+    # the focused field; Textual's own (non-priority) Tab first bubbles up from the field being
+    # left, and keys typed meanwhile landed in that field.
+    Binding("tab", "focus_next", "Next field", id="focus_next", priority=True, show=False),
+    Binding("shift+tab", "focus_previous", "Previous field", id="focus_previous", priority=True, show=False),
 ]
 
 MAIN_BINDINGS: list[Binding] = [

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from exporter_tui.tui.bindings import DIALOG_CLOSE
+from exporter_tui.tui.widgets.text_inputs import OrderedInput, OrderedTextArea
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -56,7 +57,7 @@ class PathPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label(self.title_text, classes="dialog-text")
-            yield Input(self.value, placeholder="path to a .json file", id="path")
+            yield OrderedInput(self.value, placeholder="path to a .json file", id="path")
             yield Static("Enter: OK   Escape: cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
@@ -82,7 +83,7 @@ class PasteDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box tall"):
             yield Label("Paste a JSON body (your terminal's paste key), then ctrl+s", classes="dialog-text")
-            yield TextArea(self.initial, language=None, id="pasted", soft_wrap=True)
+            yield OrderedTextArea(self.initial, language=None, id="pasted", soft_wrap=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Import [ctrl+s]", id="accept", variant="primary")
                 yield Button("Cancel [esc]", id="cancel")

@@ -31,6 +31,7 @@ from exporter_tui.tui.messages import RequestRow, RunProgress
 from exporter_tui.tui.screens.dialogs import ConfirmDialog
 from exporter_tui.tui.widgets.log_pane import LogPane
 from exporter_tui.tui.widgets.tables import KeyedTable
+from exporter_tui.tui.widgets.text_inputs import OrderedInput
 
 RUNS_SHOWN = 50
 
@@ -47,7 +48,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter: id, name, target, type, status... (Enter: done, Esc: clear)", id="filter", compact=True)
+        yield OrderedInput(placeholder="filter: id, name, target, type, status... (Enter: done, Esc: clear)", id="filter", compact=True)
         yield KeyedTable(REQUEST_COLUMNS, drop=REQUEST_DROP, min_flex=12, id="requests")
         with Vertical(id="runs-pane"):
             yield KeyedTable(RUN_COLUMNS, id="runs")

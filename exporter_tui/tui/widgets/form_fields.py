@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Select, Static
 from exporter_tui.core.durations import get_zone, parse_ds, parse_duration
 from exporter_tui.core.models import CatchUp, DateFormat, Dsf, Extension, Medium, Policy
 from exporter_tui.tui.form_logic import parse_time
+from exporter_tui.tui.widgets.text_inputs import OrderedInput
 
 EXTENSIONS = get_args(Extension)
 DSFS = get_args(Dsf)
@@ -199,7 +200,7 @@ def text_field(
     value: str = "",
 ) -> FieldBox:
     validators = VALIDATORS[kind]() if kind in VALIDATORS else None
-    control = Input(
+    control = OrderedInput(
         value,
         placeholder=placeholder,
         compact=True,
