@@ -1,5 +1,9 @@
 """The installed `exporter-tui` in a real terminal (tmux, 80x24): create a request with the keyboard,
-run it, and read "done" off the screen."""
+run it, and read "done" off the screen.
+
+No step sleeps: each waits (polling the screen, with a deadline) for the screen it needs. The
+Tabs and the text after them go out together, as from a typist faster than a busy app, so the
+test also holds the app to its promise that keys take effect in the order typed."""
 
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ pytestmark = [
 ]
 
 
+BOX_EDGE = "│"  # an item's fields sit inside its box
+
+
 class Tmux:
     """One detached tmux session on a private server socket, 80 columns by 24 rows."""
 
@@ -37,16 +44,12 @@ class Tmux:
         done = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10)
         return done.stdout
 
-    def keys(self, *keys: str, literal: bool = False) -> None:
-        """Send keys at a typist's pace: one key name per send, with a short gap, as a burst of
-        keys in one terminal read can reach the app as one chunk of text."""
-        if literal:
-            self.tmux("send-keys", "-t", self.name, "-l", *keys)
-            time.sleep(0.15)
-            return
-        for key in keys:
-            self.tmux("send-keys", "-t", self.name, key)
-            time.sleep(0.15)
+    def keys(self, *keys: str) -> None:
+        """Key names (Tab, C-s) or single characters, sent as the terminal would send them."""
+        self.tmux("send-keys", "-t", self.name, *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.name, "-l", text)
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.name)
@@ -57,8 +60,20 @@ class Tmux:
             text = self.screen()
             if check(text):
                 return text
-            time.sleep(0.1)
+            time.sleep(0.05)  # the poll interval, not a wait for something to happen
         raise AssertionError(f"never saw {what}; the screen was:\n{self.screen()}")
+
+    def field_line(self, caption: str, screen: str) -> str:
+        """The line of the form field captioned `caption` ("" when it is scrolled out of sight)."""
+        return next((line for line in screen.splitlines() if line.lstrip(" " + BOX_EDGE).startswith(caption + "  ")), "")
+
+    def fill(self, tabs: int, caption: str, text: str) -> None:
+        """Tab `tabs` times and type `text` at once, as a typist does, then wait until the field
+        captioned `caption` shows it (its tail, as a long value scrolls): the keys after a Tab go to
+        the next field however busy the app is, so nothing here waits for the focus to move."""
+        self.keys(*["Tab"] * tabs)
+        self.type(text)
+        self.wait_for(lambda s: text[-20:] in self.field_line(caption, s), f"{text!r} in the field {caption!r}")
 
     def close(self) -> None:
         self.tmux("kill-server")
@@ -71,22 +86,15 @@ def test_create_and_run_a_request_in_a_real_terminal(tmp_path: Path) -> None:
     try:
         term.wait_for(lambda s: "Requests (0)" in s, "the main screen")
         term.keys("n")
-        term.wait_for(lambda s: "Not valid yet" in s, "the compose screen, drawn after the Name field took the focus")
-        term.keys("tmux request", literal=True)  # Name has the focus
-        term.keys("Tab", "Tab", "Tab")  # Type, Every (P1D), Starting
-        term.keys("2025-03-01T00:00Z", literal=True)
-        for _ in range(8):  # Catch up, File type, Time zone, Template, CSV delimiter, File name, Date format, + column
-            term.keys("Tab")
-        term.keys("Tab")  # the item's Targets
-        term.keys(TEMPERATURE, literal=True)
-        term.keys("Tab", "Tab")  # Labels, Channel id
-        term.keys(DEMO_CHANNEL, literal=True)
-        term.keys("Tab")
-        term.keys("events.data", literal=True)
-        term.keys("Tab")
-        term.keys("2025-03-09T00:00Z", literal=True)
-        term.keys("Tab")
-        term.keys("2025-03-09T01:00Z", literal=True)
+        term.wait_for(lambda s: "Not valid yet" in s, "the compose screen")
+        term.fill(0, "Name", "tmux request")  # Name has the focus
+        term.fill(3, "Starting", "2025-03-01T00:00Z")  # past Type and Every (P1D)
+        # past Catch up, File type, Time zone, Template, CSV delimiter, File name, Date format, + column
+        term.fill(9, "Targets", TEMPERATURE)
+        term.fill(2, "Channel id", DEMO_CHANNEL)  # past Labels
+        term.fill(1, "Subtopic", "events.data")
+        term.fill(1, "From", "2025-03-09T00:00Z")
+        term.fill(1, "To", "2025-03-09T01:00Z")
         term.wait_for(lambda s: "Valid. ctrl+s saves it" in s, "a valid form")
         term.keys("C-s")
         screen = term.wait_for(lambda s: "Requests (1)" in s, "the saved request")
