@@ -152,8 +152,12 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(
         assert db_rows(db, "PRAGMA integrity_check") == [("ok",)]
         whole_files(exports)
     capsys.readouterr()
-    # Recovery: past the heartbeat timeout, run-due takes over the runs of the dead processes.
-    time.sleep(HEARTBEAT_TIMEOUT + 0.5)
+    # Recovery: once every heartbeat of the dead processes is older than the timeout, run-due takes over their runs.
+    deadline = time.monotonic() + 30
+    fresh = "SELECT count(*) FROM runs WHERE status = 'inProgress' AND coalesce(heartbeat_at, 0) >= {}"
+    while db_rows(db, fresh.format(time.time() - HEARTBEAT_TIMEOUT - 0.1))[0][0]:
+        assert time.monotonic() < deadline, "a heartbeat kept beating after every process was gone"
+        time.sleep(0.05)
     for _ in range(10):
         if not remaining():
             break

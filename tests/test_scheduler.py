@@ -508,7 +508,7 @@ def test_max_parallel_bounds_the_runs_in_flight_and_a_request_runs_one_at_a_time
     seed(ctx, T0, T0 + 12 * H)
     for _ in range(3):
         create(store, recurring("PT1H", T0, catch_up="all"), T0)
-    lock = threading.Lock()
+    lock = threading.Condition()
     in_flight: dict[str, str] = {}  # run id -> request id
     peak = [0]
     same_request: list[RunEvent] = []
@@ -520,10 +520,12 @@ def test_max_parallel_bounds_the_runs_in_flight_and_a_request_runs_one_at_a_time
                     same_request.append(event)
                 in_flight[event.run_id] = event.request_id
                 peak[0] = max(peak[0], len(in_flight))
+                lock.notify_all()
+                # The first runs hold on until `parallel` are in flight, so every worker has one in hand;
+                # a scheduler running fewer at once leaves them waiting out the deadline, and the peak shows it.
+                lock.wait_for(lambda: peak[0] >= parallel, timeout=10)
             elif event.kind in ("done", "failed"):
                 in_flight.pop(event.run_id, None)
-        if event.kind == "started":
-            time.sleep(0.1)  # a slow start, so that every worker has one in hand
 
     runs = make_scheduler(ctx, store, clock=FakeClock(T0 + 2 * H + 5 * M), sink=sink).run_due()
     assert [r.status for r in runs] == ["done"] * 6
@@ -545,7 +547,7 @@ def test_serve_stops_the_run_in_hand_as_interrupted_and_leaves_no_file(tmp_path,
         seen.append(event)
         if event.kind == "progress" and not stop.is_set():
             stop.set()
-            time.sleep(0.3)
+            assert scheduler._stopping.wait(timeout=30)  # serve has seen `stop` and asks the run in hand to end
 
     scheduler = make_scheduler(ctx, store, clock=clock, sink=sink)
     thread = threading.Thread(target=scheduler.serve, args=(stop,), kwargs={"grace": 20.0})

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,13 +33,12 @@ def one_time_body() -> dict:
     return body
 
 
-async def wait_until(pilot, check, rounds: int = 200) -> None:
-    """Let the app run until `check()` holds (bounded, so a broken scheduler fails the test instead of hanging it)."""
-    for _ in range(rounds):
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never got there")
+async def wait_until(pilot, check, seconds: float = 30.0) -> None:
+    """Let the app run until `check()` holds (with a deadline, so a broken scheduler fails the test instead of hanging it)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the app never got there"
+        await pilot.pause(0.05)  # the poll interval, not a wait for something to happen
 
 
 async def test_the_in_app_scheduler_runs_a_queued_one_time_request(tmp_path: Path) -> None:
@@ -65,10 +65,9 @@ async def test_a_headless_scheduler_is_shown_and_not_doubled(tmp_path: Path) -> 
     headless = subprocess.Popen([exe, "--home", str(ctx.paths.data_dir), "--headless"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     store = ctx.open_store()
     try:
-        for _ in range(400):
-            if store.lease_holder(LEASE) is not None or headless.poll() is not None:
-                break
-            await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while store.lease_holder(LEASE) is None and headless.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the poll interval
         holder = store.lease_holder(LEASE)
         assert holder is not None, headless.communicate(timeout=5)
         app = make_app(ctx, scheduler=True, clock=utc_now)
