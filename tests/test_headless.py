@@ -29,6 +29,8 @@ from sched_fixtures import (
 from exporter_tui.scheduler.service import Scheduler
 from exporter_tui.store.store import Store
 
+pytestmark = pytest.mark.slow  # headless processes
+
 PASSWORD = "pw-Sekr1t-5571"
 TOKEN = "tok-Hidden-9134"
 SECRETS_CONFIG = f"""

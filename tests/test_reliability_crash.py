@@ -40,6 +40,8 @@ from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of, temp_path
 from exporter_tui.service.runs import job_windows
 from exporter_tui.sources.embedded import write_readings
 
+pytestmark = pytest.mark.slow  # processes started and killed at random points
+
 REPO = Path(__file__).resolve().parent.parent
 HEARTBEAT_TIMEOUT = 1.0
 CONFIG = f"""[identity]

@@ -37,6 +37,8 @@ from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of
 from exporter_tui.sources.embedded import write_readings
 from exporter_tui.store.schema import SCHEMA_VERSION
 
+pytestmark = pytest.mark.slow  # a CLI process per fault
+
 REPO = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 120  # seconds: a hang fails the test instead of stalling it
 

@@ -34,6 +34,8 @@ from exporter_tui.core.errors import RequestInvalid, json_path
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
 
+pytestmark = pytest.mark.slow  # hundreds of generated inputs
+
 Loc = tuple[str | int, ...]
 FIELD_LIMIT = 20_000  # characters of a generated oversized string (the 10 MB body cap has its own test)
 

@@ -29,6 +29,8 @@ from sched_fixtures import (
 
 from exporter_tui.pipeline.files import manifest_path
 
+pytestmark = pytest.mark.slow  # processes racing on one database
+
 # Every worker loads everything first, then waits for the go file, so they really start together.
 WORKER = r"""
 import json, sys, time

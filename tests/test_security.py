@@ -516,6 +516,7 @@ class _ListHandler(logging.Handler):
         self.sink.add(self.format(record))
 
 
+@pytest.mark.slow  # every command, the headless service among them, as processes
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, full_size: bool

@@ -58,6 +58,7 @@ async def test_the_in_app_scheduler_runs_a_queued_one_time_request(tmp_path: Pat
     store.close()
 
 
+@pytest.mark.slow  # a headless process
 @pytest.mark.skipif(shutil.which("exporter-tui", path=os.path.dirname(sys.executable)) is None, reason="exporter-tui is not installed")
 async def test_a_headless_scheduler_is_shown_and_not_doubled(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", config=FAST, demo=False)

@@ -23,6 +23,7 @@ from exporter_tui.sources.demo import DEMO_CHANNEL
 
 EXE = shutil.which("exporter-tui", path=os.path.dirname(sys.executable))
 pytestmark = [
+    pytest.mark.slow,  # the installed app in a real terminal
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed, so there is no real terminal to drive"),
     pytest.mark.skipif(EXE is None, reason="the exporter-tui command is not installed in this environment"),
 ]
