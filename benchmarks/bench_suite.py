@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,6 +61,7 @@ def busy_core(on: bool) -> Iterator[None]:
 @dataclass
 class Timed:
     seconds: float
+    cpu: float  # user + system seconds of the command and every process it waited for
     code: int
     summary: str
     load_before: float
@@ -68,12 +70,15 @@ class Timed:
 
 def timed(command: str, cwd: Path) -> Timed:
     before = load()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     done = subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, env=clean_env())
     seconds = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     lines = [line for line in (done.stdout + done.stderr).splitlines() if re.search(r"\d+ (passed|failed|error)", line)]
     summary = lines[-1].strip("= ") if lines else (done.stdout + done.stderr).strip()[-300:]
-    return Timed(seconds, done.returncode, summary, before, load())
+    return Timed(seconds, cpu, done.returncode, summary, before, load())
 
 
 def clean_env() -> dict[str, str]:
@@ -101,7 +106,7 @@ def suite_runs(phase: str, runs: int, work: Path, command: str) -> tuple[list[Ti
             result = timed(command, clone)
             results.append(result)
             print(
-                f"  {phase} run {i + 1}: {result.seconds:6.1f} s  exit {result.code}  load {result.load_before:.2f} -> "
+                f"  {phase} run {i + 1}: {result.seconds:6.1f} s (CPU {result.cpu:6.1f} s)  exit {result.code}  load {result.load_before:.2f} -> "
                 f"{result.load_after:.2f}  {result.summary}",
                 flush=True,
             )
@@ -119,7 +124,7 @@ def tui_runs(clone: Path, runs: int, busy: bool) -> list[Timed]:
             result = timed(command, clone)
             results.append(result)
             print(
-                f"  TUI run {i + 1:2d}: {result.seconds:6.1f} s  exit {result.code}  load {result.load_before:.2f} -> "
+                f"  TUI run {i + 1:2d}: {result.seconds:6.1f} s (CPU {result.cpu:6.1f} s)  exit {result.code}  load {result.load_before:.2f} -> "
                 f"{result.load_after:.2f}  {result.summary}",
                 flush=True,
             )
@@ -157,15 +162,15 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print("| phase | runs | median | min | max | failed runs | load average (1 min) during |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| phase | runs | median | min | max | CPU (median) | failed runs | load average (1 min) during |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for phase, results in table:
         secs = [r.seconds for r in results]
         loads = [x for r in results for x in (r.load_before, r.load_after)]
         failed = sum(r.code != 0 for r in results)
         print(
             f"| {phase} | {len(secs)} | {statistics.median(secs) / 60:.1f} min | {min(secs) / 60:.1f} min | {max(secs) / 60:.1f} min "
-            f"| {failed} | {min(loads):.1f}-{max(loads):.1f} |"
+            f"| {statistics.median(r.cpu for r in results) / 60:.1f} min | {failed} | {min(loads):.1f}-{max(loads):.1f} |"
         )
     if tui:
         secs = [r.seconds for r in tui]
@@ -173,7 +178,7 @@ def main() -> None:
         green = sum(r.code == 0 for r in tui)
         print(
             f"| TUI tests ({args.tui_phase}) | {len(tui)} | {statistics.median(secs):.0f} s | {min(secs):.0f} s | {max(secs):.0f} s "
-            f"| {len(tui) - green} ({green}/{len(tui)} green) | {min(loads):.1f}-{max(loads):.1f} |"
+            f"| {statistics.median(r.cpu for r in tui):.0f} s | {len(tui) - green} ({green}/{len(tui)} green) | {min(loads):.1f}-{max(loads):.1f} |"
         )
 
 
