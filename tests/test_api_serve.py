@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from api_server import free_port, wait_until
 from sched_fixtures import CHANNEL, SUBTOPIC, TARGET, make_home, seed, utc
+
+pytestmark = pytest.mark.slow  # serve as a process
 
 START, END = utc(2024, 1, 1), utc(2024, 1, 2)
 

@@ -28,6 +28,8 @@ from exporter_tui.context import Context
 from exporter_tui.service.scheduling import make_scheduler
 from exporter_tui.sources.embedded import ReadingsWriter
 
+pytestmark = pytest.mark.slow  # real processes signalled during a 1M-reading export
+
 START = utc(2026, 3, 2)
 READINGS = 1_000_000  # ten chunks of 100 000: the run reads for a while after its first progress step
 
