@@ -54,6 +54,7 @@ class ExportsSettings(_Section):
     excel_max_rows: int = Field(default=1_048_576, ge=2, le=1_048_576)
     pdf_row_cap: int = Field(default=5_000, ge=1, le=10_000_000)
     retention_days: float = Field(default=30.0, gt=0, le=36_600)
+    max_disk_mb: float = Field(default=0.0, ge=0)  # 0: no disk budget
     file_mode: int = Field(default=0o600, ge=0, le=0o777)
     dir_mode: int = Field(default=0o700, ge=0, le=0o777)
 

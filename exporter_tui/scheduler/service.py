@@ -5,12 +5,19 @@ stopped):
 1. recover: a run inProgress whose heartbeat stopped (its process died) fails as
    "interrupted", its partial files are removed, and it is retried in the same row under the
    retry policy;
-2. retention: done runs older than `exports.retention_days` lose their file and manifest and
+2. retention: done runs older than `exports.retention_days`, then the oldest ones past the
+   disk budget `exports.max_disk_mb` (never the newest), lose their file and manifest and
    become expired;
 3. work: every request with queued runs due (oneTime, manual, retries) or ended intervals not
-   yet decided gets one job on a pool of `scheduler.max_parallel` threads. A job has its own
+   yet decided waits for a slot on a pool of `scheduler.max_parallel` threads. A job has its own
    Store connection and Source; it runs the request's queued runs, then decides and claims the
    request's intervals one at a time (so `all` catches up oldest first) until none is left.
+
+The fair queue: when a slot frees, it takes the waiting request of the owner whose last start
+is oldest (an owner who never started a run first), and of that owner's the one waiting
+longest; so one owner's many runs never hold back another's single one, and each owner's runs
+keep their FIFO order. Last starts are read from the database (every process's runs count)
+and from this scheduler's own picks not yet claimed.
 
 What a run does (its export, its files, its messages) is not the scheduler's business: the
 service layer hands it a `RunLife` (service/scheduling.py), as a job function is handed to a
@@ -32,6 +39,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -42,7 +50,7 @@ from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules, interval_bounds
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
-from exporter_tui.store.timeutil import iso_from_unix
+from exporter_tui.store.timeutil import iso_from_unix, unix_from_iso
 
 Clock = Callable[[], datetime]
 RetryAt = Callable[[Run], float | None]
@@ -79,10 +87,25 @@ class RunLife(Protocol):
         """Delete the file of a run past the retention; a note saying what was done."""
         ...
 
+    def disk_usage(self, run: Run) -> int:
+        """Bytes the done run's files take on disk (what the disk budget counts)."""
+        ...
+
 
 def _takes_runs(stored: StoredRequest | None, run: Run) -> bool:
     """Queued runs of a paused request wait, unless someone asked for them by hand."""
     return stored is not None and (not stored.paused or run.origin != "schedule")
+
+
+@dataclass
+class Waiting:
+    """A request with work, waiting for a slot."""
+
+    request_id: str
+    owner: str
+    since: float  # when its oldest queued run was queued, or its oldest undecided interval ended
+    queued: list[str]  # its queued runs due, oldest first
+    now: datetime | None = None  # the tick's schedule instant (None: the clock)
 
 
 class Scheduler:
@@ -104,7 +127,11 @@ class Scheduler:
         self.clock: Clock = clock or utc_clock
         self.holder = holder or f"{holder_id()}:{uuid.uuid4().hex[:6]}"
         self._stopping = threading.Event()
-        self._in_hand: dict[str, Future[list[Run]]] = {}
+        self._futures: list[Future[list[Run]]] = []
+        self._queue_lock = threading.Lock()  # guards the three below
+        self._waiting: dict[str, Waiting] = {}  # request id -> its work, until a slot takes it
+        self._active: set[str] = set()  # request ids a slot is working on
+        self._picked: dict[str, float] = {}  # owner -> when a slot last took work of theirs
         self._running: set[str] = set()  # run ids executing in this scheduler
         self._running_lock = threading.Lock()
         self._shared_told = False
@@ -116,7 +143,7 @@ class Scheduler:
     @property
     def busy(self) -> bool:
         """Whether jobs are still running (after `serve` returned, the ones that did not stop in time)."""
-        return any(not f.done() for f in self._in_hand.values())
+        return any(not f.done() for f in self._futures)
 
     # -- what is due ---------------------------------------------------------------------
     def plan(self, now: datetime) -> list[PlannedInterval]:
@@ -150,19 +177,22 @@ class Scheduler:
         instant and the clock, so a retry requeued during this tick (by the clock) runs in it."""
         return max(now, self.clock())
 
-    def _work(self, now: datetime) -> dict[str, list[str]]:
-        """Request id -> its queued runs due now, for every request that has something to do."""
+    def _work(self, now: datetime) -> dict[str, Waiting]:
+        """Request id -> its work, for every request that has something to do now."""
         active = {sr.id: sr for sr in self.store.all_active_requests()}
-        work: dict[str, list[str]] = {}
+        work: dict[str, Waiting] = {}
         for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT):
-            if _takes_runs(active.get(run.request_id), run):
-                work.setdefault(run.request_id, []).append(run.id)
+            stored = active.get(run.request_id)
+            if stored is not None and _takes_runs(stored, run):
+                work.setdefault(run.request_id, Waiting(run.request_id, stored.owner, unix_from_iso(run.created_at), [])).queued.append(
+                    run.id
+                )
         for sr in active.values():
-            if sr.request.type == "recurring" and not sr.paused:
+            if sr.request.type == "recurring" and not sr.paused and sr.id not in work:
                 schedule = schedule_of(sr)
                 considered = ledger.watermark(schedule, ledger.considered_through(self.store, sr.id))
                 if schedule.last_index_at(now) > considered:
-                    work.setdefault(sr.id, [])
+                    work[sr.id] = Waiting(sr.id, sr.owner, schedule.at(considered + 1).timestamp(), [])
         return work
 
     # -- running -------------------------------------------------------------------------
@@ -192,7 +222,7 @@ class Scheduler:
                 stop.wait(self.settings.tick)
         finally:
             self._stopping.set()
-            wait_futures(list(self._in_hand.values()), timeout=grace)
+            wait_futures(list(self._futures), timeout=grace)
             pool.shutdown(wait=False, cancel_futures=True)
             try:
                 self.store.release_lease(LEASE, self.holder)
@@ -200,38 +230,71 @@ class Scheduler:
                 pass  # it expires by itself
 
     def _tick(self, pool: ThreadPoolExecutor, now: datetime | None) -> list[Future[list[Run]]]:
-        """Recover, expire, and hand each request with work to the pool (once: not while in hand)."""
+        """Recover, expire, and put each request with work in the fair queue (once: not while
+        waiting or worked on), with one slot task on the pool for it."""
         at = now or self.clock()
         self._recover()
         self._expire(at)
-        self._in_hand = {rid: f for rid, f in self._in_hand.items() if not f.done()}
+        work = self._work(at)
         submitted = []
-        for request_id, queued in self._work(at).items():
-            if request_id not in self._in_hand:
-                future = pool.submit(self._job, request_id, queued, now)
-                self._in_hand[request_id] = future
+        with self._queue_lock:
+            self._futures = [f for f in self._futures if not f.done()]
+            for request_id, waiting in work.items():
+                if request_id in self._waiting or request_id in self._active:
+                    continue
+                waiting.now = now
+                self._waiting[request_id] = waiting
+                future = pool.submit(self._slot)
+                self._futures.append(future)
                 submitted.append(future)
         return submitted
 
-    def _job(self, request_id: str, queued: list[str], now: datetime | None) -> list[Run]:
-        """All the work of one request, in a worker thread with its own Store (each run opens its Source)."""
+    def _slot(self) -> list[Run]:
+        """A slot freed: take the fairest waiting request and do its work, with a Store of this worker thread."""
         store = self.ctx.open_store()
-        ran: list[Run] = []
         try:
-            for run_id in queued:
-                if self._stopping.is_set():
-                    return ran
-                claimed = store.claim_run(run_id, self.holder, now=self.clock())
-                if claimed is not None:
-                    ran.append(self._execute(store, claimed))
-            while not self._stopping.is_set():
-                claimed = self._claim_next(store, request_id, now or self.clock())
-                if claimed is None:
-                    break
-                ran.append(self._execute(store, claimed))
-            return ran
+            with self._queue_lock:
+                waiting = self._fairest(store.last_starts())
+                if waiting is None:
+                    return []
+                self._picked[waiting.owner] = self.clock().timestamp()
+                self._active.add(waiting.request_id)
+            try:
+                return self._job(store, waiting)
+            finally:
+                with self._queue_lock:
+                    self._active.discard(waiting.request_id)
         finally:
             store.close()
+
+    def _fairest(self, last_starts: dict[str, float]) -> Waiting | None:
+        """Under the queue lock: the waiting request of the owner whose last start is oldest,
+        the longest waiting of theirs; it leaves the queue."""
+        if not self._waiting:
+            return None
+
+        def last_start(owner: str) -> float:
+            return max(last_starts.get(owner, float("-inf")), self._picked.get(owner, float("-inf")))
+
+        chosen = min(self._waiting.values(), key=lambda w: (last_start(w.owner), w.since))
+        return self._waiting.pop(chosen.request_id)
+
+    def _job(self, store: Store, waiting: Waiting) -> list[Run]:
+        """All the work of one request (each run opens its Source)."""
+        request_id, now = waiting.request_id, waiting.now
+        ran: list[Run] = []
+        for run_id in waiting.queued:
+            if self._stopping.is_set():
+                return ran
+            claimed = store.claim_run(run_id, self.holder, now=self.clock())
+            if claimed is not None:
+                ran.append(self._execute(store, claimed))
+        while not self._stopping.is_set():
+            claimed = self._claim_next(store, request_id, now or self.clock())
+            if claimed is None:
+                break
+            ran.append(self._execute(store, claimed))
+        return ran
 
     def _claim_next(self, store: Store, request_id: str, now: datetime) -> Run | None:
         try:
@@ -321,13 +384,33 @@ class Scheduler:
             self.runs.failed_for_good(self.store, self.store.get_run(run.id), self.sink)
 
     def _expire(self, now: datetime) -> None:
-        """Done runs older than the retention: delete the file and its manifest, mark the run expired."""
+        """Done runs older than the retention, then the oldest past the disk budget: delete the
+        file and its manifest, mark the run expired."""
         cutoff = now.timestamp() - self.ctx.settings.exports.retention_days * 86400
         for run in self.store.runs_done_before(cutoff):
-            if not self.store.expire_done_run(run.id, self.clock()):
-                continue
-            note = self.runs.expired(run)
-            self.sink(RunEvent("info", f"run {run.id[:8]} expired (finished {run.finished_at}); {note}", run.id, run.request_id))
+            self._expire_run(run, f"finished {run.finished_at}")
+        self._keep_disk_budget()
+
+    def _keep_disk_budget(self) -> None:
+        """While the done runs' files take more than `exports.max_disk_mb`, the longest finished
+        expires; the newest (the run that just finished) never does."""
+        budget = self.ctx.settings.exports.max_disk_mb * 1024 * 1024
+        if not budget:
+            return
+        done = self.store.done_runs_oldest_first()
+        sizes = [self.runs.disk_usage(run) for run in done]
+        used = sum(sizes)
+        for run, size in zip(done[:-1], sizes, strict=False):
+            if used <= budget:
+                break
+            self._expire_run(run, f"the exports take {used / 1048576:.1f} MB, over the budget of {budget / 1048576:g} MB")
+            used -= size  # expired here or by another scheduler meanwhile: its file goes either way
+
+    def _expire_run(self, run: Run, why: str) -> None:
+        if not self.store.expire_done_run(run.id, self.clock()):
+            return
+        note = self.runs.expired(run)
+        self.sink(RunEvent("info", f"run {run.id[:8]} expired ({why}); {note}", run.id, run.request_id))
 
     # -- lease ---------------------------------------------------------------------------
     def _renew_lease(self) -> None:

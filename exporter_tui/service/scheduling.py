@@ -53,6 +53,13 @@ class ExportRuns:
             p.unlink(missing_ok=True)
         return f"deleted {data.name} and its manifest"
 
+    def disk_usage(self, run: Run) -> int:
+        """The file and its manifest, in bytes; 0 for what is gone."""
+        if not run.file_path:
+            return 0
+        data = Path(run.file_path)
+        return sum(p.stat().st_size for p in (data, *manifest_paths(data)) if p.is_file())
+
 
 def make_scheduler(
     ctx: Context, store: Store, *, sink: EventSink = ignore, clock: Clock | None = None, holder: str | None = None

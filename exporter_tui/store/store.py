@@ -25,7 +25,7 @@ import sqlite_utils
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
 from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate, windows_json
-from exporter_tui.store.timeutil import iso, iso_from_unix, utcnow
+from exporter_tui.store.timeutil import iso, iso_from_unix, unix_from_iso, utcnow
 
 RUN_STATUSES = ("notProcessed", "inProgress", "done", "failed", "expired")
 ORIGINS = ("tui", "cli", "schedule", "api")
@@ -314,7 +314,7 @@ class Store:
         stamp = iso(now)
         with self.transaction() as conn:
             if request.type == "oneTime" and max_queued is not None:
-                self._check_queue(conn, max_queued)
+                self._check_queue(conn, actor, max_queued)
             conn.execute(
                 "INSERT INTO requests (id, name, type, extension, targets, periodicity, period_start, owner, body, paused, created_at, updated_at, deleted_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL)",
@@ -343,10 +343,23 @@ class Store:
         run_id = self.insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
         conn.execute("UPDATE runs SET next_attempt_at = ? WHERE id = ?", (planned.not_before, run_id))
 
-    def _check_queue(self, conn: sqlite3.Connection, max_queued: int) -> None:
-        queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
-        if queued >= max_queued:
+    def _check_queue(self, conn: sqlite3.Connection, owner: str, max_queued: int) -> None:
+        if self._queue_full(conn, owner, max_queued):
             raise LimitReached(QUEUE_FULL)
+
+    @staticmethod
+    def _queue_full(conn: sqlite3.Connection, owner: str, max_queued: int) -> bool:
+        """`limits.max_queued_runs` counts per owner: one owner's full queue never refuses another's runs."""
+        queued = conn.execute(
+            "SELECT count(*) FROM runs JOIN requests ON requests.id = runs.request_id WHERE runs.status = 'notProcessed' AND requests.owner = ?",
+            (owner,),
+        ).fetchone()[0]
+        return bool(queued >= max_queued)
+
+    @staticmethod
+    def _owner_of(conn: sqlite3.Connection, request_id: str) -> str:
+        row = conn.execute("SELECT owner FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return row[0] if row else ""
 
     def get_request(self, rid: str, include_deleted: bool = False) -> StoredRequest:
         rows = self.query("SELECT * FROM requests WHERE id = ?", (rid,))
@@ -434,7 +447,7 @@ class Store:
         detail: dict[str, Any] = {} if was == request.type else {"type": f"{was} -> {request.type}"}
         with self.transaction() as conn:
             if was == "recurring" and request.type == "oneTime" and max_queued is not None:
-                self._check_queue(conn, max_queued)
+                self._check_queue(conn, current.owner, max_queued)
             conn.execute(
                 "UPDATE requests SET name = ?, type = ?, extension = ?, targets = ?, periodicity = ?, period_start = ?, body = ?, updated_at = ?"
                 " WHERE id = ? AND deleted_at IS NULL",
@@ -542,7 +555,7 @@ class Store:
         now = now or utcnow()
         with self.transaction() as conn:
             if max_queued is not None:
-                self._check_queue(conn, max_queued)
+                self._check_queue(conn, self._owner_of(conn, request_id), max_queued)
             busy = conn.execute("SELECT count(*) FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone()[0]
             if busy and origin != "schedule":
                 raise LimitReached("the request is already running; wait for its run to finish")
@@ -582,10 +595,8 @@ class Store:
         the request is running now. `origin` is `schedule`, or `cli`/`tui` when `run ID` takes
         the interval before the scheduler does.
         """
-        if max_queued is not None:
-            queued = conn.execute("SELECT count(*) FROM runs WHERE status = 'notProcessed'").fetchone()[0]
-            if queued >= max_queued:
-                return None
+        if max_queued is not None and self._queue_full(conn, self._owner_of(conn, request_id), max_queued):
+            return None
         if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND nominal_time = ?", (request_id, nominal)).fetchone():
             return None
         if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
@@ -639,6 +650,14 @@ class Store:
             (ts, limit),
         )
         return [self._to_run(r) for r in rows]
+
+    def last_starts(self) -> dict[str, float]:
+        """Owner -> when a run of theirs last started (Unix seconds), for the fair queue."""
+        rows = self.query(
+            "SELECT requests.owner AS owner, max(runs.started_at) AS at FROM runs JOIN requests ON requests.id = runs.request_id"
+            " WHERE runs.started_at IS NOT NULL GROUP BY requests.owner"
+        )
+        return {r["owner"]: unix_from_iso(r["at"]) for r in rows}
 
     def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> str | None:
         """Record a running run's progress; returns its pending cancel request, if any."""
@@ -792,6 +811,11 @@ class Store:
     def runs_done_before(self, before: float) -> list[Run]:
         """Done runs finished before `before` (Unix seconds): the retention candidates."""
         rows = self.query("SELECT * FROM runs WHERE status = 'done' AND finished_at < ?", (iso_from_unix(before),))
+        return [self._to_run(r) for r in rows]
+
+    def done_runs_oldest_first(self) -> list[Run]:
+        """Done runs, the longest finished first: the disk budget's candidates."""
+        rows = self.query("SELECT * FROM runs WHERE status = 'done' ORDER BY finished_at, rowid")
         return [self._to_run(r) for r in rows]
 
     def log_run(self, run_id: str, level: str, message: str, now: datetime | None = None) -> None:

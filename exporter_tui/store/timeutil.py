@@ -17,3 +17,7 @@ def iso_from_unix(ts: float | None) -> str | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def unix_from_iso(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
