@@ -334,3 +334,35 @@ def test_the_signing_key_file_is_created_once_0600(tmp_path: Path) -> None:
     first = signing_key("", tmp_path)
     assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
     assert signing_key("", tmp_path) == first and signing_key("configured", tmp_path) == b"configured"
+
+
+def _unusable(resp) -> str:
+    """A 503 with the Connectif error body, saying why; never a traceback."""
+    assert resp.status_code == 503, resp.text
+    body = resp.json()
+    assert body["validationErrors"] == [] and "Traceback" not in resp.text
+    return body["detail"]
+
+
+def test_an_unusable_store_answers_503_and_the_file_is_left_as_it_was(keyed) -> None:
+    import sqlite3
+
+    db = keyed.paths.database
+    with running_api(keyed) as served, served.client(ALICE) as c:
+        assert c.post("/exports", json=one_time()).status_code == 201
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA user_version = 99")  # written by a newer exporter-tui
+        conn.close()
+        assert "newer than this app's" in _unusable(c.get("/exports"))
+        assert "newer than this app's" in _unusable(c.post("/exports", json=one_time()))
+        health = c.get("/health")
+        assert health.status_code == 503 and health.json()["store"].startswith("unusable:")
+
+        for side in (Path(f"{db}-wal"), Path(f"{db}-shm")):
+            side.unlink(missing_ok=True)
+        garbage = b"not a database, just bytes " * 200
+        db.write_bytes(garbage)
+        assert "not a usable exporter-tui database" in _unusable(c.get("/runs"))
+        assert "not a usable exporter-tui database" in _unusable(c.post("/exports", json=one_time()))
+        assert c.get("/health").status_code == 503
+    assert db.read_bytes() == garbage
