@@ -7,7 +7,8 @@ data says, secrets stay in the config, files are private, SQL is only ever data.
 - Injection: text starting with = + - @ tab or CR gets a leading apostrophe in CSV and Excel
   cells and headers (numbers stay numbers); JSON keeps the text as it is.
 - Secrets: SMTP password, bot token, webhook URLs and the readers token never reach the
-  database (WAL included), the manifests, the export files, the outputs or the logs.
+  database (WAL included), the manifests, the export files, the outputs or the logs; nor do
+  the API's key secrets and signing key, in `serve`'s logs and answers included.
 - Permissions: database and export files 0600, folders 0700 (or the config's modes), with
   the umask out of the way; one warning when the config file is readable by others.
 - Parameterised queries: quotes, SQL and LIKE wildcards in names come back unchanged.
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
@@ -660,6 +662,121 @@ def test_secrets_never_reach_the_database_logs_manifests_files_or_outputs(
     assert leaks == [], leaks
     # The search can find: the config file holds every configured secret.
     assert all(SECRETS[k].encode() in config.read_bytes() for k in ("smtp_cfg", "tg_cfg", "slack_ops", "broken", "readers_cfg"))
+
+
+API_SECRETS = {
+    "key_cfg": "apiKeyCfgSecret4Tq9Wz",
+    "key_env": "apiKeyEnvSecret7Hd2Lp",
+    "signing_env": "apiSigningEnvKey3Mx8Vr",
+}
+
+
+def test_api_key_secrets_never_reach_the_database_logs_files_or_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api_server import free_port, wait_until
+    from sched_fixtures import CHANNEL, SUBTOPIC, TARGET, seed, utc
+
+    from exporter_tui.context import load_context
+
+    s = API_SECRETS
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    config = tmp_path / "config.toml"  # outside the home: everything under the home is the app's writing
+    actions = '["exporter:exports:create", "exporter:exports:list", "exporter:exports:update", "exporter:exports:download"]'
+    config.write_text(
+        f'[identity]\nuser = "tester"\n[scheduler]\ntick = 0.2\n'
+        f'[api.keys.ops]\nsecret = "{s["key_cfg"]}"\nowner = "alice"\nactions = {actions}\n'
+        f'[api.keys.ci]\nowner = "bob"\nactions = {actions}\n'
+    )
+    config.chmod(0o600)
+    start, end = utc(2024, 1, 1), utc(2024, 1, 1, 6)
+    monkeypatch.setenv("EXPORTER_TUI_API_KEY_CI", s["key_env"])
+    seed(load_context(home, config), start, end)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_TUI_")},
+        "EXPORTER_TUI_API_KEY_CI": s["key_env"],
+        "EXPORTER_TUI_API_SIGNING_KEY": s["signing_env"],
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "exporter_tui", "--home", str(home), "--config", str(config), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    answers: list[str] = []
+
+    def call(c: Any, method: str, path: str, **kw: Any) -> Any:
+        resp = c.request(method, path, **kw)
+        answers.append(f"{resp.status_code} {dict(resp.headers)} {resp.text}")
+        return resp
+
+    body = {
+        "type": "oneTime",
+        "format": {"extension": "csv"},
+        "items": [
+            {
+                "params": {
+                    "target": {"value": TARGET},
+                    "channelId": CHANNEL,
+                    "subtopic": SUBTOPIC,
+                    "from": start.timestamp(),
+                    "to": end.timestamp(),
+                }
+            }
+        ],
+    }
+    try:
+
+        def health() -> Any:
+            try:
+                return httpx.get(f"{url}/health", timeout=2).json()
+            except httpx.HTTPError:
+                assert serve.poll() is None, serve.communicate(timeout=5)
+                return None
+
+        wait_until(lambda: (h := health()) and h["scheduler"] == "running in this process", timeout=60, what="serve to answer")
+        for secret, scheme in ((s["key_cfg"], "Bearer"), (s["key_env"], "apiKey")):
+            with httpx.Client(base_url=url, headers={"Authorization": f"{scheme} {secret}"}, timeout=10) as c:
+                rid = call(c, "POST", "/exports", json=body).json()["id"]
+                run = wait_until(
+                    lambda rid=rid: (r := call(c, "GET", f"/exports/{rid}").json())["status"] == "done" and r, timeout=60, what="the run"
+                )
+                assert call(c, "GET", run["fileUrl"]).status_code == 200
+                assert call(c, "GET", f"/exports/{rid}/download").status_code == 200
+                call(c, "GET", "/runs")
+                call(c, "GET", "/metrics")
+                call(c, "PUT", f"/exports/{rid}", json=body)
+                call(c, "DELETE", f"/exports/{rid}")  # the key lacks the action: 403
+            with httpx.Client(base_url=url, timeout=10) as anonymous:
+                for wrong in (f"Bearer {secret}x", f"apiKey x{secret}", f"Basic {secret}", secret):  # near misses: 401, never echoed
+                    assert call(anonymous, "GET", "/exports", headers={"Authorization": wrong}).status_code == 401
+        live = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}  # the WAL holds the latest writes
+    finally:
+        serve.terminate()
+        out, err = serve.communicate(timeout=30)
+    assert serve.returncode == 0, err
+    audit = subprocess.run(
+        [sys.executable, "-m", "exporter_tui", "--home", str(home), "--config", str(config), "audit", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=env,
+    )
+    assert audit.returncode == 0, audit.stderr
+    assert {e.get("detail", {}).get("key") for e in json.loads(audit.stdout)["results"]} >= {"ops", "ci"}  # the audit names the key
+    home_bytes = {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    assert any(p.name == "exporter.db-wal" and data for p, data in live.items()) and any(p.suffix == ".csv" for p in home_bytes)
+    haystacks = {f"file {p.relative_to(tmp_path)}": data for p, data in home_bytes.items()}
+    haystacks |= {f"live {p.relative_to(tmp_path)}": data for p, data in live.items()}
+    haystacks |= {"serve stdout": out.encode(), "serve stderr": err.encode(), "audit": audit.stdout.encode()}
+    haystacks |= {f"answer #{i}": a.encode() for i, a in enumerate(answers)}
+    leaks = [(where, name) for where, data in haystacks.items() for name, secret in s.items() if secret.encode() in data]
+    assert leaks == [], leaks
+    assert s["key_cfg"].encode() in config.read_bytes()  # the search can find: the config holds the configured one
 
 
 # --- permissions -----------------------------------------------------------------------------
