@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from api_server import wait_until
 from sched_fixtures import FakeClock, make_home, one_time, seed, utc
 
 from exporter_tui.events import RunEvent
@@ -96,3 +97,45 @@ def test_over_the_disk_budget_the_oldest_files_go_first_and_never_the_newest(tmp
     make_scheduler(ctx, store, clock=FakeClock(at(11))).run_due()
     assert [store.get_run(r.id).status for r in done] == ["expired", "expired", "done"]
     assert [f.exists() for f in files] == [False, False, True]
+
+
+def test_a_slot_that_frees_takes_the_run_another_owner_queued_meanwhile(tmp_path, store_of):
+    ctx = make_home(tmp_path, "max_parallel = 1\n")
+    store, watch = store_of(ctx), store_of(ctx)
+    seed(ctx, T0, utc(2026, 3, 2, 6))
+    window = (T0, utc(2026, 3, 2, 1))
+    a = [store.create_request(one_time(None, window), "alice").id for _ in range(5)]
+    release = threading.Event()
+    lock = threading.Lock()
+    started: list[str] = []
+
+    def sink(event: RunEvent) -> None:
+        if event.kind == "started":
+            with lock:
+                started.append(event.request_id or "")
+                first = len(started) == 1
+            if first:  # alice's first run holds the only slot while the others wait
+                release.wait(30)
+
+    scheduler = make_scheduler(ctx, store, sink=sink)
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.serve, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: started, what="alice's first run to start")
+        b = watch.create_request(one_time(None, window), "bob").id
+        renewals: set[float] = set()
+
+        def two_ticks() -> bool:  # each tick renews the lease first: after two, a whole tick saw bob's request
+            lease = watch.lease_holder("scheduler")
+            renewals.add(lease["expires_at"] if lease else 0.0)
+            return len(renewals) > 2
+
+        wait_until(two_ticks, what="two scheduler ticks")
+        release.set()
+        wait_until(lambda: watch.list_runs(status="done").total == 6, what="the six runs")
+    finally:
+        release.set()
+        stop.set()
+        thread.join(30)
+    assert started == [a[0], b, *a[1:]]
