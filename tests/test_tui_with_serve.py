@@ -47,14 +47,14 @@ async def test_a_request_created_over_http_appears_in_the_tui_and_runs_once(tmp_
         app = make_app(ctx, scheduler=True, clock=utc_now, poll_seconds=0.2)
         async with app.run_test() as pilot:
             await settle(pilot)
-            await wait_until(pilot, lambda: (h := _health(url, serve)) is not None and h["store"] == "ok", rounds=1200)
+            await wait_until(pilot, lambda: (h := _health(url, serve)) is not None and h["store"] == "ok", seconds=60)
             async with httpx.AsyncClient(base_url=url, timeout=10) as client:
                 created = await client.post("/exports", json=one_time_body())
                 assert created.status_code == 201, created.text
                 rid = created.json()["id"]
                 table = app.main_screen.requests_table
-                await wait_until(pilot, lambda: rid in dict(table.rows_data), rounds=400)
-                await wait_until(pilot, lambda: dict(table.rows_data)[rid]["last"] == "done", rounds=1200)
+                await wait_until(pilot, lambda: rid in dict(table.rows_data), seconds=20)
+                await wait_until(pilot, lambda: dict(table.rows_data)[rid]["last"] == "done", seconds=60)
                 runs = (await client.get(f"/exports/{rid}/runs")).json()
             assert runs["total"] == 1 and runs["results"][0]["status"] == "done"
     finally:
