@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -280,6 +281,47 @@ def test_events_stream_other_processes_runs_and_resume_from_last_event_id(api, k
                 if line.startswith("data:"):
                     assert json.loads(line[5:])["message"] == "second line"
                     break
+
+
+def sse_blocks(resp) -> Iterator[dict[str, str]]:
+    """The events of a stream, each as its fields (id, event, data)."""
+    block: dict[str, str] = {}
+    for line in resp.iter_lines():
+        if line.startswith(("id:", "event:", "data:")):
+            k, _, v = line.partition(":")
+            block[k] = v.strip()
+        elif not line and block:
+            yield block
+            block = {}
+
+
+def test_events_stream_the_progress_of_runs_in_other_processes(api, keyed) -> None:
+    with api.client(ALICE) as c, api.client(BOB) as bob:
+        rid = c.post("/exports", json=recurring("mine")).json()["id"]
+        bid = bob.post("/exports", json=recurring("bob's")).json()["id"]
+        store = Store(keyed.paths.database)  # another process's run, straight to the database
+        try:
+            mine = store.create_run(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
+            other = store.create_run(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
+            assert store.claim_run(mine.id, "elsewhere") and store.claim_run(other.id, "elsewhere")
+            store.update_progress(other.id, 7, 70)
+            store.update_progress(mine.id, 10, 100)
+            with c.stream("GET", "/events") as resp:
+                blocks = sse_blocks(resp)
+                first = next(blocks)
+                store.update_progress(mine.id, 50, 100)
+                second = next(blocks)
+        finally:
+            store.close()
+    for block in (first, second):
+        assert block["event"] == "progress" and "id" not in block  # state, not a log entry to resume from
+    assert [
+        (json.loads(b["data"])["runId"], json.loads(b["data"])["progress"], json.loads(b["data"])["total"]) for b in (first, second)
+    ] == [
+        (mine.id, 10, 100),
+        (mine.id, 50, 100),
+    ]
+    assert json.loads(second["data"])["message"] == "50/100 readings" and json.loads(second["data"])["requestId"] == rid
 
 
 def test_tls_with_a_trustme_certificate(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 """`/events`: the runs' log as Server-Sent Events, read from the store, so the runs of every
 process on the database show up (within one poll). The event id is the log entry's id, so a
-client that reconnects with `Last-Event-ID` misses nothing and sees nothing twice."""
+client that reconnects with `Last-Event-ID` misses nothing and sees nothing twice.
+
+Progress is state, not history: a `progress` event (with no id) goes out whenever a running
+run's stored progress has changed since the last poll, whichever process runs it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from exporter_tui.api.auth import Identity, caller
 from exporter_tui.api.state import ApiState, api_state
 from exporter_tui.store.store import Store
+from exporter_tui.store.timeutil import iso_from_unix
 
 router = APIRouter()
 POLL_SECONDS = 0.5
@@ -26,6 +30,8 @@ def event_of(row: dict[str, Any]) -> str:
     kind = KINDS.get(row["level"], "info")
     if kind == "info" and row["status"] == "done":
         kind = "done"
+    elif kind == "error" and row["status"] == "failed":
+        kind = "failed"
     data = {
         "runId": row["run_id"],
         "requestId": row["request_id"],
@@ -36,6 +42,20 @@ def event_of(row: dict[str, Any]) -> str:
         "at": row["at"],
     }
     return f"id: {row['id']}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+def progress_event(row: dict[str, Any]) -> str:
+    total = row["total"]
+    data = {
+        "runId": row["run_id"],
+        "requestId": row["request_id"],
+        "kind": "progress",
+        "message": f"{row['progress'] or 0}/{total if total is not None else '?'} readings",
+        "progress": row["progress"],
+        "total": total,
+        "at": iso_from_unix(row["heartbeat_at"]),
+    }
+    return f"event: progress\ndata: {json.dumps(data)}\n\n"
 
 
 @router.get("/events", summary="Server-Sent Events: what the log pane shows, from every process on the database")
@@ -55,16 +75,21 @@ async def events(
         try:
             cursor = start
             if cursor is None:
-                rows = await asyncio.to_thread(store.query, "SELECT coalesce(max(id), 0) AS n FROM run_log")
-                cursor = rows[0]["n"]
+                cursor = await asyncio.to_thread(store.last_run_log_id)
             yield ": connected\n\n"
             quiet = 0.0
+            shown: dict[str, tuple[Any, Any]] = {}  # run id -> the (progress, total) last sent
             while not await request.is_disconnected():
                 rows = await asyncio.to_thread(store.run_log_since, cursor, who.owner_filter)
                 for row in rows:
                     cursor = row["id"]
                     yield event_of(row)
-                if rows:
+                running = await asyncio.to_thread(store.running_progress, who.owner_filter)
+                moved = [r for r in running if shown.get(r["run_id"]) != (r["progress"], r["total"])]
+                shown = {r["run_id"]: (r["progress"], r["total"]) for r in running}
+                for row in moved:
+                    yield progress_event(row)
+                if rows or moved:
                     quiet = 0.0
                     continue
                 await asyncio.sleep(POLL_SECONDS)

@@ -834,6 +834,19 @@ class Store:
             (after_id, *(() if owner is None else (owner,)), limit),
         )
 
+    def last_run_log_id(self) -> int:
+        """The newest log entry's id (0 when there is none): where a new event stream starts."""
+        return int(self.query("SELECT coalesce(max(id), 0) AS n FROM run_log")[0]["n"])
+
+    def running_progress(self, owner: str | None = None) -> list[dict]:
+        """Every running run's progress (of every process), with its request and the time of its last update."""
+        mine = "" if owner is None else " AND q.owner = ?"
+        return self.query(
+            "SELECT r.id AS run_id, r.request_id, r.progress, r.total, r.heartbeat_at FROM runs r"
+            f" JOIN requests q ON q.id = r.request_id WHERE r.status = 'inProgress'{mine} ORDER BY r.id",
+            () if owner is None else (owner,),
+        )
+
     def run_figures(self) -> dict[str, Any]:
         """What /metrics shows: runs per status, done runs' durations, failed notifications."""
         by_status = {r["status"]: r["n"] for r in self.query("SELECT status, count(*) AS n FROM runs GROUP BY status")}
