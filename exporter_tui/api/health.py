@@ -22,7 +22,7 @@ def health(state: Annotated[ApiState, Depends(api_state)]) -> JSONResponse:
     try:
         store = state.ctx.open_store()
         try:
-            store.query("SELECT count(*) FROM requests")
+            store.ping()
         finally:
             store.close()
         body["store"] = "ok"

@@ -834,6 +834,10 @@ class Store:
             (after_id, *(() if owner is None else (owner,)), limit),
         )
 
+    def ping(self) -> None:
+        """Read the requests table once: a StoreError when the database cannot answer."""
+        self.query("SELECT count(*) FROM requests")
+
     def last_run_log_id(self) -> int:
         """The newest log entry's id (0 when there is none): where a new event stream starts."""
         return int(self.query("SELECT coalesce(max(id), 0) AS n FROM run_log")[0]["n"])
