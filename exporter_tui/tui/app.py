@@ -35,6 +35,7 @@ from exporter_tui.sources.base import SourceError
 from exporter_tui.store.store import (
     IdentityMissing,
     LimitReached,
+    Run,
     Store,
     StoredRequest,
     StoreError,
@@ -70,6 +71,7 @@ COMMAND_TITLES = {
     "filter": ("Filter requests", "show only the requests matching some text"),
     "history": ("Run history", "every run, filterable by status"),
     "copy_path": ("Copy file path", "copy the selected run's file path to the clipboard"),
+    "cancel_run": ("Cancel run", "stop a queued or running export, in any process (asks first)"),
     "save": ("Save request", "store the request in the form"),
     "form_preview": ("Preview form", "preview the request in the form without storing it"),
     "import_file": ("Import JSON file", "fill the form from a JSON body in a file"),
@@ -321,6 +323,45 @@ class ExporterApp(App[int]):
         now = self.now()
         self.log_event(self.event("info", f"run of {stored.short_id} requested", request_id=stored.id))
         self.start_worker(partial(run_request, self.ctx, stored.id, now, self.post, self.stop_event), f"Run {stored.short_id}", group="run")
+
+    # -- cancelling a run -------------------------------------------------------------------------
+    def cancel_run_asking(self, find: Callable[[Store], Run | None], nothing: str) -> None:
+        """Find the run to cancel (off the UI thread), ask, then cancel it."""
+
+        def found(run: Run | None) -> None:
+            if run is None:
+                self.notify(nothing, severity="warning")
+            else:
+                self.offer_cancel(run)
+
+        self.run_db(find, "Cancel run", found)
+
+    def offer_cancel(self, run: Run, before: str = "") -> None:
+        """Ask, then set the store's cancel flag: a queued run ends at once; a running one, in this
+        process or any other on this database, stops at its next progress step and ends failed
+        "cancelled by <user>" with its partial files removed."""
+        from exporter_tui.tui.screens.dialogs import ConfirmDialog
+
+        actor = self.ctx.actor
+        state = "running" if run.status == "inProgress" else "queued"
+        question = f'{before}Cancel run {run.id[:8]} ({state})?\nIt ends failed "cancelled by {actor}"; its partial files are removed.'
+
+        def cancel(store: Store) -> Run:
+            from exporter_tui.service.runs import cancel_run
+
+            return cancel_run(store, run.id, actor)
+
+        def cancelled(after: Run) -> None:
+            if after.status == "failed":
+                self.changed(f"run {after.id[:8]} cancelled")
+            else:
+                self.changed(f"run {after.id[:8]}: cancel requested; it stops at its next progress step")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_db(cancel, "Cancel run", cancelled)
+
+        self.push_screen(ConfirmDialog(question, "Cancel run", "Keep it"), answer)
 
     # -- messages from workers -------------------------------------------------------------------
     def on_event_posted(self, message: EventPosted) -> None:

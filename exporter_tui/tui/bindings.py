@@ -29,6 +29,7 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("slash", "filter", "Filter", id="filter", key_display="/", show=False),
     Binding("h", "history", "History", id="history"),
     Binding("y", "copy_path", "Copy path", id="copy_path", show=False),
+    Binding("x", "cancel_run", "Cancel run", id="cancel_run", show=False),
 ]
 
 COMPOSE_BINDINGS: list[Binding] = [
@@ -48,6 +49,8 @@ HISTORY_BINDINGS: list[Binding] = [
 ]
 
 DIALOG_CLOSE = [Binding("escape", "close", "Back", id="close")]
+
+RUN_DETAIL_BINDINGS: list[Binding] = [*DIALOG_CLOSE, Binding("x", "cancel_run", "Cancel run", id="cancel_run")]
 
 ALL_BINDINGS: list[Binding] = [*APP_BINDINGS, *MAIN_BINDINGS, *COMPOSE_BINDINGS, *HISTORY_BINDINGS]
 KNOWN_IDS: frozenset[str] = frozenset(b.id for b in ALL_BINDINGS if b.id)

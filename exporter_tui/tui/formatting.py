@@ -14,6 +14,7 @@ from exporter_tui.core.models import ExportRequest
 from exporter_tui.store.store import Run, StoredRequest
 
 NONE = "-"
+OPEN = ("inProgress", "notProcessed")  # a run that has not ended: it is followed and can be cancelled
 BAR_WIDTH = 8
 
 

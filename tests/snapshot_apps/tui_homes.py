@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from textual.worker import WorkerCancelled
+
 from exporter_tui.context import Context, load_context
 from exporter_tui.sources.demo import (
     DEMO_CHANNEL,
@@ -74,7 +76,10 @@ async def settle(pilot: Any) -> None:
             if not [w for w in app.workers if w.group != "scheduler" and w.is_running]:
                 break
             continue
-        await app.workers.wait_for_complete(busy)
+        try:
+            await app.workers.wait_for_complete(busy)
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: it is done too
+            pass
         await pilot.pause()
     await pilot.pause()
 

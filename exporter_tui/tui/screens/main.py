@@ -13,10 +13,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from exporter_tui.events import RunEvent
-from exporter_tui.store.store import Run, StoredRequest, StoreError
+from exporter_tui.store.store import Run, Store, StoredRequest, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import MAIN_BINDINGS
 from exporter_tui.tui.formatting import (
+    OPEN,
     REQUEST_COLUMNS,
     REQUEST_DROP,
     RUN_COLUMNS,
@@ -240,14 +241,21 @@ class MainScreen(Screen[None]):
         name = f" ({stored.request.name})" if stored.request.name else ""
         question = f"Delete request {stored.short_id}{name}?\nIts queued runs are cancelled; files already written stay."
 
+        def delete(store: Store) -> tuple[StoredRequest, list[Run]]:
+            deleted = store.delete_request(stored.id, actor)
+            return deleted, [run for run in store.open_runs(stored.id) if run.status == "inProgress"]
+
+        def deleted(outcome: tuple[StoredRequest, list[Run]]) -> None:
+            sr, running = outcome
+            exporter(self).changed(f"request {sr.short_id} deleted")
+            if running:  # deleting stops no running export; offer to
+                exporter(self).offer_cancel(running[0], f"Request {sr.short_id} is deleted, but its run is still in progress.\n")
+
         def answer(yes: bool | None) -> None:
             if yes:
-                actor = exporter(self).ctx.actor
-                exporter(self).run_db(
-                    lambda store: store.delete_request(stored.id, actor),
-                    "Delete request",
-                    lambda sr: exporter(self).changed(f"request {sr.short_id} deleted"),
-                )
+                exporter(self).run_db(delete, "Delete request", deleted)
+
+        actor = exporter(self).ctx.actor
 
         self.app.push_screen(ConfirmDialog(question, "Delete", "Keep"), answer)
 
@@ -296,6 +304,24 @@ class MainScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(run.file_path)
         self.notify(f"copied {run.file_path}", title="File path")
+
+    def action_cancel_run(self) -> None:
+        """Cancel the selected run if it has not ended, else the request's running or queued run,
+        wherever it runs; the runs are read from the store, not from this screen's last look."""
+        stored = self.need_selection()
+        if stored is None:
+            return
+        key = self.runs_table.selected_key()
+
+        def find(store: Store) -> Run | None:
+            if key:
+                run = store.get_run(key)
+                if run.status in OPEN and run.request_id == stored.id:
+                    return run
+            runs = store.open_runs(stored.id)
+            return runs[0] if runs else None
+
+        exporter(self).cancel_run_asking(find, f"request {stored.short_id} has no queued or running run")
 
     def action_history(self) -> None:
         from exporter_tui.tui.screens.history import HistoryScreen

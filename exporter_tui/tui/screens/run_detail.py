@@ -15,10 +15,10 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from exporter_tui.pipeline.files import manifest_path, manifest_paths
-from exporter_tui.store.store import NotFound, Run, StoreError
+from exporter_tui.store.store import NotFound, Run, Store, StoreError
 from exporter_tui.tui.appref import exporter
-from exporter_tui.tui.bindings import DIALOG_CLOSE
-from exporter_tui.tui.formatting import NONE, Pace, iso_pair, run_pace, span_text, zone_of
+from exporter_tui.tui.bindings import RUN_DETAIL_BINDINGS
+from exporter_tui.tui.formatting import NONE, OPEN, Pace, iso_pair, run_pace, span_text, zone_of
 
 PROGRESS_EVERY = 1.0  # seconds between looks at a run that has not ended
 
@@ -38,7 +38,7 @@ def read_manifest(run: Run) -> str:
 
 
 class RunDetailScreen(Screen[None]):
-    BINDINGS = [*DIALOG_CLOSE]
+    BINDINGS = [*RUN_DETAIL_BINDINGS]
 
     def __init__(self, run_id: str) -> None:
         super().__init__()
@@ -68,9 +68,9 @@ class RunDetailScreen(Screen[None]):
             self.query_one("#summary-text", Static).update(f"cannot read the run: {e}")
             exporter(self).report_error("Run", e)
             return
-        if status in ("inProgress", "notProcessed") and self.ticker is None:
+        if status in OPEN and self.ticker is None:
             self.ticker = self.set_interval(PROGRESS_EVERY, self.reload)  # its progress, until it ends
-        elif status not in ("inProgress", "notProcessed") and self.ticker is not None:
+        elif status not in OPEN and self.ticker is not None:
             self.ticker.stop()
             self.ticker = None
 
@@ -130,6 +130,13 @@ class RunDetailScreen(Screen[None]):
     def pace(self, run: Run) -> Pace:
         """This app's own progress messages for a run it executes; otherwise what the store says."""
         return run_pace(run, exporter(self).main_screen.live.get(run.id))
+
+    def action_cancel_run(self) -> None:
+        def find(store: Store) -> Run | None:
+            run = store.get_run(self.run_id)
+            return run if run.status in OPEN else None
+
+        exporter(self).cancel_run_asking(find, f"run {self.run_id[:8]} has ended: nothing to cancel")
 
     def action_close(self) -> None:
         self.dismiss(None)
