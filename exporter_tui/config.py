@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 APP_NAME = "exporter-tui"
@@ -99,6 +99,7 @@ class SchedulerSettings(_Section):
     tick: float = Field(default=5.0, gt=0, le=HOUR)
     catch_up: Literal["latest", "all", "skip"] = "latest"
     max_catchup: str = "P7D"
+    delay: str = "PT0S"  # a request's default wait after its interval ends (late data)
     heartbeat_timeout: float = Field(default=60.0, gt=0, le=DAY)
     max_parallel: int = Field(default=2, ge=1, le=32)
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -110,6 +111,22 @@ class SchedulerSettings(_Section):
 
         parse_duration(v)
         return v
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, v: str) -> str:
+        from exporter_tui.core.durations import parse_duration
+
+        parse_duration(v, allow_zero=True)
+        return v
+
+    @model_validator(mode="after")
+    def _delay_within_catchup(self) -> SchedulerSettings:
+        from exporter_tui.core.validation import check_delay
+
+        for error in check_delay(self.delay, self.max_catchup):
+            raise ValueError(f"delay: {error.reason}")
+        return self
 
 
 class SmtpSettings(_Section):

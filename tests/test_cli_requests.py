@@ -41,7 +41,7 @@ def test_export_gives_back_the_seed_with_the_same_meaning(cli, tmp_path: Path) -
     assert {k: v for k, v in again.items() if k not in ("id", "createdAt", "updatedAt")} == {
         k: v
         for k, v in cli("requests", "show", rid, "--json").json().items()
-        if k not in ("id", "createdAt", "updatedAt", "paused", "owner", "nextRuns")
+        if k not in ("id", "createdAt", "updatedAt", "paused", "owner", "finished", "nextRuns")
     }
     seed = seed_body("1.1")
     assert exported["periodicity"] == seed["periodicity"]
@@ -228,6 +228,7 @@ def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, t
     store = Store(home / "exporter.db")
     times = next_runs(store.get_request(rid), now=datetime(2026, 10, 23, 12, tzinfo=UTC))
     store.close()
+    assert [t.pop("window") for t in times][0] == {"from": "2026-10-22T23:00:00.000Z", "to": "2026-10-23T23:00:00.000Z"}
     assert times == [  # the wall clock stays at 01:00 over the end of summer time on 25 October
         {"utc": "2026-10-23T23:00:00Z", "local": "2026-10-24T01:00:00+02:00"},
         {"utc": "2026-10-24T23:00:00Z", "local": "2026-10-25T01:00:00+02:00"},

@@ -222,5 +222,5 @@ def test_a_recurring_request_with_no_ended_interval_is_refused_with_exit_3(cli, 
     rid = create(cli, tmp_path, b)
     r = cli("run", rid)
     assert r.code == 3
-    assert "no interval of this request has ended yet (the first ends 2096-10-03T09:06:40+02:00)" in r.err
+    assert "no interval of this request is due yet (the first runs 2096-10-03T09:06:40+02:00)" in r.err
     assert cli("runs", "--json").json()["total"] == 0  # nothing queued

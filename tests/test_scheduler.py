@@ -438,23 +438,38 @@ def test_run_due_dry_run_lists_the_intervals_and_writes_nothing(tmp_path, store_
     assert json.loads(capsys.readouterr().out) == [
         {
             "requestId": queued.request_id,
+            "action": "run",
             "k": None,
             "nominalTime": iso(T0 + 5 * H),
+            "runAt": iso(T0 + 5 * H),
             "window": {"from": iso(T0), "to": iso(T0 + H)},
             "reason": "queued schedule run, attempt 1",
             "runId": queued.id,
         },
         {
             "requestId": sr.id,
+            "action": "skip",
+            "k": 1,
+            "nominalTime": iso(T0 + 4 * H),
+            "runAt": iso(T0 + 4 * H),
+            "window": {"from": iso(T0), "to": iso(T0 + 4 * H)},
+            "reason": "catch-up policy latest",
+            "runId": None,
+            "count": 4,
+        },
+        {
+            "requestId": sr.id,
+            "action": "run",
             "k": 5,
             "nominalTime": iso(T0 + 5 * H),
+            "runAt": iso(T0 + 5 * H),
             "window": {"from": iso(T0 + 4 * H), "to": iso(T0 + 5 * H)},
             "reason": "newest of 5 missed (catch-up latest)",
             "runId": None,
         },
     ]
     assert main([*argv, "--dry-run"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert len(capsys.readouterr().out.splitlines()) == 3
     assert [count(store, t) for t in tables] == before
     assert data_files(ctx.paths.exports_dir) == []
 

@@ -34,7 +34,7 @@ def create_export(
     state: Annotated[ApiState, Depends(api_state)],
 ) -> JSONResponse:
     who.require("create")
-    parsed = parse_request(body)
+    parsed = parse_request(body, max_catchup=state.ctx.settings.scheduler.max_catchup)
     check_request(parsed, state.ctx.settings.source)
     stored = store.create_request(parsed, who.owner, max_queued=state.ctx.settings.limits.max_queued_runs)
     return JSONResponse(
@@ -98,7 +98,7 @@ def put_export(
 ) -> dict[str, Any]:
     who.require("update")
     current = who.check_owns(store.get_request(request_id))
-    parsed = parse_request(body)
+    parsed = parse_request(body, max_catchup=state.ctx.settings.scheduler.max_catchup)
     check_request(parsed, state.ctx.settings.source)
     return _view(request, state, store, store.update_request(current.id, parsed, who.owner))
 

@@ -28,7 +28,7 @@ from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.pushdown import check_request
-from exporter_tui.scheduler.schedules import next_runs
+from exporter_tui.scheduler.schedules import finished, next_runs
 from exporter_tui.store.store import IdentityMissing
 
 
@@ -38,8 +38,8 @@ def _require_identity(ctx: Context) -> None:
 
 
 def parse_for_settings(ctx: Context, source: str) -> ExportRequest:
-    """A request body from FILE or '-', valid by itself and under the settings (pushdown = "on")."""
-    request = parse_request(read_body(source))
+    """A request body from FILE or '-', valid by itself and under the settings (pushdown = "on", `delay` within max_catchup)."""
+    request = parse_request(read_body(source), max_catchup=ctx.settings.scheduler.max_catchup)
     check_request(request, ctx.settings.source)
     return request
 
@@ -65,19 +65,26 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "show":
             sr = store.get_request(args.id)
-            times = next_runs(sr)
+            times = next_runs(sr, default_delay=ctx.settings.scheduler.delay)
+            done = finished(store, sr)
             if args.json:
-                print_json({**sr.as_json(), "paused": sr.paused, "owner": sr.owner, "nextRuns": times})
+                print_json({**sr.as_json(), "paused": sr.paused, "owner": sr.owner, "finished": done, "nextRuns": times})
             else:
                 print_json(sr.as_json())
-                print(f"owner: {sr.owner}   paused: {'yes' if sr.paused else 'no'}")
+                print(f"owner: {sr.owner}   paused: {'yes' if sr.paused else 'no'}" + ("   finished (periodEnd reached)" if done else ""))
                 if times:
                     print("next runs:")
                     for t in times:
                         print(f"  {t['utc']}   {t['local']}")
             return EXIT_OK
         if action == "export":
-            print_json(store.get_request(args.id).request.to_body())
+            request = store.get_request(args.id).request
+            if not args.connhex:
+                print_json(request.to_body())
+                return EXIT_OK
+            body, dropped = request.connhex_body()
+            print_json(body)
+            print(f"dropped extensions Connhex does not know: {', '.join(dropped) if dropped else 'none'}", file=sys.stderr)
             return EXIT_OK
         if action == "update":
             _require_identity(ctx)

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         for a in args:
             c.add_argument(a)
         c.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+        if name == "export":
+            c.add_argument("--connhex", action="store_true", help="leave out this tool's extensions (listed on stderr), for Connhex")
     lst = rsub.add_parser("list", help="list requests, newest first")
     lst.add_argument("--type", choices=("oneTime", "recurring"))
     lst.add_argument("--status", choices=("notProcessed", "inProgress", "done", "failed", "expired"), help="status of the latest run")

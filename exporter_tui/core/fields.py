@@ -32,6 +32,13 @@ def _duration(text: str) -> str:
     return text
 
 
+def _delay(text: str) -> str:
+    if isinstance(text, str) and text.startswith("-"):
+        raise ValueError("must not be negative: a run cannot start before its interval ends")
+    parse_duration(text, allow_zero=True)
+    return text
+
+
 def _ds(text: str) -> str:
     parse_ds(text)
     return text
@@ -113,6 +120,7 @@ def _template(text: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
+Delay = Annotated[str, AfterValidator(_delay)]  # may be PT0S, never negative
 Granularity = Annotated[str, AfterValidator(_ds)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 Timestamp = Annotated[float, BeforeValidator(_timestamp_input), AfterValidator(_timestamp)]

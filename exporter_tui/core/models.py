@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from exporter_tui.core.fields import Delimiter, Duration, FileName, Granularity, Label, PlainText, Template, Timestamp, TimeZoneName
+from exporter_tui.core.fields import Delay, Delimiter, Duration, FileName, Granularity, Label, PlainText, Template, Timestamp, TimeZoneName
 
 ColumnId = Literal["publisher", "channel", "subtopic", "name", "unit", "time", "value", "created"]
 COLUMN_IDS: tuple[str, ...] = ("publisher", "channel", "subtopic", "name", "unit", "time", "value", "created")
@@ -20,6 +20,11 @@ Policy = Literal["onSuccess", "onFailure"]
 Medium = Literal["email", "telegram", "slack", "discord"]
 DateFormat = Literal["ISO", "L", "LL", "LLL"]
 CatchUp = Literal["latest", "all", "skip"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+
+# Our extensions of the Connhex body (`dateFormat` lives in `format`); `requests export --connhex` drops them.
+CONNHEX_DROPS: tuple[str, ...] = ("name", "catchUp", "dateFormat", "delay", "periodEnd", "days")
 
 # Fields the server sets; an input body may carry them and they are ignored.
 SERVER_FIELDS: tuple[str, ...] = ("id", "createdAt", "updatedAt", "deletedAt")
@@ -108,10 +113,28 @@ class ExportRequest(_Wire):
     period_start: Timestamp | None = Field(default=None, alias="periodStart")
     notification: Notification | None = None
     catch_up: CatchUp | None = Field(default=None, alias="catchUp")
+    delay: Delay | None = None
+    period_end: Timestamp | None = Field(default=None, alias="periodEnd")
+    days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
 
     def to_body(self) -> dict:
         """The wire body: camelCase, with absent fields left out."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
+    def connhex_body(self) -> tuple[dict, list[str]]:
+        """The body as Connhex knows it: without our extensions; and the extensions dropped, in body order."""
+        body = self.to_body()
+        dropped = [key for key in CONNHEX_DROPS if _has(body, key)]
+        for key in dropped:
+            if key == "dateFormat":
+                body["format"].pop(key)
+            else:
+                body.pop(key)
+        return body, dropped
+
     def target_names(self) -> list[str]:
         return [n for item in self.items for n in item.params.target.names()]
+
+
+def _has(body: dict, key: str) -> bool:
+    return key in body.get("format", {}) if key == "dateFormat" else key in body

@@ -2,6 +2,9 @@
 
 Nominal times of a recurring request: t_k = periodStart + k * periodicity for k >= 1, as
 wall-clock time in the request's zone (see durations.shift); run k covers [t_(k-1), t_k).
+It is due at t_k + delay (late data has time to arrive; the window does not move). With a
+`periodEnd`, the last interval is the last with t_k <= periodEnd; with `days`, an interval
+runs only when the local date of its start t_(k-1) is a listed day.
 An item's own from/to fix its window; its `period` means the period that ends at the run's
 nominal time; with neither, the item covers the run's interval.
 """
@@ -9,10 +12,10 @@ nominal time; with neither, the item covers the run's interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 from exporter_tui.core.durations import Period, get_zone, parse_duration, shift, shift_back
-from exporter_tui.core.models import ExportRequest, ItemParams
+from exporter_tui.core.models import WEEKDAYS, ExportRequest, ItemParams
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,18 @@ class Interval:
 class Schedule:
     """The nominal times of one recurring request."""
 
-    def __init__(self, request: ExportRequest, created_at: datetime):
+    def __init__(self, request: ExportRequest, created_at: datetime, default_delay: str = "PT0S"):
+        """`default_delay` (the config's `scheduler.delay`) applies when the request has no `delay`."""
         if request.periodicity is None:
             raise ValueError("a oneTime request has no schedule of intervals")
         self.zone = get_zone(request.format.timezone)
         self.period: Period = parse_duration(request.periodicity)
+        self.delay: Period = parse_duration(request.delay or default_delay, allow_zero=True)
+        self.days: frozenset[int] | None = None if request.days is None else frozenset(WEEKDAYS.index(d) for d in request.days)
         start = request.period_start
         self.start = datetime.fromtimestamp(start, UTC) if start is not None else created_at.astimezone(UTC).replace(microsecond=0)
+        end = request.period_end
+        self.last: int | None = None if end is None else self.last_index_at(datetime.fromtimestamp(end, UTC))
 
     def at(self, k: int) -> datetime:
         """t_k, in the request's zone."""
@@ -55,9 +63,71 @@ class Schedule:
             k += 1
         return k
 
+    def due(self, k: int) -> datetime:
+        """When interval k runs: t_k + delay, in the request's zone."""
+        return shift(self.at(k), self.delay, 1, self.zone)
+
+    def last_due_at(self, when: datetime) -> int:
+        """The largest k whose run time has come by `when` (0 when none), never past the last interval."""
+        k = self.last_index_at(shift_back(when.astimezone(self.zone), self.delay, self.zone))
+        while k >= 1 and self.due(k) > when:
+            k -= 1
+        while (self.last is None or k < self.last) and self.due(k + 1) <= when:
+            k += 1
+        return k if self.last is None else min(k, self.last)
+
+    def runs_on(self, k: int) -> bool:
+        """Whether interval k's start falls on one of the listed `days` (always, without them)."""
+        return self.days is None or self.at(k - 1).astimezone(self.zone).weekday() in self.days
+
+    def next_listed(self, k: int) -> int:
+        """The first interval at or after k that runs on a listed day (jumping whole days)."""
+        while not self.runs_on(k):
+            day = self.at(k - 1).astimezone(self.zone).date() + timedelta(days=1)
+            midnight = datetime.combine(day, time(), self.zone)
+            j = self.last_index_at(midnight)
+            k = max(k + 1, j + 1 if self.at(j) >= midnight else j + 2)
+        return k
+
+    def day_ranges(self, first: int, last: int) -> list[tuple[int, int, bool]]:
+        """first..last cut into consecutive ranges (a, b, runs on a listed day)."""
+        out: list[tuple[int, int, bool]] = []
+        k = first
+        while k <= last:
+            listed = self.next_listed(k)
+            if listed > k:
+                out.append((k, min(listed - 1, last), False))
+                k = listed
+            else:
+                end = k
+                while end < last and self.runs_on(end + 1):
+                    end += 1
+                out.append((k, end, True))
+                k = end + 1
+        return out
+
+    def last_runnable_at(self, when: datetime) -> int:
+        """The newest interval on a listed day whose run time has come by `when` (0 when none)."""
+        k = self.last_due_at(when)
+        while k >= 1 and not self.runs_on(k):
+            k -= 1
+        return k
+
+    def next_indices(self, after: datetime, count: int = 5) -> list[int]:
+        """The next `count` intervals to run after `after` (listed days only, up to the last interval)."""
+        out: list[int] = []
+        k = self.last_due_at(after) + 1
+        while len(out) < count:
+            k = self.next_listed(k)
+            if self.last is not None and k > self.last:
+                break
+            out.append(k)
+            k += 1
+        return out
+
     def next_times(self, after: datetime, count: int = 5) -> list[datetime]:
-        k = self.last_index_at(after) + 1
-        return [self.at(k + i) for i in range(count)]
+        """The run times (t_k + delay) of the next `count` intervals after `after`."""
+        return [self.due(k) for k in self.next_indices(after, count)]
 
 
 def item_window(params: ItemParams, nominal_end: datetime, interval: tuple[float, float] | None, zone) -> tuple[float, float]:

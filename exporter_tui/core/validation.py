@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from exporter_tui.core.durations import parse_duration
 from exporter_tui.core.errors import FieldError, RequestInvalid, json_path
 from exporter_tui.core.models import SERVER_FIELDS, ExportRequest
 
@@ -16,8 +17,11 @@ MAX_REPORTED = 20
 _URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 
 
-def parse_request(data: Any) -> ExportRequest:
-    """Validate a decoded JSON body; raise RequestInvalid naming every bad field."""
+def parse_request(data: Any, *, max_catchup: str | None = None) -> ExportRequest:
+    """Validate a decoded JSON body; raise RequestInvalid naming every bad field.
+
+    `max_catchup` (the scheduler's setting) bounds `delay`: a run that waits longer than the
+    scheduler looks back would never run."""
     if not isinstance(data, dict):
         raise RequestInvalid([FieldError("", "the body must be a JSON object")])
     broken = lone_surrogates(data)
@@ -29,6 +33,8 @@ def parse_request(data: Any) -> ExportRequest:
     except ValidationError as e:
         raise RequestInvalid([FieldError(json_path(_wire_loc(err["loc"])), _reason(err)) for err in e.errors()]) from None
     errors = check_rules(request)
+    if max_catchup is not None and request.delay is not None:
+        errors += check_delay(request.delay, max_catchup)
     if errors:
         raise RequestInvalid(errors)
     return request
@@ -76,10 +82,11 @@ def normalise_variants(data: dict) -> dict:
     fmt = body.get("format")
     if isinstance(fmt, dict) and isinstance(fmt.get("timezone"), dict) and not fmt["timezone"]:
         body["format"] = {**fmt, "timezone": "utc"}
-    if _is_zero(body.get("periodStart")):
-        body.pop("periodStart", None)
-    elif isinstance(body.get("periodStart"), str):
-        body["periodStart"] = _iso_to_unix(body["periodStart"])
+    for key in ("periodStart", "periodEnd"):
+        if _is_zero(body.get(key)):
+            body.pop(key, None)
+        elif isinstance(body.get(key), str):
+            body[key] = _iso_to_unix(body[key])
     note = body.get("notification")
     if isinstance(note, dict) and "messages" not in note and {"title", "text", "medium"} <= note.keys():
         body["notification"] = {"messages": [{"policy": "onSuccess", **note}]}
@@ -124,6 +131,7 @@ _ALIASES = {
     "date_format": "dateFormat",
     "period_start": "periodStart",
     "catch_up": "catchUp",
+    "period_end": "periodEnd",
 }
 
 
@@ -163,6 +171,18 @@ def _reason(err: ErrorDetails) -> str:
     return err["msg"]
 
 
+def _longer_than_a_day(periodicity: str) -> bool:
+    p = parse_duration(periodicity)
+    return p.months > 0 or p.days > 1 or (p.days == 1 and p.seconds > 0) or p.seconds > 86400
+
+
+def check_delay(delay: str, max_catchup: str) -> list[FieldError]:
+    """A delay longer than `scheduler.max_catchup` would make every interval too old to run when it falls due."""
+    if parse_duration(delay, allow_zero=True).approx_seconds() > parse_duration(max_catchup).approx_seconds():
+        return [FieldError("delay", f"{delay} is longer than scheduler.max_catchup {max_catchup}; no interval would ever run")]
+    return []
+
+
 def check_rules(r: ExportRequest) -> list[FieldError]:
     """The rules that span fields, each naming its JSON path (single fields are checked by the model)."""
     errors: list[FieldError] = []
@@ -174,6 +194,21 @@ def check_rules(r: ExportRequest) -> list[FieldError]:
         bad("periodicity", "is required for a recurring request")
     elif r.type == "oneTime" and r.periodicity is not None:
         bad("periodicity", "must be absent for a oneTime request")
+
+    if r.period_end is not None:
+        if r.type == "oneTime":
+            bad("periodEnd", "must be absent for a oneTime request (it runs once)")
+        elif r.period_start is not None and r.period_end <= r.period_start:
+            bad("periodEnd", "must be after periodStart")
+    if r.days is not None:
+        if r.type == "oneTime":
+            bad("days", "must be absent for a oneTime request (it runs once)")
+        elif r.periodicity is not None and _longer_than_a_day(r.periodicity):
+            bad("days", f"needs a periodicity of at most P1D, not {r.periodicity}")
+        if len(set(r.days)) != len(r.days):
+            bad("days", "lists a day twice")
+    if r.delay is not None and r.type == "oneTime":
+        bad("delay", "must be absent for a oneTime request (it runs at periodStart)")
 
     seen: set[str] = set()
     for i, col in enumerate(r.format.columns):

@@ -21,6 +21,7 @@ from exporter_tui.scheduler.planner import (
     Rules,
     SkipRange,
     decide,
+    decisions,
     interval_bounds,
     skip_detail,
     watermark,
@@ -115,7 +116,7 @@ def claim_by_hand(
         if stored.paused:  # the scheduler decides nothing while paused; what k passes over was paused
             decision = Decision(range(0), (SkipRange(considered + 1, k - 1, PAUSED_REASON),) if k - 1 > considered else (), rules.policy)
         else:
-            decision = decide(schedule, considered, now, rules, last_pause(store, stored.id))
+            decision = _merged(list(decisions(schedule, considered, now, rules, last_pause(store, stored.id))), rules.policy)
         for skip in decision.skips:
             if skip.first < k:
                 store.record_audit(
@@ -133,3 +134,9 @@ def claim_by_hand(
         interval = schedule.interval(k)
         run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, None, origin=origin)
     return None if run_id is None else store.get_run(run_id)
+
+
+def _merged(steps: list[Decision], policy: str) -> Decision:
+    """The decisions a scheduler would take in turn, as one: every skip, and every run (a tuple, not a range, once days cut it)."""
+    runs = tuple(k for d in steps for k in d.runs)
+    return Decision(runs, tuple(s for d in steps for s in d.skips), policy)

@@ -47,7 +47,7 @@ from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.scheduler import ledger
-from exporter_tui.scheduler.planner import PlannedInterval, Rules, interval_bounds
+from exporter_tui.scheduler.planner import PlannedInterval, Rules, decisions, interval_bounds, pending, skip_detail, watermark
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
 from exporter_tui.store.timeutil import iso_from_unix, unix_from_iso
@@ -157,6 +157,7 @@ class Scheduler:
                 (run.window_from, run.window_to),
                 f"queued {run.origin} run, attempt {run.attempt}",
                 run.id,
+                _instant(run.run_at),
             )
             for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT)
             if _takes_runs(active.get(run.request_id), run)
@@ -164,12 +165,35 @@ class Scheduler:
         for sr in active.values():
             if sr.request.type != "recurring" or sr.paused:
                 continue
-            schedule = schedule_of(sr)
-            decision, through = ledger.current_decision(self.store, sr, schedule, now, Rules.of(sr.request, self.settings))
-            if decision.skips:
-                through = schedule.at(decision.skips[-1].last).timestamp()
-            for k in decision.runs[:PLAN_LIMIT]:
-                out.append(PlannedInterval(sr.id, k, schedule.at(k), interval_bounds(schedule, k, through), decision.reason(k)))
+            schedule = schedule_of(sr, self.settings.delay)
+            through = ledger.considered_through(self.store, sr.id)
+            rules = Rules.of(sr.request, self.settings)
+            planned = 0
+            for decision in decisions(schedule, watermark(schedule, through), now, rules, ledger.last_pause(self.store, sr.id)):
+                for skip in decision.skips:
+                    detail = skip_detail(schedule, skip, through)
+                    out.append(
+                        PlannedInterval(
+                            sr.id,
+                            skip.first,
+                            schedule.at(skip.last),
+                            (interval_bounds(schedule, skip.first, through)[0], detail["through"]),
+                            skip.reason,
+                            run_at=schedule.due(skip.last),
+                            skipped=skip.count,
+                        )
+                    )
+                    through = detail["through"]
+                for k in decision.runs:
+                    if planned >= PLAN_LIMIT:
+                        break
+                    out.append(
+                        PlannedInterval(
+                            sr.id, k, schedule.at(k), interval_bounds(schedule, k, through), decision.reason(k), run_at=schedule.due(k)
+                        )
+                    )
+                    through = schedule.at(k).timestamp()
+                    planned += 1
         return out
 
     def _queue_instant(self, now: datetime) -> datetime:
@@ -189,10 +213,10 @@ class Scheduler:
                 )
         for sr in active.values():
             if sr.request.type == "recurring" and not sr.paused and sr.id not in work:
-                schedule = schedule_of(sr)
-                considered = ledger.watermark(schedule, ledger.considered_through(self.store, sr.id))
-                if schedule.last_index_at(now) > considered:
-                    work[sr.id] = Waiting(sr.id, sr.owner, schedule.at(considered + 1).timestamp(), [])
+                schedule = schedule_of(sr, self.settings.delay)
+                considered = watermark(schedule, ledger.considered_through(self.store, sr.id))
+                if pending(schedule, considered, now):
+                    work[sr.id] = Waiting(sr.id, sr.owner, schedule.due(considered + 1).timestamp(), [])
         return work
 
     # -- running -------------------------------------------------------------------------
@@ -306,7 +330,7 @@ class Scheduler:
         run, skips = ledger.decide_and_claim(
             store,
             stored,
-            schedule_of(stored),
+            schedule_of(stored, self.settings.delay),
             now,
             Rules.of(stored.request, self.settings),
             holder=self.holder,

@@ -208,7 +208,7 @@ def claim_manual(
     """Claim the run that `run ID` executes, so it never duplicates scheduled work; with a note
     (one line) when it is an extra run that the scheduler does not count.
 
-    A recurring request: the last interval whose run time has passed by `now`. With no run yet,
+    A recurring request: the last interval (on a listed day) whose run time t_k + delay has passed by `now`. With no run yet,
     this run becomes the interval's run; a queued one is executed; a running one is refused
     (LimitReached); a done or failed one is exported again as an extra run. A oneTime request:
     its queued run, or an extra run once it has run. `window` (--from/--to) is always an extra
@@ -219,11 +219,11 @@ def claim_manual(
         return _extra_run(store, stored, origin, actor, window[1], window, True, holder), None
     request = stored.request
     if request.type == "recurring":
-        schedule = schedule_of(stored)
-        k = schedule.last_index_at(now)
+        schedule = schedule_of(stored, settings.scheduler.delay)
+        k = schedule.last_runnable_at(now)
         if k < 1:
-            first = schedule.at(1).astimezone(get_zone(request.format.timezone))
-            raise LimitReached(f"no interval of this request has ended yet (the first ends {first.isoformat()}); give --from and --to")
+            first = schedule.due(schedule.next_listed(1)).astimezone(get_zone(request.format.timezone))
+            raise LimitReached(f"no interval of this request is due yet (the first runs {first.isoformat()}); give --from and --to")
         rules = Rules.of(request, settings.scheduler)
         claimed = ledger.claim_by_hand(store, stored, schedule, k, now, rules, origin=origin, holder=holder, stamp=datetime.now(UTC))
         if claimed is not None:

@@ -174,7 +174,10 @@ def status_text(run: Run, live: Pace | None = None) -> str:
     return progress_text(pace.done, pace.total)
 
 
-def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetime]) -> str:
+def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetime], finished: bool = False) -> str:
+    """NEXT RUN: `finished` once the last interval before periodEnd has been decided."""
+    if finished:
+        return "finished"
     if stored.paused:
         return "paused"
     if stored.request.type != "recurring" or not next_times:

@@ -12,7 +12,7 @@ from textual.message import Message
 
 from exporter_tui.context import Context
 from exporter_tui.events import RunEvent
-from exporter_tui.scheduler.schedules import next_times
+from exporter_tui.scheduler.schedules import finished, next_times
 from exporter_tui.store.store import Run, StoredRequest
 from exporter_tui.tui.formatting import next_run_text
 from exporter_tui.tui.messages import EventPosted, RequestRow, RunProgress
@@ -32,7 +32,8 @@ def load_request_rows(ctx: Context, now: datetime, is_cancelled: Callable[[], bo
             chunk = store.list_requests(page, PAGE)
             statuses = chunk.extra["last_status"]
             for sr in chunk.results:
-                rows.append(RequestRow(sr, statuses.get(sr.id), next_run_text(sr, now, next_times(sr, now))))
+                times = next_times(sr, now, default_delay=ctx.settings.scheduler.delay)
+                rows.append(RequestRow(sr, statuses.get(sr.id), next_run_text(sr, now, times, finished(store, sr))))
             if not chunk.has_next or is_cancelled():
                 return rows
             page += 1

@@ -275,7 +275,7 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
             errors.setdefault(path, []).append(reason)
         request: ExportRequest | None = None
         try:
-            request = parse_request(body)
+            request = parse_request(body, max_catchup=exporter(self).ctx.settings.scheduler.max_catchup)
         except RequestInvalid as e:
             for fe in e.errors:
                 if fe.path not in local:

@@ -51,7 +51,7 @@ def outline(ctx: Context, request: ExportRequest, stored: StoredRequest | None, 
 
     shown = stored or StoredRequest("(unsaved)", request, ctx.actor, False, iso(now), iso(now), None)
     try:
-        times = next_runs(shown, now)
+        times = next_runs(shown, now, default_delay=ctx.settings.scheduler.delay)
     except Exception as e:  # the schedule of a valid request should always resolve; say so rather than fail
         times = [{"utc": f"unavailable: {e}", "local": ""}]
     try:
