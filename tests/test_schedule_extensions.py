@@ -312,3 +312,33 @@ def test_a_config_delay_longer_than_max_catchup_is_refused_naming_it(tmp_path):
 
     with pytest.raises(ConfigError, match="scheduler: .*delay: P8D is longer than scheduler.max_catchup P7D"):
         make_home(tmp_path, 'delay = "P8D"\n')
+
+
+@pytest.mark.asyncio
+async def test_the_compose_form_shows_and_keeps_the_extensions_when_a_request_is_edited(tmp_path):
+    from snapshot_apps.tui_homes import hourly_body, make_app, settle
+    from snapshot_apps.tui_homes import make_home as tui_home
+
+    from exporter_tui.tui.screens.compose import ComposeScreen
+
+    ctx = tui_home(tmp_path / "home", demo=False)
+    store = ctx.open_store()
+    body = hourly_body("weekdays", delay="PT15M", periodEnd="2025-04-01T00:00:00Z", days=WORKDAYS)
+    stored = store.create_request(parse_request(body), "tester")
+    app = make_app(ctx)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ComposeScreen)
+        assert (form.field("delay").raw(), form.field("days").raw()) == ("PT15M", "mon,tue,wed,thu,fri")
+        assert form.field("periodEnd").raw() == "2025-04-01T02:00:00+02:00"  # shown in the request's zone
+        assert form.load_problems == {} and form.valid is not None
+        form.field("days").control.value = "mon,wed"
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    again = store.get_request(stored.id).request
+    assert (again.delay, again.period_end, again.days) == ("PT15M", utc(2025, 4, 1).timestamp(), ["mon", "wed"])
+    store.close()

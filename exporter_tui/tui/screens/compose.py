@@ -70,6 +70,9 @@ TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
             FieldSpec("periodicity", "Every", "duration", default="P1D", placeholder="ISO 8601 duration, e.g. P1D"),
             FieldSpec("periodStart", "Starting", "time", placeholder=TIME_HINT + " (default: when saved)"),
             FieldSpec("catchUp", "Catch up", "select", CATCH_UPS, allow_blank=True, prompt="as configured"),
+            FieldSpec("delay", "Delay", "duration0", placeholder="ISO 8601 duration after each interval (default: as configured)"),
+            FieldSpec("periodEnd", "Ending", "time", placeholder=TIME_HINT + " (default: never)"),
+            FieldSpec("days", "Days", "days", placeholder="e.g. mon,tue,wed,thu,fri (default: every day)"),
         ),
     ),
     (
@@ -106,6 +109,8 @@ def field_value(box: FieldBox, zone: Any) -> tuple[Any, str | None]:
             return parse_time(raw, zone), None
         except ValueError as e:
             return None, str(e)
+    if box.kind == "days":
+        return [d.strip() for d in raw.split(",")], None
     return raw, None
 
 
@@ -225,13 +230,15 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         def shown(spec: FieldSpec, value: Any) -> Any:
             if spec.kind == "time" and isinstance(value, (int, float)) and not isinstance(value, bool):
                 return format_time(value, zone)
+            if spec.kind == "days" and isinstance(value, list):
+                return ",".join(str(v) for v in value)
             return value if isinstance(value, str) else json.dumps(value)
 
         problems: dict[str, str] = {}
         with self.prevent(Input.Changed, Select.Changed):
             for box in self.top_fields():
                 value = get_path(body, box.path)
-                if isinstance(value, (dict, list)):
+                if isinstance(value, (dict, list)) and not (box.kind == "days" and isinstance(value, list)):
                     problems[box.path] = "must be a single value"
                     value = None
                 reason = box.set_raw(None if value is None else shown(FieldSpec(box.path, "", box.kind), value))
@@ -255,7 +262,7 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
                 rows.append(row)
             if rows:
                 await container.mount_all(rows)
-        known = {"name", "type", "periodicity", "periodStart", "catchUp", "format", "items", "notification"}
+        known = {"name", "type", "periodicity", "periodStart", "catchUp", "delay", "periodEnd", "days", "format", "items", "notification"}
         for key in sorted(set(body) - known):
             problems[key] = "is not a field of an export request (left out)"
         self.load_problems = problems

@@ -137,7 +137,7 @@ class FieldSpec:
 
     path: str
     caption: str
-    kind: str = "text"  # text | time | duration | granularity | zone | select
+    kind: str = "text"  # text | time | duration | duration0 (may be zero) | days (comma-separated) | granularity | zone | select
     choices: tuple[str, ...] = ()
     default: str | None = None
     allow_blank: bool = False
@@ -183,6 +183,7 @@ def _accepts(check: Callable[[str], object]) -> Callable[[str], bool]:
 VALIDATORS: dict[str, Callable[[], list[Validator]]] = {
     "time": lambda: [Function(_accepts(lambda t: parse_time(t, UTC)), "not an ISO 8601 date-time or Unix seconds")],
     "duration": lambda: [Function(_accepts(parse_duration), "not an ISO 8601 duration")],
+    "duration0": lambda: [Function(_accepts(lambda t: parse_duration(t, allow_zero=True)), "not an ISO 8601 duration")],
     "granularity": lambda: [Function(_accepts(parse_ds), "not a granularity such as 15m")],
     "zone": lambda: [Function(_accepts(get_zone), "not an IANA time zone")],
 }
