@@ -342,3 +342,12 @@ async def test_the_compose_form_shows_and_keeps_the_extensions_when_a_request_is
     again = store.get_request(stored.id).request
     assert (again.delay, again.period_end, again.days) == ("PT15M", utc(2025, 4, 1).timestamp(), ["mon", "wed"])
     store.close()
+
+
+def test_the_preview_covers_what_run_id_would_take_on_a_weekend_with_a_delay():
+    from exporter_tui.pipeline.preview import preview_windows
+
+    request = recurring("P1D", utc(2026, 3, 2), days=WORKDAYS, delay="PT3H")
+    sunday = utc(2026, 3, 8, 12)  # Saturday's and Sunday's intervals are not listed: Friday's is the last to run
+    assert preview_windows(request, sunday) == [(utc(2026, 3, 6).timestamp(), utc(2026, 3, 7).timestamp())]
+    assert preview_windows(request, utc(2026, 3, 6, 2)) == [(utc(2026, 3, 4).timestamp(), utc(2026, 3, 5).timestamp())]  # 03:00 not yet

@@ -56,7 +56,7 @@ def preview_windows(request: ExportRequest, now: datetime) -> list[tuple[float, 
     """What a manual run now would cover: the last complete interval of a recurring request."""
     if request.type == "recurring":
         schedule = Schedule(request, now)
-        k = max(schedule.last_index_at(now), 1)
+        k = max(schedule.last_runnable_at(now), 1)  # due by now (its delay passed), on a listed day
         interval = schedule.interval(k)
         return run_windows(request, interval.end, interval.bounds)
     return run_windows(request, now, None)
