@@ -8,8 +8,8 @@ stopped):
 2. retention: done runs older than `exports.retention_days`, then the oldest ones past the
    disk budget `exports.max_disk_mb` (never the newest), lose their file and manifest and
    become expired;
-3. work: every request with queued runs due (oneTime, manual, retries) or ended intervals not
-   yet decided waits for a slot on a pool of `scheduler.max_parallel` threads. A job has its own
+3. work: every request with queued runs due (oneTime, manual, retries) or due intervals (t_k + delay
+   passed) not yet decided waits for a slot on a pool of `scheduler.max_parallel` threads. A job has its own
    Store connection and Source; it runs the request's queued runs, then decides and claims the
    request's intervals one at a time (so `all` catches up oldest first) until none is left.
 
