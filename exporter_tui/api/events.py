@@ -12,11 +12,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
-from exporter_tui.api.auth import Identity, caller
-from exporter_tui.api.state import ApiState, api_state
+from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.store.store import Store
 from exporter_tui.store.timeutil import iso_from_unix
 
@@ -61,8 +60,8 @@ def progress_event(row: dict[str, Any]) -> str:
 @router.get("/events", summary="Server-Sent Events: what the log pane shows, from every process on the database")
 async def events(
     request: Request,
-    who: Annotated[Identity, Depends(caller)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    state: StateDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: int | None = None,
 ) -> StreamingResponse:

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from exporter_tui.api.auth import Identity, caller
+from exporter_tui.api.auth import Identity
 from exporter_tui.api.bodies import request_body
 from exporter_tui.api.schema import REQUEST_BODY
-from exporter_tui.api.state import ApiState, api_state, base_url, open_store
+from exporter_tui.api.state import ApiState, Caller, StateDep, StoreDep, base_url
 from exporter_tui.api.views import latest_run, request_view
 from exporter_tui.core.validation import parse_request
 from exporter_tui.pipeline.pushdown import check_request
@@ -29,9 +29,9 @@ def _view(request: Request, state: ApiState, store: Store, stored) -> dict[str, 
 def create_export(
     request: Request,
     body: Annotated[Any, Depends(request_body)],
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> JSONResponse:
     who.require("create")
     parsed = parse_request(body, max_catchup=state.ctx.settings.scheduler.max_catchup)
@@ -45,9 +45,9 @@ def create_export(
 @router.get("/exports", summary="List export requests")
 def list_exports(
     request: Request,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
     ids: Annotated[list[str], Query(alias="ids[]")] = [],  # noqa: B006 (FastAPI copies defaults)
     status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006
     type: Literal["oneTime", "recurring"] | None = None,
@@ -79,9 +79,9 @@ def page_links(request: Request, page: int, size: int, has_next: bool, has_prev:
 def get_export(
     request: Request,
     request_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     who.require("list")
     return _view(request, state, store, who.check_owns(store.get_request(request_id)))
@@ -92,9 +92,9 @@ def put_export(
     request: Request,
     request_id: str,
     body: Annotated[Any, Depends(request_body)],
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     who.require("update")
     current = who.check_owns(store.get_request(request_id))
@@ -107,9 +107,9 @@ def put_export(
 def delete_export(
     request: Request,
     request_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     who.require("delete")
     current = who.check_owns(store.get_request(request_id))
@@ -120,9 +120,9 @@ def delete_export(
 def pause_export(
     request: Request,
     request_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     return _set_paused(request, request_id, True, who, store, state)
 
@@ -131,9 +131,9 @@ def pause_export(
 def resume_export(
     request: Request,
     request_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     return _set_paused(request, request_id, False, who, store, state)
 

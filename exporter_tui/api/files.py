@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from exporter_tui.api.auth import Identity, caller
 from exporter_tui.api.errors import ApiError
 from exporter_tui.api.runs import owned_run
 from exporter_tui.api.signing import verify
-from exporter_tui.api.state import ApiState, api_state
+from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.store.store import NotFound, Run, Store
 
 router = APIRouter()
@@ -32,8 +30,8 @@ def _file_of(run: Run) -> FileResponse:
 @router.get("/exports/{request_id}/download", summary="The file of the latest done run, or of ?run=ID")
 def download(
     request_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    state: StateDep,
     run: str | None = None,
 ) -> FileResponse:
     who.require("download")
@@ -55,7 +53,7 @@ def download(
 
 
 @router.get("/files/{run_id}", summary="A run's file through its signed link (fileUrl); no key needed")
-def signed_file(run_id: str, state: Annotated[ApiState, Depends(api_state)], expires: str = "", signature: str = "") -> FileResponse:
+def signed_file(run_id: str, state: StateDep, expires: str = "", signature: str = "") -> FileResponse:
     problem = verify(state.signing_key, run_id, expires, signature, state.clock().timestamp())
     if problem:
         raise ApiError(403, problem)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from exporter_tui import __version__
-from exporter_tui.api.auth import Identity, caller
-from exporter_tui.api.state import ApiState, api_state
+from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.store.store import RUN_STATUSES, Store, StoreError
 
 router = APIRouter()
@@ -17,7 +16,7 @@ BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)  # seconds, for exporter_
 
 
 @router.get("/health", summary="Version, whether the store answers, and who schedules")
-def health(state: Annotated[ApiState, Depends(api_state)]) -> JSONResponse:
+def health(state: StateDep) -> JSONResponse:
     body: dict[str, Any] = {"version": __version__, "scheduler": state.scheduler}
     try:
         store = state.ctx.open_store()
@@ -33,7 +32,7 @@ def health(state: Annotated[ApiState, Depends(api_state)]) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
-def metrics(who: Annotated[Identity, Depends(caller)], state: Annotated[ApiState, Depends(api_state)]) -> PlainTextResponse:
+def metrics(who: Caller, state: StateDep) -> PlainTextResponse:
     who.require("list")
     store: Store = state.ctx.open_store()
     try:

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from exporter_tui.api.auth import Identity, caller
+from exporter_tui.api.auth import Identity
 from exporter_tui.api.bodies import optional_body
 from exporter_tui.api.errors import ApiError
 from exporter_tui.api.exports import Status, page_links
-from exporter_tui.api.state import ApiState, api_state, base_url, open_store
+from exporter_tui.api.state import ApiState, Caller, StateDep, StoreDep, base_url
 from exporter_tui.api.views import run_view
 from exporter_tui.service.runs import cancel_run as cancel
 from exporter_tui.service.runs import start_manual
@@ -49,9 +49,9 @@ def _runs_page(request: Request, state: ApiState, store: Store, who: Identity, p
 @router.get("/runs", summary="List runs, newest first")
 def list_runs(
     request: Request,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
     status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006 (FastAPI copies defaults)
     request_id: Annotated[str | None, Query(alias="requestId")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -66,9 +66,9 @@ def list_runs(
 def request_runs(
     request: Request,
     request_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
     status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
@@ -82,9 +82,9 @@ def request_runs(
 def get_run(
     request: Request,
     run_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     who.require("list")
     return _view(request, state, owned_run(store, who, run_id))
@@ -108,9 +108,9 @@ def run_export(
     request: Request,
     request_id: str,
     body: Annotated[Any, Depends(optional_body)],
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> JSONResponse:
     """`{}` runs the last ended interval (oneTime: its queued run), by the CLI's `run ID` rules, so it never
     duplicates scheduled work; `{"from", "to"}` an extra run over a window of your own. It runs in this server."""
@@ -134,9 +134,9 @@ def run_export(
 def cancel_run(
     request: Request,
     run_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     who.require("update")
     run = owned_run(store, who, run_id)
@@ -147,9 +147,9 @@ def cancel_run(
 def retry_run(
     request: Request,
     run_id: str,
-    who: Annotated[Identity, Depends(caller)],
-    store: Annotated[Store, Depends(open_store)],
-    state: Annotated[ApiState, Depends(api_state)],
+    who: Caller,
+    store: StoreDep,
+    state: StateDep,
 ) -> dict[str, Any]:
     who.require("update")
     run = owned_run(store, who, run_id)

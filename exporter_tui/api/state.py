@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from exporter_tui.api.auth import Identity, caller
 from exporter_tui.context import Context
@@ -43,6 +44,12 @@ def open_store(request: Request) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+# The dependencies the routes take, written once (FastAPI's reusable Annotated form).
+Caller = Annotated[Identity, Depends(caller)]
+StoreDep = Annotated[Store, Depends(open_store)]
+StateDep = Annotated[ApiState, Depends(api_state)]
 
 
 def base_url(request: Request) -> str:
