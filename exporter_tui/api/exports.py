@@ -12,13 +12,13 @@ from exporter_tui.api.bodies import request_body
 from exporter_tui.api.schema import REQUEST_BODY
 from exporter_tui.api.state import ApiState, Caller, StateDep, StoreDep, base_url
 from exporter_tui.api.views import latest_run, request_view
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.validation import parse_request
 from exporter_tui.pipeline.pushdown import check_request
-from exporter_tui.store.store import RUN_STATUSES, Store
+from exporter_tui.store.store import Store
 
 router = APIRouter()
 Sort = Literal["createdAt", "-createdAt", "updatedAt", "-updatedAt", "name", "-name"]
-Status = Literal[RUN_STATUSES]  # type: ignore[valid-type]
 
 
 def _view(request: Request, state: ApiState, store: Store, stored) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def list_exports(
     store: StoreDep,
     state: StateDep,
     ids: Annotated[list[str], Query(alias="ids[]")] = [],  # noqa: B006 (FastAPI copies defaults)
-    status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006
+    status: Annotated[list[RunStatus], Query(alias="status[]")] = [],  # noqa: B006
     type: Literal["oneTime", "recurring"] | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from exporter_tui import __version__
 from exporter_tui.api.state import Caller, StateDep
-from exporter_tui.store.store import RUN_STATUSES, Store, StoreError
+from exporter_tui.core.enums import RunStatus
+from exporter_tui.store.store import Store, StoreError
 
 router = APIRouter()
 BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)  # seconds, for exporter_run_duration_seconds
@@ -46,7 +47,7 @@ def prometheus_text(figures: dict[str, Any]) -> str:
     by_status: dict[str, int] = figures["by_status"]
     durations: list[float] = figures["durations"]
     lines = ["# HELP exporter_runs Runs in the store by status.", "# TYPE exporter_runs gauge"]
-    lines += [f'exporter_runs{{status="{s}"}} {by_status.get(s, 0)}' for s in RUN_STATUSES]
+    lines += [f'exporter_runs{{status="{s}"}} {by_status.get(s, 0)}' for s in RunStatus]
     lines += ["# HELP exporter_run_duration_seconds How long finished runs took.", "# TYPE exporter_run_duration_seconds histogram"]
     for bound in BUCKETS:
         lines.append(f'exporter_run_duration_seconds_bucket{{le="{bound:g}"}} {sum(1 for d in durations if d <= bound)}')

@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from exporter_tui.api.auth import Identity
 from exporter_tui.api.bodies import optional_body
 from exporter_tui.api.errors import ApiError
-from exporter_tui.api.exports import Status, page_links
+from exporter_tui.api.exports import page_links
 from exporter_tui.api.state import ApiState, Caller, StateDep, StoreDep, base_url
 from exporter_tui.api.views import run_view
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.service.runs import cancel_run as cancel
 from exporter_tui.service.runs import start_manual
 from exporter_tui.store.store import NotFound, Run, Store
@@ -52,7 +53,7 @@ def list_runs(
     who: Caller,
     store: StoreDep,
     state: StateDep,
-    status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006 (FastAPI copies defaults)
+    status: Annotated[list[RunStatus], Query(alias="status[]")] = [],  # noqa: B006 (FastAPI copies defaults)
     request_id: Annotated[str | None, Query(alias="requestId")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
@@ -69,7 +70,7 @@ def request_runs(
     who: Caller,
     store: StoreDep,
     state: StateDep,
-    status: Annotated[list[Status], Query(alias="status[]")] = [],  # noqa: B006
+    status: Annotated[list[RunStatus], Query(alias="status[]")] = [],  # noqa: B006
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from exporter_tui.cli.commands import COMMANDS
 from exporter_tui.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT, EXIT_OK, EXIT_SIGNAL, CliError
 from exporter_tui.config import ConfigError, config_is_world_readable
 from exporter_tui.context import Context, config_path_for, load_context
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.errors import RequestInvalid
 
 
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--connhex", action="store_true", help="leave out this tool's extensions (listed on stderr), for Connhex")
     lst = rsub.add_parser("list", help="list requests, newest first")
     lst.add_argument("--type", choices=("oneTime", "recurring"))
-    lst.add_argument("--status", choices=("notProcessed", "inProgress", "done", "failed", "expired"), help="status of the latest run")
+    lst.add_argument("--status", choices=list(RunStatus), help="status of the latest run")
     lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
     paging(lst)
 
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = cmd("runs", "list runs; runs show|cancel|retry RUN_ID")
     runs.add_argument("--request", help="only the runs of this request")
-    runs.add_argument("--status", choices=("notProcessed", "inProgress", "done", "failed", "expired"))
+    runs.add_argument("--status", choices=list(RunStatus))
     paging(runs)
     rs = runs.add_subparsers(dest="action", parser_class=_Parser)
     for name, help in (

@@ -22,13 +22,12 @@ from typing import Any
 
 import sqlite_utils
 
+from exporter_tui.core.enums import Origin
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
 from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate, windows_json
 from exporter_tui.store.timeutil import iso, iso_from_unix, unix_from_iso, utcnow
 
-RUN_STATUSES = ("notProcessed", "inProgress", "done", "failed", "expired")
-ORIGINS = ("tui", "cli", "schedule", "api")
 REQUEST_SORTS = {"createdAt": "r.created_at", "updatedAt": "r.updated_at", "name": "r.name"}
 QUEUE_FULL = "Maximum number of queued exports reached"
 MISSING_IDENTITY = "Missing user identity id"
@@ -550,8 +549,8 @@ class Store:
         `run_at` is the instant an item's `period` ends at; `window` is the run's interval, and
         with `override` it is the data window of every item.
         """
-        if origin not in ORIGINS:
-            raise ValueError(f"origin must be one of {', '.join(ORIGINS)}")
+        if origin not in set(Origin):
+            raise ValueError(f"origin must be one of {', '.join(Origin)}")
         now = now or utcnow()
         with self.transaction() as conn:
             if max_queued is not None:

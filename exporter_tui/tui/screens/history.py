@@ -10,7 +10,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Select, Static
 
-from exporter_tui.store.store import RUN_STATUSES, StoreError
+from exporter_tui.core.enums import RunStatus
+from exporter_tui.store.store import StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import HISTORY_BINDINGS
 from exporter_tui.tui.formatting import HISTORY_COLUMNS, HISTORY_DROP, history_cells
@@ -32,7 +33,7 @@ class HistoryScreen(Screen[None]):
         yield Static("Run history", id="history-title")
         with Horizontal(id="history-bar"):
             yield Label("Status ", classes="caption")
-            yield Select([(s, s) for s in RUN_STATUSES], allow_blank=True, prompt="any", id="status", compact=True)
+            yield Select([(s, s) for s in RunStatus], allow_blank=True, prompt="any", id="status", compact=True)
             yield Static("", id="page-info")
         yield KeyedTable(HISTORY_COLUMNS, drop=HISTORY_DROP, id="history")
         yield Footer(compact=True)

@@ -1,0 +1,29 @@
+"""The closed vocabularies a run is described with; each value is also the word stored and shown."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Connectif's export statuses, in the order a run moves through them."""
+
+    NOT_PROCESSED = "notProcessed"
+    IN_PROGRESS = "inProgress"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class Origin(StrEnum):
+    """Who asked for a run; only `schedule` and counted manual runs take part in exactly-once."""
+
+    TUI = "tui"
+    CLI = "cli"
+    SCHEDULE = "schedule"
+    API = "api"
+    RERUN = "rerun"
+    BACKFILL = "backfill"
+
+
+FINISHED = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.EXPIRED})
