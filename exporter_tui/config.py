@@ -21,6 +21,8 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from exporter_tui.core.errors import EXIT_INVALID, ExporterError
+
 APP_NAME = "exporter-tui"
 
 
@@ -234,14 +236,22 @@ SECRET_ENV: dict[str, tuple[str, ...]] = {
 API_KEY_ENV = "EXPORTER_TUI_API_KEY_"  # + the key's name in capitals: that key's secret
 
 
-class ConfigError(Exception):
+class ConfigError(ExporterError):
     """A config file that cannot be used; `errors` lists (path, reason) pairs."""
+
+    exit_code = EXIT_INVALID
 
     def __init__(self, path: Path | None, errors: list[tuple[str, str]]):
         self.path = path
         self.errors = errors
         where = f"{path}: " if path else ""
         super().__init__(where + "; ".join(f"{p}: {r}" for p, r in errors))
+
+    def text(self) -> str:
+        return f"bad config {self.path}:\n" + "\n".join(f"  {p}: {r}" for p, r in self.errors)
+
+    def body(self) -> dict:
+        return {"detail": f"bad config {self.path}", "validationErrors": [{"path": p, "reason": r} for p, r in self.errors]}
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,8 @@ def test_missing_identity_refuses_creation(cli, home: Path, tmp_path: Path) -> N
     assert r.code == 2
     assert r.json()["detail"] == "Missing user identity id"
     assert "Missing user identity id" in r.err
+    assert r.json()["validationErrors"] == [{"path": "identity.user", "reason": "is empty"}]
+    assert 'set [identity] user = "your name"' in r.err  # the same advice the TUI gives
     (home / "config.toml").write_text('[identity]\nuser = "tester"\n')
     assert cli("requests", "list", "--json").json()["total"] == 0
 

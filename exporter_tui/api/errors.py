@@ -9,22 +9,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from exporter_tui.core.errors import RequestInvalid, json_path
-from exporter_tui.store.store import QUEUE_FULL, LimitReached, NotFound, StoreError
+from exporter_tui.core.errors import ExporterError, json_path
 
-RETRY_AFTER_SECONDS = 30  # how long a client told "queue full" waits before trying again
 log = logging.getLogger("exporter_tui.api")
 
 
-class ApiError(Exception):
+class ApiError(ExporterError):
     """An answer other than success: status, detail and the fields it concerns."""
 
     def __init__(self, status: int, detail: str, errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None):
         super().__init__(detail)
-        self.status = status
-        self.detail = detail
+        self.http_status = status
         self.errors = errors or []
-        self.headers = headers
+        self._headers = headers
+
+    def body(self) -> dict:
+        return error_body(str(self), self.errors)
+
+    def headers(self) -> dict[str, str] | None:
+        return self._headers
 
 
 def error_body(detail: str, errors: list[dict[str, str]] | None = None) -> dict:
@@ -36,27 +39,9 @@ def respond(status: int, detail: str, errors: list[dict[str, str]] | None = None
 
 
 def install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, e: ApiError) -> JSONResponse:
-        return respond(e.status, e.detail, e.errors, e.headers)
-
-    @app.exception_handler(RequestInvalid)
-    async def _invalid(_: Request, e: RequestInvalid) -> JSONResponse:
-        return JSONResponse(e.body(), status_code=422)
-
-    @app.exception_handler(NotFound)
-    async def _missing(_: Request, e: NotFound) -> JSONResponse:
-        return respond(404, str(e))
-
-    @app.exception_handler(LimitReached)
-    async def _limit(_: Request, e: LimitReached) -> JSONResponse:
-        if str(e) == QUEUE_FULL:
-            return respond(429, str(e), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        return respond(409, str(e))
-
-    @app.exception_handler(StoreError)
-    async def _store(_: Request, e: StoreError) -> JSONResponse:
-        return respond(503, str(e))
+    @app.exception_handler(ExporterError)
+    async def _known(_: Request, e: ExporterError) -> JSONResponse:
+        return JSONResponse(e.body(), status_code=e.http_status, headers=e.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _params(_: Request, e: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL, CliError, command_hint, parse_instant, read_body
+from exporter_tui.cli.common import CliError, command_hint, parse_instant, read_body
 from exporter_tui.cli.output import (
     REQUEST_HEADERS,
     RUN_HEADERS,
@@ -24,6 +24,7 @@ from exporter_tui.cli.output import (
 )
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
+from exporter_tui.core.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent

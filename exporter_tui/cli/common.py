@@ -8,18 +8,21 @@ import sys
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from exporter_tui.core.errors import FieldError, RequestInvalid
+from exporter_tui.core.errors import EXIT_INVALID, ExporterError, FieldError, RequestInvalid
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT = 0, 1, 2, 3
-EXIT_SIGNAL = 130  # stopped by Ctrl-C, SIGTERM or SIGHUP (128 + SIGINT, as shells report it)
 MAX_BODY_BYTES = 10_000_000
 
 
-class CliError(Exception):
+class CliError(ExporterError):
+    """A refusal of the command line itself (bad flag value, unreadable file), with its own exit code."""
+
     def __init__(self, message: str, code: int = EXIT_INVALID, body: dict | None = None):
         super().__init__(message)
-        self.code = code
-        self.body = body or {"detail": message, "validationErrors": []}
+        self.exit_code = code
+        self._body = body
+
+    def body(self) -> dict:
+        return self._body or super().body()
 
 
 def read_body(source: str) -> Any:

@@ -16,11 +16,11 @@ from typing import Any, NoReturn
 
 from exporter_tui import __version__
 from exporter_tui.cli.commands import COMMANDS
-from exporter_tui.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LIMIT, EXIT_OK, EXIT_SIGNAL, CliError
-from exporter_tui.config import ConfigError, config_is_world_readable
+from exporter_tui.cli.common import CliError
+from exporter_tui.config import config_is_world_readable
 from exporter_tui.context import Context, config_path_for, load_context
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.core.errors import RequestInvalid
+from exporter_tui.core.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_SIGNAL, ExporterError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -154,18 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(args_list)
         return dispatch(args)
-    except CliError as e:
-        return _fail(str(e), e.code, e.body, wants_json)
-    except RequestInvalid as e:
-        return _fail(e.readable(), EXIT_INVALID, e.body(), wants_json)
-    except ConfigError as e:
-        errors = [{"path": p, "reason": r} for p, r in e.errors]
-        return _fail(
-            f"bad config {e.path}:\n" + "\n".join(f"  {p}: {r}" for p, r in e.errors),
-            EXIT_INVALID,
-            {"detail": f"bad config {e.path}", "validationErrors": errors},
-            wants_json,
-        )
+    except ExporterError as e:
+        return _fail(e.text(), e.exit_code, e.body(), wants_json)
     except KeyboardInterrupt:
         return EXIT_SIGNAL
     except BrokenPipeError:
@@ -173,24 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # the home, database or exports folder cannot be made or written
         where = f" ({e.filename})" if e.filename else ""
         return _fail(f"{e.strerror or e}{where}", EXIT_FAILED, None, wants_json)
-    except Exception as e:
-        from exporter_tui.store.store import IdentityMissing, LimitReached, NotFound, StoreError
-
-        if isinstance(e, NotFound):
-            return _fail(str(e), EXIT_INVALID, None, wants_json)
-        if isinstance(e, IdentityMissing):
-            return _fail(
-                str(e), EXIT_INVALID, {"detail": str(e), "validationErrors": [{"path": "identity.user", "reason": "is empty"}]}, wants_json
-            )
-        if isinstance(e, LimitReached):
-            return _fail(str(e), EXIT_LIMIT, None, wants_json)
-        if isinstance(e, StoreError):
-            return _fail(str(e), EXIT_FAILED, None, wants_json)
-        from exporter_tui.sources.base import SourceError
-
-        if isinstance(e, SourceError):  # the source cannot be read (unreachable, refused, damaged)
-            return _fail(f"source failed: {e}", EXIT_FAILED, None, wants_json)
-        raise
 
 
 def _fail(message: str, code: int, body: dict | None, wants_json: bool) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from exporter_tui.cli.common import EXIT_FAILED, EXIT_OK
 from exporter_tui.cli.output import print_json
 from exporter_tui.context import Context
+from exporter_tui.core.errors import EXIT_FAILED, EXIT_OK
 from exporter_tui.sources.base import SourceError
 from exporter_tui.store.timeutil import iso_from_unix
 

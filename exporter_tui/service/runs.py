@@ -40,7 +40,7 @@ def failure_reason(exc: BaseException) -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"cannot write the export file: {what}{where}"
     if isinstance(exc, SourceError):
-        return f"source failed: {exc}"
+        return exc.text()
     if isinstance(exc, Cancelled):
         return "interrupted"
     return f"{type(exc).__name__}: {exc}"

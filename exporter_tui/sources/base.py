@@ -12,6 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from exporter_tui.core.errors import ExporterError
+
 # The SenML columns of a reading, in the order a chunk carries them.
 READING_COLUMNS: tuple[str, ...] = (
     "channel",
@@ -59,8 +61,13 @@ class Lookback:
     exhausted: bool  # True: `within` readings were looked at without one, and older ones exist
 
 
-class SourceError(RuntimeError):
+class SourceError(ExporterError, RuntimeError):
     """A source could not answer: unreachable, refused, or sent something unreadable."""
+
+    http_status = 502
+
+    def text(self) -> str:
+        return f"source failed: {self}"
 
 
 @dataclass(frozen=True)

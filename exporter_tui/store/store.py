@@ -23,6 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from exporter_tui.core.enums import Origin
+from exporter_tui.core.errors import EXIT_INVALID, EXIT_LIMIT, ExporterError
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
 from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate, windows_json
@@ -30,6 +31,7 @@ from exporter_tui.store.timeutil import iso, iso_from_unix, unix_from_iso, utcno
 
 REQUEST_SORTS = {"createdAt": "r.created_at", "updatedAt": "r.updated_at", "name": "r.name"}
 QUEUE_FULL = "Maximum number of queued exports reached"
+RETRY_AFTER_SECONDS = 30  # how long a client told "queue full" waits before trying again
 MISSING_IDENTITY = "Missing user identity id"
 
 
@@ -40,20 +42,43 @@ def too_short(given: str) -> str:
     return f"id '{given}' is too short: give at least {MIN_PREFIX} characters of the id"
 
 
-class StoreError(Exception):
-    """The database cannot be used (corrupt, newer, unreadable); exit code 1."""
+class StoreError(ExporterError):
+    """The database cannot be used (corrupt, newer, unreadable)."""
+
+    http_status = 503
 
 
-class NotFound(LookupError):
-    """No such request or run (exit code 2)."""
+class NotFound(ExporterError, LookupError):
+    """No such request or run."""
+
+    exit_code = EXIT_INVALID
+    http_status = 404
 
 
-class LimitReached(Exception):
-    """Refused by a limit: the queue is full or the request is already running (exit code 3)."""
+class LimitReached(ExporterError):
+    """Refused by a limit: the queue is full (429, retry later) or the request is already running (409)."""
+
+    exit_code = EXIT_LIMIT
+
+    @property
+    def http_status(self) -> int:  # type: ignore[override]  # a property where the base has a class attribute
+        return 429 if str(self) == QUEUE_FULL else 409
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)} if str(self) == QUEUE_FULL else None
 
 
-class IdentityMissing(ValueError):
-    pass
+class IdentityMissing(ExporterError, ValueError):
+    """No [identity] user in the config: nothing may be written without an author."""
+
+    exit_code = EXIT_INVALID
+    http_status = 401
+
+    def text(self) -> str:
+        return f'{self}: set [identity] user = "your name" in the config file'
+
+    def body(self) -> dict:
+        return {"detail": str(self), "validationErrors": [{"path": "identity.user", "reason": "is empty"}]}
 
 
 @dataclass

@@ -27,18 +27,13 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from exporter_tui.config import ConfigError
 from exporter_tui.context import Context, load_context
-from exporter_tui.core.errors import RequestInvalid
+from exporter_tui.core.errors import ExporterError
 from exporter_tui.events import RunEvent
-from exporter_tui.sources.base import SourceError
 from exporter_tui.store.store import (
-    IdentityMissing,
-    LimitReached,
     Run,
     Store,
     StoredRequest,
-    StoreError,
 )
 from exporter_tui.store.timeutil import iso
 from exporter_tui.tui.bindings import (
@@ -98,13 +93,11 @@ def describe_error(error: BaseException | str) -> str:
     """A failure in words, without a traceback."""
     if isinstance(error, str):
         return error
-    if isinstance(error, RequestInvalid):
-        return error.readable()
-    if isinstance(error, IdentityMissing):
-        return f'{error}: set [identity] user = "your name" in the config file'
+    if isinstance(error, ExporterError):
+        return error.text()
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}" + (f" ({error.filename})" if error.filename else "")
-    if isinstance(error, (StoreError, ConfigError, LimitReached, SourceError, LookupError, ValueError)):
+    if isinstance(error, (LookupError, ValueError)):
         return str(error)
     return f"{type(error).__name__}: {error}"
 
@@ -454,16 +447,10 @@ def run_app(home: str | None, config: str | None, options: AppOptions | None = N
     """Open the app on a home folder; a bad config or an unusable database is a message and an exit code, never a traceback."""
     try:
         ctx = load_context(home, config)
-    except ConfigError as e:
-        print(f"error: bad config {e.path}:", file=sys.stderr)
-        for path, reason in e.errors:
-            print(f"  {path}: {reason}", file=sys.stderr)
-        return 2
-    try:
         store = ctx.open_store()
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except ExporterError as e:
+        print(f"error: {e.text()}", file=sys.stderr)
+        return e.exit_code
     except OSError as e:
         print(f"error: cannot open the database {ctx.paths.database}: {e.strerror}", file=sys.stderr)
         return 1
