@@ -350,14 +350,13 @@ def config_is_world_readable(path: Path) -> bool:
         return False
 
 
-SECRET_FIELDS: tuple[tuple[str, ...], ...] = tuple(SECRET_ENV.values())
-
-
 def secret_values(settings: Settings) -> list[str]:
-    """Every secret the settings hold, so loggers can mask them."""
+    """Every secret the settings hold: the one list that masking and redaction both read.
+
+    The fields of SECRET_ENV, the named webhook URLs and the API keys' secrets."""
     out = [url for hook in (settings.notify.slack, settings.notify.discord) for url in hook.webhooks.values() if url]
     out += [key.secret for key in settings.api.keys.values() if key.secret]
-    for path in SECRET_FIELDS:
+    for path in SECRET_ENV.values():
         node: object = settings
         for part in path:
             node = getattr(node, part)
@@ -366,18 +365,16 @@ def secret_values(settings: Settings) -> list[str]:
     return out
 
 
+def notify_secret_values(notify: NotifySettings) -> list[str]:
+    """The secrets of the notify settings alone (what a notifier holds)."""
+    return secret_values(Settings(notify=notify))
+
+
 def redacted(settings: Settings) -> dict:
     """The settings as a dict with every secret replaced by '***'."""
-    data = settings.model_dump()
-    for path in SECRET_FIELDS:
-        node = data
-        for part in path[:-1]:
-            node = node[part]
-        if node.get(path[-1]):
-            node[path[-1]] = "***"
-    for medium in ("slack", "discord"):
-        hooks = data["notify"][medium]["webhooks"]
-        data["notify"][medium]["webhooks"] = {name: "***" for name in hooks}
-    for key in data["api"]["keys"].values():
-        key["secret"] = "***"
-    return data
+    secrets = set(secret_values(settings))
+
+    def hide(node: dict) -> dict:
+        return {k: hide(v) if isinstance(v, dict) else "***" if isinstance(v, str) and v in secrets else v for k, v in node.items()}
+
+    return hide(settings.model_dump())

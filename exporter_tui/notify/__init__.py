@@ -1,6 +1,6 @@
 """Notifications of finished runs: email (SMTP), Slack, Discord and Telegram."""
 
-from exporter_tui.notify.dispatch import MEDIA, notify_run, notify_secrets, send_one, send_test
+from exporter_tui.notify.dispatch import MEDIA, notify_run, send_one, send_test
 from exporter_tui.notify.masking import SecretMaskingFilter, mask
 from exporter_tui.notify.outcome import MessageSpec, NotificationContext, Outcome
 
@@ -12,7 +12,6 @@ __all__ = [
     "SecretMaskingFilter",
     "mask",
     "notify_run",
-    "notify_secrets",
     "send_one",
     "send_test",
 ]

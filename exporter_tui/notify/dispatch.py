@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter_tui.config import NotifySettings
+from exporter_tui.config import NotifySettings, notify_secret_values
 from exporter_tui.core.placeholders import check_template, render
 from exporter_tui.notify.email_sender import build_message, resolve_address, send_email
 from exporter_tui.notify.masking import SecretMaskingFilter, mask
@@ -36,15 +36,6 @@ _HTTP_LOG_MASK = SecretMaskingFilter()
 logging.getLogger("httpx").addFilter(_HTTP_LOG_MASK)
 
 Sleep = Callable[[float], None]
-
-
-def notify_secrets(settings: NotifySettings) -> list[str]:
-    """Every secret of the notify settings: SMTP password, bot token, webhook URLs."""
-    out = [settings.email.password, settings.telegram.token]
-    for hooks in (settings.slack, settings.discord):
-        out.append(hooks.default_url)
-        out.extend(hooks.webhooks.values())
-    return [s for s in out if s]
 
 
 @dataclass
@@ -104,7 +95,7 @@ def send_one(
     attachment: Path | None = None,
 ) -> Outcome:
     """Render and deliver one message regardless of its policy; never raises."""
-    secrets = notify_secrets(settings)
+    secrets = notify_secret_values(settings)
     _HTTP_LOG_MASK.add(secrets)
     shown = _shown_target(message)
 
