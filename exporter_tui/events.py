@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from exporter_tui.core.enums import EventKind
+
 
 @dataclass(frozen=True)
 class RunEvent:
-    kind: str  # started | progress | warning | done | failed | notification | skip | recovered | info
+    kind: EventKind
     message: str
     run_id: str | None = None
     request_id: str | None = None

@@ -16,21 +16,22 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from exporter_tui.api.state import Caller, StateDep
+from exporter_tui.core.enums import EventKind, RunStatus
 from exporter_tui.store.store import Store
 from exporter_tui.store.timeutil import iso_from_unix
 
 router = APIRouter()
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
-KINDS = {"info": "info", "warning": "warning", "error": "error"}  # run_log levels as event kinds
+KINDS = {"info": EventKind.INFO, "warning": EventKind.WARNING, "error": EventKind.ERROR}  # run_log levels as event kinds
 
 
 def event_of(row: dict[str, Any]) -> str:
-    kind = KINDS.get(row["level"], "info")
-    if kind == "info" and row["status"] == "done":
-        kind = "done"
-    elif kind == "error" and row["status"] == "failed":
-        kind = "failed"
+    kind = KINDS.get(row["level"], EventKind.INFO)
+    if kind == EventKind.INFO and row["status"] == RunStatus.DONE:
+        kind = EventKind.DONE
+    elif kind == EventKind.ERROR and row["status"] == RunStatus.FAILED:
+        kind = EventKind.FAILED
     data = {
         "runId": row["run_id"],
         "requestId": row["request_id"],

@@ -11,15 +11,16 @@ from exporter_tui.api.errors import ApiError
 from exporter_tui.api.runs import owned_run
 from exporter_tui.api.signing import verify
 from exporter_tui.api.state import Caller, StateDep
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.store.store import NotFound, Run, Store
 
 router = APIRouter()
 
 
 def _file_of(run: Run) -> FileResponse:
-    if run.status == "expired":
+    if run.status == RunStatus.EXPIRED:
         raise ApiError(410, f"run {run.id} expired: its file was removed by the retention policy")
-    if run.status != "done" or not run.file_path:
+    if run.status != RunStatus.DONE or not run.file_path:
         raise ApiError(409, f"run {run.id} is {run.status}; only a done run has a file")
     path = Path(run.file_path)
     if not path.is_file():
@@ -43,7 +44,7 @@ def download(
             if found.request_id != stored.id:
                 raise NotFound(f"no run with id '{run}' of request {stored.id}")
         else:
-            done = store.list_runs(1, 1, request_id=stored.id, status="done").results
+            done = store.list_runs(1, 1, request_id=stored.id, status=RunStatus.DONE).results
             if not done:
                 raise NotFound(f"request {stored.id} has no done run")
             found = done[0]

@@ -14,7 +14,7 @@ from exporter_tui.api.errors import ApiError
 from exporter_tui.api.exports import page_links
 from exporter_tui.api.state import ApiState, Caller, StateDep, StoreDep, base_url
 from exporter_tui.api.views import run_view
-from exporter_tui.core.enums import RunStatus
+from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.service.runs import cancel_run as cancel
 from exporter_tui.service.runs import start_manual
 from exporter_tui.store.store import NotFound, Run, Store
@@ -127,7 +127,7 @@ def run_export(
         if start >= end:
             raise ApiError(422, "The run body is not valid", [{"path": "to", "reason": "must be after from"}])
         window = (start, end)
-    run = start_manual(state.ctx, store, stored, "api", who.owner, state.clock(), window)
+    run = start_manual(state.ctx, store, stored, Origin.API, who.owner, state.clock(), window)
     return JSONResponse(_view(request, state, run), status_code=202, headers={"Location": f"{base_url(request)}/runs/{run.id}"})
 
 

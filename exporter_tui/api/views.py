@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from exporter_tui.api.signing import signed_query
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.store.store import Run, Store, StoredRequest
 
 
 def run_view(run: Run, base: str, key: bytes, now: float) -> dict[str, Any]:
     data = run.as_json()
     data.pop("filePath", None)
-    data["fileUrl"] = f"{base}/files/{run.id}?{signed_query(key, run.id, now)}" if run.status == "done" else None
+    data["fileUrl"] = f"{base}/files/{run.id}?{signed_query(key, run.id, now)}" if run.status == RunStatus.DONE else None
     return data
 
 

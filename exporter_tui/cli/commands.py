@@ -24,6 +24,7 @@ from exporter_tui.cli.output import (
 )
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
+from exporter_tui.core.enums import EventKind, Origin, RunStatus
 from exporter_tui.core.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
@@ -150,7 +151,7 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
             from exporter_tui.service.runs import cancel_run
 
             run = cancel_run(store, args.run_id, ctx.actor)
-            if run.status == "inProgress" and not args.json:
+            if run.status == RunStatus.IN_PROGRESS and not args.json:
                 print(f"{run.id}: inProgress, {run.cancel_requested}; it stops at its next progress step")
                 return EXIT_OK
         else:
@@ -186,7 +187,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         run = run_now(
             ctx,
             args.id,
-            origin="cli",
+            origin=Origin.CLI,
             window=window,
             on_progress=bar.update if bar else None,
             sink=notes.hear,
@@ -207,13 +208,13 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             print(f"  error   {run.error}")
         for line in notes.notifications:
             print(f"  notify  {line}")
-    if signals.cancel.is_set() and run.status == "failed":
+    if signals.cancel.is_set() and run.status == RunStatus.FAILED:
         print(f"run {run.id} cancelled", file=sys.stderr)
         return EXIT_SIGNAL
-    if signals.hangup.is_set() and run.status == "notProcessed":
+    if signals.hangup.is_set() and run.status == RunStatus.NOT_PROCESSED:
         print(f"run {run.id} interrupted; queued again (attempt {run.attempt})", file=sys.stderr)
         return EXIT_SIGNAL
-    return EXIT_OK if run.status == "done" else EXIT_FAILED
+    return EXIT_OK if run.status == RunStatus.DONE else EXIT_FAILED
 
 
 def _setter(flag: threading.Event) -> Callable[[int, FrameType | None], None]:
@@ -253,9 +254,9 @@ class RunNotes:
         self.notifications: list[str] = []
 
     def hear(self, event: RunEvent) -> None:
-        if event.kind == "info":
+        if event.kind == EventKind.INFO:
             print(event.message, file=sys.stderr)
-        elif event.kind == "notification":
+        elif event.kind == EventKind.NOTIFICATION:
             self.notifications.append(event.message)
 
 
@@ -314,7 +315,7 @@ def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
                 print(f"{r.id} {r.status} {r.file_path or r.error or ''}")
             if not runs:
                 print("nothing was due")
-        return EXIT_FAILED if any(r.status == "failed" for r in runs) else EXIT_OK
+        return EXIT_FAILED if any(r.status == RunStatus.FAILED for r in runs) else EXIT_OK
     finally:
         store.close()
 

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.store.store import Page, Run, StoredRequest
 
 
@@ -47,7 +48,7 @@ def run_row(run: Run) -> list[Any]:
     window = f"{w['from'] or '?'} .. {w['to'] or '?'}" if run.window_from is not None else "-"
     if run.rows is not None:
         rows = str(run.rows)
-    elif run.status == "inProgress":
+    elif run.status == RunStatus.IN_PROGRESS:
         rows = f"{run.progress}/{run.total if run.total is not None else '?'} readings"
     else:
         rows = "-"

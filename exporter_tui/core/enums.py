@@ -26,4 +26,19 @@ class Origin(StrEnum):
     BACKFILL = "backfill"
 
 
+class EventKind(StrEnum):
+    """What a run event reports; the log pane colours and the API's event stream name them."""
+
+    STARTED = "started"
+    PROGRESS = "progress"
+    WARNING = "warning"
+    DONE = "done"
+    FAILED = "failed"
+    NOTIFICATION = "notification"
+    SKIP = "skip"
+    RECOVERED = "recovered"
+    INFO = "info"
+    ERROR = "error"
+
+
 FINISHED = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.EXPIRED})

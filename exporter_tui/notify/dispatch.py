@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporter_tui.config import NotifySettings, notify_secret_values
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.placeholders import check_template, render
 from exporter_tui.notify.email_sender import build_message, resolve_address, send_email
 from exporter_tui.notify.masking import SecretMaskingFilter, mask
@@ -27,7 +28,7 @@ from exporter_tui.notify.webhooks import discord_payload, post_json, resolve_web
 log = logging.getLogger(__name__)
 
 MEDIA: tuple[str, ...] = ("email", "telegram", "slack", "discord")
-POLICY_STATUS: dict[str, str] = {"onSuccess": "done", "onFailure": "failed"}
+POLICY_STATUS: dict[str, RunStatus] = {"onSuccess": RunStatus.DONE, "onFailure": RunStatus.FAILED}
 MAX_WORKERS = 4
 
 # httpx logs every request URL at INFO on the "httpx" logger; webhook URLs and the
@@ -121,7 +122,7 @@ def send_one(
 
 def send_test(medium: str, target: str, settings: NotifySettings, *, sleep: Sleep = time.sleep) -> Outcome:
     """Send a fixed test message (for `exporter-tui notify test MEDIUM TARGET`)."""
-    ctx = NotificationContext(request_id="test", run_id="test", status="done")
+    ctx = NotificationContext(request_id="test", run_id="test", status=RunStatus.DONE)
     return send_one(_TestMessage(target=target, medium=medium), ctx, settings, sleep=sleep)
 
 

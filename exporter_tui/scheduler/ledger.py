@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.schedule import Schedule
 from exporter_tui.scheduler.planner import (
     PAUSED_REASON,
@@ -96,7 +97,7 @@ def claim_by_hand(
     now: datetime,
     rules: Rules,
     *,
-    origin: str,
+    origin: Origin,
     holder: str,
     stamp: datetime,
 ) -> Run | None:
@@ -130,7 +131,7 @@ def claim_by_hand(
         for j in decision.runs:
             if j < k:
                 before = schedule.interval(j)
-                store.insert_run(conn, stored.id, "schedule", before.bounds, before.end.timestamp(), "notProcessed", stamp)
+                store.insert_run(conn, stored.id, Origin.SCHEDULE, before.bounds, before.end.timestamp(), RunStatus.NOT_PROCESSED, stamp)
         interval = schedule.interval(k)
         run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, None, origin=origin)
     return None if run_id is None else store.get_run(run_id)

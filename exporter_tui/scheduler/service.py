@@ -45,6 +45,7 @@ from typing import Any, Protocol
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
+from exporter_tui.core.enums import EventKind, Origin, RunStatus
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules, decisions, interval_bounds, pending, skip_detail, watermark
@@ -94,7 +95,7 @@ class RunLife(Protocol):
 
 def _takes_runs(stored: StoredRequest | None, run: Run) -> bool:
     """Queued runs of a paused request wait, unless someone asked for them by hand."""
-    return stored is not None and (not stored.paused or run.origin != "schedule")
+    return stored is not None and (not stored.paused or run.origin != Origin.SCHEDULE)
 
 
 @dataclass
@@ -234,7 +235,7 @@ class Scheduler:
         and are waited for up to `grace` seconds; `busy` tells whether some did not end."""
         self._stopping.clear()
         pool = ThreadPoolExecutor(self.settings.max_parallel, thread_name_prefix="exporter-run")
-        self.sink(RunEvent("info", f"scheduler {self.holder} serves {self.store.path} every {self.settings.tick:g} s"))
+        self.sink(RunEvent(EventKind.INFO, f"scheduler {self.holder} serves {self.store.path} every {self.settings.tick:g} s"))
         try:
             while not stop.is_set():
                 try:
@@ -242,7 +243,7 @@ class Scheduler:
                     for future in self._tick(pool, None):
                         future.add_done_callback(self._report_crash)
                 except (StoreError, sqlite3.Error) as e:  # a locked or briefly unreadable database: next tick
-                    self.sink(RunEvent("warning", f"scheduler tick failed: {e}"))
+                    self.sink(RunEvent(EventKind.WARNING, f"scheduler tick failed: {e}"))
                 stop.wait(self.settings.tick)
         finally:
             self._stopping.set()
@@ -340,7 +341,7 @@ class Scheduler:
         for s in skips:
             self.sink(
                 RunEvent(
-                    "skip",
+                    EventKind.SKIP,
                     f"request {stored.short_id}: {s['count']} interval(s) {s['from']} .. {s['to']} not run ({s['reason']})",
                     request_id=stored.id,
                 )
@@ -366,7 +367,7 @@ class Scheduler:
 
     def _report_crash(self, future: Future[list[Run]]) -> None:
         if not future.cancelled() and future.exception() is not None:
-            self.sink(RunEvent("warning", f"scheduler job failed: {type(future.exception()).__name__}: {future.exception()}"))
+            self.sink(RunEvent(EventKind.WARNING, f"scheduler job failed: {type(future.exception()).__name__}: {future.exception()}"))
 
     # -- recovery and retention ----------------------------------------------------------
     def _recover(self) -> None:
@@ -391,7 +392,7 @@ class Scheduler:
                 again = self.store.requeue_run(run.id, "interrupted", when)
                 self.sink(
                     RunEvent(
-                        "recovered",
+                        EventKind.RECOVERED,
                         f"run {run.id[:8]} was interrupted; attempt {again.attempt} queued for {iso_from_unix(when)}",
                         run.id,
                         run.request_id,
@@ -399,10 +400,13 @@ class Scheduler:
                 )
                 continue
             if run.cancel_requested:
-                self.store.finish_run(run.id, "failed", error=run.cancel_requested)
+                self.store.finish_run(run.id, RunStatus.FAILED, error=run.cancel_requested)
             self.sink(
                 RunEvent(
-                    "recovered", f"run {run.id[:8]} was interrupted; {run.cancel_requested or 'no attempts left'}", run.id, run.request_id
+                    EventKind.RECOVERED,
+                    f"run {run.id[:8]} was interrupted; {run.cancel_requested or 'no attempts left'}",
+                    run.id,
+                    run.request_id,
                 )
             )
             self.runs.failed_for_good(self.store, self.store.get_run(run.id), self.sink)
@@ -434,7 +438,7 @@ class Scheduler:
         if not self.store.expire_done_run(run.id, self.clock()):
             return
         note = self.runs.expired(run)
-        self.sink(RunEvent("info", f"run {run.id[:8]} expired ({why}); {note}", run.id, run.request_id))
+        self.sink(RunEvent(EventKind.INFO, f"run {run.id[:8]} expired ({why}); {note}", run.id, run.request_id))
 
     # -- lease ---------------------------------------------------------------------------
     def _renew_lease(self) -> None:
@@ -444,7 +448,9 @@ class Scheduler:
         self._shared_told = True
         other = self.store.lease_holder(LEASE, now=now) or {}
         self.sink(
-            RunEvent("info", f"another scheduler ({other.get('holder', '?')}) also serves this database; each interval still runs once")
+            RunEvent(
+                EventKind.INFO, f"another scheduler ({other.get('holder', '?')}) also serves this database; each interval still runs once"
+            )
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ from pathlib import Path
 from exporter_tui.config import Settings
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
+from exporter_tui.core.enums import EventKind, Origin, RunStatus
 from exporter_tui.core.schedule import item_windows, overall_window, run_windows
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
@@ -74,7 +75,7 @@ def execute_run(
     When it fails and `retry_at` gives a time, the run goes back to the queue in the same row
     (attempt + 1) and nobody is notified yet; otherwise it ends failed and onFailure messages go.
     """
-    sink(RunEvent("started", f"run {run.id[:8]} of {stored.short_id} started (attempt {run.attempt})", run.id, stored.id))
+    sink(RunEvent(EventKind.STARTED, f"run {run.id[:8]} of {stored.short_id} started (attempt {run.attempt})", run.id, stored.id))
     last = [0.0]
     cancel: list[str | None] = [run.cancel_requested]
 
@@ -99,7 +100,7 @@ def execute_run(
         if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
             last[0] = now
             cancel[0] = store.update_progress(run.id, done, total) or cancel[0]
-            sink(RunEvent("progress", f"{done}/{total if total is not None else '?'} readings", run.id, stored.id, done, total))
+            sink(RunEvent(EventKind.PROGRESS, f"{done}/{total if total is not None else '?'} readings", run.id, stored.id, done, total))
         elif cancel[0] is None:
             cancel[0] = store.cancel_requested(run.id)
 
@@ -129,18 +130,18 @@ def execute_run(
             when = retry_at(run) if retry_at else None
         if when is not None:
             requeued = store.requeue_run(run.id, reason, when)
-            sink(RunEvent("failed", f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
+            sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
             return requeued
-        finished = store.finish_run(run.id, "failed", error=reason)
-        sink(RunEvent("failed", f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
+        finished = store.finish_run(run.id, RunStatus.FAILED, error=reason)
+        sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
         notify_outcome(settings, store, stored, finished, sink)
         return finished
     for warning in result.warnings:
         store.log_run(run.id, "warning", warning)
-        sink(RunEvent("warning", warning, run.id, stored.id))
+        sink(RunEvent(EventKind.WARNING, warning, run.id, stored.id))
     finished = store.finish_run(
         run.id,
-        "done",
+        RunStatus.DONE,
         rows=result.rows,
         progress=read[0],
         file_name=result.file_name,
@@ -150,7 +151,12 @@ def execute_run(
     store.log_run(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
     sink(
         RunEvent(
-            "done", f"run {run.id[:8]} done: {result.rows} rows -> {result.path}", run.id, stored.id, finished.progress, finished.total
+            EventKind.DONE,
+            f"run {run.id[:8]} done: {result.rows} rows -> {result.path}",
+            run.id,
+            stored.id,
+            finished.progress,
+            finished.total,
         )
     )
     notify_outcome(settings, store, stored, finished, sink)
@@ -190,7 +196,7 @@ def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run:
             run.id, stored.id, outcome.medium, outcome.target, outcome.policy, outcome.status, outcome.attempts, outcome.error, outcome.at
         )
         detail = f" after {outcome.attempts} attempt(s)" + (f": {outcome.error}" if outcome.error else "")
-        sink(RunEvent("notification", f"{outcome.medium} to {outcome.target}: {outcome.status}{detail}", run.id, stored.id))
+        sink(RunEvent(EventKind.NOTIFICATION, f"{outcome.medium} to {outcome.target}: {outcome.status}{detail}", run.id, stored.id))
 
     attachment = Path(run.file_path) if run.file_path else None
     notify_run(note.messages, ctx, settings.notify, on_outcome=record, attachment=attachment)
@@ -200,7 +206,7 @@ def claim_manual(
     store: Store,
     settings: Settings,
     stored: StoredRequest,
-    origin: str,
+    origin: Origin,
     actor: str,
     now: datetime,
     window: tuple[float, float] | None = None,
@@ -231,7 +237,7 @@ def claim_manual(
         interval = schedule.interval(k)
         existing = store.interval_run(stored.id, interval.end.timestamp())
         assert existing is not None  # claim_by_hand found it
-        if existing.status in ("notProcessed", "inProgress"):
+        if existing.status in (RunStatus.NOT_PROCESSED, RunStatus.IN_PROGRESS):
             return _claim_open(store, existing, holder), None
         w = existing.as_json()["window"]
         note = (
@@ -248,7 +254,7 @@ def claim_manual(
 
 def _claim_open(store: Store, run: Run, holder: str) -> Run:
     """Claim a queued run; a running one (or one another process claimed first) is refused."""
-    claimed = store.claim_run(run.id, holder) if run.status == "notProcessed" else None
+    claimed = store.claim_run(run.id, holder) if run.status == RunStatus.NOT_PROCESSED else None
     if claimed is None:
         raise LimitReached(f"the request is already running (run {run.id[:8]}); wait for it to finish")
     return claimed
@@ -257,7 +263,7 @@ def _claim_open(store: Store, run: Run, holder: str) -> Run:
 def _extra_run(
     store: Store,
     stored: StoredRequest,
-    origin: str,
+    origin: Origin,
     actor: str,
     run_at: float,
     interval: tuple[float, float],
@@ -267,7 +273,7 @@ def _extra_run(
     run = store.create_run(stored.id, origin, interval, actor, run_at=run_at, override=override)
     claimed = store.claim_run(run.id, holder)
     if claimed is None:
-        store.finish_run(run.id, "failed", error="the request is already running")
+        store.finish_run(run.id, RunStatus.FAILED, error="the request is already running")
         raise LimitReached("the request is already running; wait for its run to finish")
     return claimed
 
@@ -276,7 +282,7 @@ def start_manual(
     ctx: Context,
     store: Store,
     stored: StoredRequest,
-    origin: str,
+    origin: Origin,
     actor: str,
     now: datetime,
     window: tuple[float, float] | None = None,
@@ -303,7 +309,7 @@ def run_now(
     ctx: Context,
     request_id: str,
     *,
-    origin: str,
+    origin: Origin,
     window: tuple[float, float] | None = None,
     on_progress: Progress | None = None,
     sink: EventSink = ignore,
@@ -321,7 +327,7 @@ def run_now(
         claimed, note = claim_manual(store, ctx.settings, stored, origin, ctx.actor, now or datetime.now(UTC), window)
         if note:
             store.log_run(claimed.id, "info", note)
-            sink(RunEvent("info", note, claimed.id, stored.id))
+            sink(RunEvent(EventKind.INFO, note, claimed.id, stored.id))
         return execute_run(
             ctx.settings,
             ctx.paths.exports_dir,

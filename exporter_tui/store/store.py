@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlite_utils
 
-from exporter_tui.core.enums import Origin
+from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.errors import EXIT_INVALID, EXIT_LIMIT, ExporterError
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
@@ -110,8 +110,8 @@ class StoredRequest:
 class Run:
     id: str
     request_id: str
-    status: str
-    origin: str
+    status: RunStatus
+    origin: Origin
     attempt: int
     nominal_time: float | None
     run_at: float | None
@@ -364,7 +364,7 @@ class Store:
     def _queue_one_time(self, conn: sqlite3.Connection, rid: str, request: ExportRequest, now: datetime) -> None:
         """The one run of a oneTime request, queued (at periodStart when that is in the future)."""
         planned = one_time_run(request, now)
-        run_id = self.insert_run(conn, rid, "schedule", planned.window, planned.nominal, "notProcessed", now)
+        run_id = self.insert_run(conn, rid, Origin.SCHEDULE, planned.window, planned.nominal, RunStatus.NOT_PROCESSED, now)
         conn.execute("UPDATE runs SET next_attempt_at = ? WHERE id = ?", (planned.not_before, run_id))
 
     def _check_queue(self, conn: sqlite3.Connection, owner: str, max_queued: int) -> None:
@@ -524,10 +524,10 @@ class Store:
         self,
         conn: sqlite3.Connection,
         request_id: str,
-        origin: str,
+        origin: Origin,
         window: tuple[float, float] | None,
         nominal: float | None,
-        status: str,
+        status: RunStatus,
         now: datetime,
         override: bool = False,
         run_at: float | None = None,
@@ -560,7 +560,7 @@ class Store:
     def create_run(
         self,
         request_id: str,
-        origin: str,
+        origin: Origin,
         window: tuple[float, float] | None,
         actor: str,
         *,
@@ -581,9 +581,9 @@ class Store:
             if max_queued is not None:
                 self._check_queue(conn, self._owner_of(conn, request_id), max_queued)
             busy = conn.execute("SELECT count(*) FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone()[0]
-            if busy and origin != "schedule":
+            if busy and origin != Origin.SCHEDULE:
                 raise LimitReached("the request is already running; wait for its run to finish")
-            run_id = self.insert_run(conn, request_id, origin, window, None, "notProcessed", now, override, run_at)
+            run_id = self.insert_run(conn, request_id, origin, window, None, RunStatus.NOT_PROCESSED, now, override, run_at)
             self.record_audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
         return self.get_run(run_id)
 
@@ -610,7 +610,7 @@ class Store:
         holder: str,
         now: datetime,
         max_queued: int | None,
-        origin: str = "schedule",
+        origin: Origin = Origin.SCHEDULE,
     ) -> str | None:
         """Inside an open transaction: create the interval's run inProgress, claimed by `holder`.
 
@@ -625,7 +625,7 @@ class Store:
             return None
         if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (request_id,)).fetchone():
             return None
-        run_id = self.insert_run(conn, request_id, origin, window, nominal, "inProgress", now)
+        run_id = self.insert_run(conn, request_id, origin, window, nominal, RunStatus.IN_PROGRESS, now)
         conn.execute(
             "UPDATE runs SET started_at = ?, heartbeat_at = ?, claimed_by = ? WHERE id = ?", (iso(now), now.timestamp(), holder, run_id)
         )
@@ -711,7 +711,7 @@ class Store:
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunStatus,
         *,
         rows: int | None = None,
         file_name: str | None = None,
@@ -723,7 +723,7 @@ class Store:
     ) -> Run:
         """End a run. `rows` counts the rows written; `progress`, the source readings processed
         (like `total`, readings, never rows)."""
-        if status not in ("done", "failed"):
+        if status not in (RunStatus.DONE, RunStatus.FAILED):
             raise ValueError("a run finishes done or failed")
         now = now or utcnow()
         with self.transaction() as conn:
@@ -771,7 +771,7 @@ class Store:
 
     def retry_run(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
         run = self.get_run(run_id)
-        if run.status not in ("failed", "expired"):
+        if run.status not in (RunStatus.FAILED, RunStatus.EXPIRED):
             raise LimitReached(f"run {run.id} is {run.status}; only a failed or expired run can be retried")
         self.get_request(run.request_id)  # a deleted request's runs stay as they are
         now = now or utcnow()
@@ -800,7 +800,9 @@ class Store:
 
     @staticmethod
     def _to_run(row: dict) -> Run:
-        return Run(**{k: row[k] for k in _RUN_FIELDS})
+        run = Run(**{k: row[k] for k in _RUN_FIELDS})
+        run.status, run.origin = RunStatus(run.status), Origin(run.origin)
+        return run
 
     def list_runs(
         self,

@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from exporter_tui.context import Context, load_context
+from exporter_tui.core.enums import EventKind, RunStatus
 from exporter_tui.core.errors import ExporterError
 from exporter_tui.events import RunEvent
 from exporter_tui.store.store import (
@@ -131,7 +132,7 @@ class ExporterApp(App[int]):
     def now(self) -> datetime:
         return self.options.clock()
 
-    def event(self, kind: str, message: str, request_id: str | None = None) -> RunEvent:
+    def event(self, kind: EventKind, message: str, request_id: str | None = None) -> RunEvent:
         """An event of the app itself, stamped by the app's clock."""
         return RunEvent(kind, message, request_id=request_id, at=iso(self.now()))
 
@@ -144,7 +145,7 @@ class ExporterApp(App[int]):
         self.set_keymap(self.keymap_wanted)
         self.push_screen(self.main_screen)
         for warning in self.keymap_warnings:
-            self.log_event(self.event("warning", warning))
+            self.log_event(self.event(EventKind.WARNING, warning))
         self.call_after_refresh(self.after_first_draw)
 
     def after_first_draw(self) -> None:
@@ -261,7 +262,7 @@ class ExporterApp(App[int]):
     def report_error(self, title: str, error: BaseException | str) -> None:
         text = describe_error(error)
         self.notify(text, title=title, severity="error", timeout=10)
-        self.log_event(self.event("error", f"{title}: {text}"))
+        self.log_event(self.event(EventKind.ERROR, f"{title}: {text}"))
 
     # -- data --------------------------------------------------------------------------------
     def load_requests(self, select: str | None = None) -> None:
@@ -288,7 +289,7 @@ class ExporterApp(App[int]):
     def changed(self, note: str | None, select: str | None = None) -> None:
         if note:
             self.notify(note)
-            self.log_event(self.event("info", note))
+            self.log_event(self.event(EventKind.INFO, note))
         self.post_message(DataChanged(select))
 
     def on_data_changed(self, message: DataChanged) -> None:
@@ -314,7 +315,7 @@ class ExporterApp(App[int]):
 
     def start_run(self, stored: StoredRequest) -> None:
         now = self.now()
-        self.log_event(self.event("info", f"run of {stored.short_id} requested", request_id=stored.id))
+        self.log_event(self.event(EventKind.INFO, f"run of {stored.short_id} requested", request_id=stored.id))
         self.start_worker(partial(run_request, self.ctx, stored.id, now, self.post, self.stop_event), f"Run {stored.short_id}", group="run")
 
     # -- cancelling a run -------------------------------------------------------------------------
@@ -336,7 +337,7 @@ class ExporterApp(App[int]):
         from exporter_tui.tui.screens.dialogs import ConfirmDialog
 
         actor = self.ctx.actor
-        state = "running" if run.status == "inProgress" else "queued"
+        state = "running" if run.status == RunStatus.IN_PROGRESS else "queued"
         question = f'{before}Cancel run {run.id[:8]} ({state})?\nIt ends failed "cancelled by {actor}"; its partial files are removed.'
 
         def cancel(store: Store) -> Run:
@@ -345,7 +346,7 @@ class ExporterApp(App[int]):
             return cancel_run(store, run.id, actor)
 
         def cancelled(after: Run) -> None:
-            if after.status == "failed":
+            if after.status == RunStatus.FAILED:
                 self.changed(f"run {after.id[:8]} cancelled")
             else:
                 self.changed(f"run {after.id[:8]}: cancel requested; it stops at its next progress step")
@@ -359,9 +360,9 @@ class ExporterApp(App[int]):
     # -- messages from workers -------------------------------------------------------------------
     def on_event_posted(self, message: EventPosted) -> None:
         self.log_event(message.event)
-        if message.event.kind == "failed":
+        if message.event.kind == EventKind.FAILED:
             self.notify(message.event.message, title="Export failed", severity="error", timeout=10)
-        if message.event.kind in ("started", "done", "failed", "recovered", "skip"):
+        if message.event.kind in (EventKind.STARTED, EventKind.DONE, EventKind.FAILED, EventKind.RECOVERED, EventKind.SKIP):
             self.load_requests()
 
     def on_run_progress(self, message: RunProgress) -> None:
@@ -382,7 +383,7 @@ class ExporterApp(App[int]):
     def on_scheduler_changed(self, message: SchedulerChanged) -> None:
         if message.text != self.sub_title:
             self.sub_title = message.text
-            self.log_event(self.event("info", message.text))
+            self.log_event(self.event(EventKind.INFO, message.text))
 
     def check_scheduler(self) -> None:
         """Serve the database here unless another process already does; look again now and then."""

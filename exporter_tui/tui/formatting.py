@@ -10,11 +10,12 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from exporter_tui.core.durations import DurationError, get_zone
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.store.store import Run, StoredRequest
 
 NONE = "-"
-OPEN = ("inProgress", "notProcessed")  # a run that has not ended: it is followed and can be cancelled
+OPEN = (RunStatus.IN_PROGRESS, RunStatus.NOT_PROCESSED)  # a run that has not ended: it is followed and can be cancelled
 BAR_WIDTH = 8
 
 
@@ -168,7 +169,7 @@ def run_pace(run: Run, live: Pace | None = None) -> Pace:
 
 def status_text(run: Run, live: Pace | None = None) -> str:
     """A run's status; while it is in progress, a bar of how far it got."""
-    if run.status != "inProgress":
+    if run.status != RunStatus.IN_PROGRESS:
         return run.status
     pace = run_pace(run, live)
     return progress_text(pace.done, pace.total)
@@ -224,7 +225,7 @@ RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
 
 def run_cells(run: Run, zone: tzinfo, now: datetime, live: Pace | None = None) -> dict[str, str]:
     """A run's row; while it is in progress the FILE cell (no file yet) tells its pace."""
-    if run.status == "inProgress":
+    if run.status == RunStatus.IN_PROGRESS:
         file = run_pace(run, live).text()
     else:
         file = run.file_name or (clip(run.error, 60) if run.error else NONE)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from textual.message import Message
 
 from exporter_tui.context import Context
+from exporter_tui.core.enums import EventKind, Origin
 from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import finished, next_times
 from exporter_tui.store.store import Run, StoredRequest
@@ -76,7 +77,9 @@ def run_request(ctx: Context, request_id: str, now: datetime, post: Post, stop: 
 
     store = ctx.open_store()
     try:
-        return run_now(ctx, request_id, origin="tui", sink=sink, on_progress=on_progress, now=now, store=store, should_stop=stop.is_set)
+        return run_now(
+            ctx, request_id, origin=Origin.TUI, sink=sink, on_progress=on_progress, now=now, store=store, should_stop=stop.is_set
+        )
     finally:
         store.close()
 
@@ -94,9 +97,9 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
         now_m = time.monotonic()
         if now_m - last[0] >= 0.25 or done >= total:
             last[0] = now_m
-            post(EventPosted(RunEvent("progress", f"demo data: {done}/{total} readings", progress=done, total=total)))
+            post(EventPosted(RunEvent(EventKind.PROGRESS, f"demo data: {done}/{total} readings", progress=done, total=total)))
 
-    post(EventPosted(RunEvent("info", f"first start: filling the demo source ({days:g} days up to {end.isoformat()})")))
+    post(EventPosted(RunEvent(EventKind.INFO, f"first start: filling the demo source ({days:g} days up to {end.isoformat()})")))
     ctx.ensure_dirs()
     stats = generate_demo(ctx.paths.source_db, days=days, end=end, progress=progress)
     store = ctx.open_store()
@@ -107,7 +110,7 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
     post(
         EventPosted(
             RunEvent(
-                "done",
+                EventKind.DONE,
                 f"demo data ready: {stats.rows} readings of {stats.targets} targets; example request {example.short_id} stored",
                 request_id=example.id,
             )

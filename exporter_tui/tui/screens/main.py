@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from exporter_tui.core.enums import EventKind, RunStatus
 from exporter_tui.events import RunEvent
 from exporter_tui.store.store import Run, Store, StoredRequest, StoreError
 from exporter_tui.tui.appref import exporter
@@ -128,7 +129,10 @@ class MainScreen(Screen[None]):
         now = exporter(self).now()
         zone = zone_of(row.stored.request)
         table.show_rows(
-            [(run.id, run_cells(run, zone, now, self.live.get(run.id) if run.status == "inProgress" else None)) for run in self.runs]
+            [
+                (run.id, run_cells(run, zone, now, self.live.get(run.id) if run.status == RunStatus.IN_PROGRESS else None))
+                for run in self.runs
+            ]
         )
         name = f" {row.stored.request.name}" if row.stored.request.name else ""
         paused = " (paused)" if row.stored.paused else ""
@@ -166,7 +170,7 @@ class MainScreen(Screen[None]):
 
     def add_log(self, event: RunEvent) -> None:
         self.log_pane.add(event)
-        if event.kind in ("done", "failed") and event.run_id:
+        if event.kind in (EventKind.DONE, EventKind.FAILED) and event.run_id:
             self.live.pop(event.run_id, None)
 
     # -- events --------------------------------------------------------------------------------
@@ -243,7 +247,7 @@ class MainScreen(Screen[None]):
 
         def delete(store: Store) -> tuple[StoredRequest, list[Run]]:
             deleted = store.delete_request(stored.id, actor)
-            return deleted, [run for run in store.open_runs(stored.id) if run.status == "inProgress"]
+            return deleted, [run for run in store.open_runs(stored.id) if run.status == RunStatus.IN_PROGRESS]
 
         def deleted(outcome: tuple[StoredRequest, list[Run]]) -> None:
             sr, running = outcome

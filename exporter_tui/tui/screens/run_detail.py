@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from exporter_tui.core.enums import RunStatus
 from exporter_tui.pipeline.files import manifest_path, manifest_paths
 from exporter_tui.store.store import NotFound, Run, Store, StoreError
 from exporter_tui.tui.appref import exporter
@@ -94,7 +95,7 @@ class RunDetailScreen(Screen[None]):
         lines = [
             f"run        {run.id}",
             f"request    {run.request_id}",
-            f"status     {run.status}" + (f", {self.pace(run).words()}" if run.status == "inProgress" else ""),
+            f"status     {run.status}" + (f", {self.pace(run).words()}" if run.status == RunStatus.IN_PROGRESS else ""),
             f"origin     {run.origin}, attempt {run.attempt}",
             f"window     {span}",
             f"  from     {iso_pair(run.window_from, zone)}",

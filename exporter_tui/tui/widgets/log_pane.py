@@ -15,16 +15,17 @@ from rich.text import Text
 from textual.events import Resize
 from textual.widgets import RichLog
 
+from exporter_tui.core.enums import EventKind
 from exporter_tui.events import RunEvent
 
 STYLES = {
-    "failed": "bold red",
-    "error": "bold red",
-    "warning": "yellow",
-    "done": "green",
-    "started": "cyan",
-    "notification": "magenta",
-    "progress": "dim",
+    EventKind.FAILED: "bold red",
+    EventKind.ERROR: "bold red",
+    EventKind.WARNING: "yellow",
+    EventKind.DONE: "green",
+    EventKind.STARTED: "cyan",
+    EventKind.NOTIFICATION: "magenta",
+    EventKind.PROGRESS: "dim",
 }
 
 
