@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 
 from exporter_tui.core.enums import EventKind
+from exporter_tui.core.times import iso, utc_now
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class RunEvent:
     request_id: str | None = None
     progress: int | None = None
     total: int | None = None
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+    at: str = field(default_factory=lambda: iso(utc_now(), "seconds"))
 
     def as_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -14,8 +14,9 @@ import uvicorn
 
 from exporter_tui.api.app import create_app
 from exporter_tui.api.server import SchedulerThread
-from exporter_tui.api.state import ApiState, Clock, utc_now
+from exporter_tui.api.state import ApiState, Clock
 from exporter_tui.context import Context
+from exporter_tui.core.times import utc_now
 
 
 def free_port() -> int:

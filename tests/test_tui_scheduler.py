@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from snapshot_apps.tui_homes import CONFIG, hourly_body, make_app, make_home, settle
 
+from exporter_tui.core.times import utc_now
 from exporter_tui.core.validation import parse_request
 from exporter_tui.scheduler.service import LEASE
-from exporter_tui.tui.workers import utc_now
 
 pytestmark = pytest.mark.asyncio
 FAST = CONFIG.replace('catch_up = "skip"', 'catch_up = "skip"\ntick = 0.2')

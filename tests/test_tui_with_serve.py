@@ -13,8 +13,8 @@ from api_server import free_port
 from snapshot_apps.tui_homes import CONFIG, make_app, make_home, settle
 from test_tui_scheduler import one_time_body, wait_until
 
+from exporter_tui.core.times import utc_now
 from exporter_tui.pipeline.files import manifest_data
-from exporter_tui.tui.workers import utc_now
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]  # slow: serve as a process
 FAST = CONFIG.replace('catch_up = "skip"', 'catch_up = "skip"\ntick = 0.2')

@@ -11,8 +11,9 @@ from exporter_tui.api import events, exports, files, health, runs
 from exporter_tui.api.errors import install_handlers
 from exporter_tui.api.schema import COMPONENTS
 from exporter_tui.api.signing import signing_key
-from exporter_tui.api.state import ApiState, Clock, utc_now
+from exporter_tui.api.state import ApiState, Clock
 from exporter_tui.context import Context
+from exporter_tui.core.times import utc_now
 
 
 def create_app(ctx: Context, *, clock: Clock = utc_now, key: bytes | None = None) -> FastAPI:

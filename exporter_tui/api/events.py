@@ -17,8 +17,8 @@ from fastapi.responses import StreamingResponse
 
 from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.core.enums import EventKind, RunStatus
+from exporter_tui.core.times import iso_from_unix
 from exporter_tui.store.store import Store
-from exporter_tui.store.timeutil import iso_from_unix
 
 router = APIRouter()
 POLL_SECONDS = 0.5

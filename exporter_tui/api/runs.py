@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +15,7 @@ from exporter_tui.api.exports import page_links
 from exporter_tui.api.state import ApiState, Caller, StateDep, StoreDep, base_url
 from exporter_tui.api.views import run_view
 from exporter_tui.core.enums import Origin, RunStatus
+from exporter_tui.core.times import parse_iso
 from exporter_tui.service.runs import cancel_run as cancel
 from exporter_tui.service.runs import start_manual
 from exporter_tui.store.store import NotFound, Run, Store
@@ -97,8 +98,7 @@ def _instant(value: Any, name: str) -> float:
         return float(value)
     if isinstance(value, str):
         try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+            return parse_iso(value, UTC).timestamp()
         except ValueError:
             pass
     raise ApiError(422, "The run's window is not valid", [{"path": name, "reason": "must be Unix seconds or an ISO 8601 date-time"}])

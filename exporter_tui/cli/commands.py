@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -27,6 +26,7 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.core.enums import EventKind, Origin, RunStatus
 from exporter_tui.core.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL
 from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.times import utc_now
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.pushdown import check_request
@@ -293,7 +293,7 @@ class ProgressBar:
 def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.service.scheduling import make_scheduler
 
-    now = parse_instant(args.now, "--now") if args.now else datetime.now(UTC)
+    now = parse_instant(args.now, "--now") if args.now else utc_now()
     store = ctx.open_store()
     try:
         scheduler = make_scheduler(ctx, store)
@@ -356,7 +356,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
-    from exporter_tui.store.timeutil import iso_from_unix
+    from exporter_tui.core.times import iso_from_unix
 
     if args.action == "check":
         from exporter_tui.cli.sources import check_sources

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from exporter_tui.core.errors import EXIT_INVALID, ExporterError, FieldError, RequestInvalid
+from exporter_tui.core.times import parse_iso
 
 MAX_BODY_BYTES = 10_000_000
 
@@ -63,7 +64,7 @@ def parse_instant(text: str, name: str, zone: tzinfo = UTC) -> datetime:
     except (ValueError, OverflowError, OSError):
         pass
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = parse_iso(text)
     except ValueError:
         raise CliError(f"{name}: '{text}' is not an ISO 8601 date-time or Unix seconds") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=zone)

@@ -22,6 +22,7 @@ from typing import Any
 
 from exporter_tui.config import ConfigError, redacted, secret_values
 from exporter_tui.context import Context, load_context
+from exporter_tui.core.times import iso
 from exporter_tui.events import RunEvent
 from exporter_tui.notify.masking import SecretMaskingFilter, mask
 from exporter_tui.store.store import StoreError
@@ -66,7 +67,7 @@ class LineFormatter(logging.Formatter):
 
 
 def _stamp(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso(dt, "seconds")
 
 
 def setup_logging(log_format: str, secrets: list[str]) -> logging.Logger:

@@ -14,8 +14,8 @@ from typing import Any
 from exporter_tui.cli.output import print_json
 from exporter_tui.context import Context
 from exporter_tui.core.errors import EXIT_FAILED, EXIT_OK
+from exporter_tui.core.times import iso_from_unix
 from exporter_tui.sources.base import SourceError
-from exporter_tui.store.timeutil import iso_from_unix
 
 
 def check_sources(ctx: Context, args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,6 +12,7 @@ from pydantic_core import ErrorDetails
 from exporter_tui.core.durations import parse_duration
 from exporter_tui.core.errors import FieldError, RequestInvalid, json_path
 from exporter_tui.core.models import SERVER_FIELDS, ExportRequest
+from exporter_tui.core.times import parse_iso
 
 MAX_REPORTED = 20
 _URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
@@ -115,7 +116,7 @@ def _is_zero(v: Any) -> bool:
 def _iso_to_unix(text: str) -> Any:
     """An ISO 8601 date-time (with offset; naive means UTC) as Unix seconds; other text is left for the model to refuse."""
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = parse_iso(text)
     except ValueError:
         return text
     if dt.tzinfo is None:

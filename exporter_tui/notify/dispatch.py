@@ -21,7 +21,7 @@ from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.placeholders import check_template, render
 from exporter_tui.notify.email_sender import build_message, resolve_address, send_email
 from exporter_tui.notify.masking import SecretMaskingFilter, mask
-from exporter_tui.notify.outcome import DeliveryError, MessageSpec, NotificationContext, Outcome, utc_now
+from exporter_tui.notify.outcome import DeliveryError, MessageSpec, NotificationContext, Outcome, stamp_now
 from exporter_tui.notify.telegram import resolve_chat, send_telegram
 from exporter_tui.notify.webhooks import discord_payload, post_json, resolve_webhook, slack_payload
 
@@ -68,7 +68,7 @@ def notify_run(
             pending.append(i)
         else:
             outcomes[i] = _report(
-                Outcome(message.medium, _shown_target(message), message.policy, "skipped", 0, None, utc_now()), on_outcome
+                Outcome(message.medium, _shown_target(message), message.policy, "skipped", 0, None, stamp_now()), on_outcome
             )
     if pending:
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(pending)), thread_name_prefix="notify") as pool:
@@ -101,7 +101,7 @@ def send_one(
     shown = _shown_target(message)
 
     def failed(reason: str, attempts: int, target: str = shown) -> Outcome:
-        return Outcome(message.medium, target, message.policy, "failed", attempts, mask(reason, secrets), utc_now())
+        return Outcome(message.medium, target, message.policy, "failed", attempts, mask(reason, secrets), stamp_now())
 
     try:
         problem = check_template(message.title) or check_template(message.text)
@@ -116,7 +116,7 @@ def send_one(
         return failed(f"internal error: {type(e).__name__}", 0)
     attempts, error = _attempt_with_retries(delivery, message.medium, settings, sleep, secrets)
     if error is None:
-        return Outcome(message.medium, delivery.target, message.policy, "sent", attempts, None, utc_now())
+        return Outcome(message.medium, delivery.target, message.policy, "sent", attempts, None, stamp_now())
     return failed(error, attempts, delivery.target)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal, Protocol
+
+from exporter_tui.core.times import iso, utc_now
 
 Status = Literal["sent", "failed", "skipped"]
 
@@ -66,6 +67,6 @@ class DeliveryError(Exception):
         self.retryable = retryable
 
 
-def utc_now() -> str:
-    """ISO 8601 UTC with a Z, to the millisecond."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def stamp_now() -> str:
+    """Now, as the store stamps an outcome."""
+    return iso(utc_now())

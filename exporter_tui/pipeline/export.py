@@ -18,6 +18,7 @@ from exporter_tui import __version__
 from exporter_tui.config import ExportsSettings
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.models import ExportRequest, Item
+from exporter_tui.core.times import iso
 from exporter_tui.pipeline import files, pushdown
 from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
 from exporter_tui.pipeline.shape import merge_wide
@@ -202,7 +203,7 @@ def base_name(job: ExportJob) -> str:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.fromtimestamp(ts, UTC), "auto")
 
 
 def write_options(job: ExportJob, settings: ExportsSettings, on_rows: Callable[[int], None] | None = None) -> WriteOptions:

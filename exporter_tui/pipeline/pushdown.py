@@ -27,7 +27,7 @@ cannot aggregate, naming `source.readers.pushdown`; `off` computes everything he
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from exporter_tui.core.buckets import wall_seconds
 from exporter_tui.core.durations import DS_UNITS, get_zone, parse_ds
 from exporter_tui.core.errors import FieldError, RequestInvalid
 from exporter_tui.core.models import ExportRequest, Item
+from exporter_tui.core.times import utc_now
 from exporter_tui.sources.base import ReadQuery, Source, SourceError
 from exporter_tui.sources.readers.aggregation import ORIGIN
 
@@ -97,7 +98,7 @@ def refusals(request: ExportRequest, pushdown: str, now: datetime | None = None)
     The zone is checked over the year either side of `now` (each run then checks its own window)."""
     if pushdown != "on":
         return []
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     zone = get_zone(request.format.timezone)
     start, end = (now - _CHECK_SPAN).timestamp(), (now + _CHECK_SPAN).timestamp()
     errors = []

@@ -40,13 +40,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from exporter_tui.core.durations import get_zone
+from exporter_tui.core.times import iso_from_unix
 from exporter_tui.pipeline.columns import ColumnSpec, resolve_columns
 from exporter_tui.pipeline.decimate import Decimator
 from exporter_tui.pipeline.delta import DeltaStage
@@ -139,7 +139,7 @@ def target_stream(
     if stages.transform == "delta":
         before = source.last_numeric_before(query.channel, query.subtopic, query.name, query.start)
         if before.exhausted and note is not None:
-            when = datetime.fromtimestamp(query.start, UTC).isoformat().replace("+00:00", "Z")
+            when = iso_from_unix(query.start, "auto")
             note(f"{query.name}: no numeric reading among the {DELTA_LOOKBACK:,} before {when}; the first delta is unknown and was dropped")
         delta = DeltaStage(before.value)
         stream = (delta.apply(c) for c in stream)

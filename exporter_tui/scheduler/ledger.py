@@ -16,6 +16,7 @@ from datetime import datetime
 
 from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.schedule import Schedule
+from exporter_tui.core.times import parse_iso
 from exporter_tui.scheduler.planner import (
     PAUSED_REASON,
     Decision,
@@ -45,7 +46,7 @@ def last_pause(store: Store, request_id: str) -> tuple[datetime, datetime] | Non
 
 
 def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return parse_iso(stamp)
 
 
 def current_decision(store: Store, stored: StoredRequest, schedule: Schedule, now: datetime, rules: Rules) -> tuple[Decision, float | None]:

@@ -28,7 +28,7 @@ from exporter_tui.config import SchedulerSettings
 from exporter_tui.core.durations import Period, parse_duration, shift_back
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import Schedule
-from exporter_tui.store.timeutil import iso, iso_from_unix
+from exporter_tui.core.times import iso, iso_from_unix
 
 POLICY_REASON = {"latest": "catch-up policy latest", "skip": "skip policy"}
 PAUSED_REASON = "paused"

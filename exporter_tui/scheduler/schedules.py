@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.schedule import Schedule
+from exporter_tui.core.times import iso, parse_iso, utc_now
 from exporter_tui.scheduler.ledger import considered_through
 from exporter_tui.scheduler.planner import watermark
 from exporter_tui.store.store import Store, StoredRequest
-from exporter_tui.store.timeutil import iso
 
 
 def schedule_of(stored: StoredRequest, default_delay: str = "PT0S") -> Schedule:
     """A recurring request's schedule; `periodStart` defaults to the creation time, as in Connhex;
     `default_delay` is the config's `scheduler.delay`, for a request without `delay`."""
-    return Schedule(stored.request, datetime.fromisoformat(stored.created_at.replace("Z", "+00:00")), default_delay)
+    return Schedule(stored.request, parse_iso(stored.created_at), default_delay)
 
 
 def next_times(stored: StoredRequest, now: datetime, count: int = 1, default_delay: str = "PT0S") -> list[datetime]:
@@ -32,11 +32,11 @@ def next_runs(stored: StoredRequest, now: datetime | None = None, count: int = 5
     zone = get_zone(stored.request.format.timezone)
     schedule = schedule_of(stored, default_delay)
     out = []
-    for k in schedule.next_indices(now or datetime.now(UTC), count):
+    for k in schedule.next_indices(now or utc_now(), count):
         t, interval = schedule.due(k), schedule.interval(k)
         out.append(
             {
-                "utc": t.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                "utc": iso(t, "auto"),
                 "local": t.astimezone(zone).isoformat(),
                 "window": {"from": iso(interval.start), "to": iso(interval.end)},
             }

@@ -46,12 +46,12 @@ from typing import Any, Protocol
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
 from exporter_tui.core.enums import EventKind, Origin, RunStatus
+from exporter_tui.core.times import iso_from_unix, unix_from_iso, utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules, decisions, interval_bounds, pending, skip_detail, watermark
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
-from exporter_tui.store.timeutil import iso_from_unix, unix_from_iso
 
 Clock = Callable[[], datetime]
 RetryAt = Callable[[Run], float | None]
@@ -61,7 +61,7 @@ PLAN_LIMIT = 1000  # intervals `plan` lists per request (catch-up `all` over a l
 
 
 def utc_clock() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def holder_id() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from exporter_tui.config import Settings
@@ -13,6 +13,7 @@ from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.enums import EventKind, Origin, RunStatus
 from exporter_tui.core.schedule import item_windows, overall_window, run_windows
+from exporter_tui.core.times import utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
 from exporter_tui.scheduler import ledger
@@ -231,7 +232,7 @@ def claim_manual(
             first = schedule.due(schedule.next_listed(1)).astimezone(get_zone(request.format.timezone))
             raise LimitReached(f"no interval of this request is due yet (the first runs {first.isoformat()}); give --from and --to")
         rules = Rules.of(request, settings.scheduler)
-        claimed = ledger.claim_by_hand(store, stored, schedule, k, now, rules, origin=origin, holder=holder, stamp=datetime.now(UTC))
+        claimed = ledger.claim_by_hand(store, stored, schedule, k, now, rules, origin=origin, holder=holder, stamp=utc_now())
         if claimed is not None:
             return claimed, None
         interval = schedule.interval(k)
@@ -324,7 +325,7 @@ def run_now(
     store = store or ctx.open_store()
     try:
         stored = store.get_request(request_id)
-        claimed, note = claim_manual(store, ctx.settings, stored, origin, ctx.actor, now or datetime.now(UTC), window)
+        claimed, note = claim_manual(store, ctx.settings, stored, origin, ctx.actor, now or utc_now(), window)
         if note:
             store.log_run(claimed.id, "info", note)
             sink(RunEvent(EventKind.INFO, note, claimed.id, stored.id))

@@ -26,8 +26,8 @@ from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.errors import EXIT_INVALID, EXIT_LIMIT, ExporterError
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
+from exporter_tui.core.times import iso, iso_from_unix, unix_from_iso, utc_now
 from exporter_tui.store.schema import SCHEMA_VERSION, current_version, migrate, windows_json
-from exporter_tui.store.timeutil import iso, iso_from_unix, unix_from_iso, utcnow
 
 REQUEST_SORTS = {"createdAt": "r.created_at", "updatedAt": "r.updated_at", "name": "r.name"}
 QUEUE_FULL = "Maximum number of queued exports reached"
@@ -303,7 +303,7 @@ class Store:
                 actor,
                 entity,
                 entity_id,
-                iso(now or utcnow()),
+                iso(now or utc_now()),
                 json.dumps({**self.audit_extra, **(detail or {})}, sort_keys=True),
             ),
         )
@@ -333,7 +333,7 @@ class Store:
     ) -> StoredRequest:
         if not actor:
             raise IdentityMissing(MISSING_IDENTITY)
-        now = now or utcnow()
+        now = now or utc_now()
         rid = str(uuid.uuid4())
         stamp = iso(now)
         with self.transaction() as conn:
@@ -466,7 +466,7 @@ class Store:
         if not actor:
             raise IdentityMissing(MISSING_IDENTITY)
         current = self.get_request(rid)
-        now = now or utcnow()
+        now = now or utc_now()
         was = current.request.type
         detail: dict[str, Any] = {} if was == request.type else {"type": f"{was} -> {request.type}"}
         with self.transaction() as conn:
@@ -502,7 +502,7 @@ class Store:
     def delete_request(self, rid: str, actor: str, now: datetime | None = None) -> StoredRequest:
         """Soft delete: set deletedAt; the request leaves the lists and its queued runs are cancelled."""
         current = self.get_request(rid)
-        now = now or utcnow()
+        now = now or utc_now()
         with self.transaction() as conn:
             conn.execute("UPDATE requests SET deleted_at = ?, updated_at = ? WHERE id = ?", (iso(now), iso(now), current.id))
             cancelled = conn.execute(
@@ -576,7 +576,7 @@ class Store:
         """
         if origin not in set(Origin):
             raise ValueError(f"origin must be one of {', '.join(Origin)}")
-        now = now or utcnow()
+        now = now or utc_now()
         with self.transaction() as conn:
             if max_queued is not None:
                 self._check_queue(conn, self._owner_of(conn, request_id), max_queued)
@@ -598,7 +598,7 @@ class Store:
     ) -> Run | None:
         """Create and claim the scheduled run of one interval, in one transaction (see claim_interval_in)."""
         with self.transaction() as conn:
-            run_id = self.claim_interval_in(conn, request_id, nominal, window, holder, now or utcnow(), max_queued)
+            run_id = self.claim_interval_in(conn, request_id, nominal, window, holder, now or utc_now(), max_queued)
         return None if run_id is None else self.get_run(run_id)
 
     def claim_interval_in(
@@ -633,7 +633,7 @@ class Store:
 
     def claim_run(self, run_id: str, holder: str, now: datetime | None = None) -> Run | None:
         """Move a queued run to inProgress; None if someone else claimed it or its request is running."""
-        now = now or utcnow()
+        now = now or utc_now()
         with self.transaction() as conn:
             row = conn.execute("SELECT request_id FROM runs WHERE id = ? AND status = 'notProcessed'", (run_id,)).fetchone()
             if not row:
@@ -666,7 +666,7 @@ class Store:
         return [self._to_run(r) for r in rows]
 
     def queued_runs(self, now: datetime | None = None, limit: int = 50) -> list[Run]:
-        ts = (now or utcnow()).timestamp()
+        ts = (now or utc_now()).timestamp()
         rows = self.query(
             "SELECT runs.* FROM runs JOIN requests ON requests.id = runs.request_id"
             " WHERE runs.status = 'notProcessed' AND requests.deleted_at IS NULL AND (runs.next_attempt_at IS NULL OR runs.next_attempt_at <= ?)"
@@ -685,7 +685,7 @@ class Store:
 
     def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> str | None:
         """Record a running run's progress; returns its pending cancel request, if any."""
-        ts = (now or utcnow()).timestamp()
+        ts = (now or utc_now()).timestamp()
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'",
@@ -706,7 +706,7 @@ class Store:
 
     def heartbeat(self, run_id: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", ((now or utcnow()).timestamp(), run_id))
+            conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", ((now or utc_now()).timestamp(), run_id))
 
     def finish_run(
         self,
@@ -725,7 +725,7 @@ class Store:
         (like `total`, readings, never rows)."""
         if status not in (RunStatus.DONE, RunStatus.FAILED):
             raise ValueError("a run finishes done or failed")
-        now = now or utcnow()
+        now = now or utc_now()
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, rows = ?, progress = coalesce(?, progress),"
@@ -754,7 +754,7 @@ class Store:
         request, which its runner reads at its next progress step (then it ends the same way).
         A run that has ended is refused (LimitReached)."""
         run = self.get_run(run_id)
-        now = now or utcnow()
+        now = now or utc_now()
         reason = f"cancelled by {actor}"
         with self.transaction() as conn:
             queued = conn.execute(
@@ -774,7 +774,7 @@ class Store:
         if run.status not in (RunStatus.FAILED, RunStatus.EXPIRED):
             raise LimitReached(f"run {run.id} is {run.status}; only a failed or expired run can be retried")
         self.get_request(run.request_id)  # a deleted request's runs stay as they are
-        now = now or utcnow()
+        now = now or utc_now()
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, next_attempt_at = NULL, progress = 0, error = NULL,"
@@ -847,7 +847,7 @@ class Store:
     def log_run(self, run_id: str, level: str, message: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utcnow()), level, message)
+                "INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, iso(now or utc_now()), level, message)
             )
 
     def run_log_since(self, after_id: int, owner: str | None = None, limit: int = 200) -> list[dict]:

@@ -30,13 +30,13 @@ from textual.worker import Worker, WorkerState
 from exporter_tui.context import Context, load_context
 from exporter_tui.core.enums import EventKind, RunStatus
 from exporter_tui.core.errors import ExporterError
+from exporter_tui.core.times import iso, utc_now
 from exporter_tui.events import RunEvent
 from exporter_tui.store.store import (
     Run,
     Store,
     StoredRequest,
 )
-from exporter_tui.store.timeutil import iso
 from exporter_tui.tui.bindings import (
     APP_BINDINGS,
     keymap_from_settings,
@@ -50,7 +50,7 @@ from exporter_tui.tui.messages import (
 )
 from exporter_tui.tui.screens.main import MainScreen
 from exporter_tui.tui.toasts import guard_toast_timers
-from exporter_tui.tui.workers import fill_demo, load_request_rows, run_request, utc_now
+from exporter_tui.tui.workers import fill_demo, load_request_rows, run_request
 
 T = TypeVar("T")
 SCHEDULER_STOP_SECONDS = 6.0  # how long quitting waits for the scheduler's runs to stop

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from exporter_tui.core.durations import DurationError, get_zone
+from exporter_tui.core.times import parse_iso
 
 MAX_BODY_BYTES = 10_000_000
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -36,7 +37,7 @@ def parse_time(text: str, zone: tzinfo) -> float:
             raise ValueError("must be a finite number of Unix seconds")
         return value
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        dt = parse_iso(text)
     except ValueError:
         raise ValueError(f"'{text}' is not an ISO 8601 date-time (2025-03-09T00:00) or Unix seconds") from None
     if dt.tzinfo is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from exporter_tui.core.durations import DurationError, get_zone
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.times import iso, unix_from_iso
 from exporter_tui.store.store import Run, StoredRequest
 
 NONE = "-"
@@ -160,7 +161,7 @@ def run_pace(run: Run, live: Pace | None = None) -> Pace:
     elapsed = None
     if run.started_at and run.heartbeat_at:
         try:
-            started = datetime.fromisoformat(run.started_at.replace("Z", "+00:00")).timestamp()
+            started = unix_from_iso(run.started_at)
             elapsed = max(run.heartbeat_at - started, 0.0)
         except ValueError:
             elapsed = None
@@ -299,6 +300,6 @@ def iso_pair(ts: float | None, zone: tzinfo) -> str:
     """`2025-03-09T00:00:00Z (2025-03-09T01:00:00+01:00)`: an instant in UTC and in the request's zone."""
     if ts is None:
         return NONE
-    utc = datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-    local = datetime.fromtimestamp(ts, zone).isoformat()
+    dt = datetime.fromtimestamp(ts, zone)
+    utc, local = iso(dt, "auto"), dt.isoformat()
     return utc if local.endswith("+00:00") else f"{utc} ({local})"

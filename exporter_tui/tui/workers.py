@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from textual.message import Message
 
@@ -117,7 +117,3 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
         )
     )
     return example
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

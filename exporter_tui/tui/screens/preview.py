@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -19,6 +19,7 @@ from textual_plotext import PlotextPlot
 
 from exporter_tui.context import Context
 from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.times import iso_from_unix, utc_now
 from exporter_tui.store.store import StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
@@ -45,9 +46,9 @@ class PreviewResult:
 
 def outline(ctx: Context, request: ExportRequest, stored: StoredRequest | None, now: datetime) -> Outline:
     """The windows a run now would cover and the next five run times: arithmetic, no reading."""
+    from exporter_tui.core.times import iso
     from exporter_tui.pipeline.preview import preview_windows
     from exporter_tui.scheduler.schedules import next_runs
-    from exporter_tui.store.timeutil import iso
 
     shown = stored or StoredRequest("(unsaved)", request, ctx.actor, False, iso(now), iso(now), None)
     try:
@@ -114,7 +115,7 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
         super().__init__()
         self.request = request
         self.stored = stored
-        self.now = datetime.now(UTC)  # replaced by the app's clock on mount
+        self.now = utc_now()  # replaced by the app's clock on mount
         self.started = time.monotonic()
 
     def compose(self) -> ComposeResult:
@@ -220,7 +221,7 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
         hours = [(t - start) / 3600 for t in times]
         plt = widget.plt
         plt.plot(hours, values, marker="braille")
-        first = datetime.fromtimestamp(start, UTC).isoformat().replace("+00:00", "Z")
+        first = iso_from_unix(start, "auto")
         plt.title(f"{label} ({len(values)} points)")
         plt.xlabel(f"hours since {first}")
         return widget

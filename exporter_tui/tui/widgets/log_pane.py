@@ -9,13 +9,12 @@ when the width changes every line is wrapped again.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from rich.text import Text
 from textual.events import Resize
 from textual.widgets import RichLog
 
 from exporter_tui.core.enums import EventKind
+from exporter_tui.core.times import parse_iso
 from exporter_tui.events import RunEvent
 
 STYLES = {
@@ -31,7 +30,7 @@ STYLES = {
 
 def event_line(event: RunEvent) -> Text:
     try:
-        at = datetime.fromisoformat(event.at.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+        at = parse_iso(event.at).astimezone().strftime("%H:%M:%S")
     except ValueError:
         at = event.at
     return Text.assemble((at, "dim"), " ", (f"{event.kind:<8}", STYLES.get(event.kind, "")), " ", event.message)
