@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from exporter_tui.pipeline.writers.timefmt import DateFormat
+from exporter_tui.core.models import DateFormat
 
 
 @dataclass

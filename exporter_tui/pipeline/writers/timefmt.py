@@ -21,13 +21,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 
-DateFormat = Literal["ISO", "L", "LL", "LLL"]
-DATE_FORMATS: tuple[str, ...] = ("ISO", "L", "LL", "LLL")
+from exporter_tui.core.models import DateFormat
+
+DATE_FORMATS: tuple[str, ...] = get_args(DateFormat)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
