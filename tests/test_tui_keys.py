@@ -13,10 +13,12 @@ from snapshot_apps.tui_homes import (
     make_home,
     settle,
 )
+from textual.widgets import Button
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.tui.bindings import MAIN_BINDINGS
 from exporter_tui.tui.screens.compose import ComposeScreen
+from exporter_tui.tui.screens.dialogs import ConfirmDialog, PasteDialog
 from exporter_tui.tui.screens.help import HelpScreen
 from exporter_tui.tui.screens.history import HistoryScreen
 from exporter_tui.tui.screens.main import MainScreen
@@ -146,3 +148,37 @@ async def test_slash_filters_the_requests_and_escape_clears(tmp_path: Path) -> N
         await pilot.pause()
         assert [k for k, _ in table.rows_data] == [daily.id]
         assert table.has_focus
+
+
+async def test_the_dialog_keys_can_be_remapped_too(tmp_path: Path) -> None:
+    config = CONFIG + '\n[tui.bindings]\nconfirm_yes = "j"\nconfirm_no = "k"\npaste_accept = "ctrl+t"\n'
+    ctx = make_home(tmp_path / "home", config=config, demo=False)
+    store = ctx.open_store()
+    doomed = store.create_request(parse_request(hourly_body("delete me")), "tester", now=days_ago(1))
+    app = make_app(ctx)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert not any("no such binding id" in line for line in app.main_screen.log_pane.lines_text)
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert str(app.screen.query_one("#yes", Button).label) == "Delete [j]"
+        await pilot.press("y")  # the old key does nothing now
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("k")
+        await settle(pilot)
+        assert store.list_requests().total == 1
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("j")
+        await settle(pilot)
+        assert store.list_requests().total == 0 and store.get_request(doomed.id, include_deleted=True).deleted_at
+
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, PasteDialog)
+        assert str(app.screen.query_one("#accept", Button).label) == "Import [^t]"
+    store.close()

@@ -52,7 +52,21 @@ DIALOG_CLOSE = [Binding("escape", "close", "Back", id="close")]
 
 RUN_DETAIL_BINDINGS: list[Binding] = [*DIALOG_CLOSE, Binding("x", "cancel_run", "Cancel run", id="cancel_run")]
 
-ALL_BINDINGS: list[Binding] = [*APP_BINDINGS, *MAIN_BINDINGS, *COMPOSE_BINDINGS, *HISTORY_BINDINGS]
+CONFIRM_YES = Binding("y", "answer(True)", "Yes", id="confirm_yes")
+CONFIRM_NO = Binding("n", "answer(False)", "No", id="confirm_no")
+CONFIRM_BINDINGS: list[Binding] = [CONFIRM_YES, CONFIRM_NO, Binding("escape", "answer(False)", "No", show=False)]
+
+PASTE_BINDINGS: list[Binding] = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Import", id="paste_accept")]
+
+ALL_BINDINGS: list[Binding] = [
+    *APP_BINDINGS,
+    *MAIN_BINDINGS,
+    *COMPOSE_BINDINGS,
+    *HISTORY_BINDINGS,
+    *RUN_DETAIL_BINDINGS,
+    *CONFIRM_BINDINGS,
+    *PASTE_BINDINGS,
+]
 KNOWN_IDS: frozenset[str] = frozenset(b.id for b in ALL_BINDINGS if b.id)
 
 

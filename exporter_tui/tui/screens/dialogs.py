@@ -5,21 +5,24 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from exporter_tui.tui.bindings import DIALOG_CLOSE
+from exporter_tui.tui.bindings import CONFIRM_BINDINGS, CONFIRM_NO, CONFIRM_YES, DIALOG_CLOSE, PASTE_BINDINGS
 from exporter_tui.tui.widgets.text_inputs import OrderedInput, OrderedTextArea
 
 
-class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; `y` and `n` answer it from the keyboard."""
+def key_of(screen: ModalScreen, binding: Binding) -> str:
+    """The key that fires `binding` in this app, after the config's remapping."""
+    key_for = getattr(screen.app, "key_for", None)
+    return key_for(binding) if key_for else binding.key
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
-        Binding("n", "answer(False)", "No", id="confirm_no"),
-        Binding("escape", "answer(False)", "No", show=False),
-    ]
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; `y` and `n` (or the keys `[tui.bindings]` gives them) answer it."""
+
+    BINDINGS = [*CONFIRM_BINDINGS]
 
     def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
         super().__init__(classes="dialog")
@@ -31,8 +34,8 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(classes="dialog-box"):
             yield Static(self.question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} [y]", id="yes", variant="error")
-                yield Button(f"{self.no} [n]", id="no")
+                yield Button(escape(f"{self.yes} [{key_of(self, CONFIRM_YES)}]"), id="yes", variant="error")
+                yield Button(escape(f"{self.no} [{key_of(self, CONFIRM_NO)}]"), id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -74,7 +77,7 @@ class PathPrompt(ModalScreen[str | None]):
 class PasteDialog(ModalScreen[str | None]):
     """Take a JSON body from the clipboard: paste it here (the terminal's paste), then ctrl+s."""
 
-    BINDINGS = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Import", id="paste_accept")]
+    BINDINGS = [*PASTE_BINDINGS]
 
     def __init__(self, initial: str = "") -> None:
         super().__init__(classes="dialog")
@@ -82,11 +85,12 @@ class PasteDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box tall"):
-            yield Label("Paste a JSON body (your terminal's paste key), then ctrl+s", classes="dialog-text")
+            accept = key_of(self, PASTE_BINDINGS[-1])
+            yield Label(f"Paste a JSON body (your terminal's paste key), then {accept}", classes="dialog-text")
             yield OrderedTextArea(self.initial, language=None, id="pasted", soft_wrap=True)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Import [ctrl+s]", id="accept", variant="primary")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button(escape(f"Import [{accept}]"), id="accept", variant="primary")
+                yield Button(escape(f"Cancel [{key_of(self, DIALOG_CLOSE[0])}]"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
