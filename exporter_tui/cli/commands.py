@@ -29,7 +29,6 @@ from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.times import utc_now
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
-from exporter_tui.pipeline.pushdown import check_request
 from exporter_tui.scheduler.schedules import finished, next_runs
 from exporter_tui.store.store import IdentityMissing
 
@@ -41,6 +40,8 @@ def _require_identity(ctx: Context) -> None:
 
 def parse_for_settings(ctx: Context, source: str) -> ExportRequest:
     """A request body from FILE or '-', valid by itself and under the settings (pushdown = "on", `delay` within max_catchup)."""
+    from exporter_tui.pipeline.pushdown import check_request
+
     request = parse_request(read_body(source), max_catchup=ctx.settings.scheduler.max_catchup)
     check_request(request, ctx.settings.source)
     return request

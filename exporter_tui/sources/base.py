@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from exporter_tui.core.errors import ExporterError
+
+if TYPE_CHECKING:  # every command opens a context, and most never read a reading
+    import pandas as pd
 
 # The SenML columns of a reading, in the order a chunk carries them.
 READING_COLUMNS: tuple[str, ...] = (
@@ -134,6 +135,8 @@ class Describing(Protocol):
 
 def normalise_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Give a chunk exactly READING_COLUMNS with READING_DTYPES (missing columns become empty)."""
+    import pandas as pd
+
     out = {}
     n = len(df)
     for col, dtype in READING_DTYPES.items():

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import item_windows
+
+if TYPE_CHECKING:  # sqlite-utils imports pandas; only a migration needs it, not every open
+    import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -141,6 +143,10 @@ def current_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION, one migration per transaction. Returns the version found."""
     found = current_version(conn)
+    if found >= SCHEMA_VERSION:
+        return found
+    import sqlite_utils
+
     db = sqlite_utils.Database(conn)
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")

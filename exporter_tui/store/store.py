@@ -20,8 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.errors import EXIT_INVALID, EXIT_LIMIT, ExporterError
 from exporter_tui.core.models import ExportRequest
@@ -197,7 +195,6 @@ class Store:
         self._lock = threading.RLock()
         self._busy_timeout_ms = busy_timeout_ms
         self.conn = self._connect(file_mode)
-        self.db = sqlite_utils.Database(self.conn)
         # Added to the detail of every audit event this connection records (the API's key name).
         self.audit_extra: dict[str, Any] = {}
 
