@@ -30,7 +30,7 @@ from exporter_tui.core.times import utc_now
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import finished, next_runs
-from exporter_tui.store.store import IdentityMissing
+from exporter_tui.store.store import IdentityMissing, Run
 
 
 def _require_identity(ctx: Context) -> None:
@@ -218,9 +218,10 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK if run.status == RunStatus.DONE else EXIT_FAILED
 
 
-def _setter(flag: threading.Event) -> Callable[[int, FrameType | None], None]:
+def _setter(*flags: threading.Event) -> Callable[[int, FrameType | None], None]:
     def handler(_signum: int, _frame: FrameType | None) -> None:
-        flag.set()
+        for flag in flags:
+            flag.set()
 
     return handler
 
@@ -233,12 +234,13 @@ class SignalStop:
     def __init__(self) -> None:
         self.cancel = threading.Event()
         self.hangup = threading.Event()
+        self.any = threading.Event()  # either of them
         self._saved: dict[int, Any] = {}
 
     def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
             for sig, flag in ((signal.SIGINT, self.cancel), (signal.SIGTERM, self.cancel), (signal.SIGHUP, self.hangup)):
-                self._saved[sig] = signal.signal(sig, _setter(flag))
+                self._saved[sig] = signal.signal(sig, _setter(flag, self.any))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -287,6 +289,103 @@ class ProgressBar:
 
     def close(self) -> None:
         if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_backfill(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.scheduler.backfill import window_text
+    from exporter_tui.service import backfill
+
+    store = ctx.open_store()
+    try:
+        stored = store.get_request(args.id)
+        if stored.request.type != "recurring":
+            raise CliError(backfill.ONE_TIME.format(id=stored.short_id))
+        zone = get_zone(stored.request.format.timezone)  # a time without an offset is the request's
+        start, end = parse_instant(args.from_, "--from", zone), parse_instant(args.to, "--to", zone)
+        if start >= end:
+            raise CliError("--to must be after --from")
+        if args.dry_run:
+            plan = backfill.preview(ctx, store, stored, start, end)
+            if args.json:
+                print_json({"requestId": stored.id, "dryRun": True, **plan.as_json()})
+            else:
+                print("\n".join(plan.describe()))
+                for interval in plan.to_queue:
+                    print(f"  queue  {window_text(interval)}")
+            return EXIT_OK
+        _require_identity(ctx)
+        plan, queued = backfill.queue(ctx, store, stored, start, end, notify=args.notify)
+        runs = backfill.to_finish(plan, queued)
+        if not args.json:
+            print(f"backfill of {stored.short_id}: {len(queued)} run(s) queued", file=sys.stderr)
+            for line in plan.describe()[1:]:
+                print(line, file=sys.stderr)
+        if args.detach or not runs:
+            if args.json:
+                print_json({"requestId": stored.id, **plan.as_json(), "queued": queued, "runs": []})
+            elif runs:
+                print(f"{len(runs)} run(s) left to the scheduler ({command_hint(args, 'run-due')} or a running scheduler takes them)")
+            return EXIT_OK
+        bar = RunsBar(sys.stderr, len(runs), quiet=args.json)
+        with SignalStop() as signals:
+            ended = backfill.run_backfill(ctx, store, runs, signals.any, on_ended=bar.ended, sink=_told)
+        bar.close()
+        failed = [r for r in ended if r.status != RunStatus.DONE]
+        if args.json:
+            print_json({"requestId": stored.id, **plan.as_json(), "queued": queued, "runs": [r.as_json() for r in ended]})
+        else:
+            print(
+                f"backfill of {stored.short_id}: {len(ended) - len(failed)} done, {len(failed)} failed, {len(runs) - len(ended)} still queued"
+            )
+            for r in failed:
+                print(f"  {r.id[:8]} {r.status}  {r.as_json()['window']['from']} .. {r.as_json()['window']['to']}  {r.error or ''}")
+        if signals.any.is_set():
+            left = len(runs) - len(ended)
+            print(
+                f"backfill stopped; {left} run(s) still queued: run the same backfill again, or a scheduler finishes them", file=sys.stderr
+            )
+            return EXIT_SIGNAL
+        return EXIT_FAILED if failed else EXIT_OK
+    finally:
+        store.close()
+
+
+def _told(event: RunEvent) -> None:
+    """What a foreground backfill says of its runs' events: takeovers of runs whose process died."""
+    if event.kind == EventKind.RECOVERED:
+        print(event.message, file=sys.stderr)
+
+
+class RunsBar:
+    """Progress over a backfill's runs on stderr: a bar on a terminal, else one line per run ended."""
+
+    def __init__(self, stream, total: int, *, quiet: bool = False, width: int = 30):
+        self.stream = stream
+        self.total = total
+        self.done = 0
+        self.quiet = quiet
+        self.width = width
+        self.tty = stream.isatty()
+        self.update()
+
+    def ended(self, run: Run) -> None:
+        self.done += 1
+        if not self.tty and not self.quiet:
+            w = run.as_json()["window"]
+            self.stream.write(f"run {run.id[:8]} {run.status}  {w['from']} .. {w['to']}  ({self.done}/{self.total})\n")
+            self.stream.flush()
+        self.update()
+
+    def update(self) -> None:
+        if self.tty and not self.quiet:
+            filled = int(self.done / max(self.total, 1) * self.width)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} runs")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
             self.stream.write("\n")
             self.stream.flush()
 
@@ -451,6 +550,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "runs": cmd_runs,
     "run": cmd_run,
+    "backfill": cmd_backfill,
     "run-due": cmd_run_due,
     "demo": cmd_demo,
     "sources": cmd_sources,

@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--to", help="window end (ISO 8601 or Unix seconds)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    bf = cmd("backfill", "queue one run per past interval of a request's schedule in a range, then run them in the foreground")
+    bf.add_argument("id")
+    bf.add_argument(
+        "--from", dest="from_", metavar="T", required=True, help="range start: intervals starting at or after it (ISO 8601 or Unix seconds)"
+    )
+    bf.add_argument("--to", metavar="T", required=True, help="range end: intervals ending at or before it (ISO 8601 or Unix seconds)")
+    bf.add_argument("--dry-run", action="store_true", help="list the intervals it would queue and those left alone; queue nothing")
+    bf.add_argument("--detach", action="store_true", help="queue them and exit; the scheduler runs them")
+    bf.add_argument("--notify", action="store_true", help="send the request's notifications for these runs (off by default)")
+
     due = cmd("run-due", "run what is due at one instant, then exit (cron, systemd timers)")
     due.add_argument("--now", help="the instant (ISO 8601; default now)")
     due.add_argument("--dry-run", action="store_true", help="list the intervals it would run; run nothing")

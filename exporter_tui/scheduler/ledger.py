@@ -12,6 +12,7 @@ nominal time among its runs, or the `through` of its newest skip event, whicheve
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 
 from exporter_tui.core.enums import Origin, RunStatus
@@ -114,28 +115,42 @@ def claim_by_hand(
             return None
         if store.running_run(stored.id) is not None:
             raise LimitReached("the request is already running; wait for its run to finish")
-        considered = watermark(schedule, considered_through(store, stored.id))
-        if stored.paused:  # the scheduler decides nothing while paused; what k passes over was paused
-            decision = Decision(range(0), (SkipRange(considered + 1, k - 1, PAUSED_REASON),) if k - 1 > considered else (), rules.policy)
-        else:
-            decision = _merged(list(decisions(schedule, considered, now, rules, last_pause(store, stored.id))), rules.policy)
-        for skip in decision.skips:
-            if skip.first < k:
-                store.record_audit(
-                    "skip",
-                    ACTOR,
-                    "request",
-                    stored.id,
-                    skip_detail(schedule, SkipRange(skip.first, min(skip.last, k - 1), skip.reason)),
-                    stamp,
-                )
-        for j in decision.runs:
-            if j < k:
-                before = schedule.interval(j)
-                store.insert_run(conn, stored.id, Origin.SCHEDULE, before.bounds, before.end.timestamp(), RunStatus.NOT_PROCESSED, stamp)
+        decide_before(store, conn, stored, schedule, k, now, rules, stamp)
         interval = schedule.interval(k)
         run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, None, origin=origin)
     return None if run_id is None else store.get_run(run_id)
+
+
+def decide_before(
+    store: Store, conn: sqlite3.Connection, stored: StoredRequest, schedule: Schedule, k: int, now: datetime, rules: Rules, stamp: datetime
+) -> int:
+    """Inside an open transaction: decide the undecided intervals before k as the scheduler would
+    at `now` (skip events; under catch-up `all`, scheduled runs queued), so that giving k a run
+    (which moves the watermark to k) never hides one. Returns the number of runs queued."""
+    considered = watermark(schedule, considered_through(store, stored.id))
+    if k - 1 <= considered:
+        return 0
+    if stored.paused:  # the scheduler decides nothing while paused; what k passes over was paused
+        decision = Decision(range(0), (SkipRange(considered + 1, k - 1, PAUSED_REASON),), rules.policy)
+    else:
+        decision = _merged(list(decisions(schedule, considered, now, rules, last_pause(store, stored.id))), rules.policy)
+    for skip in decision.skips:
+        if skip.first < k:
+            store.record_audit(
+                "skip",
+                ACTOR,
+                "request",
+                stored.id,
+                skip_detail(schedule, SkipRange(skip.first, min(skip.last, k - 1), skip.reason)),
+                stamp,
+            )
+    queued = 0
+    for j in decision.runs:
+        if j < k:
+            before = schedule.interval(j)
+            store.insert_run(conn, stored.id, Origin.SCHEDULE, before.bounds, before.end.timestamp(), RunStatus.NOT_PROCESSED, stamp)
+            queued += 1
+    return queued
 
 
 def _merged(steps: list[Decision], policy: str) -> Decision:

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
-from exporter_tui.core.enums import EventKind, Origin, RunStatus
+from exporter_tui.core.enums import FINISHED, EventKind, Origin, RunStatus
 from exporter_tui.core.times import iso_from_unix, unix_from_iso, utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.scheduler import ledger
@@ -348,15 +348,50 @@ class Scheduler:
             )
         return run
 
-    def _execute(self, store: Store, run: Run) -> Run:
+    def _execute(self, store: Store, run: Run, should_stop: Callable[[], bool] | None = None, retry_at: RetryAt | None = None) -> Run:
         with self._running_lock:
             self._running.add(run.id)
         try:
             with Heartbeat(store, run.id, self.settings.heartbeat_timeout / 4, self.clock):
-                return self.runs.execute(store, run, sink=self.sink, should_stop=self._stopping.is_set, retry_at=self._retry_at)
+                return self.runs.execute(
+                    store, run, sink=self.sink, should_stop=should_stop or self._stopping.is_set, retry_at=retry_at or self._retry_at
+                )
         finally:
             with self._running_lock:
                 self._running.discard(run.id)
+
+    def finish(self, run_ids: list[str], stop: threading.Event, on_ended: Callable[[Run], None] = lambda run: None) -> list[Run]:
+        """Run these runs (a backfill's, oldest first) in this thread until each has ended, or `stop` is set.
+
+        A queued run is claimed and exported at once, with one attempt: a failure ends it failed
+        (`runs retry` queues it again). A run another process is running is waited for; one whose
+        process died is taken over as every scheduler does (recovered, queued again, then run
+        here). A request runs one run at a time, so this never takes more than one slot of
+        `max_parallel`. `on_ended` hears of each run as it ends; the runs as they ended, in order.
+        Runs still open when `stop` is set stay queued for any scheduler."""
+        left = list(run_ids)
+        ended: dict[str, Run] = {}
+        while left and not stop.is_set():
+            self._recover()
+            moved = False
+            for run_id in list(left):
+                run = self.store.get_run(run_id)
+                if run.status == RunStatus.NOT_PROCESSED:
+                    claimed = self.store.claim_run(run_id, self.holder, now=self.clock())
+                    if claimed is None:
+                        continue  # its request is running another run
+                    run = self._execute(self.store, claimed, should_stop=stop.is_set, retry_at=lambda _run: None)
+                    moved = True
+                if run.status in FINISHED:
+                    left.remove(run_id)
+                    ended[run_id] = run
+                    on_ended(run)
+                    moved = True
+                if moved:
+                    break  # from the oldest again: what others did meanwhile counts
+            if not moved:
+                stop.wait(min(self.settings.tick, 1.0))
+        return [ended[i] for i in run_ids if i in ended]
 
     def _retry_at(self, run: Run) -> float | None:
         """When a failed attempt runs again: backoff * 2^(attempt-1) from now, or None after the last attempt."""

@@ -172,9 +172,13 @@ def cancel_run(store: Store, run_id: str, actor: str) -> Run:
 
 
 def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run: Run, sink: EventSink = ignore) -> None:
-    """Send the request's messages whose policy matches, recording every outcome."""
+    """Send the request's messages whose policy matches, recording every outcome; none for a run
+    queued with its messages off (a backfill without --notify), which its log says."""
     note = stored.request.notification
     if note is None or not note.messages:
+        return
+    if run.notify == 0:
+        store.log_run(run.id, "info", f"{len(note.messages)} notification(s) not sent: a backfill run notifies only with --notify")
         return
     from exporter_tui.notify.dispatch import notify_run
     from exporter_tui.notify.outcome import NotificationContext

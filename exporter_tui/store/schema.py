@@ -119,6 +119,12 @@ def _v3(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE runs SET item_windows = ? WHERE id = ?", (found, run["id"]))
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    """Whether a run sends the request's messages: NULL as before (it does), 0 for a backfill run
+    queued without --notify, so whichever process runs it honours that."""
+    db.table("runs").add_column("notify", int)
+
+
 def windows_json(body: str | None, run_at: float | None, start: float | None, end: float | None, override: int | None) -> str | None:
     """The `item_windows` of a run of the request with this stored body; None when it cannot be told."""
     interval = (start, end) if start is not None and end is not None else None
@@ -132,7 +138,7 @@ def windows_json(body: str | None, run_at: float | None, start: float | None, en
     return json.dumps([list(w) for w in found])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

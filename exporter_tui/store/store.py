@@ -131,6 +131,7 @@ class Run:
     error: str | None
     cancel_requested: str | None = None  # "cancelled by <user>" while a cancel of a running run is pending
     item_windows: str | None = None  # JSON [[from, to], ...]: each item's data window
+    notify: int | None = None  # 0: the request's messages are not sent for this run (a backfill without --notify)
 
     def data_windows(self) -> list[tuple[float, float]]:
         return [(w[0], w[1]) for w in json.loads(self.item_windows)] if self.item_windows else []
@@ -371,11 +372,16 @@ class Store:
     @staticmethod
     def _queue_full(conn: sqlite3.Connection, owner: str, max_queued: int) -> bool:
         """`limits.max_queued_runs` counts per owner: one owner's full queue never refuses another's runs."""
-        queued = conn.execute(
-            "SELECT count(*) FROM runs JOIN requests ON requests.id = runs.request_id WHERE runs.status = 'notProcessed' AND requests.owner = ?",
-            (owner,),
-        ).fetchone()[0]
-        return bool(queued >= max_queued)
+        return Store._queued_of(conn, owner) >= max_queued
+
+    @staticmethod
+    def _queued_of(conn: sqlite3.Connection, owner: str) -> int:
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM runs JOIN requests ON requests.id = runs.request_id WHERE runs.status = 'notProcessed' AND requests.owner = ?",
+                (owner,),
+            ).fetchone()[0]
+        )
 
     @staticmethod
     def _owner_of(conn: sqlite3.Connection, request_id: str) -> str:
@@ -528,14 +534,16 @@ class Store:
         now: datetime,
         override: bool = False,
         run_at: float | None = None,
+        notify: bool | None = None,
     ) -> str:
-        """Insert a run inside the caller's open `transaction()`, with its items' data windows; returns its id."""
+        """Insert a run inside the caller's open `transaction()`, with its items' data windows; returns its id.
+        `notify` False keeps the request's messages from going for this run."""
         run_id = str(uuid.uuid4())
         anchor = run_at if run_at is not None else nominal
         body = conn.execute("SELECT body FROM requests WHERE id = ?", (request_id,)).fetchone()
         conn.execute(
-            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress, created_at, item_windows)"
-            " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 0, ?, ?)",
+            "INSERT INTO runs (id, request_id, status, origin, attempt, nominal_time, run_at, window_from, window_to, window_override, progress,"
+            " created_at, item_windows, notify) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
             (
                 run_id,
                 request_id,
@@ -550,6 +558,7 @@ class Store:
                 windows_json(
                     body[0] if body else None, anchor, window[0] if window else None, window[1] if window else None, int(override)
                 ),
+                None if notify is None else int(notify),
             ),
         )
         return run_id
@@ -647,6 +656,20 @@ class Store:
         """The run of one interval (by its nominal time), if it has one."""
         rows = self.query("SELECT * FROM runs WHERE request_id = ? AND nominal_time = ?", (request_id, nominal))
         return self._to_run(rows[0]) if rows else None
+
+    def interval_runs(self, request_id: str, first: float, last: float) -> dict[float, Run]:
+        """Nominal time -> the run of that interval, for the intervals ending in [first, last]."""
+        rows = self.query(
+            "SELECT * FROM runs WHERE request_id = ? AND nominal_time BETWEEN ? AND ? ORDER BY created_at, rowid", (request_id, first, last)
+        )
+        found: dict[float, Run] = {}
+        for r in rows:
+            found.setdefault(r["nominal_time"], self._to_run(r))
+        return found
+
+    def queued_count(self, conn: sqlite3.Connection, request_id: str) -> int:
+        """Inside an open transaction: the queued runs of the request's owner (what `limits.max_queued_runs` counts)."""
+        return self._queued_of(conn, self._owner_of(conn, request_id))
 
     def running_run(self, request_id: str) -> Run | None:
         """The request's run in progress, if one is."""
