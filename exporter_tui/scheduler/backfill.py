@@ -64,8 +64,9 @@ class BackfillPlan:
             "notDue": self.not_due,
         }
 
-    def describe(self) -> list[str]:
-        """The preview in lines: how many, the first and last window, and what is left alone."""
+    def describe(self, limit: int | None = None) -> list[str]:
+        """The preview in lines: how many, the first and last window, and what is left alone
+        (the first `limit` of those, and how many more)."""
         lines = [f"{len(self.to_queue)} interval(s) to queue"]
         if self.to_queue:
             lines.append(f"  first  {window_text(self.to_queue[0])}")
@@ -73,7 +74,10 @@ class BackfillPlan:
                 lines.append(f"  last   {window_text(self.to_queue[-1])}")
         if self.left_alone:
             lines.append(f"{len(self.left_alone)} interval(s) already have a run, left alone:")
-            lines.extend(f"  {window_text(i)}  run {r.id[:8]} {r.status} ({r.origin})" for i, r in self.left_alone)
+            shown = self.left_alone if limit is None else self.left_alone[:limit]
+            lines.extend(f"  {window_text(i)}  run {r.id[:8]} {r.status} ({r.origin})" for i, r in shown)
+            if len(shown) < len(self.left_alone):
+                lines.append(f"  ... and {len(self.left_alone) - len(shown)} more")
         skipped = sum(b - a + 1 for a, b in self.off_days)
         if skipped:
             lines.append(f"{skipped} interval(s) not on the request's days, not run")

@@ -62,6 +62,7 @@ COMMAND_TITLES = {
     "clone": ("Clone request", "compose a copy of the selected request"),
     "delete": ("Delete request", "delete the selected request (asks first)"),
     "run": ("Run now", "run the selected request now"),
+    "backfill": ("Backfill", "queue one run per past interval of the selected request in a range (shows them first)"),
     "preview": ("Preview request", "windows, next runs, first rows and plots of the selected request"),
     "pause": ("Pause or resume", "stop or restart scheduling the selected request"),
     "filter": ("Filter requests", "show only the requests matching some text"),

@@ -24,6 +24,7 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("c", "clone", "Clone", id="clone", show=False),
     Binding("d", "delete", "Delete", id="delete"),
     Binding("r", "run", "Run", id="run"),
+    Binding("b", "backfill", "Backfill", id="backfill", show=False),
     Binding("p", "preview", "Preview", id="preview"),
     Binding("space", "pause", "Pause", id="pause"),
     Binding("slash", "filter", "Filter", id="filter", key_display="/", show=False),

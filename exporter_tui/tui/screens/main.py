@@ -268,6 +268,32 @@ class MainScreen(Screen[None]):
         if stored is not None:
             exporter(self).start_run(stored)
 
+    def action_backfill(self) -> None:
+        from exporter_tui.tui.screens.backfill import BackfillAsked, BackfillDialog
+
+        stored = self.need_selection()
+        if stored is None:
+            return
+        if stored.request.type != "recurring":
+            self.notify(f"request {stored.short_id} is oneTime: it has no intervals to backfill", severity="warning")
+            return
+        app = exporter(self)
+
+        def answer(asked: BackfillAsked | None) -> None:
+            if asked is None:
+                return
+
+            def queue(store: Store) -> int:
+                from exporter_tui.service import backfill
+
+                return len(backfill.queue(app.ctx, store, stored, asked.start, asked.end, notify=asked.notify, now=app.now())[1])
+
+            app.run_db(
+                queue, "Backfill", lambda n: app.changed(f"{n} backfill run(s) of {stored.short_id} queued; the scheduler runs them")
+            )
+
+        self.app.push_screen(BackfillDialog(stored), answer)
+
     def action_preview(self) -> None:
         from exporter_tui.tui.screens.preview import PreviewScreen
 

@@ -1,0 +1,132 @@
+"""The backfill dialog (key b): a range, the preview of the intervals it takes, then queue them.
+
+It shows what `exporter-tui backfill --dry-run` prints (service/backfill.py): how many runs,
+the first and last window, the intervals that already have a run and are left alone. The
+queued runs are the scheduler's to run (in this app, or the process that serves the database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from exporter_tui.scheduler.backfill import BackfillPlan
+from exporter_tui.store.store import LimitReached, StoredRequest
+from exporter_tui.tui.appref import OwnsWorkers, exporter
+from exporter_tui.tui.bindings import DIALOG_CLOSE
+from exporter_tui.tui.form_logic import parse_time
+from exporter_tui.tui.formatting import zone_of
+from exporter_tui.tui.widgets.text_inputs import OrderedInput
+
+LEFT_ALONE_SHOWN = 5  # intervals that already have a run, listed in the preview
+
+
+@dataclass(frozen=True)
+class BackfillAsked:
+    """What the dialog hands back: the range and whether the runs notify."""
+
+    start: datetime
+    end: datetime
+    notify: bool
+
+
+class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
+    BINDINGS = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Queue", id="backfill_accept")]
+
+    def __init__(self, stored: StoredRequest) -> None:
+        super().__init__(classes="dialog")
+        self.stored = stored
+        self.zone = zone_of(stored.request)
+        self.plan: BackfillPlan | None = None
+
+    def compose(self) -> ComposeResult:
+        name = f" ({self.stored.request.name})" if self.stored.request.name else ""
+        with Vertical(classes="dialog-box", id="backfill-box"):
+            yield Label(
+                f"Backfill {self.stored.short_id}{name}: one run for each interval that starts at or after From "
+                f"and ends by To. ISO 8601 or Unix seconds; without an offset, in {self.stored.request.format.timezone}.",
+                classes="dialog-text",
+            )
+            yield Label("From")
+            yield OrderedInput(placeholder="2025-03-01T00:00 or 1740787200", id="backfill-from")
+            yield Label("To")
+            yield OrderedInput(placeholder="2025-03-08T00:00", id="backfill-to")
+            yield Checkbox("Send the request's notifications for these runs", id="backfill-notify")
+            yield Static("Give From and To to see the intervals.", id="backfill-preview", classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Queue [ctrl+s]", id="accept", variant="primary")
+                yield Button("Cancel [esc]", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#backfill-from", Input).focus()
+
+    def range(self) -> tuple[datetime, datetime] | str:
+        """The range typed, or what is wrong with it (naming the field)."""
+        values = []
+        for field in ("from", "to"):
+            text = self.query_one(f"#backfill-{field}", Input).value.strip()
+            if not text:
+                return f"{field}: is required"
+            try:
+                values.append(datetime.fromtimestamp(parse_time(text, self.zone), UTC))
+            except (ValueError, OverflowError, OSError) as e:
+                return f"{field}: {e}"
+        if values[1] <= values[0]:
+            return "to: must be after from"
+        return values[0], values[1]
+
+    @on(Input.Changed)
+    def _range_changed(self) -> None:
+        self.plan = None
+        asked = self.range()
+        preview = self.query_one("#backfill-preview", Static)
+        if isinstance(asked, str):
+            preview.update(asked)
+            return
+        app = exporter(self)
+        ctx, stored, now = app.ctx, self.stored, app.now()
+
+        def work() -> BackfillPlan | str:
+            from exporter_tui.service import backfill
+
+            store = ctx.open_store()
+            try:
+                return backfill.preview(ctx, store, stored, asked[0], asked[1], now)
+            except (ValueError, LimitReached) as e:
+                return str(e)
+            finally:
+                store.close()
+
+        preview.update("Looking at the intervals...")
+        app.start_worker(work, "Backfill preview", group="backfill-preview", exclusive=True, then=self.show_plan, owner=self)
+
+    def show_plan(self, plan: BackfillPlan | str) -> None:
+        preview = self.query_one("#backfill-preview", Static)
+        if isinstance(plan, str):
+            preview.update(plan)
+            return
+        self.plan = plan
+        preview.update("\n".join(plan.describe(limit=LEFT_ALONE_SHOWN)))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "accept":
+            self.action_accept()
+        else:
+            self.dismiss(None)
+
+    def action_accept(self) -> None:
+        if self.plan is None or not self.plan.to_queue:
+            self.notify("Nothing to queue: give a range with intervals that have no run yet", severity="warning")
+            return
+        notify = self.query_one("#backfill-notify", Checkbox).value
+        self.dismiss(BackfillAsked(self.plan.start, self.plan.end, notify))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
