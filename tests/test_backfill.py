@@ -68,7 +68,7 @@ def all_runs(ctx: Context, stored: StoredRequest) -> list:
 
 def csv_rows(path: Path) -> int:
     with path.open(encoding="utf-8-sig") as f:
-        return sum(1 for _ in csv.reader(f, delimiter=";")) - 1
+        return sum(1 for _ in csv.reader(f, delimiter=",")) - 1
 
 
 # -- dry run, one transaction, the queue limit ------------------------------------------
@@ -366,4 +366,3 @@ def test_a_one_time_request_is_refused(tmp_path: Path, cli) -> None:
 
     assert got.code == 2
     assert f"request {stored.short_id} is oneTime: it has no schedule of intervals to backfill" in got.err
-

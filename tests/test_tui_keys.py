@@ -93,10 +93,11 @@ async def test_every_main_action_is_in_the_command_palette(tmp_path: Path) -> No
             ("Run history", "(h)"),
             ("Copy file path", "(y)"),
             ("Cancel run", "(x)"),
+            ("Backfill", "(b)"),
             ("Help: keys", "(f1)"),
         ):
             assert titles[title].endswith(key), (title, titles[title])
-        assert len(MAIN_BINDINGS) == 11
+        assert len(MAIN_BINDINGS) == 12
         await pilot.press("ctrl+p")
         await settle(pilot)
         await pilot.press(*"Run history")
