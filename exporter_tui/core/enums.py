@@ -16,7 +16,8 @@ class RunStatus(StrEnum):
 
 
 class Origin(StrEnum):
-    """Who asked for a run; only `schedule` and counted manual runs take part in exactly-once."""
+    """Who asked for a run; `schedule`, `backfill` and counted manual runs take part in exactly-once
+    (each is its interval's one run, so no scheduler runs that interval again)."""
 
     TUI = "tui"
     CLI = "cli"

@@ -8,6 +8,7 @@ scheduler ever does each of them. The SQL lives in the store; this module says w
 
 A request's *watermark* is the end of the newest interval already considered: the newest
 nominal time among its runs, or the `through` of its newest skip event, whichever is later.
+A backfill run counts like a scheduled one (scheduler/backfill.py says why that is safe).
 """
 
 from __future__ import annotations
