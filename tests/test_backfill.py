@@ -366,3 +366,26 @@ def test_a_one_time_request_is_refused(tmp_path: Path, cli) -> None:
 
     assert got.code == 2
     assert f"request {stored.short_id} is oneTime: it has no schedule of intervals to backfill" in got.err
+
+
+def test_a_version_3_database_gains_the_notify_column_and_its_runs_notify_as_before(tmp_path: Path) -> None:
+    import sqlite3
+
+    ctx, stored = setup(tmp_path)
+    store = ctx.open_store()
+    store.claim_interval(stored.id, day(2).timestamp(), (JAN1.timestamp(), day(2).timestamp()), "me:1")
+    store.close()
+    con = sqlite3.connect(ctx.paths.database)
+    con.execute("ALTER TABLE runs DROP COLUMN notify")
+    con.execute("PRAGMA user_version = 3")
+    con.commit()
+    con.close()
+
+    store = ctx.open_store()
+    try:
+        [run] = runs_of(store, stored.id)
+        assert run.notify is None  # NULL: the request's messages go, as before the upgrade
+        _, [queued] = backfill.queue(ctx, store, stored, day(2), day(3), notify=False, now=LATER)
+        assert store.get_run(queued).notify == 0
+    finally:
+        store.close()

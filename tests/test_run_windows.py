@@ -10,7 +10,6 @@ from sched_fixtures import create, item, make_home, seed, utc
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.service.scheduling import make_scheduler
-from exporter_tui.store.schema import MIGRATIONS
 from exporter_tui.store.store import Store
 
 T0 = utc(2026, 3, 2)
@@ -66,7 +65,8 @@ def test_runs_stored_before_the_upgrade_get_their_windows(tmp_path: Path) -> Non
     con = sqlite3.connect(path)
     con.execute("UPDATE runs SET item_windows = NULL")  # as version 2 stored it
     con.execute("ALTER TABLE runs DROP COLUMN item_windows")
-    con.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    con.execute("ALTER TABLE runs DROP COLUMN notify")  # added by version 4
+    con.execute("PRAGMA user_version = 2")
     con.commit()
     con.close()
     store = Store(path)
