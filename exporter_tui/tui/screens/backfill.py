@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -39,6 +39,11 @@ class BackfillAsked:
 
 class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
     BINDINGS = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Queue", id="backfill_accept")]
+    DEFAULT_CSS = """
+    #backfill-box .backfill-row { height: 1; margin-bottom: 1; }
+    #backfill-box .backfill-row Input { width: 1fr; }
+    #backfill-preview { margin: 1 0; }
+    """
 
     def __init__(self, stored: StoredRequest) -> None:
         super().__init__(classes="dialog")
@@ -48,21 +53,23 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
 
     def compose(self) -> ComposeResult:
         name = f" ({self.stored.request.name})" if self.stored.request.name else ""
-        with Vertical(classes="dialog-box", id="backfill-box"):
-            yield Label(
-                f"Backfill {self.stored.short_id}{name}: one run for each interval that starts at or after From "
-                f"and ends by To. ISO 8601 or Unix seconds; without an offset, in {self.stored.request.format.timezone}.",
+        with VerticalScroll(classes="dialog-box", id="backfill-box"):  # scrolls on a small terminal
+            yield Static(
+                f"Backfill {self.stored.short_id}{name}: a run for each interval that starts at or after From and ends "
+                f"by To (ISO 8601 or Unix seconds; without an offset, {self.stored.request.format.timezone} time).",
                 classes="dialog-text",
             )
-            yield Label("From")
-            yield OrderedInput(placeholder="2025-03-01T00:00 or 1740787200", id="backfill-from")
-            yield Label("To")
-            yield OrderedInput(placeholder="2025-03-08T00:00", id="backfill-to")
-            yield Checkbox("Send the request's notifications for these runs", id="backfill-notify")
-            yield Static("Give From and To to see the intervals.", id="backfill-preview", classes="dialog-text")
+            with Horizontal(classes="backfill-row"):
+                yield Label("From ")
+                yield OrderedInput(placeholder="2025-03-01T00:00 or 1740787200", id="backfill-from", compact=True)
+            with Horizontal(classes="backfill-row"):
+                yield Label("To   ")
+                yield OrderedInput(placeholder="2025-03-08T00:00", id="backfill-to", compact=True)
+            yield Checkbox("Send the request's notifications", id="backfill-notify", compact=True)
+            yield Static("Give From and To to see the intervals.", id="backfill-preview")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Queue [ctrl+s]", id="accept", variant="primary")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button("Queue \\[ctrl+s]", id="accept", variant="primary", compact=True)
+                yield Button("Cancel \\[esc]", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#backfill-from", Input).focus()
