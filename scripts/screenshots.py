@@ -87,6 +87,7 @@ SCREENS: dict[str, list[Step]] = {
     "run-detail-manifest": [lambda p: keys(p, "h", "enter"), lambda p: tab(p, "#run-tabs", "tab-manifest")],
     "help": [lambda p: keys(p, "f1")],
     "delete-confirm": [lambda p: keys(p, "d")],
+    "backfill": [lambda p: keys(p, "down", "b", *"2025-03-02T00:00Z", "tab", *"2025-03-10T00:00Z")],
 }
 
 
