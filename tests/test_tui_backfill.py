@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sched_fixtures import one_time, utc
 from snapshot_apps.tui_homes import CONFIG, days_ago, hourly_body, make_app, make_home, settle
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.service import backfill
@@ -113,8 +113,8 @@ async def test_bad_input_names_the_field_and_queues_nothing(tmp_path: Path) -> N
         assert runs(ctx, rid) == []
 
 
-async def test_the_key_is_remapped_by_its_binding_id_and_a_one_time_request_is_refused(tmp_path: Path) -> None:
-    ctx, rid = home_with_request(tmp_path / "home", CONFIG + '\n[tui.bindings]\nbackfill = "ctrl+b"\n')
+async def test_the_keys_are_remapped_by_their_binding_ids_and_a_one_time_request_is_refused(tmp_path: Path) -> None:
+    ctx, rid = home_with_request(tmp_path / "home", CONFIG + '\n[tui.bindings]\nbackfill = "ctrl+b"\nbackfill_accept = "f9"\n')
     app = make_app(ctx)
     async with app.run_test(size=(100, 36)) as pilot:
         await settle(pilot)
@@ -123,7 +123,11 @@ async def test_the_key_is_remapped_by_its_binding_id_and_a_one_time_request_is_r
         assert isinstance(app.screen, MainScreen)
         await pilot.press("ctrl+b")
         await wait_until(pilot, lambda: isinstance(app.screen, BackfillDialog), "the backfill dialog")
-        await pilot.press("escape")
+        assert str(app.screen.query_one("#accept", Button).label) == "Queue [f9]"
+        await fill(pilot, "2025-03-02T00:00Z", "2025-03-04T00:00Z")
+        await wait_until(pilot, lambda: "2 interval(s) to queue" in preview_text(app), "the preview")
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: len(runs(ctx, rid)) == 2, "the runs to be queued by the remapped key")
         await settle(pilot)
 
         store = ctx.open_store()

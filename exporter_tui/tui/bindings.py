@@ -59,6 +59,8 @@ CONFIRM_BINDINGS: list[Binding] = [CONFIRM_YES, CONFIRM_NO, Binding("escape", "a
 
 PASTE_BINDINGS: list[Binding] = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Import", id="paste_accept")]
 
+BACKFILL_BINDINGS: list[Binding] = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Queue", id="backfill_accept")]
+
 ALL_BINDINGS: list[Binding] = [
     *APP_BINDINGS,
     *MAIN_BINDINGS,
@@ -67,6 +69,7 @@ ALL_BINDINGS: list[Binding] = [
     *RUN_DETAIL_BINDINGS,
     *CONFIRM_BINDINGS,
     *PASTE_BINDINGS,
+    *BACKFILL_BINDINGS,
 ]
 KNOWN_IDS: frozenset[str] = frozenset(b.id for b in ALL_BINDINGS if b.id)
 

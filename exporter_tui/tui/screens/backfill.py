@@ -12,17 +12,18 @@ from datetime import UTC, datetime
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from exporter_tui.scheduler.backfill import BackfillPlan
 from exporter_tui.store.store import LimitReached, StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
-from exporter_tui.tui.bindings import DIALOG_CLOSE
+from exporter_tui.tui.bindings import BACKFILL_BINDINGS, DIALOG_CLOSE
 from exporter_tui.tui.form_logic import parse_time
 from exporter_tui.tui.formatting import zone_of
+from exporter_tui.tui.screens.dialogs import key_of
 from exporter_tui.tui.widgets.text_inputs import OrderedInput
 
 LEFT_ALONE_SHOWN = 5  # intervals that already have a run, listed in the preview
@@ -38,7 +39,7 @@ class BackfillAsked:
 
 
 class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
-    BINDINGS = [*DIALOG_CLOSE, Binding("ctrl+s", "accept", "Queue", id="backfill_accept")]
+    BINDINGS = [*BACKFILL_BINDINGS]
     DEFAULT_CSS = """
     #backfill-box .backfill-row { height: 1; margin-bottom: 1; }
     #backfill-box .backfill-row Input { width: 1fr; }
@@ -68,8 +69,8 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
             yield Checkbox("Send the request's notifications", id="backfill-notify", compact=True)
             yield Static("Give From and To to see the intervals.", id="backfill-preview")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Queue \\[ctrl+s]", id="accept", variant="primary", compact=True)
-                yield Button("Cancel \\[esc]", id="cancel", compact=True)
+                yield Button(escape(f"Queue [{key_of(self, BACKFILL_BINDINGS[-1])}]"), id="accept", variant="primary", compact=True)
+                yield Button(escape(f"Cancel [{key_of(self, DIALOG_CLOSE[0])}]"), id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#backfill-from", Input).focus()
