@@ -3,7 +3,6 @@ holds its lease (looked at again every SCHEDULER_RECHECK seconds, as the TUI doe
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
 import sys
@@ -16,6 +15,7 @@ from exporter_tui.api.app import create_app
 from exporter_tui.api.state import ApiState
 from exporter_tui.config import secret_values
 from exporter_tui.context import Context
+from exporter_tui.core.hosts import is_loopback
 from exporter_tui.events import RunEvent
 from exporter_tui.notify.masking import SecretMaskingFilter
 
@@ -35,15 +35,6 @@ class ServeOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     scheduler: bool = True
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_options(ctx: Context, options: ServeOptions) -> list[str]:

@@ -545,6 +545,15 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
 
 
+def cmd_web(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.tui.web import WebOptions, WebRefused, serve_web
+
+    try:
+        return serve_web(ctx, WebOptions(args.host, args.port, args.public_url))
+    except WebRefused as e:
+        raise CliError(str(e)) from None
+
+
 COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "requests": cmd_requests,
     "validate": cmd_validate,
@@ -557,4 +566,5 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "notify": cmd_notify,
     "serve": cmd_serve,
+    "web": cmd_web,
 }

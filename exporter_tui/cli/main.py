@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument("--no-scheduler", action="store_true", help="serve the API only")
 
+    web = cmd("web", "the app in a browser (textual-serve; loopback only, it has no authentication)", json_flag=False)
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on: 127.0.0.1, ::1 or localhost (default 127.0.0.1)")
+    web.add_argument("--port", type=_port, default=8760, help="default 8760")
+    web.add_argument("--public-url", help="the address browsers open, when a reverse proxy serves the page (default http://HOST:PORT)")
+
     src = cmd("sources", "the readings source", json_flag=False)
     ssub = src.add_subparsers(dest="action", required=True, parser_class=_Parser)
     sl = ssub.add_parser("list", help="every target with its unit and first and last time")
