@@ -1,8 +1,10 @@
-"""Write an SVG of every screen of the TUI into screenshots/, at 60x20, 80x24 and 120x40.
+"""Write an SVG of every screen of the TUI into screenshots/, at 60x20, 80x24 and 120x40, and
+web.png, the web view in a headless Chromium (when chromium is installed).
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots] [--sizes 60x20,80x24,120x40]
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--sizes 60x20,80x24,120x40] [--no-web]
 
-The app runs headless (App.run_test) on a throwaway home with three days of demo data, a
+The web view runs `exporter-tui web` on the same home, with the real clock (its next-run and
+log times differ from one run to the next). The app runs headless (App.run_test) on a throwaway home with three days of demo data, a
 fixed clock and counter ids, the same fixtures the snapshot tests use, so the pictures only
 change when the screens do.
 """
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 # The demo homes live with the tests, so they are importable only after the path above.
+from browser import CHROMIUM, visit_web_view, web_server
 from snapshot_apps.tui_homes import (
     FIXED_NOW,
     SequentialIds,
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     parser.add_argument("--sizes", default="60x20,80x24,120x40")
+    parser.add_argument("--no-web", action="store_true", help="leave web.png as it is")
     args = parser.parse_args(argv)
     sizes = [tuple(int(n) for n in s.split("x")) for s in args.sizes.split(",")]
     out = Path(args.out)
@@ -133,7 +137,29 @@ def main(argv: list[str] | None = None) -> int:
             for name, steps in SCREENS.items():
                 path = asyncio.run(shoot(ctx, name, steps, size, out))  # type: ignore[arg-type]
                 print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        if not args.no_web:
+            if CHROMIUM is None:
+                print("chromium is not installed: web.png left as it is", file=sys.stderr)
+            else:
+                print(shoot_web(ctx, Path(tmp) / "chromium", out))
     return 0
+
+
+def shoot_web(ctx, profile: Path, out: Path) -> Path:
+    """The main screen of the web view, as a browser draws it."""
+    target = out / "web.png"
+    with web_server(ctx.paths.data_dir) as url:
+        asyncio.run(
+            visit_web_view(
+                url,
+                profile,
+                main_screen=lambda s: "Requests (2)" in s and "Weekly climate" in s,
+                key=("h", "KeyH", 72),
+                answered=lambda s: "Run history" in s,
+                screenshot=target,
+            )
+        )
+    return target
 
 
 if __name__ == "__main__":

@@ -218,9 +218,12 @@ async def visit_web_view(
     key: tuple[str, str, int],
     answered: Callable[[str], bool],
     screenshot: Path | None = None,
+    width: int = 1280,
+    height: int = 800,
 ) -> WebVisit:
-    """Open `url`, wait for `main_screen`, save `screenshot` (PNG) of it, press `key`, wait for `answered`."""
-    browser = Chromium(profile)
+    """Open `url` in a page of `width` x `height` pixels, wait for `main_screen`, save `screenshot`
+    (PNG) of it, press `key`, wait for `answered`."""
+    browser = Chromium(profile, width, height)
     try:
         port = browser.devtools_port()
         async with aiohttp.ClientSession() as http:
@@ -231,6 +234,7 @@ async def visit_web_view(
                 page = Page(ws)
                 await page.send("Network.enable")
                 await page.send("Page.enable")
+                await page.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
                 await page.send("Page.addScriptToEvaluateOnNewDocument", source=_KEEP_TERMINAL)
                 await page.send("Page.navigate", url=url)
                 first = await page.wait_for_text(main_screen, "the main screen")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 import pytest
-from api_server import free_port, wait_until
+from api_server import free_port
 from browser import CHROMIUM, visit_web_view, web_server
 from snapshot_apps.tui_homes import days_ago, hourly_body, make_home
 
@@ -70,27 +70,49 @@ def test_the_page_loads_nothing_from_another_host(tmp_path: Path) -> None:
             assert httpx.get(u, timeout=10).status_code == 200, u
 
 
-def test_a_browser_tab_gets_the_app_on_this_home_and_stopping_web_ends_it(tmp_path: Path) -> None:
-    """The websocket textual-serve relays carries the app opened on this home (its request is listed);
-    stopping `web` stops the app processes it started."""
+def test_a_browser_tab_gets_the_app_on_this_home_and_leaves_no_process_behind(tmp_path: Path) -> None:
+    """The websocket textual-serve relays carries the app opened on this home (its request is
+    listed); closing the tab ends that app, and so does stopping `web` with a tab still open."""
     ctx = web_home(tmp_path / "home")
     home = ctx.paths.data_dir
 
-    async def first_screen(url: str) -> str:
+    async def screen_of(ws: aiohttp.ClientWebSocketResponse) -> str:
         seen = b""
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(f"{url.replace('http', 'ws', 1)}/ws?width=120&height=40") as ws:
-                async with asyncio.timeout(60):
-                    while b"Web temperature" not in seen:
-                        message = await ws.receive()
-                        assert message.type == aiohttp.WSMsgType.BINARY, message
-                        seen += message.data
+        async with asyncio.timeout(60):
+            while b"Web temperature" not in seen:
+                message = await ws.receive()
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                seen += message.data
         return seen.decode("utf-8", "replace")
 
-    with web_server(home) as url:
-        screen = asyncio.run(first_screen(url))
-        assert "Requests (1)" in screen
-    wait_until(lambda: not app_processes(home), timeout=30, what="the app processes to end")
+    async def until_closed(ws: aiohttp.ClientWebSocketResponse) -> None:
+        async with asyncio.timeout(30):
+            while (await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                pass
+
+    async def until_no_app() -> None:
+        async with asyncio.timeout(30):
+            while app_processes(home):
+                await asyncio.sleep(0.05)  # the poll interval
+
+    async def visits() -> None:
+        server = web_server(home)
+        url = server.__enter__()
+        async with aiohttp.ClientSession() as http:
+            tab = f"{url.replace('http', 'ws', 1)}/ws?width=120&height=40"
+            async with http.ws_connect(tab) as ws:
+                assert "Requests (1)" in await screen_of(ws)
+                assert len(app_processes(home)) == 1
+            await until_no_app()  # the tab closed
+            async with http.ws_connect(tab) as still_open:
+                await screen_of(still_open)
+                # Ctrl+C (SIGINT) while the tab is open and reading, as a browser's is: the server closes it
+                closed = asyncio.ensure_future(until_closed(still_open))
+                await asyncio.to_thread(server.__exit__, None, None, None)
+                await closed
+            await until_no_app()  # web stopped
+
+    asyncio.run(visits())
 
 
 @NEEDS_CHROMIUM

@@ -13,11 +13,13 @@ anywhere but this server.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -94,7 +96,25 @@ class _LocalPageLoader(jinja2.FileSystemLoader):
 
 
 class WebServer(Server):
-    """textual-serve's server with the local page and a start-up line of our own."""
+    """textual-serve's server with the local page, a start-up line of our own, and a prompt stop:
+    Ctrl+C ends each open tab's app at once (textual-serve alone waits for the tabs to close)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tabs: set[asyncio.Task[Any]] = set()
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tabs.add(task)
+        try:
+            return await super().handle_websocket(request)
+        finally:
+            self._tabs.discard(task)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        for task in list(self._tabs):
+            task.cancel()  # textual-serve then closes the websocket and quits that tab's app
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
