@@ -98,7 +98,7 @@ def web_server(home: Path, *extra: str) -> Iterator[str]:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
-        assert f"web view on {url}" in out
+        assert "web view on http" in out
 
 
 @dataclass

@@ -57,6 +57,12 @@ def test_a_host_other_machines_reach_is_refused(cli, host: str) -> None:
     assert "no authentication" in r.err and "reverse proxy" in r.err
 
 
+@pytest.mark.parametrize("url", ["exports.example.com", "ftp://exports.example.com", "https://"])
+def test_a_public_url_that_is_no_web_address_is_refused(cli, url: str) -> None:
+    r = cli("web", "--public-url", url, "--port", str(free_port()))
+    assert r.code == 2 and f"--public-url {url!r} is not an http:// or https:// address" in r.err
+
+
 def test_the_page_loads_nothing_from_another_host(tmp_path: Path) -> None:
     ctx = web_home(tmp_path / "home")
     with web_server(ctx.paths.data_dir) as url:
@@ -68,6 +74,15 @@ def test_the_page_loads_nothing_from_another_host(tmp_path: Path) -> None:
         assert f"{url}/static/fonts/RobotoMono-VariableFont_wght.ttf" in urls  # the terminal's font, from here
         for u in urls:
             assert httpx.get(u, timeout=10).status_code == 200, u
+
+
+def test_behind_a_reverse_proxy_the_page_points_at_the_public_url(tmp_path: Path) -> None:
+    ctx = web_home(tmp_path / "home")
+    with web_server(ctx.paths.data_dir, "--public-url", "https://exports.example.com/") as url:
+        page = httpx.get(url, timeout=10).text
+    assert 'src="https://exports.example.com/static/js/textual.js"' in page
+    assert 'data-session-websocket-url="wss://exports.example.com/ws"' in page
+    assert "127.0.0.1" not in page
 
 
 def test_a_browser_tab_gets_the_app_on_this_home_and_leaves_no_process_behind(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -58,6 +59,10 @@ class WebOptions:
 
 
 def check_options(options: WebOptions) -> None:
+    if options.public_url is not None:
+        parts = urlsplit(options.public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise WebRefused(f"--public-url {options.public_url!r} is not an http:// or https:// address, e.g. https://exports.example.com")
     if not is_loopback(options.host):
         raise WebRefused(
             f"--host {options.host} is not a loopback address; the web view has no authentication, so it listens on "
