@@ -1,5 +1,5 @@
 """Write an SVG of every screen of the TUI into screenshots/, at 60x20, 80x24 and 120x40, and
-web.png, the web view in a headless Chromium (when chromium is installed).
+web.png, the web view's run history in a headless Chromium (when chromium is installed).
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--sizes 60x20,80x24,120x40] [--no-web]
 
@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def shoot_web(ctx, profile: Path, out: Path) -> Path:
-    """The main screen of the web view, as a browser draws it."""
+    """The run history of the web view, as a browser draws it (the main screen's log shows
+    this machine's name and the home's path)."""
     target = out / "web.png"
     with web_server(ctx.paths.data_dir) as url:
         asyncio.run(

@@ -221,8 +221,8 @@ async def visit_web_view(
     width: int = 1280,
     height: int = 800,
 ) -> WebVisit:
-    """Open `url` in a page of `width` x `height` pixels, wait for `main_screen`, save `screenshot`
-    (PNG) of it, press `key`, wait for `answered`."""
+    """Open `url` in a page of `width` x `height` pixels, wait for `main_screen`, press `key`, wait
+    for `answered` and save a `screenshot` (PNG) of that screen."""
     browser = Chromium(profile, width, height)
     try:
         port = browser.devtools_port()
@@ -238,12 +238,12 @@ async def visit_web_view(
                 await page.send("Page.addScriptToEvaluateOnNewDocument", source=_KEEP_TERMINAL)
                 await page.send("Page.navigate", url=url)
                 first = await page.wait_for_text(main_screen, "the main screen")
+                await page.press(*key)
+                after = await page.wait_for_text(answered, f"the answer to {key[0]!r}")
                 if screenshot is not None:
                     await page.wait_until_drawn()
                     shot = await page.send("Page.captureScreenshot", format="png")
                     screenshot.write_bytes(base64.b64decode(shot["data"]))
-                await page.press(*key)
-                after = await page.wait_for_text(answered, f"the answer to {key[0]!r}")
                 urls = page.requested_urls()
                 await page.close()
         return WebVisit(first, after, urls)
