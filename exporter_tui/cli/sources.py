@@ -41,10 +41,9 @@ def _channels(ctx: Context, given: list[str] | None) -> list[str]:
         return list(dict.fromkeys(given))
     store = ctx.open_store()
     try:
-        requests = store.all_active_requests()
+        return store.request_channels()
     finally:
         store.close()
-    return list(dict.fromkeys(item.params.channel_id for r in requests for item in r.request.items))
 
 
 def _check_readers(ctx: Context, given: list[str] | None) -> dict[str, Any]:

@@ -34,9 +34,13 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False, str_strip_whitespace=False)
 
 
+# The longest `target.value` (and `target.label`): the names of one item, comma-separated.
+TARGET_VALUE_MAX = 4096
+
+
 class Target(_Wire):
-    value: PlainText = Field(min_length=1, max_length=4096)
-    label: PlainText | None = Field(default=None, max_length=4096)
+    value: PlainText = Field(min_length=1, max_length=TARGET_VALUE_MAX)
+    label: PlainText | None = Field(default=None, max_length=TARGET_VALUE_MAX)
 
     def names(self) -> list[str]:
         return [v.strip() for v in self.value.split(",")]

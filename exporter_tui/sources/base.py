@@ -93,6 +93,18 @@ class TargetInfo:
     count: int
 
 
+@dataclass(frozen=True)
+class TargetSample:
+    """The targets found among a channel's newest readings (a source that cannot list its targets):
+    `targets` with the unit, first and last time and count within the sample of `readings` out of
+    the `total` the channel holds."""
+
+    channel: str
+    targets: list[TargetInfo]
+    readings: int
+    total: int
+
+
 class Source(Protocol):
     def read(self, query: ReadQuery, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
         """Chunks of at most `chunk_rows` readings, ascending by time, with READING_COLUMNS."""
@@ -114,6 +126,10 @@ class Source(Protocol):
         """Every target the source holds, sorted by channel, subtopic, name."""
         ...
 
+    def has_readings(self, channel: str, subtopic: str, name: str) -> bool:
+        """Whether the target holds any reading at all (one cheap query)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -124,6 +140,13 @@ class Noting(Protocol):
     def take_notes(self) -> list[str]:
         """The notes gathered since the last call."""
         ...
+
+
+@runtime_checkable
+class Sampling(Protocol):
+    """A source that cannot list its targets (`targets()` is []) but can sample a channel's newest readings."""
+
+    def sample_targets(self, channel: str) -> TargetSample: ...
 
 
 @runtime_checkable

@@ -568,6 +568,9 @@ class EmbeddedSource:
             raise _fail(self.path, "read failed", e) from None
         return [TargetInfo(*r) for r in rows]
 
+    def has_readings(self, channel: str, subtopic: str, name: str) -> bool:
+        return self._one(f"SELECT 1 FROM targets WHERE {_WHERE_TARGET}", _target_key(channel, subtopic, name)) is not None
+
     def describe(self) -> dict[str, Any]:
         """The source as a manifest names it (no API, so nothing detected)."""
         return {"kind": "embedded", "api": None, "detected": False}

@@ -459,6 +459,10 @@ class Store:
     def all_active_requests(self) -> list[StoredRequest]:
         return [self._to_request(r) for r in self.query("SELECT * FROM requests WHERE deleted_at IS NULL ORDER BY created_at")]
 
+    def request_channels(self) -> list[str]:
+        """The channel ids the active requests read, each once, in the order they were first used."""
+        return list(dict.fromkeys(item.params.channel_id for r in self.all_active_requests() for item in r.request.items))
+
     def update_request(
         self, rid: str, request: ExportRequest, actor: str, max_queued: int | None = None, now: datetime | None = None
     ) -> StoredRequest:

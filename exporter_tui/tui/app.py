@@ -74,6 +74,9 @@ COMMAND_TITLES = {
     "import_file": ("Import JSON file", "fill the form from a JSON body in a file"),
     "import_clipboard": ("Import pasted JSON", "fill the form from a JSON body pasted from the clipboard"),
     "export": ("Export JSON", "write the form as a JSON body to a file and copy it to the clipboard"),
+    "browse_source": ("Browse the source", "pick targets, channel and subtopic of items from the source"),
+    "browse_pick": ("Pick target", "pick or unpick the target (or group) under the cursor"),
+    "browse_use": ("Fill the form", "fill the form's items with the picked targets"),
     "cancel": ("Leave the form", "back to the requests (asks first when the form has changes)"),
 }
 

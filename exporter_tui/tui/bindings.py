@@ -39,7 +39,14 @@ COMPOSE_BINDINGS: list[Binding] = [
     Binding("f6", "import_file", "Import", id="import_file"),
     Binding("f7", "import_paste", "Paste", id="import_clipboard"),
     Binding("f8", "export", "Export", id="export"),
+    Binding("ctrl+o", "browse_source", "Browse", id="browse_source"),
     Binding("escape", "cancel", "Back", id="cancel"),
+]
+
+BROWSER_BINDINGS: list[Binding] = [
+    Binding("escape", "close", "Back", id="close"),
+    Binding("space", "pick", "Pick", id="browse_pick"),
+    Binding("ctrl+s", "use", "Fill the form", id="browse_use"),
 ]
 
 HISTORY_BINDINGS: list[Binding] = [
@@ -70,6 +77,7 @@ ALL_BINDINGS: list[Binding] = [
     *CONFIRM_BINDINGS,
     *PASTE_BINDINGS,
     *BACKFILL_BINDINGS,
+    *BROWSER_BINDINGS,
 ]
 KNOWN_IDS: frozenset[str] = frozenset(b.id for b in ALL_BINDINGS if b.id)
 

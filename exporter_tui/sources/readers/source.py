@@ -8,7 +8,8 @@ was decided goes to the run log through `take_notes`.
 
 How every reading is read exactly once is in paging.py; buckets the server aggregates itself
 (pushdown) in aggregation.py, the decision to ask for them in pipeline/pushdown.py. `targets()` returns []: the
-readers API has no endpoint that lists channels, subtopics or names.
+readers API has no endpoint that lists channels, subtopics or names; `sample_targets` finds those in a
+channel's newest readings (one query).
 
 An empty `subtopic` or `name` in a query means "any", as it does for the API.
 """
@@ -23,12 +24,13 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from exporter_tui.config import ReadersSettings
-from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, TargetInfo, normalise_frame
+from exporter_tui.config import READERS_MAX_LIMIT, ReadersSettings
+from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, TargetInfo, TargetSample, normalise_frame
 from exporter_tui.sources.readers.aggregation import Aggregates
 from exporter_tui.sources.readers.client import Page, ReadersClient, snip
 from exporter_tui.sources.readers.generations import GENERATIONS, Generation, by_magnitude, by_version
 from exporter_tui.sources.readers.paging import WindowReader
+from exporter_tui.sources.readers.sample import targets_in
 
 # Columns some deployments send in camelCase.
 _CAMEL: dict[str, str] = {
@@ -114,6 +116,18 @@ class ReadersSource:
         """Always []: the readers API cannot list what it holds (see the module docstring)."""
         return []
 
+    def has_readings(self, channel: str, subtopic: str, name: str) -> bool:
+        """One `limit=1` query without a window."""
+        page = self.client.messages(channel, _filters(subtopic, name) | {"offset": "0", "limit": "1"})
+        return page.total > 0 or bool(page.messages)
+
+    def sample_targets(self, channel: str, size: int = READERS_MAX_LIMIT) -> TargetSample:
+        """The subtopics and names among the channel's newest `size` readings (one query; the readers' largest page)."""
+        page = self.client.messages(channel, {"offset": "0", "limit": str(size)})
+        gen = self._gen if channel in self.newest and self._gen is not None else self._settle(channel, page)
+        found = targets_in(self._frame(page.messages, channel, gen), channel) if page.messages else []
+        return TargetSample(channel, found, len(page.messages), page.total)
+
     def close(self) -> None:
         self.client.close()
 
@@ -128,7 +142,10 @@ class ReadersSource:
         """The generation to read `channel` with, checked against its newest reading once."""
         if channel in self.newest and self._gen is not None:
             return self._gen
-        page = self.client.messages(channel, {"offset": "0", "limit": "1"})
+        return self._settle(channel, self.client.messages(channel, {"offset": "0", "limit": "1"}))
+
+    def _settle(self, channel: str, page: Page) -> Generation:
+        """Decide or check the generation by the first reading of `page`, the newest of the channel."""
         newest = page.messages[0].get("time") if page.messages and isinstance(page.messages[0], dict) else None
         if newest is not None and type(newest) not in (int, float):
             raise self.client.error(

@@ -390,10 +390,14 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         if button.id in actions:
             actions[button.id]()
             return
-        adders = {"add-column": ("columns", ColumnRow), "add-item": ("items", ItemEditor), "add-message": ("messages", MessageEditor)}
+        adders: dict[str, tuple[str, type[FormRow]]] = {
+            "add-column": ("columns", ColumnRow),
+            "add-item": ("items", ItemEditor),
+            "add-message": ("messages", MessageEditor),
+        }
         if button.id in adders:
             kind, row_type = adders[button.id]
-            new_row = row_type()
+            new_row = row_type.following(next(reversed(self.rows(kind)), None))
             await self.query_one(f"#{kind}").mount(new_row)
             new_row.fields()[0].focus_control()
             new_row.scroll_visible()
@@ -472,6 +476,11 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         from exporter_tui.tui.screens.preview import PreviewScreen
 
         self.app.push_screen(PreviewScreen(request, None))
+
+    def action_browse_source(self) -> None:
+        from exporter_tui.tui.screens.source_browser import open_browser
+
+        open_browser(self)
 
     def action_import_file(self) -> None:
         def chosen(path: str | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button
+from textual.widgets import Button, Input
 
 from exporter_tui.core.models import COLUMN_IDS
 from exporter_tui.tui.form_logic import set_path
@@ -26,6 +26,7 @@ from exporter_tui.tui.widgets.form_fields import (
     FieldBox,
     FieldSpec,
 )
+from exporter_tui.tui.widgets.target_review import TargetReview
 
 TIME_HINT = "ISO 8601 or Unix seconds"
 # Turns a stored value into the text a field shows (times, in the request's zone).
@@ -39,8 +40,11 @@ class FormRow(Vertical):
     noun: ClassVar[str] = ""
     SPECS: ClassVar[tuple[FieldSpec, ...]] = ()
 
-    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None, classes: str = "") -> None:
-        """`data` is the row's JSON object (None: the defaults); `problems` collects what it held that cannot be shown."""
+    def __init__(
+        self, data: dict[str, Any] | None = None, shown: Shown | None = None, classes: str = "", copied: dict[str, Any] | None = None
+    ) -> None:
+        """`data` is the row's JSON object (None: the defaults); `copied`, field texts taken over from
+        another row; `problems` collects what it held that cannot be shown."""
         super().__init__(classes=f"form-row {classes}")
         from exporter_tui.tui.form_logic import get_path
 
@@ -54,6 +58,8 @@ class FormRow(Vertical):
                 value = None
             elif value is not None and shown is not None:
                 value = shown(spec, value)
+            if copied is not None and spec.path in copied:
+                value, given = copied[spec.path], True
             box, problem = spec.build(value, given)
             if problem:
                 self.problems[spec.path] = problem
@@ -68,6 +74,11 @@ class FormRow(Vertical):
 
     def remove_button(self) -> Button:
         return Button(f"Remove {self.noun}", classes="remove-row", compact=True)
+
+    @classmethod
+    def following(cls, previous: FormRow | None) -> FormRow:
+        """A new row added after `previous` (None: the first one)."""
+        return cls()
 
 
 class ColumnRow(FormRow):
@@ -109,13 +120,38 @@ class ItemEditor(FormRow):
         FieldSpec("filename", "File name", placeholder="optional"),
     )
 
-    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
-        super().__init__(data, shown, classes="item-editor")
+    # What a new item takes over from the one before it: its window and its decimation.
+    COPIED = ("params.from", "params.to", "params.decimation.ds", "params.decimation.dsf")
+
+    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None, copied: dict[str, Any] | None = None) -> None:
+        super().__init__(data, shown, classes="item-editor", copied=copied)
+        self.review = TargetReview()
+
+    @classmethod
+    def following(cls, previous: FormRow | None) -> ItemEditor:
+        if previous is None:
+            return cls()
+        return cls(copied={box.path: box.raw() for box in previous.fields() if box.path in cls.COPIED})
+
+    def box(self, path: str) -> FieldBox:
+        return next(b for b in self.boxes if b.path == path)
 
     def compose(self) -> ComposeResult:
-        yield from self.boxes
+        yield self.boxes[0]
+        yield self.review
+        yield from self.boxes[1:]
         yield self.error_line
         yield self.remove_button()
+
+    def on_mount(self) -> None:
+        self.review_targets()
+
+    def on_input_changed(self, event: Input.Changed) -> None:  # not stopped: the form validates on it too
+        if event.input in (self.box("params.target.value").control, self.box("params.target.label").control):
+            self.review_targets()
+
+    def review_targets(self) -> None:
+        self.review.show_list(self.box("params.target.value").raw() or "", self.box("params.target.label").raw() or "")
 
 
 class MessageEditor(FormRow):
