@@ -50,6 +50,7 @@ class Preview:
     rows: list[list[str]]
     series: dict[str, tuple[list[float], list[float]]]
     tables: list[PreviewTable] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # "item 1: label (name)" of each target with no rows in its window
 
 
 def preview_windows(request: ExportRequest, now: datetime) -> list[tuple[float, float]]:
@@ -98,6 +99,7 @@ def preview(
             rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=request.format.csv_delimiter))
             tables.append(PreviewTable(table.title, rows[0] if rows else table.columns, rows[1:]))
     series: dict[str, tuple[list[float], list[float]]] = {}
+    empty: list[str] = []
     for i, item in enumerate(request.items):
         for name, label in zip(item.params.target.names(), item.params.target.labels()):
             stream = item_target_stream(source, job, item, name, windows[i], counter, 10_000)
@@ -107,6 +109,7 @@ def preview(
                 times.append(chunk["time"].to_numpy(dtype="float64"))
                 values.append(numeric_values(chunk))
             if not times:
+                empty.append(f"item {i + 1}: {label}" + (f" ({name})" if label != name else ""))
                 continue
             t, v = np.concatenate(times), np.concatenate(values)
             keep = ~np.isnan(v)
@@ -116,4 +119,4 @@ def preview(
             step = max(1, len(t) // PLOT_POINTS)
             series[label] = (t[::step].tolist(), v[::step].tolist())
     first = tables[0] if tables else PreviewTable("", [], [])
-    return Preview(windows=windows, headers=first.headers, rows=first.rows, series=series, tables=tables)
+    return Preview(windows=windows, headers=first.headers, rows=first.rows, series=series, tables=tables, empty=empty)

@@ -41,6 +41,7 @@ from exporter_tui.tui.form_logic import (
 )
 from exporter_tui.tui.formatting import clip
 from exporter_tui.tui.screens.dialogs import ConfirmDialog, PasteDialog, PathPrompt
+from exporter_tui.tui.target_check import TargetChecker
 from exporter_tui.tui.widgets.form_fields import (
     CATCH_UPS,
     DATE_FORMATS,
@@ -59,6 +60,7 @@ from exporter_tui.tui.widgets.list_editors import (
     MessageEditor,
     row_body,
 )
+from exporter_tui.tui.widgets.target_review import SourceWarning
 
 ZONES = tuple(sorted({"UTC", *zoneinfo.available_timezones()}))
 TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
@@ -133,6 +135,7 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         self.error_count = 0
         self.summary_text = ""
         self._top: list[FieldBox] = []
+        self.target_check = TargetChecker(self)
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -150,6 +153,7 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
             yield Button("+ column", id="add-column", compact=True)
             yield Static("Items", classes="section-title")
             yield ErrorLine(id="items-error")
+            yield SourceWarning(id="targets-warning")
             yield Vertical(id="items", classes="rows")
             yield Button("+ item", id="add-item", compact=True)
             yield Static("Notification messages", classes="section-title")
@@ -277,6 +281,7 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
     # -- validation ------------------------------------------------------------------------
     def validate(self) -> ExportRequest | None:
         body, local = self.read_form()
+        self.target_check.changed(body)  # warnings only: they never make the form invalid
         errors: dict[str, list[str]] = {path: [reason] for path, reason in local.items()}
         for path, reason in self.load_problems.items():
             errors.setdefault(path, []).append(reason)

@@ -177,6 +177,10 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
             await rows.mount(Static(message, classes="preview-error"))
             await plots.mount(Static(message, classes="preview-error"))
             return
+        if result.preview.empty:  # said, rather than left to an empty column or a missing plot
+            said = "no rows in the window for " + "; ".join(result.preview.empty)
+            await rows.mount(Static(said, classes="preview-error", markup=False))
+            await plots.mount(Static(said + " (nothing to plot)", classes="preview-error", markup=False))
         tables = getattr(result.preview, "tables", None) or []
         if not tables:
             tables = [_Table("", result.preview.headers, result.preview.rows)]

@@ -2,8 +2,8 @@
 
 The embedded source lists every target with its unit, first and last time and count (what
 `sources list` prints, from the same `Source.targets()`). The readers source cannot list
-targets: the browser samples the newest readings of the channels the stored requests read, of
-the item's channel and of any channel id typed in, and says that what it shows is a sample.
+targets: the browser samples the newest readings of the channels the form's items and the
+stored requests read, and of any channel id typed in, and says that what it shows is a sample.
 Typing filters the list (every word must appear in the channel, subtopic, name or unit); space
 picks a target, or every shown target of a channel/subtopic group; ctrl+s fills the form (see
 target_picks.py for how picks become items). Loading runs in the screen's own worker, cancelled
@@ -99,10 +99,11 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
 
     BINDINGS = [*BROWSER_BINDINGS]
 
-    def __init__(self, picked: list[Pick] | None = None, channel: str = "") -> None:
+    def __init__(self, picked: list[Pick] | None = None, channels: list[str] | None = None) -> None:
+        """`channels`: those a sampling source samples besides the stored requests' (the form's)."""
         super().__init__()
         self.picked: dict[Pick, None] = dict.fromkeys(picked or [])
-        self.channel = channel
+        self.channels = channels or []
         self.catalog = Catalog()
         self.shown: list[TargetInfo] = []
         self.row_keys: dict[str, list[Pick]] = {}
@@ -127,7 +128,7 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
         table.add_columns(" ", "NAME", "UNIT", "COUNT", "FIRST (UTC)", "LAST (UTC)")
         self.query_one("#browser-channel-row").display = False
         self.query_one("#browser-filter", Input).focus()
-        self.load([self.channel] if self.channel else [])
+        self.load(self.channels)
         self.show_picked()
 
     # -- loading -------------------------------------------------------------------------
@@ -180,7 +181,7 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
                 lines.append("the readers source cannot list its targets: type a channel id below to sample it")
             for s in c.samples:
                 lines.append(
-                    f"a sample: the newest {count_text(s.readings)} of {count_text(s.total)} readings of channel {s.channel}"
+                    f"a sample: the newest {s.readings:,} of {s.total:,} readings of channel {s.channel}"
                     f" ({len(s.targets)} targets; names not among them are not shown)"
                 )
         else:
@@ -293,16 +294,17 @@ def open_browser(form: ComposeScreen) -> None:
     items; what comes back fills that item and adds items after it."""
     item = item_of(form.focused)
     picked: list[Pick] = []
-    channel = ""
     if item is not None:
         channel = item.box("params.channelId").raw() or ""
         picked = picks_of(channel, item.box("params.subtopic").raw() or "", item.box("params.target.value").raw() or "")
+    rows = [row for row in form.rows("items") if isinstance(row, ItemEditor)]
+    channels = [c for c in dict.fromkeys(row.box("params.channelId").raw() or "" for row in ([item] if item else []) + rows) if c]
 
     async def chosen(picks: list[Pick] | None) -> None:
         if picks:
             await fill_items(form, item, picks)
 
-    form.app.push_screen(SourceBrowser(picked, channel), chosen)
+    form.app.push_screen(SourceBrowser(picked, channels), chosen)
 
 
 async def fill_items(form: ComposeScreen, item: ItemEditor | None, picks: list[Pick]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from exporter_tui.tui.widgets.form_fields import ErrorLine
+
 
 def split_names(text: str) -> list[str]:
     return [n.strip() for n in text.split(",")] if text.strip() else []
@@ -55,3 +57,7 @@ class TargetReview(Static):
             self.shown_text = text
             self.set_class(bool(text), "-shown")
             self.update(text)
+
+
+class SourceWarning(ErrorLine):
+    """The one warning of a form whose targets could not be checked (the source cannot be read)."""
