@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from exporter_tui.tui.bindings import BROWSE_SOURCE
 from exporter_tui.tui.widgets.form_fields import ErrorLine
 
 
@@ -13,10 +14,11 @@ def split_names(text: str) -> list[str]:
 
 
 class TargetReview(Static):
-    """Hidden for a single name that has readings (the field shows it); else one line per name."""
+    """One line per name; for a single name that has readings, nothing (the field shows it); for
+    none, the key of the source browser."""
 
     DEFAULT_CSS = """
-    TargetReview { display: none; height: auto; padding-left: 17; }
+    TargetReview { display: none; height: auto; padding-left: 1; }  /* the whole width: most lines fit on one */
     TargetReview.-shown { display: block; }
     """
 
@@ -38,6 +40,9 @@ class TargetReview(Static):
 
     def text(self) -> str:
         missing = [n for n in self.names if n in self.missing]
+        if not self.names:
+            key_for = getattr(self.app, "key_for", None)
+            return f"{key_for(BROWSE_SOURCE) if key_for else BROWSE_SOURCE.key}: pick targets from the source"
         if len(self.names) < 2 and not missing:
             return ""
         lines = [f"{len(self.names)} targets:" if len(self.names) != 1 else "1 target:"]
