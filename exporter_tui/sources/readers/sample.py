@@ -14,7 +14,7 @@ def targets_in(frame: pd.DataFrame, channel: str) -> list[TargetInfo]:
     found: dict[tuple[str, str], list[float]] = {}  # key -> [first, last, count]
     units: dict[tuple[str, str], str | None] = {}
     for subtopic, name, unit, time in zip(frame["subtopic"], frame["name"], frame["unit"], frame["time"]):
-        key = (subtopic or "", name or "")
+        key = (subtopic if isinstance(subtopic, str) else "", name if isinstance(name, str) else "")  # absent: None or NaN
         seen = found.get(key)
         if seen is None:
             found[key] = [time, time, 1]
