@@ -77,11 +77,20 @@ async def compose_item(pilot: Any) -> None:
     await settle(pilot)
 
 
+async def source_browser(pilot: Any) -> None:
+    """The browser opened from the first item, filtered to temperatures, two of them picked."""
+    await keys(pilot, "n")
+    pilot.app.screen.rows("items")[0].fields()[0].control.focus()
+    await keys(pilot, "ctrl+o")
+    await keys(pilot, *"temperature", "enter", "down", "space", "down", "space")
+
+
 SCREENS: dict[str, list[Step]] = {
     "main": [lambda p: keys(p, "down")],
     "compose": [compose_with_error],
     "compose-item": [lambda p: keys(p, "down"), compose_item],
     "compose-buttons": [compose_buttons],
+    "source-browser": [source_browser],
     "preview-window": [lambda p: keys(p, "down", "p")],
     "preview-rows": [lambda p: keys(p, "down", "p"), lambda p: tab(p, "#preview-tabs", "tab-rows")],
     "preview-plot": [lambda p: keys(p, "down", "p"), lambda p: tab(p, "#preview-tabs", "tab-plot")],

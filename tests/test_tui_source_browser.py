@@ -217,3 +217,22 @@ async def test_the_preview_names_the_target_that_had_no_rows(tmp_path: Path) -> 
         assert f"no rows in the window for item 1: pressure ({PRESSURE})" in said
         assert f"no rows in the window for item 1: pressure ({PRESSURE}) (nothing to plot)" in said
         assert not any("temperature" in s for s in said)
+
+
+async def test_the_browser_key_is_remappable_and_the_empty_targets_field_names_the_key_in_force(tmp_path: Path) -> None:
+    from snapshot_apps.tui_homes import CONFIG
+
+    app = make_app(make_home(tmp_path / "home", config=CONFIG + '\n[tui.bindings]\nbrowse_source = "f4"\n'))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        assert str(items(screen)[0].review.render()) == "f4: pick targets from the source"
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        assert app.screen is screen
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, SourceBrowser), "the browser")
+        assert not any("no such binding id" in line for line in app.main_screen.log_pane.lines_text)
