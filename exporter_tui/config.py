@@ -102,11 +102,13 @@ class SchedulerSettings(_Section):
     catch_up: Literal["latest", "all", "skip"] = "latest"
     max_catchup: str = "P7D"
     delay: str = "PT0S"  # a request's default wait after its interval ends (late data)
+    late_check_every: str = "PT15M"  # a done run's targets are counted again at most this often ...
+    late_check_for: str = "P1D"  # ... until this long after its interval ended (PT0S: never)
     heartbeat_timeout: float = Field(default=60.0, gt=0, le=DAY)
     max_parallel: int = Field(default=2, ge=1, le=32)
     retry: RetrySettings = Field(default_factory=RetrySettings)
 
-    @field_validator("max_catchup")
+    @field_validator("max_catchup", "late_check_every")
     @classmethod
     def _duration(cls, v: str) -> str:
         from exporter_tui.core.durations import parse_duration
@@ -114,9 +116,9 @@ class SchedulerSettings(_Section):
         parse_duration(v)
         return v
 
-    @field_validator("delay")
+    @field_validator("delay", "late_check_for")
     @classmethod
-    def _delay(cls, v: str) -> str:
+    def _zero_or_duration(cls, v: str) -> str:
         from exporter_tui.core.durations import parse_duration
 
         parse_duration(v, allow_zero=True)

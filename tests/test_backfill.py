@@ -369,17 +369,13 @@ def test_a_one_time_request_is_refused(tmp_path: Path, cli) -> None:
 
 
 def test_a_version_3_database_gains_the_notify_column_and_its_runs_notify_as_before(tmp_path: Path) -> None:
-    import sqlite3
+    from old_schema import downgrade
 
     ctx, stored = setup(tmp_path)
     store = ctx.open_store()
     store.claim_interval(stored.id, day(2).timestamp(), (JAN1.timestamp(), day(2).timestamp()), "me:1")
     store.close()
-    con = sqlite3.connect(ctx.paths.database)
-    con.execute("ALTER TABLE runs DROP COLUMN notify")
-    con.execute("PRAGMA user_version = 3")
-    con.commit()
-    con.close()
+    downgrade(ctx.paths.database, 3)  # no notify column
 
     store = ctx.open_store()
     try:

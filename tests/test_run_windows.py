@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
+from old_schema import downgrade
 from sched_fixtures import create, item, make_home, seed, utc
 
 from exporter_tui.core.validation import parse_request
@@ -62,13 +62,7 @@ def test_runs_stored_before_the_upgrade_get_their_windows(tmp_path: Path) -> Non
     sr = store.create_request(parse_request(two_items()), "tester", now=T0)
     store.claim_interval(sr.id, utc(2026, 3, 3).timestamp(), (T0.timestamp(), utc(2026, 3, 3).timestamp()), "me:1")
     store.close()
-    con = sqlite3.connect(path)
-    con.execute("UPDATE runs SET item_windows = NULL")  # as version 2 stored it
-    con.execute("ALTER TABLE runs DROP COLUMN item_windows")
-    con.execute("ALTER TABLE runs DROP COLUMN notify")  # added by version 4
-    con.execute("PRAGMA user_version = 2")
-    con.commit()
-    con.close()
+    downgrade(path, 2)  # as version 2 stored it: no item_windows
     store = Store(path)
     [run] = store.list_runs().results
     assert json.loads(run.item_windows or "null") == [

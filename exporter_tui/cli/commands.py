@@ -148,6 +148,8 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
                         f"notification {n['medium']} {n['target']}: {n['status']} after {n['attempts']} attempt(s){' - ' + n['error'] if n['error'] else ''}"
                     )
             return EXIT_OK
+        if args.action == "rerun":
+            return cmd_rerun(ctx, args)
         if args.action == "cancel":
             from exporter_tui.service.runs import cancel_run
 
@@ -195,6 +197,30 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             should_stop=signals.hangup.is_set,
             cancelled_by=lambda: ctx.actor if signals.cancel.is_set() else None,
         )
+    return _foreground_result(run, args, bar, notes, signals)
+
+
+def cmd_rerun(ctx: Context, args: argparse.Namespace) -> int:
+    """`runs rerun RUN_ID`: a corrected file of a done run's interval, written now in the foreground."""
+    from exporter_tui.service.late import rerun_now
+
+    _require_identity(ctx)
+    bar = None if args.json else ProgressBar(sys.stderr)
+    notes = RunNotes()
+    with SignalStop() as signals:
+        run = rerun_now(
+            ctx,
+            args.run_id,
+            on_progress=bar.update if bar else None,
+            sink=notes.hear,
+            should_stop=signals.hangup.is_set,
+            cancelled_by=lambda: ctx.actor if signals.cancel.is_set() else None,
+        )
+    return _foreground_result(run, args, bar, notes, signals)
+
+
+def _foreground_result(run: Run, args: argparse.Namespace, bar: ProgressBar | None, notes: RunNotes, signals: SignalStop) -> int:
+    """What a foreground run (`run`, `runs rerun`) prints once it ended, and its exit code."""
     if bar:
         bar.close()
     if args.json:
@@ -205,6 +231,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
         print(f"  window  {w['from']} .. {w['to']}")
         print(f"  rows    {run.rows if run.rows is not None else '-'}")
         print(f"  file    {run.file_path or '-'}")
+        if run.supersedes:
+            print(f"  corrects run {run.supersedes} (its file stays)")
         if run.error:
             print(f"  error   {run.error}")
         for line in notes.notifications:

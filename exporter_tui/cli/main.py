@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = cmd("validate", "check a JSON body without storing it")
     v.add_argument("file")
 
-    runs = cmd("runs", "list runs; runs show|cancel|retry RUN_ID")
+    runs = cmd("runs", "list runs; runs show|cancel|retry|rerun RUN_ID")
     runs.add_argument("--request", help="only the runs of this request")
     runs.add_argument("--status", choices=list(RunStatus))
     paging(runs)
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("show", "one run with its log and notifications"),
         ("cancel", "cancel a queued or running run"),
         ("retry", "queue a failed run again"),
+        ("rerun", "write a corrected file of a done run's interval now (a new run, origin rerun; the old file stays)"),
     ):
         c = rs.add_parser(name, help=help)
         c.add_argument("run_id")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from exporter_tui.core.fields import Delay, Delimiter, Duration, FileName, Granularity, Label, PlainText, Template, Timestamp, TimeZoneName
 
@@ -24,7 +24,7 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
 
 # Our extensions of the Connhex body (`dateFormat` lives in `format`); `requests export --connhex` drops them.
-CONNHEX_DROPS: tuple[str, ...] = ("name", "catchUp", "dateFormat", "delay", "periodEnd", "days")
+CONNHEX_DROPS: tuple[str, ...] = ("name", "catchUp", "dateFormat", "delay", "periodEnd", "days", "rerunLate")
 
 # Fields the server sets; an input body may carry them and they are ignored.
 SERVER_FIELDS: tuple[str, ...] = ("id", "createdAt", "updatedAt", "deletedAt")
@@ -120,6 +120,7 @@ class ExportRequest(_Wire):
     delay: Delay | None = None
     period_end: Timestamp | None = Field(default=None, alias="periodEnd")
     days: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
+    rerun_late: StrictBool | None = Field(default=None, alias="rerunLate")  # late data: the scheduler reruns an interval once
 
     def to_body(self) -> dict:
         """The wire body: camelCase, with absent fields left out."""

@@ -133,6 +133,7 @@ _ALIASES = {
     "period_start": "periodStart",
     "catch_up": "catchUp",
     "period_end": "periodEnd",
+    "rerun_late": "rerunLate",
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,6 +42,7 @@ class ExportResult:
     rows: int
     sha256: str
     warnings: list[str] = field(default_factory=list)
+    counts: list[dict[str, Any]] = field(default_factory=list)  # target_counts: what the late-data check compares with
 
 
 @dataclass
@@ -50,6 +52,7 @@ class ExportJob:
     run_id: str
     windows: list[tuple[float, float]]  # one per item
     aggregation: list[str | None] = field(default_factory=list)  # per item: "server", "client", None (see pushdown.py)
+    supersedes: dict[str, str | None] | None = None  # a rerun: {runId, sha256} of the file it corrects, for the manifest
 
     @property
     def zone(self):
@@ -177,13 +180,29 @@ def build_table(
     )
 
 
-def item_counts(source: Source, job: ExportJob) -> list[int]:
-    """Each item's raw readings in its window, over all its targets."""
+def target_counts(source: Source, job: ExportJob) -> list[dict[str, Any]]:
+    """Each target's raw readings in its item's window, taken before reading (so a reading that
+    comes during the export may be counted late, never missed):
+    `{item, channel, subtopic, name, from, to, count}`, as the run stores them."""
     counts = []
-    for item, window in zip(job.request.items, job.windows):
+    for i, (item, window) in enumerate(zip(job.request.items, job.windows)):
         p = item.params
-        counts.append(sum(source.count(ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])) for name in p.target.names()))
+        for name in p.target.names():
+            n = source.count(ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1]))
+            counts.append(
+                {"item": i, "channel": p.channel_id, "subtopic": p.subtopic, "name": name, "from": window[0], "to": window[1], "count": n}
+            )
     return counts
+
+
+def late_readings(source: Source, counted: list[dict[str, Any]]) -> int:
+    """Readings the targets' windows hold now beyond `counted` (target_counts): the sum of each
+    target's increase; a target that lost readings counts 0, as nothing of it arrived late."""
+    late = 0
+    for c in counted:
+        now = source.count(ReadQuery(c["channel"], c["subtopic"], c["name"], c["from"], c["to"]))
+        late += max(0, now - c["count"])
+    return late
 
 
 def describe(source: Source) -> dict:
@@ -258,7 +277,8 @@ def _run_export(
     on_progress: Progress | None,
     should_stop: Callable[[], bool] | None,
 ) -> ExportResult:
-    counts = item_counts(source, job)
+    counted = target_counts(source, job)
+    counts = [sum(c["count"] for c in counted if c["item"] == i) for i in range(len(job.request.items))]
     notes: list[str] = []
     job.aggregation = pushdown.plan(source, job.request, job.windows, notes.append)
     counter = ReadCounter(sum(counts), on_progress, should_stop)
@@ -279,6 +299,8 @@ def _run_export(
         "format": job.request.format.file_extension,
         "appVersion": __version__,
     }
+    if job.supersedes is not None:
+        manifest["supersedes"] = job.supersedes
     tables = [build_table(source, job, i, counter, readings=counts[i], notes=notes) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
@@ -287,9 +309,10 @@ def _run_export(
             digest = files.publish(
                 temp, final, {**manifest, "source": describe(source), "rows": result.rows}, job.run_id, settings.file_mode
             )
-        return ExportResult(final, final.name, writer.extension, result.rows, digest, notes + list(result.warnings))
+        return ExportResult(final, final.name, writer.extension, result.rows, digest, notes + list(result.warnings), counted)
     zipped = _write_zip(job, source, tables, writer, options, folder, name, start, manifest, settings)
     zipped.warnings[:0] = notes
+    zipped.counts = counted
     return zipped
 
 

@@ -8,7 +8,9 @@ stopped):
 2. retention: done runs older than `exports.retention_days`, then the oldest ones past the
    disk budget `exports.max_disk_mb` (never the newest), lose their file and manifest and
    become expired;
-3. work: every request with queued runs due (oneTime, manual, retries) or due intervals (t_k + delay
+3. late data: done runs whose interval ended less than `scheduler.late_check_for` ago are
+   counted again every `scheduler.late_check_every` (the `RunLife`'s `recount` says what a count finds);
+4. work: every request with queued runs due (oneTime, manual, retries) or due intervals (t_k + delay
    passed) not yet decided waits for a slot on a pool of `scheduler.max_parallel` threads. A job has its own
    Store connection and Source; it runs the request's queued runs, then decides and claims the
    request's intervals one at a time (so `all` catches up oldest first) until none is left.
@@ -45,6 +47,7 @@ from typing import Any, Protocol
 
 from exporter_tui.config import SchedulerSettings
 from exporter_tui.context import Context
+from exporter_tui.core.durations import parse_duration, shift_back
 from exporter_tui.core.enums import FINISHED, EventKind, Origin, RunStatus
 from exporter_tui.core.times import iso_from_unix, unix_from_iso, utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
@@ -58,6 +61,7 @@ RetryAt = Callable[[Run], float | None]
 LEASE = "scheduler"
 QUEUED_LIMIT = 1000  # queued runs looked at per tick
 PLAN_LIMIT = 1000  # intervals `plan` lists per request (catch-up `all` over a long gap)
+LATE_LIMIT = 100  # done runs counted again per tick (the longest uncounted first)
 
 
 def utc_clock() -> datetime:
@@ -90,6 +94,10 @@ class RunLife(Protocol):
 
     def disk_usage(self, run: Run) -> int:
         """Bytes the done run's files take on disk (what the disk budget counts)."""
+        ...
+
+    def recount(self, store: Store, runs: list[Run], sink: EventSink) -> None:
+        """Count the done runs' targets again and note late readings (never raises for a source that cannot be read)."""
         ...
 
 
@@ -260,6 +268,7 @@ class Scheduler:
         at = now or self.clock()
         self._recover()
         self._expire(at)
+        self._check_late()
         work = self._work(at)
         submitted = []
         with self._queue_lock:
@@ -474,6 +483,21 @@ class Scheduler:
             return
         note = self.runs.expired(run)
         self.sink(RunEvent(EventKind.INFO, f"run {run.id[:8]} expired ({why}); {note}", run.id, run.request_id))
+
+    # -- late data -----------------------------------------------------------------------
+    def _check_late(self) -> None:
+        """Done runs last counted `late_check_every` ago whose interval ended less than
+        `late_check_for` ago are counted again (by the clock: late data arrives in real time).
+        Each check is claimed by a conditional write first, so two schedulers never both count a run."""
+        now = self.clock()
+        due = self.store.late_check_due(
+            shift_back(now, parse_duration(self.settings.late_check_every), UTC).timestamp(),
+            shift_back(now, parse_duration(self.settings.late_check_for, allow_zero=True), UTC).timestamp(),
+            LATE_LIMIT,
+        )
+        taken = [run for run in due if run.counted_at is not None and self.store.take_late_check(run.id, run.counted_at, now.timestamp())]
+        if taken:
+            self.runs.recount(self.store, taken, self.sink)
 
     # -- lease ---------------------------------------------------------------------------
     def _renew_lease(self) -> None:

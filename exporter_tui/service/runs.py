@@ -61,8 +61,10 @@ def execute_run(
     should_stop: Callable[[], bool] | None = None,
     cancelled_by: Callable[[], str | None] | None = None,
     retry_at: Callable[[Run], float | None] | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Run:
-    """Export a claimed (inProgress) run and record how it ended.
+    """Export a claimed (inProgress) run and record how it ended (at `clock`'s time: when its
+    readings were counted, from which the late-data check counts `late_check_every`).
 
     The source is opened here, so one that cannot be opened fails the run (and is retried)
     like one that fails mid-read.
@@ -110,7 +112,7 @@ def execute_run(
             raise Cancelled("stopped before the export started")
         windows = job_windows(run, stored)
         store.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
-        job = ExportJob(stored.request, stored.id, run.id, windows)
+        job = ExportJob(stored.request, stored.id, run.id, windows, supersedes=_superseded(store, run))
         source = open_source()
         try:
             result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=stop)
@@ -148,6 +150,9 @@ def execute_run(
         file_name=result.file_name,
         file_extension=result.extension,
         file_path=str(result.path),
+        sha256=result.sha256,
+        counts=result.counts,
+        now=clock(),
     )
     store.log_run(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
     sink(
@@ -162,6 +167,14 @@ def execute_run(
     )
     notify_outcome(settings, store, stored, finished, sink)
     return finished
+
+
+def _superseded(store: Store, run: Run) -> dict[str, str | None] | None:
+    """A rerun's manifest names the run whose file it corrects, and that file's digest."""
+    if run.supersedes is None:
+        return None
+    old = store.get_run(run.supersedes)
+    return {"runId": old.id, "sha256": old.sha256}
 
 
 def cancel_run(store: Store, run_id: str, actor: str) -> Run:

@@ -125,6 +125,16 @@ def _v4(db: sqlite_utils.Database) -> None:
     db.table("runs").add_column("notify", int)
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    """The late-data check: the readings each target had in its window when the run exported
+    (`target_counts`, JSON), when they were last counted (`counted_at`), how many arrived after the
+    export (`late_readings`), the file's digest (`sha256`) and, for a rerun, the run it corrects
+    (`supersedes`). Runs stored before have no counts and are never re-counted."""
+    runs = db.table("runs")
+    for column, kind in (("target_counts", str), ("counted_at", float), ("late_readings", int), ("sha256", str), ("supersedes", str)):
+        runs.add_column(column, kind)
+
+
 def windows_json(body: str | None, run_at: float | None, start: float | None, end: float | None, override: int | None) -> str | None:
     """The `item_windows` of a run of the request with this stored body; None when it cannot be told."""
     interval = (start, end) if start is not None and end is not None else None
@@ -138,7 +148,7 @@ def windows_json(body: str | None, run_at: float | None, start: float | None, en
     return json.dumps([list(w) for w in found])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

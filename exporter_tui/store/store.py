@@ -132,6 +132,11 @@ class Run:
     cancel_requested: str | None = None  # "cancelled by <user>" while a cancel of a running run is pending
     item_windows: str | None = None  # JSON [[from, to], ...]: each item's data window
     notify: int | None = None  # 0: the request's messages are not sent for this run (a backfill without --notify)
+    target_counts: str | None = None  # JSON [{item, channel, subtopic, name, from, to, count}, ...] as exported
+    counted_at: float | None = None  # when target_counts were last counted (the export, then each late check)
+    late_readings: int | None = None  # readings counted after the export beyond target_counts (None: no counts)
+    sha256: str | None = None  # of the file written
+    supersedes: str | None = None  # a rerun: the id of the run whose file it corrects
 
     def data_windows(self) -> list[tuple[float, float]]:
         return [(w[0], w[1]) for w in json.loads(self.item_windows)] if self.item_windows else []
@@ -160,6 +165,8 @@ class Run:
             "startedAt": self.started_at,
             "finishedAt": self.finished_at,
             "error": self.error,
+            "lateReadings": self.late_readings,
+            "supersedes": self.supersedes,
         }
 
 
@@ -597,6 +604,43 @@ class Store:
             self.record_audit("run", actor, "run", run_id, {"requestId": request_id, "origin": origin}, now)
         return self.get_run(run_id)
 
+    def rerun_run(
+        self, run_id: str, actor: str, *, once: bool = False, max_queued: int | None = None, now: datetime | None = None
+    ) -> Run | None:
+        """Queue a rerun of a done (or expired) run: origin `rerun`, the same interval, anchor and
+        windows, `supersedes` set to it. It has no nominal time, so exactly-once never counts it and
+        the interval's own run stays the interval's run. With `once` (the request's `rerunLate`),
+        None when that interval already has a rerun; the check and the insert are one transaction,
+        so two schedulers never both rerun it. A run not yet ended or failed is refused (LimitReached)."""
+        run = self.get_run(run_id)
+        if run.status == RunStatus.FAILED:
+            raise LimitReached(f"run {run.id} failed; it wrote no file to correct: use runs retry")
+        if run.status not in (RunStatus.DONE, RunStatus.EXPIRED):
+            raise LimitReached(f"run {run.id} is {run.status}; only a done or expired run can be rerun")
+        self.get_request(run.request_id)  # a deleted request's runs stay as they are
+        now = now or utc_now()
+        window = (run.window_from, run.window_to) if run.window_from is not None and run.window_to is not None else None
+        with self.transaction() as conn:
+            if (
+                once
+                and conn.execute(
+                    "SELECT 1 FROM runs WHERE request_id = ? AND origin = ? AND window_from IS ? AND window_to IS ?",
+                    (run.request_id, Origin.RERUN, run.window_from, run.window_to),
+                ).fetchone()
+            ):
+                return None
+            if max_queued is not None:
+                self._check_queue(conn, self._owner_of(conn, run.request_id), max_queued)
+            if conn.execute("SELECT 1 FROM runs WHERE request_id = ? AND status = 'inProgress'", (run.request_id,)).fetchone():
+                raise LimitReached("the request is already running; wait for its run to finish")
+            anchor = run.run_at if run.run_at is not None else run.nominal_time
+            rerun_id = self.insert_run(
+                conn, run.request_id, Origin.RERUN, window, None, RunStatus.NOT_PROCESSED, now, bool(run.window_override), anchor
+            )
+            conn.execute("UPDATE runs SET supersedes = ? WHERE id = ?", (run.id, rerun_id))
+            self.record_audit("rerun", actor, "run", rerun_id, {"requestId": run.request_id, "supersedes": run.id}, now)
+        return self.get_run(rerun_id)
+
     def claim_interval(
         self,
         request_id: str,
@@ -743,18 +787,37 @@ class Store:
         file_path: str | None = None,
         error: str | None = None,
         progress: int | None = None,
+        sha256: str | None = None,
+        counts: list[dict[str, Any]] | None = None,
         now: datetime | None = None,
     ) -> Run:
         """End a run. `rows` counts the rows written; `progress`, the source readings processed
-        (like `total`, readings, never rows)."""
+        (like `total`, readings, never rows); `counts`, each target's readings in its window as
+        the export counted them, what the late-data check compares with."""
         if status not in (RunStatus.DONE, RunStatus.FAILED):
             raise ValueError("a run finishes done or failed")
         now = now or utc_now()
+        counted = None if counts is None else json.dumps(counts)
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, rows = ?, progress = coalesce(?, progress),"
-                " file_name = ?, file_extension = ?, file_path = ?, error = ?, finished_at = ? WHERE id = ?",
-                (status, rows, progress, file_name, file_extension, file_path, error, iso(now), run_id),
+                " file_name = ?, file_extension = ?, file_path = ?, error = ?, finished_at = ?, sha256 = ?,"
+                " target_counts = ?, counted_at = ?, late_readings = ? WHERE id = ?",
+                (
+                    status,
+                    rows,
+                    progress,
+                    file_name,
+                    file_extension,
+                    file_path,
+                    error,
+                    iso(now),
+                    sha256,
+                    counted,
+                    None if counted is None else now.timestamp(),
+                    None if counted is None else 0,
+                    run_id,
+                ),
             )
         return self.get_run(run_id)
 
@@ -802,7 +865,8 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, next_attempt_at = NULL, progress = 0, error = NULL,"
-                " started_at = NULL, finished_at = NULL, heartbeat_at = NULL, claimed_by = NULL, cancel_requested = NULL WHERE id = ?",
+                " started_at = NULL, finished_at = NULL, heartbeat_at = NULL, claimed_by = NULL, cancel_requested = NULL,"
+                " target_counts = NULL, counted_at = NULL, late_readings = NULL WHERE id = ?",
                 (run.id,),
             )
             self.record_audit("retry", actor, "run", run.id, {"requestId": run.request_id}, now)
@@ -867,6 +931,37 @@ class Store:
         """Done runs, the longest finished first: the disk budget's candidates."""
         rows = self.query("SELECT * FROM runs WHERE status = 'done' ORDER BY finished_at, rowid")
         return [self._to_run(r) for r in rows]
+
+    def late_check_due(self, counted_before: float, ended_after: float, limit: int = 100) -> list[Run]:
+        """Done runs of live requests to count again: counted at or before `counted_before`, interval
+        ended after `ended_after` (Unix seconds), not yet superseded by a done rerun; the
+        longest uncounted first."""
+        rows = self.query(
+            "SELECT runs.* FROM runs JOIN requests ON requests.id = runs.request_id"
+            " WHERE runs.status = 'done' AND requests.deleted_at IS NULL AND runs.target_counts IS NOT NULL"
+            " AND runs.counted_at <= ? AND runs.window_to > ?"
+            " AND NOT EXISTS (SELECT 1 FROM runs AS r WHERE r.supersedes = runs.id AND r.status = 'done')"
+            " ORDER BY runs.counted_at, runs.rowid LIMIT ?",
+            (counted_before, ended_after, limit),
+        )
+        return [self._to_run(r) for r in rows]
+
+    def take_late_check(self, run_id: str, counted_at: float, now: float) -> bool:
+        """Claim one late check of a run (its `counted_at` moves to `now`); True for the one
+        scheduler whose write did it, so a run is counted once per `late_check_every`."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE runs SET counted_at = ? WHERE id = ? AND counted_at = ? AND status = 'done'", (now, run_id, counted_at)
+            ).rowcount
+        return changed == 1
+
+    def record_late(self, run_id: str, late: int) -> bool:
+        """How many readings arrived after the export; True when that is more than was known."""
+        with self.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE runs SET late_readings = ? WHERE id = ? AND coalesce(late_readings, 0) < ?", (late, run_id, late)
+            ).rowcount
+        return changed == 1
 
     def log_run(self, run_id: str, level: str, message: str, now: datetime | None = None) -> None:
         with self.transaction() as conn:

@@ -169,7 +169,10 @@ def run_pace(run: Run, live: Pace | None = None) -> Pace:
 
 
 def status_text(run: Run, live: Pace | None = None) -> str:
-    """A run's status; while it is in progress, a bar of how far it got."""
+    """A run's status; while it is in progress, a bar of how far it got; a done run that
+    readings reached after its export says how many (`done +12 late`)."""
+    if run.status == RunStatus.DONE and run.late_readings:
+        return f"done +{count_text(run.late_readings)} late"
     if run.status != RunStatus.IN_PROGRESS:
         return run.status
     pace = run_pace(run, live)

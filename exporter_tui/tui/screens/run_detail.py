@@ -106,6 +106,12 @@ class RunDetailScreen(Screen[None]):
             f"started    {run.started_at or NONE}",
             f"finished   {run.finished_at or NONE}",
         ]
+        if run.late_readings:
+            lines.append(
+                f"late       {run.late_readings} reading(s) arrived after the export; runs rerun {run.id[:8]} writes a corrected file"
+            )
+        if run.supersedes:
+            lines.append(f"corrects   run {run.supersedes} (its file stays)")
         if run.error:
             lines.append(f"error      {run.error}")
         self.query_one("#summary-text", Static).update(Text("\n".join(lines)))

@@ -1,0 +1,26 @@
+"""A database as an older version stored it, for the tests of the migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from exporter_tui.store.schema import MIGRATIONS
+
+
+def downgrade(path: Path, version: int) -> None:
+    """Drop the columns the migrations after `version` added and set the schema version to it."""
+    old = sqlite_utils.Database(sqlite3.connect(":memory:"))
+    for migration in MIGRATIONS[:version]:
+        migration(old)
+    con = sqlite3.connect(path)
+    for table in old.table_names():
+        kept = set(old[table].columns_dict)
+        for column in [row[1] for row in con.execute(f"PRAGMA table_info({table})")]:
+            if column not in kept:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    con.execute(f"PRAGMA user_version = {version}")
+    con.commit()
+    con.close()
