@@ -219,6 +219,8 @@ def body_with(**fields) -> dict:
         ({"days": ["monday"]}, "days[0]", "must be one of"),
         ({"days": []}, "days", "at least 1"),
         ({"days": ["mon", "mon"]}, "days", "lists a day twice"),
+        ({"rerunLate": "yes"}, "rerunLate", "valid boolean"),
+        ({"rerunLate": 1}, "rerunLate", "valid boolean"),
     ],
 )
 def test_bad_extensions_are_refused_naming_the_field(fields, path, reason):
@@ -257,6 +259,7 @@ def test_export_prints_every_extension_and_connhex_drops_them_saying_which(tmp_p
         periodStart=1_772_409_600,
         periodEnd=1_772_409_600 + 30 * 86400,
         days=WORKDAYS,
+        rerunLate=True,
     )
     body["format"]["dateFormat"] = "LL"
     path = tmp_path / "b.json"
@@ -267,21 +270,23 @@ def test_export_prints_every_extension_and_connhex_drops_them_saying_which(tmp_p
 
     assert main([*home, "requests", "export", rid]) == 0
     full = json.loads(capsys.readouterr().out)
-    assert {k: full[k] for k in ("name", "catchUp", "delay", "periodEnd", "days")} == {
+    assert {k: full[k] for k in ("name", "catchUp", "delay", "periodEnd", "days", "rerunLate")} == {
         "name": "weekdays",
         "catchUp": "all",
         "delay": "PT15M",
         "periodEnd": body["periodEnd"],
         "days": WORKDAYS,
+        "rerunLate": True,
     }
     assert full["format"]["dateFormat"] == "LL"
 
     assert main([*home, "requests", "export", rid, "--connhex"]) == 0
     out = capsys.readouterr()
     plain = json.loads(out.out)
-    assert "name, catchUp, dateFormat, delay, periodEnd, days" in out.err
-    assert not {"name", "catchUp", "delay", "periodEnd", "days"} & plain.keys() and "dateFormat" not in plain["format"]
-    assert plain == {k: v for k, v in full.items() if k not in ("name", "catchUp", "delay", "periodEnd", "days")} | {
+    assert "name, catchUp, dateFormat, delay, periodEnd, days, rerunLate" in out.err
+    extensions = ("name", "catchUp", "delay", "periodEnd", "days", "rerunLate")
+    assert not set(extensions) & plain.keys() and "dateFormat" not in plain["format"]
+    assert plain == {k: v for k, v in full.items() if k not in extensions} | {
         "format": {k: v for k, v in full["format"].items() if k != "dateFormat"}
     }
     assert parse_request(plain).periodicity == "P1D"  # still a valid body

@@ -75,6 +75,7 @@ TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
             FieldSpec("delay", "Delay", "duration0", placeholder="ISO 8601 duration after each interval (default: as configured)"),
             FieldSpec("periodEnd", "Ending", "time", placeholder=TIME_HINT + " (default: never)"),
             FieldSpec("days", "Days", "days", placeholder="e.g. mon,tue,wed,thu,fri (default: every day)"),
+            FieldSpec("rerunLate", "Rerun late", "select", ("true", "false"), allow_blank=True, prompt="no"),
         ),
     ),
     (
@@ -103,7 +104,7 @@ def field_value(box: FieldBox, zone: Any) -> tuple[Any, str | None]:
     """(value for the body or None when absent, local error)."""
     raw = box.raw()
     if box.kind == "select" or raw is None:
-        return raw, None
+        return (raw == "true") if raw in ("true", "false") else raw, None  # a yes/no select is a JSON boolean
     if raw == "":
         return None, None
     if box.kind == "time":
@@ -266,7 +267,20 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
                 rows.append(row)
             if rows:
                 await container.mount_all(rows)
-        known = {"name", "type", "periodicity", "periodStart", "catchUp", "delay", "periodEnd", "days", "format", "items", "notification"}
+        known = {
+            "name",
+            "type",
+            "periodicity",
+            "periodStart",
+            "catchUp",
+            "delay",
+            "periodEnd",
+            "days",
+            "rerunLate",
+            "format",
+            "items",
+            "notification",
+        }
         for key in sorted(set(body) - known):
             problems[key] = "is not a field of an export request (left out)"
         self.load_problems = problems
