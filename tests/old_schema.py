@@ -11,11 +11,15 @@ from exporter_tui.store.schema import MIGRATIONS
 
 
 def downgrade(path: Path, version: int) -> None:
-    """Drop the columns the migrations after `version` added and set the schema version to it."""
+    """Drop the indexes and columns the migrations after `version` added and set the schema version to it."""
     old = sqlite_utils.Database(sqlite3.connect(":memory:"))
     for migration in MIGRATIONS[:version]:
         migration(old)
     con = sqlite3.connect(path)
+    kept_indexes = {i.name for table in old.table_names() for i in old[table].indexes}
+    for (index,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall():
+        if index not in kept_indexes:
+            con.execute(f"DROP INDEX {index}")
     for table in old.table_names():
         kept = set(old[table].columns_dict)
         for column in [row[1] for row in con.execute(f"PRAGMA table_info({table})")]:

@@ -74,7 +74,7 @@ def rerun_now(
     (see Store.rerun_run) whose manifest names the file it supersedes; the old file stays."""
     store = ctx.open_store()
     try:
-        queued = store.rerun_run(run_id, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs)
+        queued = store.rerun_run(run_id, ctx.actor)  # it starts at once: max_queued_runs never refuses it
         assert queued is not None  # only `once` finds an earlier rerun
         claimed = store.claim_run(queued.id, holder_id())
         if claimed is None:  # a scheduler took it first: it runs there

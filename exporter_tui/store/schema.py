@@ -133,6 +133,8 @@ def _v5(db: sqlite_utils.Database) -> None:
     runs = db.table("runs")
     for column, kind in (("target_counts", str), ("counted_at", float), ("late_readings", int), ("sha256", str), ("supersedes", str)):
         runs.add_column(column, kind)
+    runs.create_index(["status", "counted_at"])  # the runs due for a late check, every tick
+    runs.create_index(["supersedes"])
 
 
 def windows_json(body: str | None, run_at: float | None, start: float | None, end: float | None, override: int | None) -> str | None:
