@@ -209,3 +209,23 @@ def test_bad_late_check_settings_are_refused_naming_the_key(tmp_path, capsys, ke
     (tmp_path / "home" / "config.toml").write_text(f'[scheduler]\n{key} = "{value}"\n')
     code, _, err = cli(tmp_path, capsys, "runs")
     assert code == 2 and f"scheduler.{key}" in err and reason in err
+
+
+def test_the_readers_source_counts_the_closed_window_again(tmp_path) -> None:
+    from readers_server import ReadersServer
+
+    day = [
+        {"channel": CHANNEL, "subtopic": SUBTOPIC, "name": TARGET, "publisher": "dev", "time": T0.timestamp() + 600 * i, "value": float(i)}
+        for i in range(144)
+    ]
+    with ReadersServer.from_rows(day, tmp_path / "readers.db", token="tok-1") as server:
+        ctx = make_home(
+            tmp_path, f'[source]\nkind = "readers"\n[source.readers]\nurl = "{server.url}"\ntoken = "tok-1"\ntimeout = 2\nretries = 1\n'
+        )
+        store = ctx.open_store()
+        clock = FakeClock(AFTER)
+        run = first_run(ctx, store, clock)
+        server.insert([{**day[0], "time": utc(2026, 3, 2, 23, 58).timestamp(), "value": 99.0}])
+        make_scheduler(ctx, store, clock=clock).run_due(clock.advance(minutes=15))
+        assert store.get_run(run.id).late_readings == 1
+        store.close()
