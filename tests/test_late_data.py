@@ -186,7 +186,7 @@ def test_a_database_of_the_previous_version_opens_and_its_runs_are_not_counted(c
     clock = FakeClock(AFTER)
     run = first_run(ctx, store, clock)
     store.close()
-    downgrade(ctx.paths.database, 3)
+    downgrade(ctx.paths.database, 4)
     store = ctx.open_store()
     old = store.get_run(run.id)
     assert old.status == RunStatus.DONE and old.late_readings is None and old.as_json()["lateReadings"] is None
