@@ -90,8 +90,8 @@ def test_create_and_run_a_request_in_a_real_terminal(tmp_path: Path) -> None:
         term.wait_for(lambda s: "Not valid yet" in s, "the compose screen")
         term.fill(0, "Name", "tmux request")  # Name has the focus
         term.fill(3, "Starting", "2025-03-01T00:00Z")  # past Type and Every (P1D)
-        # past Catch up, Delay, Ending, Days, File type, Time zone, Template, CSV delimiter, File name, Date format, + column
-        term.fill(12, "Targets", TEMPERATURE)
+        # past Catch up, Delay, Ending, Days, Rerun late, File type, Time zone, Template, CSV delimiter, File name, Date format, + column
+        term.fill(13, "Targets", TEMPERATURE)
         term.fill(2, "Channel id", DEMO_CHANNEL)  # past Labels
         term.fill(1, "Subtopic", "events.data")
         term.fill(1, "From", "2025-03-09T00:00Z")
