@@ -229,3 +229,20 @@ def test_the_readers_source_counts_the_closed_window_again(tmp_path) -> None:
         make_scheduler(ctx, store, clock=clock).run_due(clock.advance(minutes=15))
         assert store.get_run(run.id).late_readings == 1
         store.close()
+
+
+def test_the_api_run_view_has_late_readings(ctx, tmp_path) -> None:
+    from api_server import running_api
+
+    ctx = make_home(  # the fixture's home and readings, with an API key of the requests' owner
+        tmp_path, f'[api.keys.ops]\nsecret = "{"k" * 24}"\nowner = "tester"\nactions = ["exporter:exports:list"]\n'
+    )
+    store = ctx.open_store()
+    clock = FakeClock(AFTER)
+    run = first_run(ctx, store, clock)
+    late_reading(ctx, utc(2026, 3, 2, 23, 58))
+    make_scheduler(ctx, store, clock=clock).run_due(clock.advance(minutes=15))
+    store.close()
+    with running_api(ctx) as served, served.client("k" * 24) as c:
+        view = c.get(f"/runs/{run.id}")
+        assert view.status_code == 200 and view.json()["lateReadings"] == 1 and view.json()["supersedes"] is None
