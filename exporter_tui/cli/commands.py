@@ -14,6 +14,7 @@ from exporter_tui.cli.common import CliError, command_hint, parse_instant, read_
 from exporter_tui.cli.output import (
     REQUEST_HEADERS,
     RUN_HEADERS,
+    answer,
     page_json,
     paging_footer,
     print_json,
@@ -59,12 +60,10 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "list":
             page = store.list_requests(args.page, args.page_size, type=args.type, status=args.status)
-            if args.json:
-                print_json(page_json(page, [r.as_json() for r in page.results], "/exports"))
-            else:
-                rows = [request_row(r, page.extra["last_status"].get(r.id)) for r in page.results]
-                print(table(REQUEST_HEADERS, rows))
-                print(paging_footer(page))
+            rows = [request_row(r, page.extra["last_status"].get(r.id)) for r in page.results]
+            answer(
+                args, page_json(page, [r.as_json() for r in page.results], "/exports"), table(REQUEST_HEADERS, rows), paging_footer(page)
+            )
             return EXIT_OK
         if action == "show":
             sr = store.get_request(args.id)
@@ -96,17 +95,11 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "delete":
             sr = store.delete_request(args.id, ctx.actor)
-            if args.json:
-                print_json(sr.as_json())
-            else:
-                print(f"deleted {sr.id}")
+            answer(args, sr.as_json(), f"deleted {sr.id}")
             return EXIT_OK
         if action in ("pause", "resume"):
             sr = store.set_paused(args.id, action == "pause", ctx.actor)
-            if args.json:
-                print_json({**sr.as_json(), "paused": sr.paused})
-            else:
-                print(f"{'paused' if sr.paused else 'resumed'} {sr.id}")
+            answer(args, {**sr.as_json(), "paused": sr.paused}, f"{'paused' if sr.paused else 'resumed'} {sr.id}")
             return EXIT_OK
         raise CliError(f"unknown action {action}")
     finally:
@@ -115,10 +108,7 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
     request = parse_for_settings(ctx, args.file)
-    if args.json:
-        print_json({"valid": True, "body": request.to_body()})
-    else:
-        print("valid")
+    answer(args, {"valid": True, "body": request.to_body()}, "valid")
     return EXIT_OK
 
 
@@ -128,11 +118,12 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
         if args.action is None:
             request_id = store.get_request(args.request, include_deleted=True).id if args.request else None
             page = store.list_runs(args.page, args.page_size, request_id=request_id, status=args.status)
-            if args.json:
-                print_json(page_json(page, [r.as_json() for r in page.results], "/runs"))
-            else:
-                print(table(RUN_HEADERS, [run_row(r) for r in page.results]))
-                print(paging_footer(page))
+            answer(
+                args,
+                page_json(page, [r.as_json() for r in page.results], "/runs"),
+                table(RUN_HEADERS, [run_row(r) for r in page.results]),
+                paging_footer(page),
+            )
             return EXIT_OK
         if args.action == "show":
             run = store.get_run(args.run_id)
@@ -159,10 +150,7 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
                 return EXIT_OK
         else:
             run = store.retry_run(args.run_id, ctx.actor)
-        if args.json:
-            print_json(run.as_json())
-        else:
-            print(f"{run.id}: {run.status}")
+        answer(args, run.as_json(), f"{run.id}: {run.status}")
         return EXIT_OK
     finally:
         store.close()
@@ -536,16 +524,10 @@ def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
         page = store.list_audit(args.page, args.page_size, entity_id=args.id, action=args.action)
     finally:
         store.close()
-    if args.json:
-        print_json(page_json(page, page.results, "/audit"))
-    else:
-        print(
-            table(
-                ("AT", "ACTION", "ACTOR", "ENTITY", "ID", "DETAIL"),
-                [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results],
-            )
-        )
-        print(paging_footer(page))
+    rows = [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results]
+    answer(
+        args, page_json(page, page.results, "/audit"), table(("AT", "ACTION", "ACTOR", "ENTITY", "ID", "DETAIL"), rows), paging_footer(page)
+    )
     return EXIT_OK
 
 
@@ -553,13 +535,8 @@ def cmd_notify(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.notify.dispatch import send_test
 
     outcome = send_test(args.medium, args.target, ctx.settings.notify)
-    if args.json:
-        print_json(outcome.__dict__)
-    else:
-        print(
-            f"{outcome.medium} {outcome.target}: {outcome.status} after {outcome.attempts} attempt(s)"
-            + (f" - {outcome.error}" if outcome.error else "")
-        )
+    said = f"{outcome.medium} {outcome.target}: {outcome.status} after {outcome.attempts} attempt(s)"
+    answer(args, outcome.__dict__, said + (f" - {outcome.error}" if outcome.error else ""))
     return EXIT_OK if outcome.status == "sent" else EXIT_FAILED
 
 

@@ -15,6 +15,15 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def answer(args: Any, data: Any, *lines: str) -> None:
+    """What a command prints: `data` as JSON under --json, else the lines of text."""
+    if getattr(args, "json", False):
+        print_json(data)
+    else:
+        for line in lines:
+            print(line)
+
+
 def page_json(page: Page, items: list[dict], base: str) -> dict:
     return {"results": items, "links": page.links(base), "page": page.page, "pageSize": page.page_size, "total": page.total}
 
