@@ -12,7 +12,7 @@ nominal time; with neither, the item covers the run's interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from exporter_tui.core.durations import Period, get_zone, parse_duration, shift, shift_back
 from exporter_tui.core.models import WEEKDAYS, ExportRequest, ItemParams
@@ -174,3 +174,36 @@ def one_time_run(request: ExportRequest, created_at: datetime) -> PlannedRun:
     start = request.period_start if request.period_start is not None and request.period_start > created else created
     end = datetime.fromtimestamp(start, UTC)
     return PlannedRun(nominal=start, window=overall_window(run_windows(request, end, None)), not_before=start)
+
+
+# What a new recurring request starts at when the form fills its start in: the boundary of
+# the calendar unit its periodicity ends with, so the first interval is the current one
+# (a new daily request covers today so far, and its preview shows data).
+START_RULES = {"D": "the last midnight", "W": "Monday 00:00", "M": "the 1st of the month", "Y": "1 January"}
+HOUR_RULE = "the last whole hour"
+
+
+def default_start_rule(periodicity: str) -> str:
+    """How `default_start` picks the start, in words; ValueError when `periodicity` is not a duration."""
+    parse_duration(periodicity)
+    return HOUR_RULE if "T" in periodicity else START_RULES[periodicity[-1]]
+
+
+def default_start(periodicity: str, now: datetime, zone: tzinfo) -> datetime:
+    """The latest boundary at or before `now`, on the wall clock of `zone`: midnight for a
+    periodicity written in days (`P1D`), Monday 00:00 for weeks, the 1st for months,
+    1 January for years, the whole hour for any with a time part (`PT15M`, `P1DT12H`).
+    ValueError when `periodicity` is not a duration."""
+    rule = default_start_rule(periodicity)
+    local = now.astimezone(zone)
+    if rule == HOUR_RULE:
+        return local.replace(minute=0, second=0, microsecond=0)  # the whole hour of the wall clock
+    day = local.date()
+    if rule == START_RULES["W"]:
+        day -= timedelta(days=day.weekday())
+    elif rule == START_RULES["M"]:
+        day = day.replace(day=1)
+    elif rule == START_RULES["Y"]:
+        day = day.replace(month=1, day=1)
+    # Through UTC: a midnight that does not exist (a spring-forward at 00:00) becomes the first time that does.
+    return datetime.combine(day, time(), zone).astimezone(UTC).astimezone(zone)

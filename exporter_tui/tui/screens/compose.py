@@ -23,6 +23,7 @@ from textual.widgets import Button, Footer, Input, Select, Static
 
 from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.core.models import ExportRequest
+from exporter_tui.core.schedule import default_start, default_start_rule
 from exporter_tui.core.validation import normalise_variants, parse_request
 from exporter_tui.pipeline.pushdown import check_request
 from exporter_tui.store.store import Store, StoredRequest
@@ -33,8 +34,10 @@ from exporter_tui.tui.form_logic import (
     decode_body,
     format_time,
     get_path,
+    join_path,
     nearest,
     parse_time,
+    path_parts,
     set_path,
     write_atomic,
     zone_or_utc,
@@ -67,14 +70,14 @@ TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     (
         "Request",
         (
-            FieldSpec("name", "Name", placeholder="optional"),
+            FieldSpec("name", "Name", placeholder="e.g. Daily temperature (optional)"),
             FieldSpec("type", "Type", "select", TYPES, default="recurring"),
-            FieldSpec("periodicity", "Every", "duration", default="P1D", placeholder="ISO 8601 duration, e.g. P1D"),
-            FieldSpec("periodStart", "Starting", "time", placeholder=TIME_HINT + " (default: when saved)"),
+            FieldSpec("periodicity", "Every", "duration", default="P1D", placeholder="e.g. P1D, PT15M, P1M (an ISO 8601 duration)"),
+            FieldSpec("periodStart", "Starting", "time", placeholder=TIME_HINT + " (empty: when saved)"),
             FieldSpec("catchUp", "Catch up", "select", CATCH_UPS, allow_blank=True, prompt="as configured"),
-            FieldSpec("delay", "Delay", "duration0", placeholder="ISO 8601 duration after each interval (default: as configured)"),
-            FieldSpec("periodEnd", "Ending", "time", placeholder=TIME_HINT + " (default: never)"),
-            FieldSpec("days", "Days", "days", placeholder="e.g. mon,tue,wed,thu,fri (default: every day)"),
+            FieldSpec("delay", "Delay", "duration0", placeholder="e.g. PT2H, a wait after each interval (empty: as configured)"),
+            FieldSpec("periodEnd", "Ending", "time", placeholder=TIME_HINT + " (empty: never)"),
+            FieldSpec("days", "Days", "days", placeholder="e.g. mon,tue,wed,thu,fri (empty: every day)"),
             FieldSpec("rerunLate", "Rerun late", "select", ("true", "false"), allow_blank=True, prompt="no"),
         ),
     ),
@@ -85,17 +88,23 @@ TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
             FieldSpec("format.timezone", "Time zone", "zone", default="UTC", suggestions=ZONES),
             FieldSpec("format.template", "Template", "select", TEMPLATES, default="tabular"),
             FieldSpec("format.csvDelimiter", "CSV delimiter", default=","),
-            FieldSpec("format.filename", "File name", placeholder="optional"),
+            FieldSpec("format.filename", "File name", placeholder="e.g. climate (optional)"),
             FieldSpec("format.dateFormat", "Date format", "select", DATE_FORMATS, default="ISO"),
         ),
     ),
 )
-# Where the errors of a whole list go (e.g. "items: must have at least 1 element(s)").
+# Where the errors of a whole list go (e.g. "items: must have at least 1 element(s)"), and their words.
 SECTIONS = {
     "format.columns": "#columns-error",
     "items": "#items-error",
     "notification": "#messages-error",
     "notification.messages": "#messages-error",
+}
+SECTION_LABELS = {
+    "format.columns": "Columns",
+    "items": "Items",
+    "notification": "Notification messages",
+    "notification.messages": "Notification messages",
 }
 ROW_TYPES: dict[str, type[FormRow]] = {"columns": ColumnRow, "items": ItemEditor, "messages": MessageEditor}
 
@@ -134,9 +143,11 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         self.saving = False
         self.valid: ExportRequest | None = None
         self.error_count = 0
+        self.problems: list[str] = []  # the problems in words, as the form labels them
         self.summary_text = ""
         self._top: list[FieldBox] = []
         self.target_check = TargetChecker(self)
+        self.start_follows = False  # Start holds the default of a new request, until the user types one
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -176,6 +187,8 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         else:
             await self.query_one("#items").mount(ItemEditor())
             self.sync_type()
+            self.start_follows = self.mode == "new"
+            self.follow_default_start()
         self.baseline = self.read_form()[0]
         self.validate()
         self.query_one("#form FieldBox", FieldBox).focus_control()
@@ -227,7 +240,9 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         return body, local
 
     async def load_body(self, body: dict[str, Any]) -> None:
-        """Fill the form from a body (a stored request's, an imported one); what cannot be shown is reported."""
+        """Fill the form from a body (a stored request's, an imported one); what cannot be shown is reported.
+        Its start is its own, or none (then: when saved, as for any body without periodStart)."""
+        self.start_follows = False
         body = normalise_variants(body)
         zone_name = get_path(body, "format.timezone")
         zone = zone_or_utc(zone_name if isinstance(zone_name, str) else None)
@@ -285,8 +300,35 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
             problems[key] = "is not a field of an export request (left out)"
         self.load_problems = problems
         self.show_all = True
+        self.field("periodStart").note_line.show_note(None)
         self.sync_type()
         self.validate()
+
+    def follow_default_start(self) -> None:
+        """A new recurring request starts at the last boundary of its periodicity's unit in its zone
+        (core.schedule.default_start), shown under the field; it follows Every, Time zone and Type
+        until the user types a start. A oneTime request's start stays empty: it runs when saved."""
+        if not self.start_follows:
+            return
+        box = self.field("periodStart")
+        text, note = "", None
+        if self.field("type").raw() == "recurring":
+            periodicity = self.field("periodicity").raw()
+            zone = self.zone()
+            try:
+                rule = default_start_rule(periodicity)
+                start = default_start(periodicity, exporter(self).now(), zone)
+            except ValueError:
+                return  # Every is being typed: the start stays until it is a duration again
+            text = format_time(start.timestamp(), zone)
+            note = f"default: {rule} in {zone} (Every {periodicity}); type another start to change it"
+        with self.prevent(Input.Changed):
+            box.set_raw(text)
+        box.note_line.show_note(note)
+
+    def stop_following_start(self) -> None:
+        self.start_follows = False
+        self.field("periodStart").note_line.show_note(None)
 
     def sync_type(self) -> None:
         """A oneTime request has no periodicity: the field is disabled and left out of the body."""
@@ -323,29 +365,63 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
             targets[path] = self.query_one(selector)
         return targets
 
+    def labels(self, targets: dict[str, Widget]) -> dict[str, str]:
+        """The words the form shows for each place: `Every`, `Item 1`, `Item 1, Subtopic`, `Columns`."""
+        out: dict[str, str] = {path: label for path, label in SECTION_LABELS.items()}
+        for path, target in targets.items():
+            if isinstance(target, FieldBox):
+                row = next((a for a in target.ancestors if isinstance(a, FormRow)), None)
+                row_path = path[: -len(target.path) - 1] if row is not None else ""
+                out[path] = f"{self.row_label(row_path)}, {target.caption}" if row is not None else target.caption
+            elif isinstance(target, FormRow):
+                out[path] = self.row_label(path)
+        return out
+
+    @staticmethod
+    def row_label(row_path: str) -> str:
+        """`items[2]` -> `Item 3`: rows are counted from 1, as the user sees them."""
+        parts = path_parts(row_path)
+        index = parts[-1] if parts and isinstance(parts[-1], int) else 0
+        key = join_path(parts[:-1])
+        noun = next((t.noun for t in ROW_TYPES.values() if t.list_key == key), key)
+        return f"{noun.capitalize()} {index + 1}"
+
+    def place(self, path: str, targets: dict[str, Widget], labels: dict[str, str]) -> tuple[str | None, str, str]:
+        """Where an error of `path` goes, what it says there (before the reason) and what it says
+        anywhere else: the form's own labels, never the JSON path (`Item 1, Subtopic`)."""
+        where = nearest(path, targets) if path else None
+        if where is None:
+            return None, "", path or "the body"  # not a field of the form (a key left out on import)
+        label = labels[where]
+        rest = path[len(where) :].lstrip(".")
+        target = targets[where]
+        if rest and isinstance(target, FormRow):  # a part of a row that is no field itself: name the field it holds
+            inner = next((box for box in target.fields() if box.path == rest or box.path.startswith(rest + ".")), None)
+            if inner is not None:
+                return where, inner.caption, f"{label}, {inner.caption}"
+        return where, "", label
+
     def show_errors(self, errors: dict[str, list[str]]) -> None:
         targets = self.error_targets()
+        labels = self.labels(targets)
         placed: dict[int, list[str]] = {}
-        unplaced: list[str] = []
+        said: list[str] = []  # each problem in words, for the summary line
         for path, reasons in errors.items():
-            where = nearest(path, targets) if path else None
+            where, here, anywhere = self.place(path, targets, labels)
             for reason in reasons:
-                if where is None:
-                    unplaced.append(f"{path or 'body'}: {reason}")
-                    continue
-                rest = path[len(where) :].lstrip(".")
-                placed.setdefault(id(targets[where]), []).append(f"{rest}: {reason}" if rest else reason)
+                said.append(f"{anywhere}: {reason}")
+                if where is not None:
+                    placed.setdefault(id(targets[where]), []).append(f"{here}: {reason}" if here else reason)
         for target in {id(t): t for t in targets.values()}.values():
             messages = placed.get(id(target), [])
             text = "; ".join(messages) if messages and self.errors_shown_for(target) else None
             target.show_error(text)  # type: ignore[attr-defined]
-        self.error_count = sum(len(r) for r in errors.values())
+        self.error_count = len(said)
+        self.problems = said
         if not errors:
             text = "Valid. ctrl+s saves it, F5 previews it."
         else:
-            first_path, first = next(iter(errors.items()))
-            shown = unplaced[0] if unplaced else f"{first_path or 'body'}: {first[0]}"
-            text = clip(f"Not valid yet: {self.error_count} problem(s). {shown}", 200)
+            text = clip(f"Not valid yet: {self.error_count} problem(s). {said[0]}", 200)
         if text != self.summary_text:
             self.summary_text = text
             summary = self.query_one("#summary", Static)
@@ -381,6 +457,12 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
     def _input_changed(self, event: Input.Changed) -> None:
         if event.input.has_focus:
             self._touch(event.input)
+        if self.start_follows:
+            if event.input is self.field("periodStart").control:
+                if event.input.has_focus:
+                    self.stop_following_start()  # the user's own start
+            elif event.input in (self.field("periodicity").control, self.field("format.timezone").control):
+                self.follow_default_start()
         self.validate()
 
     @on(Select.Changed)
@@ -388,6 +470,7 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         if event.select.has_focus_within or event.select.has_focus:
             self._touch(event.select)
         self.sync_type()
+        self.follow_default_start()
         self.validate()
 
     def on_descendant_blur(self, event: DescendantBlur) -> None:
@@ -444,15 +527,16 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
     def refuse(self, what: str) -> None:
         self.show_all = True
         self.validate()
+        first = f" First: {self.problems[0]}." if self.problems else ""
         self.notify(
-            f"{self.error_count} problem(s) to fix before you can {what}; each is shown next to its field",
+            f"{self.error_count} problem(s) to fix before you can {what}; each is shown next to its field.{first}",
             title="Not valid yet",
             severity="warning",
         )
-        first = next((box for box in self.query(FieldBox) if box.has_class("-invalid")), None)
-        if first is not None:
-            first.focus_control()
-            first.scroll_visible()
+        box = next((box for box in self.query(FieldBox) if box.has_class("-invalid")), None)
+        if box is not None:
+            box.focus_control()
+            box.scroll_visible()
 
     def action_save(self) -> None:
         request = self.validate()

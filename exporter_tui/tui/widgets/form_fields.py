@@ -56,6 +56,19 @@ class ErrorLine(Static):
         self.update(f"! {text}" if text else "")
 
 
+class NoteLine(Static):
+    """A word under a field about what it holds (where a default came from); hidden when there is none."""
+
+    DEFAULT_CSS = """
+    NoteLine { display: none; height: auto; padding-left: 17; }
+    NoteLine.-shown { display: block; }
+    """
+
+    def show_note(self, text: str | None) -> None:
+        self.set_class(bool(text), "-shown")
+        self.update(text or "")
+
+
 class FieldBox(Vertical):
     """`caption  [control]` on one line, the error under it.
 
@@ -92,11 +105,13 @@ class FieldBox(Vertical):
         self.allow_blank = allow_blank
         self.touched = False
         self.error_line = ErrorLine()
+        self.note_line = NoteLine()
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label(self.caption, classes="caption")
             yield self.control
+        yield self.note_line
         yield self.error_line
 
     def raw(self) -> Any:
