@@ -60,7 +60,7 @@ class PathPrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label(self.title_text, classes="dialog-text")
-            yield OrderedInput(self.value, placeholder="path to a .json file", id="path")
+            yield OrderedInput(self.value, placeholder="e.g. ~/requests/daily.json", id="path")
             yield Static("Enter: OK   Escape: cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:

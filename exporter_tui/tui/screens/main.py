@@ -50,7 +50,9 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield OrderedInput(placeholder="filter: id, name, target, type, status... (Enter: done, Esc: clear)", id="filter", compact=True)
+        yield OrderedInput(
+            placeholder="e.g. temperature: filters by id, name, target, type, status (Enter: done, Esc: clear)", id="filter", compact=True
+        )
         yield KeyedTable(REQUEST_COLUMNS, drop=REQUEST_DROP, min_flex=12, id="requests")
         with Vertical(id="runs-pane"):
             yield KeyedTable(RUN_COLUMNS, id="runs")

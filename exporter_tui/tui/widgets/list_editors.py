@@ -28,7 +28,7 @@ from exporter_tui.tui.widgets.form_fields import (
 )
 from exporter_tui.tui.widgets.target_review import TargetReview
 
-TIME_HINT = "ISO 8601 or Unix seconds"
+TIME_HINT = "e.g. 2025-03-09T00:00 or 1741478400"  # ISO 8601 (naive: the request's zone) or Unix seconds
 # Turns a stored value into the text a field shows (times, in the request's zone).
 Shown = Callable[[FieldSpec, Any], Any]
 
@@ -86,7 +86,11 @@ class ColumnRow(FormRow):
 
     list_key = "format.columns"
     noun = "column"
-    SPECS = (FieldSpec("id", "", "select", COLUMN_IDS, allow_blank=True, prompt="column"), FieldSpec("label", "", placeholder="label"))
+    SPECS = (
+        # The captions are hidden on the column's one line; they name the fields in error messages.
+        FieldSpec("id", "Id", "select", COLUMN_IDS, allow_blank=True, prompt="column"),
+        FieldSpec("label", "Label", placeholder="e.g. celsius (empty: the default label)"),
+    )
 
     def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
         super().__init__(data, shown, classes="column-row")
@@ -106,18 +110,18 @@ class ItemEditor(FormRow):
     list_key = "items"
     noun = "item"
     SPECS = (
-        FieldSpec("params.target.value", "Targets", placeholder="name[,name...]"),
-        FieldSpec("params.target.label", "Labels", placeholder="one per target (optional)"),
-        FieldSpec("params.channelId", "Channel id"),
-        FieldSpec("params.subtopic", "Subtopic", placeholder="events.data"),
+        FieldSpec("params.target.value", "Targets", placeholder="e.g. urn:dev:sensor-1:temperature,urn:dev:sensor-1:humidity"),
+        FieldSpec("params.target.label", "Labels", placeholder="e.g. temperature,humidity (one per target, optional)"),
+        FieldSpec("params.channelId", "Channel id", placeholder="e.g. 6b1e3f0a-58c2-4d1e-9a7b-2f4c8d9e0a11"),
+        FieldSpec("params.subtopic", "Subtopic", placeholder="e.g. events.data"),
         FieldSpec("params.from", "From", "time", placeholder=TIME_HINT),
         FieldSpec("params.to", "To", "time", placeholder=TIME_HINT),
-        FieldSpec("params.period", "Period", "duration", placeholder="ISO 8601 duration, e.g. P1D"),
-        FieldSpec("params.decimation.ds", "Decimation", "granularity", placeholder="granularity, e.g. 15m (optional)"),
+        FieldSpec("params.period", "Period", "duration", placeholder="e.g. P1D (ISO 8601 duration; instead of From and To)"),
+        FieldSpec("params.decimation.ds", "Decimation", "granularity", placeholder="e.g. 15m (a granularity, optional)"),
         FieldSpec("params.decimation.dsf", "Reduce with", "select", DSFS, default="avg"),
         FieldSpec("params.transform", "Transform", "select", TRANSFORMS, allow_blank=True, prompt="none"),
         FieldSpec("params.outputFormat", "Layout", "select", OUTPUT_FORMATS, default="long"),
-        FieldSpec("filename", "File name", placeholder="optional"),
+        FieldSpec("filename", "File name", placeholder="e.g. temperature (optional)"),
     )
 
     # What a new item takes over from the one before it: its window and its decimation.
@@ -162,9 +166,9 @@ class MessageEditor(FormRow):
     SPECS = (
         FieldSpec("policy", "Send", "select", POLICIES, default="onSuccess"),
         FieldSpec("medium", "Medium", "select", MEDIA, default="email"),
-        FieldSpec("target", "To", placeholder="address, chat id or webhook name (optional)"),
-        FieldSpec("title", "Title", placeholder="e.g. Export {{requestId}} done"),
-        FieldSpec("text", "Text"),
+        FieldSpec("target", "To", placeholder="e.g. ops@example.com, a chat id or a webhook name (optional)"),
+        FieldSpec("title", "Title", placeholder="e.g. Export {request_id}: {status}"),
+        FieldSpec("text", "Text", placeholder="e.g. {rows} rows in {file_name}"),
     )
 
     def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
