@@ -1,7 +1,10 @@
 """A look at an export before it is stored: its windows, its first rows, its series for a plot.
 
-The rows come from the real pipeline and the real CSV writer (the request's delimiter and
-dateFormat), read back as text, so each cell is what a CSV export of the same request holds.
+The rows come from the real pipeline and a real writer, read back: a CSV or Excel export's
+first rows are written by its own writer (the request's delimiter, dateFormat and zone), so
+the headers and cells are the file's own (an Excel time column's header names its zone and is
+followed by its offset column; its dates read as Excel shows them). JSON and PDF exports are
+shown as CSV text of the same cells; `shown_as` says so.
 """
 
 from __future__ import annotations
@@ -31,9 +34,13 @@ from exporter_tui.pipeline.export import (
     write_options,
 )
 from exporter_tui.pipeline.writers import Table, get_writer
+from exporter_tui.pipeline.writers.excel_writer import shown_cell
 from exporter_tui.sources.base import Source
 
 PLOT_POINTS = 2_000
+
+
+EXCEL = ("xlsx", "xls")
 
 
 @dataclass
@@ -41,6 +48,15 @@ class PreviewTable:
     title: str
     headers: list[str]
     rows: list[list[str]]
+
+
+def shown_as(extension: str) -> str:
+    """How the preview's rows stand to the file's: the same, or what differs."""
+    if extension in EXCEL or extension == "csv":
+        return "exactly as the file will have them"
+    if extension == "json":
+        return "as CSV text; the JSON file holds each row as a record keyed by these headers, empty cells as null"
+    return "as CSV text; the PDF's table shows the same cells (long ones cut with an ellipsis)"
 
 
 @dataclass
@@ -61,6 +77,23 @@ def preview_windows(request: ExportRequest, now: datetime) -> list[tuple[float, 
         interval = schedule.interval(k)
         return run_windows(request, interval.end, interval.bounds)
     return run_windows(request, now, None)
+
+
+def _csv_rows(path: Path, delimiter: str) -> list[list[str]]:
+    text = path.read_text(encoding="utf-8-sig")
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def _excel_rows(path: Path) -> list[list[str]]:
+    """The first sheet's rows, header included, as Excel shows them."""
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # no stubs; reads the workbook back
+
+    book = load_workbook(path, read_only=True)
+    try:
+        sheet = book.worksheets[0]
+        return [[shown_cell(cell.value, cell.number_format) for cell in row] for row in sheet.iter_rows()]
+    finally:
+        book.close()
 
 
 def _head(chunks: Iterator[pd.DataFrame], limit: int) -> Iterator[pd.DataFrame]:
@@ -88,15 +121,15 @@ def preview(
     job = ExportJob(request, request_id, "preview", windows)
     options = write_options(job, ExportsSettings())
     tables: list[PreviewTable] = []
-    writer = get_writer("csv")
+    excel = request.format.extension in EXCEL
+    writer = get_writer("xlsx" if excel else "csv")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(len(request.items)):
             table = build_table(source, job, i, counter, chunk_rows=max(limit, 1000))
             head = Table(table.title, table.columns, table.time_columns, _head(iter(table.chunks), limit), table.numeric_columns)
-            path = Path(tmp) / f"{i}.csv"
+            path = Path(tmp) / f"{i}.{writer.extension}"
             writer.write([head], path, options)
-            text = path.read_text(encoding="utf-8-sig")
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=request.format.csv_delimiter))
+            rows = _excel_rows(path) if excel else _csv_rows(path, request.format.csv_delimiter)
             tables.append(PreviewTable(table.title, rows[0] if rows else table.columns, rows[1:]))
     series: dict[str, tuple[list[float], list[float]]] = {}
     empty: list[str] = []

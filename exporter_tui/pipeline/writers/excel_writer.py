@@ -49,7 +49,7 @@ from exporter_tui.pipeline.writers.base import (
     take,
 )
 from exporter_tui.pipeline.writers.safety import neutralise
-from exporter_tui.pipeline.writers.timefmt import WallClock, offset_texts, wall_clock, zone_display, zone_header
+from exporter_tui.pipeline.writers.timefmt import MONTHS, WallClock, offset_texts, wall_clock, zone_display, zone_header
 
 CELL_MAX = 32_767  # characters (UTF-16 units) in one cell
 SHEET_NAME_MAX = 31
@@ -65,6 +65,35 @@ _NUMBER_FORMATS: dict[str, tuple[str, str]] = {  # date format -> (whole seconds
 }
 
 CellWriter = Callable[[int, int, object], object]
+
+
+def shown_cell(value: object, number_format: str) -> str:
+    """A cell read back from a workbook this writer made, as Excel shows it: a date cell in its
+    number format (one of _NUMBER_FORMATS), a whole number without `.0`, a boolean as TRUE or
+    FALSE, an empty cell as nothing. The preview shows an Excel export's rows this way."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return _shown_date(value, number_format)
+    if isinstance(value, float):
+        return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _shown_date(value: dt.datetime, number_format: str) -> str:
+    millis = f".{value.microsecond // 1000:03d}" if number_format.endswith(".000") or ".000 " in number_format else ""
+    month = MONTHS[value.month - 1]
+    if number_format.startswith("yyyy-mm-dd"):
+        return f"{value:%Y-%m-%d %H:%M:%S}{millis}"
+    if number_format == "mm/dd/yyyy":
+        return f"{value:%m/%d/%Y}"
+    if number_format == "mmmm d, yyyy":
+        return f"{month} {value.day}, {value.year}"
+    hour = value.hour % 12 or 12
+    seconds = f":{value.second:02d}{millis}" if millis else ""
+    return f"{month} {value.day}, {value.year} {hour}:{value.minute:02d}{seconds} {'AM' if value.hour < 12 else 'PM'}"
 
 
 class ExcelWriter:

@@ -177,6 +177,8 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
             await rows.mount(Static(message, classes="preview-error"))
             await plots.mount(Static(message, classes="preview-error"))
             return
+        from exporter_tui.pipeline.preview import shown_as
+
         if result.preview.empty:  # said, rather than left to an empty column or a missing plot
             said = "no rows in the window for " + "; ".join(result.preview.empty)
             await rows.mount(Static(said, classes="preview-error", markup=False))
@@ -186,7 +188,8 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
             tables = [_Table("", result.preview.headers, result.preview.rows)]
         for table in tables:
             count = f"first {len(table.rows)} row(s)" if len(table.rows) >= PREVIEW_ROWS else f"{len(table.rows)} row(s)"
-            await rows.mount(Static(f"{table.title or 'rows'}: {count}, exactly as the file will have them", classes="table-title"))
+            title = f"{table.title or 'rows'}: {count}, {shown_as(self.request.format.extension)}"
+            await rows.mount(Static(title, classes="table-title"))
             grid: DataTable[Text] = DataTable(cursor_type="row", classes="preview-table")
             await rows.mount(grid)
             grid.add_columns(*table.headers)
