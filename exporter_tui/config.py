@@ -175,6 +175,7 @@ class DatabaseSettings(_Section):
 class TuiSettings(_Section):
     bindings: dict[str, str] = {}
     theme: str = "textual-dark"
+    clock: Literal["local", "utc"] = "local"  # how every time in the TUI is shown (tui/clock.py)
 
 
 API_ACTIONS = ("create", "list", "update", "delete", "download")

@@ -10,6 +10,7 @@ import pytest
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.tui.bindings import KNOWN_IDS, keymap_from_settings
+from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.form_logic import (
     decode_body,
     format_time,
@@ -21,7 +22,6 @@ from exporter_tui.tui.form_logic import (
     write_atomic,
 )
 from exporter_tui.tui.formatting import (
-    compact_time,
     fit_widths,
     middle_clip,
     progress_text,
@@ -98,10 +98,13 @@ def test_cells_are_short_and_say_everything_in_words() -> None:
     assert span_text(86_400) == "1d"
     assert span_text(90_000 + 15 * 60) == "1d1h15m"
     assert span_text(45) == "45s"
-    assert compact_time(MIDNIGHT_UTC, ROME, now) == "03-09 01:00"
-    assert compact_time(MIDNIGHT_UTC - 366 * 86_400, UTC, now) == "2024-03-08 00:00"
-    assert window_text(MIDNIGHT_UTC, MIDNIGHT_UTC + 86_400, ROME, now) == "03-09 01:00 +1d"
-    assert window_text(None, None, ROME, now) == "-"
+    local, utc = UiClock("local"), UiClock("utc")
+    assert local.compact(MIDNIGHT_UTC, ROME, now) == "03-09 01:00+01"
+    assert utc.compact(MIDNIGHT_UTC, ROME, now) == "03-09 00:00"
+    assert local.compact(MIDNIGHT_UTC - 366 * 86_400, UTC, now) == "2024-03-08 00:00Z"
+    assert window_text(MIDNIGHT_UTC, MIDNIGHT_UTC + 86_400, ROME, now, local) == "03-09 01:00+01 +1d"
+    assert window_text(MIDNIGHT_UTC, MIDNIGHT_UTC + 86_400, ROME, now, utc) == "03-09 00:00 +1d"
+    assert window_text(None, None, ROME, now, local) == "-"
     assert progress_text(50, 100) == "####....  50%"
     assert progress_text(100, 100) == "######## 100%"
     assert progress_text(7, None) == "7 read"  # not counted yet: no bar of question marks

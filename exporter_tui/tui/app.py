@@ -41,6 +41,7 @@ from exporter_tui.tui.bindings import (
     APP_BINDINGS,
     keymap_from_settings,
 )
+from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.messages import (
     DataChanged,
     EventPosted,
@@ -121,6 +122,7 @@ class ExporterApp(App[int]):
         self.stop_event = threading.Event()
         self.scheduler_done = threading.Event()
         self.keymap_wanted, self.keymap_warnings = keymap_from_settings(ctx.settings.tui.bindings)
+        self.ui_clock = UiClock(ctx.settings.tui.clock)
         self.main_screen = MainScreen()
         # weak: the state change of a worker cancelled with its screen never arrives, and must not keep it here
         self.on_done: weakref.WeakKeyDictionary[Worker[Any], tuple[Callable[[Any], Any], Callable[[], None] | None]] = (

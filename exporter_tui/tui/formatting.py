@@ -12,8 +12,9 @@ from pathlib import Path
 from exporter_tui.core.durations import DurationError, get_zone
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.models import ExportRequest
-from exporter_tui.core.times import iso, unix_from_iso
+from exporter_tui.core.times import unix_from_iso
 from exporter_tui.store.store import Run, StoredRequest
+from exporter_tui.tui.clock import UiClock
 
 NONE = "-"
 OPEN = (RunStatus.IN_PROGRESS, RunStatus.NOT_PROCESSED)  # a run that has not ended: it is followed and can be cancelled
@@ -57,14 +58,6 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def compact_time(ts: float, zone: tzinfo, now: datetime) -> str:
-    """`MM-DD HH:MM` in `zone` within the current year, `YYYY-MM-DD HH:MM` otherwise."""
-    local = datetime.fromtimestamp(ts, zone)
-    if local.year == now.astimezone(zone).year:
-        return local.strftime("%m-%d %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
-
-
 def span_text(seconds: float) -> str:
     """A window's length: `1d`, `6h`, `1d6h`, `15m`, `45s`."""
     seconds = int(round(seconds))
@@ -77,11 +70,11 @@ def span_text(seconds: float) -> str:
     return "".join(p for p in parts if p)
 
 
-def window_text(start: float | None, end: float | None, zone: tzinfo, now: datetime) -> str:
-    """Where a window starts and how long it is: `03-09 00:00 +1d`."""
+def window_text(start: float | None, end: float | None, zone: tzinfo | None, now: datetime, clock: UiClock) -> str:
+    """Where a window starts and how long it is: `03-09 01:00+01 +1d` (`03-09 00:00 +1d` on the utc clock)."""
     if start is None or end is None:
         return NONE
-    return f"{compact_time(start, zone, now)} +{span_text(end - start)}"
+    return f"{clock.compact(start, zone, now)} +{span_text(end - start)}"
 
 
 def count_text(n: float) -> str:
@@ -179,7 +172,7 @@ def status_text(run: Run, live: Pace | None = None) -> str:
     return progress_text(pace.done, pace.total)
 
 
-def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetime], finished: bool = False) -> str:
+def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetime], clock: UiClock, finished: bool = False) -> str:
     """NEXT RUN: `finished` once the last interval before periodEnd has been decided."""
     if finished:
         return "finished"
@@ -187,20 +180,26 @@ def next_run_text(stored: StoredRequest, now: datetime, next_times: list[datetim
         return "paused"
     if stored.request.type != "recurring" or not next_times:
         return NONE
-    return compact_time(next_times[0].timestamp(), zone_of(stored.request), now)
+    return clock.compact(next_times[0].timestamp(), zone_of(stored.request), now)
 
 
-REQUEST_COLUMNS: tuple[tuple[str, str, int], ...] = (
+Columns = tuple[tuple[str, str, int], ...]
+
+
+def request_columns(clock: UiClock) -> Columns:
     # (key, header, width); the columns of width 0 share what is left
-    ("id", "ID", 8),
-    ("name", "NAME", 0),
-    ("type", "TYPE", 9),
-    ("targets", "TARGETS", 0),
-    ("ext", "EXT", 4),
-    ("every", "EVERY", 6),
-    ("next", "NEXT RUN", 11),
-    ("last", "LAST", 12),
-)
+    return (
+        ("id", "ID", 8),
+        ("name", "NAME", 0),
+        ("type", "TYPE", 9),
+        ("targets", "TARGETS", 0),
+        ("ext", "EXT", 4),
+        ("every", "EVERY", 6),
+        ("next", clock.header("NEXT RUN"), 11 + clock.extra_width),
+        ("last", "LAST", 12),
+    )
+
+
 # What a narrow terminal gives up first: ID, NAME and LAST stay at any width.
 REQUEST_DROP = ("type", "ext", "targets", "every", "next")
 
@@ -219,15 +218,16 @@ def request_cells(stored: StoredRequest, last_status: str | None, next_text: str
     }
 
 
-RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("status", "STATUS", 13),
-    ("window", "WINDOW", 15),
-    ("rows", "ROWS", 6),
-    ("file", "FILE", 0),
-)
+def run_columns(clock: UiClock) -> Columns:
+    return (
+        ("status", "STATUS", 13),
+        ("window", clock.header("WINDOW"), 15 + clock.extra_width),
+        ("rows", "ROWS", 6),
+        ("file", "FILE", 0),
+    )
 
 
-def run_cells(run: Run, zone: tzinfo, now: datetime, live: Pace | None = None) -> dict[str, str]:
+def run_cells(run: Run, zone: tzinfo | None, now: datetime, clock: UiClock, live: Pace | None = None) -> dict[str, str]:
     """A run's row; while it is in progress the FILE cell (no file yet) tells its pace."""
     if run.status == RunStatus.IN_PROGRESS:
         file = run_pace(run, live).text()
@@ -235,37 +235,39 @@ def run_cells(run: Run, zone: tzinfo, now: datetime, live: Pace | None = None) -
         file = run.file_name or (clip(run.error, 60) if run.error else NONE)
     return {
         "status": status_text(run, live),
-        "window": window_text(run.window_from, run.window_to, zone, now),
+        "window": window_text(run.window_from, run.window_to, zone, now, clock),
         "rows": NONE if run.rows is None else str(run.rows),
         "file": file,
     }
 
 
-HISTORY_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("run", "RUN", 8),
-    ("request", "REQUEST", 8),
-    ("status", "STATUS", 13),
-    ("window", "WINDOW (UTC)", 15),
-    ("rows", "ROWS", 6),
-    ("origin", "VIA", 0),
-)
+def history_columns(clock: UiClock) -> Columns:
+    return (
+        ("run", "RUN", 8),
+        ("request", "REQUEST", 8),
+        ("status", "STATUS", 13),
+        ("window", clock.header("WINDOW"), 15 + clock.extra_width),
+        ("rows", "ROWS", 6),
+        ("origin", "VIA", 0),
+    )
+
+
 HISTORY_DROP = ("origin", "rows")
 
 
-def history_cells(run: Run, now: datetime) -> dict[str, str]:
+def history_cells(run: Run, zone: tzinfo | None, now: datetime, clock: UiClock) -> dict[str, str]:
+    """A run of any request; `zone` is its request's (None when that request is gone: the machine's)."""
     return {
         "run": run.id[:8],
         "request": run.request_id[:8],
         "status": status_text(run),
-        "window": window_text(run.window_from, run.window_to, UTC, now),
+        "window": window_text(run.window_from, run.window_to, zone, now, clock),
         "rows": NONE if run.rows is None else str(run.rows),
         "origin": run.origin,
     }
 
 
-def fit_widths(
-    columns: tuple[tuple[str, str, int], ...], available: int, padding: int = 2, minimum: int = 8, drop: tuple[str, ...] = ()
-) -> dict[str, int]:
+def fit_widths(columns: Columns, available: int, padding: int = 2, minimum: int = 8, drop: tuple[str, ...] = ()) -> dict[str, int]:
     """Widths of the columns that fit in `available` cells: fixed ones as given, the flexible ones
     (width 0) share the rest. While they would get less than `minimum` each (or the fixed ones
     alone overflow), the next column of `drop` is left out; the columns not in `drop` always stay."""
@@ -297,12 +299,3 @@ def location_text(path: str | None, base: Path) -> str:
         return str(p.relative_to(base))
     except ValueError:
         return str(p)
-
-
-def iso_pair(ts: float | None, zone: tzinfo) -> str:
-    """`2025-03-09T00:00:00Z (2025-03-09T01:00:00+01:00)`: an instant in UTC and in the request's zone."""
-    if ts is None:
-        return NONE
-    dt = datetime.fromtimestamp(ts, zone)
-    utc, local = iso(dt, "auto"), dt.isoformat()
-    return utc if local.endswith("+00:00") else f"{utc} ({local})"

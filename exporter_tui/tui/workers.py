@@ -15,6 +15,7 @@ from exporter_tui.core.enums import EventKind, Origin
 from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import finished, next_times
 from exporter_tui.store.store import Run, StoredRequest
+from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.formatting import next_run_text
 from exporter_tui.tui.messages import EventPosted, RequestRow, RunProgress
 
@@ -26,6 +27,7 @@ PROGRESS_EVERY = 0.1  # seconds between progress messages of one run
 def load_request_rows(ctx: Context, now: datetime, is_cancelled: Callable[[], bool] = lambda: False) -> list[RequestRow]:
     """Every active request, newest first, with its last run status and next run time."""
     store = ctx.open_store()
+    clock = UiClock(ctx.settings.tui.clock)
     try:
         rows: list[RequestRow] = []
         page = 1
@@ -34,7 +36,7 @@ def load_request_rows(ctx: Context, now: datetime, is_cancelled: Callable[[], bo
             statuses = chunk.extra["last_status"]
             for sr in chunk.results:
                 times = next_times(sr, now, default_delay=ctx.settings.scheduler.delay)
-                rows.append(RequestRow(sr, statuses.get(sr.id), next_run_text(sr, now, times, finished(store, sr))))
+                rows.append(RequestRow(sr, statuses.get(sr.id), next_run_text(sr, now, times, clock, finished(store, sr))))
             if not chunk.has_next or is_cancelled():
                 return rows
             page += 1
@@ -99,7 +101,14 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
             last[0] = now_m
             post(EventPosted(RunEvent(EventKind.PROGRESS, f"demo data: {done}/{total} readings", progress=done, total=total)))
 
-    post(EventPosted(RunEvent(EventKind.INFO, f"first start: filling the demo source ({days:g} days up to {end.isoformat()})")))
+    post(
+        EventPosted(
+            RunEvent(
+                EventKind.INFO,
+                f"first start: filling the demo source ({days:g} days up to {UiClock(ctx.settings.tui.clock).full(end.timestamp())})",
+            )
+        )
+    )
     ctx.ensure_dirs()
     stats = generate_demo(ctx.paths.source_db, days=days, end=end, progress=progress)
     store = ctx.open_store()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import tzinfo
 
 from textual import on
 from textual.app import ComposeResult
@@ -11,10 +12,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Select, Static
 
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.store.store import StoreError
+from exporter_tui.store.store import NotFound, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import HISTORY_BINDINGS
-from exporter_tui.tui.formatting import HISTORY_COLUMNS, HISTORY_DROP, history_cells
+from exporter_tui.tui.formatting import HISTORY_DROP, history_cells, history_columns, zone_of
 from exporter_tui.tui.widgets.tables import KeyedTable
 
 PAGE_SIZE = 50
@@ -35,7 +36,7 @@ class HistoryScreen(Screen[None]):
             yield Label("Status ", classes="caption")
             yield Select([(s, s) for s in RunStatus], allow_blank=True, prompt="any", id="status", compact=True)
             yield Static("", id="page-info")
-        yield KeyedTable(HISTORY_COLUMNS, drop=HISTORY_DROP, id="history")
+        yield KeyedTable(history_columns(exporter(self).ui_clock), drop=HISTORY_DROP, id="history")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -50,12 +51,19 @@ class HistoryScreen(Screen[None]):
             if self.page > self.pages:
                 self.page = self.pages
                 page = store.list_runs(self.page, PAGE_SIZE, status=self.status)
+            zones: dict[str, tzinfo | None] = {}
+            for run in page.results:  # each run's times in its request's zone (on the local clock)
+                if run.request_id not in zones:
+                    try:
+                        zones[run.request_id] = zone_of(store.get_request(run.request_id, include_deleted=True).request)
+                    except NotFound:  # times of no request: the machine's zone
+                        zones[run.request_id] = None
         except (StoreError, sqlite3.Error) as e:
             exporter(self).report_error("History", e)
             return
-        now = exporter(self).now()
+        now, clock = exporter(self).now(), exporter(self).ui_clock
         table = self.query_one("#history", KeyedTable)
-        table.show_rows([(run.id, history_cells(run, now)) for run in page.results])
+        table.show_rows([(run.id, history_cells(run, zones[run.request_id], now, clock)) for run in page.results])
         which = f"{self.status} runs" if self.status else "runs"
         self.query_one("#page-info", Static).update(f"  page {self.page}/{self.pages} of {page.total} {which}  ([ ] pages, Enter opens)")
 

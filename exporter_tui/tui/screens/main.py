@@ -19,14 +19,14 @@ from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import MAIN_BINDINGS
 from exporter_tui.tui.formatting import (
     OPEN,
-    REQUEST_COLUMNS,
     REQUEST_DROP,
-    RUN_COLUMNS,
     Pace,
     location_text,
     middle_clip,
     request_cells,
+    request_columns,
     run_cells,
+    run_columns,
     zone_of,
 )
 from exporter_tui.tui.messages import RequestRow, RunProgress
@@ -53,17 +53,18 @@ class MainScreen(Screen[None]):
         yield OrderedInput(
             placeholder="e.g. temperature: filters by id, name, target, type, status (Enter: done, Esc: clear)", id="filter", compact=True
         )
-        yield KeyedTable(REQUEST_COLUMNS, drop=REQUEST_DROP, min_flex=12, id="requests")
+        clock = exporter(self).ui_clock
+        yield KeyedTable(request_columns(clock), drop=REQUEST_DROP, min_flex=12, id="requests")
         with Vertical(id="runs-pane"):
-            yield KeyedTable(RUN_COLUMNS, id="runs")
+            yield KeyedTable(run_columns(clock), id="runs")
             yield Static("", id="location")
-        yield LogPane(id="log")
+        yield LogPane(clock, id="log")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#requests").border_title = "Requests"
         self.query_one("#runs-pane").border_title = "Runs"
-        self.query_one("#log").border_title = "Log"
+        self.query_one("#log").border_title = f"Log ({exporter(self).ui_clock.legend()})"
         self.query_one("#requests").focus()
         app = exporter(self)
         early, app.early_events = app.early_events, []
@@ -132,7 +133,12 @@ class MainScreen(Screen[None]):
         zone = zone_of(row.stored.request)
         table.show_rows(
             [
-                (run.id, run_cells(run, zone, now, self.live.get(run.id) if run.status == RunStatus.IN_PROGRESS else None))
+                (
+                    run.id,
+                    run_cells(
+                        run, zone, now, exporter(self).ui_clock, self.live.get(run.id) if run.status == RunStatus.IN_PROGRESS else None
+                    ),
+                )
                 for run in self.runs
             ]
         )
@@ -165,7 +171,7 @@ class MainScreen(Screen[None]):
             return
         run = next((r for r in self.runs if r.id == message.run_id), None)
         if run is not None:
-            cells = run_cells(run, zone_of(row.stored.request), exporter(self).now(), self.live[message.run_id])
+            cells = run_cells(run, zone_of(row.stored.request), exporter(self).now(), exporter(self).ui_clock, self.live[message.run_id])
             self.runs_table.update_cells(message.run_id, {"status": cells["status"], "file": cells["file"]})
         else:
             self.show_runs()

@@ -19,11 +19,11 @@ from textual_plotext import PlotextPlot
 
 from exporter_tui.context import Context
 from exporter_tui.core.models import ExportRequest
-from exporter_tui.core.times import iso_from_unix, utc_now
+from exporter_tui.core.times import utc_now
 from exporter_tui.store.store import StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
-from exporter_tui.tui.formatting import clock_text, count_text, iso_pair, span_text, zone_of
+from exporter_tui.tui.formatting import clock_text, count_text, span_text, zone_of
 
 PREVIEW_ROWS = 50
 PROGRESS_EVERY = 0.2  # seconds between progress lines of the rows
@@ -202,20 +202,20 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
             await plots.mount(self.plot(label, times, values))
 
     def window_text(self, known: Outline) -> str:
-        zone = zone_of(self.request)
+        zone, clock = zone_of(self.request), exporter(self).ui_clock
         lines: list[str] = []
         if known.windows is not None:
-            lines.append(f"A run now ({iso_pair(self.now.timestamp(), zone)}) would export:")
+            lines.append(f"A run now ({clock.full(self.now.timestamp(), zone)}) would export:")
             for i, (start, end) in enumerate(known.windows):
                 lines.append(f"  item {i + 1}: {span_text(end - start)}")
-                lines.append(f"    from {iso_pair(start, zone)}")
-                lines.append(f"    to   {iso_pair(end, zone)}")
+                lines.append(f"    from {clock.full(start, zone)}")
+                lines.append(f"    to   {clock.full(end, zone)}")
         else:
             lines.append(f"preview unavailable: {known.error}")
         lines.append("")
         if known.next_runs:
-            lines.append("Next runs (UTC, and local to the request):")
-            lines += [f"  {t['utc']}   {t['local']}" for t in known.next_runs]
+            lines.append("Next runs:")
+            lines += [f"  {clock.stored(t['utc'], zone)}" for t in known.next_runs]
         elif self.request.type == "oneTime":
             lines.append("A oneTime request runs once: when saved, or at periodStart if that is later.")
         else:
@@ -228,7 +228,7 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
         hours = [(t - start) / 3600 for t in times]
         plt = widget.plt
         plt.plot(hours, values, marker="braille")
-        first = iso_from_unix(start, "auto")
+        first = exporter(self).ui_clock.full(start, zone_of(self.request))
         plt.title(f"{label} ({len(values)} points)")
         plt.xlabel(f"hours since {first}")
         return widget

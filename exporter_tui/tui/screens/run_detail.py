@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC
+from datetime import tzinfo
 from pathlib import Path
 
 from rich.text import Text
@@ -19,7 +19,7 @@ from exporter_tui.pipeline.files import manifest_path, manifest_paths
 from exporter_tui.store.store import NotFound, Run, Store, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import RUN_DETAIL_BINDINGS
-from exporter_tui.tui.formatting import NONE, OPEN, Pace, iso_pair, run_pace, span_text, zone_of
+from exporter_tui.tui.formatting import NONE, OPEN, Pace, run_pace, span_text, zone_of
 
 PROGRESS_EVERY = 1.0  # seconds between looks at a run that has not ended
 
@@ -77,7 +77,8 @@ class RunDetailScreen(Screen[None]):
 
     def show(self) -> str | None:
         """Fill every tab from the store; the run's status, or None when there is no such run."""
-        store = exporter(self).store
+        store, clock = exporter(self).store, exporter(self).ui_clock
+        zone: tzinfo | None
         try:
             run = store.get_run(self.run_id)
         except NotFound as e:
@@ -89,7 +90,7 @@ class RunDetailScreen(Screen[None]):
             about = f"{stored.short_id}" + (f" {stored.request.name}" if stored.request.name else "")
             about += " (deleted)" if stored.deleted_at else ""
         except NotFound:
-            zone, about = UTC, run.request_id
+            zone, about = None, run.request_id  # times of no request: the machine's zone
         self.query_one("#run-title", Static).update(f"Run {run.id[:8]} of request {about}: {run.status}")
         span = span_text(run.window_to - run.window_from) if run.window_from is not None and run.window_to is not None else NONE
         lines = [
@@ -98,13 +99,13 @@ class RunDetailScreen(Screen[None]):
             f"status     {run.status}" + (f", {self.pace(run).words()}" if run.status == RunStatus.IN_PROGRESS else ""),
             f"origin     {run.origin}, attempt {run.attempt}",
             f"window     {span}",
-            f"  from     {iso_pair(run.window_from, zone)}",
-            f"  to       {iso_pair(run.window_to, zone)}",
+            f"  from     {clock.full(run.window_from, zone)}",
+            f"  to       {clock.full(run.window_to, zone)}",
             f"rows       {run.rows if run.rows is not None else NONE}",
             f"file       {run.file_path or NONE}",
-            f"created    {run.created_at}",
-            f"started    {run.started_at or NONE}",
-            f"finished   {run.finished_at or NONE}",
+            f"created    {clock.stored(run.created_at, zone)}",
+            f"started    {clock.stored(run.started_at, zone)}",
+            f"finished   {clock.stored(run.finished_at, zone)}",
         ]
         if run.late_readings:
             lines.append(
@@ -116,7 +117,7 @@ class RunDetailScreen(Screen[None]):
             lines.append(f"error      {run.error}")
         self.query_one("#summary-text", Static).update(Text("\n".join(lines)))
         log = store.run_log(run.id)
-        text = "\n".join(f"{e['at']} {e['level']:<7} {e['message']}" for e in log) or "no log lines"
+        text = "\n".join(f"{clock.stored(e['at'], zone)} {e['level']:<7} {e['message']}" for e in log) or "no log lines"
         self.query_one("#log-text", Static).update(Text(text))
         self.query_one("#manifest-text", Static).update(Text(read_manifest(run)))
         table = self.query_one("#notifications", DataTable)

@@ -14,8 +14,8 @@ from textual.events import Resize
 from textual.widgets import RichLog
 
 from exporter_tui.core.enums import EventKind
-from exporter_tui.core.times import parse_iso
 from exporter_tui.events import RunEvent
+from exporter_tui.tui.clock import UiClock
 
 STYLES = {
     EventKind.FAILED: "bold red",
@@ -28,11 +28,8 @@ STYLES = {
 }
 
 
-def event_line(event: RunEvent) -> Text:
-    try:
-        at = parse_iso(event.at).astimezone().strftime("%H:%M:%S")
-    except ValueError:
-        at = event.at
+def event_line(event: RunEvent, clock: UiClock) -> Text:
+    at = clock.time_of_day(event.at)
     return Text.assemble((at, "dim"), " ", (f"{event.kind:<8}", STYLES.get(event.kind, "")), " ", event.message)
 
 
@@ -46,7 +43,8 @@ class LogPane(RichLog):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, clock: UiClock, *, id: str | None = None) -> None:
+        self.clock = clock
         super().__init__(id=id, max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, auto_scroll=True)
         self.entries: list[Text] = []
         self.wrapped_at = 0
@@ -56,7 +54,7 @@ class LogPane(RichLog):
         return [line.plain for line in self.entries]
 
     def add(self, event: RunEvent) -> None:
-        line = event_line(event)
+        line = event_line(event, self.clock)
         self.entries.append(line)
         del self.entries[:-MAX_LINES]
         self.write(line, width=self.wrapped_at or None)

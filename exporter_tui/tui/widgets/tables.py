@@ -13,9 +13,8 @@ from rich.text import Text
 from textual.events import Resize
 from textual.widgets import DataTable
 
-from exporter_tui.tui.formatting import clip, fit_widths
+from exporter_tui.tui.formatting import Columns, clip, fit_widths
 
-Columns = tuple[tuple[str, str, int], ...]
 CHUNK = 500
 
 
