@@ -22,7 +22,7 @@ async def test_first_start_fills_the_demo_and_stores_the_example(tmp_path: Path)
         rows = app.main_screen.all_rows
         assert [r.stored.request.name for r in rows] == [EXAMPLE_NAME]
         # daily from local midnight in Rome: the next run after 2025-03-10T12:00Z is 03-11 00:00 Rome time
-        assert app.main_screen.requests_table.rows_data[0][1]["next"] == "03-11 00:00"
+        assert app.main_screen.requests_table.rows_data[0][1]["next"] == "03-11 00:00+01"
         lines = app.main_screen.log_pane.lines_text
         assert any("first start: filling the demo source" in line for line in lines)
         assert any(" progress " in line and "demo data:" in line for line in lines)

@@ -115,7 +115,7 @@ async def test_space_pauses_and_resumes_the_selected_request(tmp_path: Path) -> 
     async with app.run_test() as pilot:
         await settle(pilot)
         table = app.main_screen.requests_table
-        assert dict(table.rows_data)[stored.id]["next"] == "03-11 01:00"  # the 2025-03-11T00:00Z run, shown in Rome
+        assert dict(table.rows_data)[stored.id]["next"] == "03-11 01:00+01"  # the 2025-03-11T00:00Z run, shown in Rome
         await pilot.press("space")
         await settle(pilot)
         assert store.get_request(stored.id).paused is True
@@ -124,7 +124,7 @@ async def test_space_pauses_and_resumes_the_selected_request(tmp_path: Path) -> 
         await pilot.press("space")
         await settle(pilot)
         assert store.get_request(stored.id).paused is False
-        assert dict(table.rows_data)[stored.id]["next"] == "03-11 01:00"
+        assert dict(table.rows_data)[stored.id]["next"] == "03-11 01:00+01"
     store.close()
 
 

@@ -68,11 +68,14 @@ class Tmux:
         """The line of the form field captioned `caption` ("" when it is scrolled out of sight)."""
         return next((line for line in screen.splitlines() if line.lstrip(" " + BOX_EDGE).startswith(caption + "  ")), "")
 
-    def fill(self, tabs: int, caption: str, text: str) -> None:
-        """Tab `tabs` times and type `text` at once, as a typist does, then wait until the field
-        captioned `caption` shows it (its tail, as a long value scrolls): the keys after a Tab go to
-        the next field however busy the app is, so nothing here waits for the focus to move."""
+    def fill(self, tabs: int, caption: str, text: str, clear: bool = False) -> None:
+        """Tab `tabs` times and type `text` at once, as a typist does (emptying a filled field first
+        with ctrl+a ctrl+k when `clear`), then wait until the field captioned `caption` shows it (its
+        tail, as a long value scrolls): the keys after a Tab go to the next field however busy the
+        app is, so nothing here waits for the focus to move."""
         self.keys(*["Tab"] * tabs)
+        if clear:
+            self.keys("C-a", "C-k")
         self.type(text)
         self.wait_for(lambda s: text[-20:] in self.field_line(caption, s), f"{text!r} in the field {caption!r}")
 
@@ -89,7 +92,7 @@ def test_create_and_run_a_request_in_a_real_terminal(tmp_path: Path) -> None:
         term.keys("n")
         term.wait_for(lambda s: "Not valid yet" in s, "the compose screen")
         term.fill(0, "Name", "tmux request")  # Name has the focus
-        term.fill(3, "Starting", "2025-03-01T00:00Z")  # past Type and Every (P1D)
+        term.fill(3, "Starting", "2025-03-01T00:00Z", clear=True)  # past Type and Every (P1D); it holds the default start
         # past Catch up, Delay, Ending, Days, Rerun late, File type, Time zone, Template, CSV delimiter, File name, Date format, + column
         term.fill(13, "Targets", TEMPERATURE)
         term.fill(2, "Channel id", DEMO_CHANNEL)  # past Labels
