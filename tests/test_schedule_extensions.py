@@ -308,7 +308,7 @@ async def test_the_requests_table_shows_finished_once_the_last_interval_ran(tmp_
         await settle(pilot)
         rows = dict(app.main_screen.requests_table.rows_data)
         assert rows[ended.id]["next"] == "finished"
-        assert rows[going.id]["next"] == "03-11 01:00"
+        assert rows[going.id]["next"] == "03-11 01:00+01"
     store.close()
 
 
