@@ -77,10 +77,11 @@ async def test_b_previews_the_intervals_and_queues_them_on_confirming(tmp_path: 
         await fill(pilot, "2025-03-02T00:00Z", "2025-03-05T00:00Z")
         await wait_until(pilot, lambda: "2 interval(s) to queue" in preview_text(app), "the preview of the whole range")
         text = preview_text(app)
-        assert "first  2025-03-02T00:00:00.000Z .. 2025-03-03T00:00:00.000Z" in text
-        assert "last   2025-03-04T00:00:00.000Z .. 2025-03-05T00:00:00.000Z" in text
+        # on the app's clock (local: the request's zone, Europe/Rome)
+        assert "first  2025-03-02T01:00:00+01:00 .. 2025-03-03T01:00:00+01:00" in text
+        assert "last   2025-03-04T01:00:00+01:00 .. 2025-03-05T01:00:00+01:00" in text
         assert "1 interval(s) already have a run, left alone:" in text
-        assert f"2025-03-03T00:00:00.000Z .. 2025-03-04T00:00:00.000Z  run {earlier[0][:8]} notProcessed (backfill)" in text
+        assert f"2025-03-03T01:00:00+01:00 .. 2025-03-04T01:00:00+01:00  run {earlier[0][:8]} notProcessed (backfill)" in text
         assert len(runs(ctx, rid)) == 1  # the preview queues nothing
 
         await pilot.press("ctrl+s")

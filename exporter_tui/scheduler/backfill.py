@@ -12,6 +12,7 @@ range lies behind what the scheduler has already considered, the usual case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,18 +65,18 @@ class BackfillPlan:
             "notDue": self.not_due,
         }
 
-    def describe(self, limit: int | None = None) -> list[str]:
+    def describe(self, limit: int | None = None, when: Callable[[datetime], str] = iso) -> list[str]:
         """The preview in lines: how many, the first and last window, and what is left alone
-        (the first `limit` of those, and how many more)."""
+        (the first `limit` of those, and how many more); `when` writes each instant (the TUI's clock)."""
         lines = [f"{len(self.to_queue)} interval(s) to queue"]
         if self.to_queue:
-            lines.append(f"  first  {window_text(self.to_queue[0])}")
+            lines.append(f"  first  {window_text(self.to_queue[0], when)}")
             if len(self.to_queue) > 1:
-                lines.append(f"  last   {window_text(self.to_queue[-1])}")
+                lines.append(f"  last   {window_text(self.to_queue[-1], when)}")
         if self.left_alone:
             lines.append(f"{len(self.left_alone)} interval(s) already have a run, left alone:")
             shown = self.left_alone if limit is None else self.left_alone[:limit]
-            lines.extend(f"  {window_text(i)}  run {r.id[:8]} {r.status} ({r.origin})" for i, r in shown)
+            lines.extend(f"  {window_text(i, when)}  run {r.id[:8]} {r.status} ({r.origin})" for i, r in shown)
             if len(shown) < len(self.left_alone):
                 lines.append(f"  ... and {len(self.left_alone) - len(shown)} more")
         skipped = sum(b - a + 1 for a, b in self.off_days)
@@ -86,8 +87,8 @@ class BackfillPlan:
         return lines
 
 
-def window_text(interval: Interval) -> str:
-    return f"{iso(interval.start)} .. {iso(interval.end)}"
+def window_text(interval: Interval, when: Callable[[datetime], str] = iso) -> str:
+    return f"{when(interval.start)} .. {when(interval.end)}"
 
 
 def _window(interval: Interval) -> dict:

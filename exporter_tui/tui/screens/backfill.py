@@ -1,8 +1,8 @@
 """The backfill dialog (key b): a range, the preview of the intervals it takes, then queue them.
 
 It shows what `exporter-tui backfill --dry-run` prints (service/backfill.py): how many runs,
-the first and last window, the intervals that already have a run and are left alone. The
-queued runs are the scheduler's to run (in this app, or the process that serves the database).
+the first and last window, the intervals that already have a run and are left alone (its
+times on the app's clock, [tui] clock). The queued runs are the scheduler's to run (in this app, or the process that serves the database).
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
             preview.update(plan)
             return
         self.plan = plan
-        preview.update("\n".join(plan.describe(limit=LEFT_ALONE_SHOWN)))
+        clock = exporter(self).ui_clock
+        preview.update("\n".join(plan.describe(LEFT_ALONE_SHOWN, lambda dt: clock.full(dt.timestamp(), self.zone))))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "accept":
