@@ -62,10 +62,10 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
             )
             with Horizontal(classes="backfill-row"):
                 yield Label("From ")
-                yield OrderedInput(placeholder="2025-03-01T00:00 or 1740787200", id="backfill-from", compact=True)
+                yield OrderedInput(placeholder="e.g. 2025-03-01T00:00 or 1740787200", id="backfill-from", compact=True)
             with Horizontal(classes="backfill-row"):
                 yield Label("To   ")
-                yield OrderedInput(placeholder="2025-03-08T00:00", id="backfill-to", compact=True)
+                yield OrderedInput(placeholder="e.g. 2025-03-08T00:00", id="backfill-to", compact=True)
             yield Checkbox("Send the request's notifications", id="backfill-notify", compact=True)
             yield Static("Give From and To to see the intervals.", id="backfill-preview")
             with Horizontal(classes="dialog-buttons"):
