@@ -56,6 +56,7 @@ def test_local_shows_the_requests_zone_with_its_offset_and_utc_shows_utc(machine
     assert utc.stored("2025-03-09T01:00:00+01:00") == "2025-03-09T00:00:00Z"
     assert local.stored(None) == "-" and local.stored("unavailable: x") == "unavailable: x"
     assert local.compact(MIDNIGHT, ZoneInfo("Asia/Kolkata"), now) == "03-09 05:30+05:30"
+    assert local.minute(MIDNIGHT) == "2025-03-08 19:00-05" and utc.minute(MIDNIGHT) == "2025-03-09 00:00"  # a source's times
     assert local.time_of_day("2025-03-09T00:00:05Z") == "19:00:05"
     assert utc.time_of_day("2025-03-09T00:00:05Z") == "00:00:05"
     assert (local.header("WINDOW"), utc.header("WINDOW")) == ("WINDOW", "WINDOW (UTC)")

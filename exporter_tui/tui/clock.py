@@ -70,6 +70,12 @@ class UiClock:
         text = dt.strftime("%m-%d %H:%M") if dt.year == now.astimezone(dt.tzinfo).year else dt.strftime("%Y-%m-%d %H:%M")
         return text if self.utc else text + _offset(dt, short=True)
 
+    def minute(self, ts: float, zone: tzinfo | None = None) -> str:
+        """`2025-03-09 01:00+01` (local) or `2025-03-09 00:00` (utc): a time to the minute, with its year."""
+        dt = self.at(ts, zone)
+        text = dt.strftime("%Y-%m-%d %H:%M")
+        return text if self.utc else text + _offset(dt, short=True)
+
     def time_of_day(self, text: str) -> str:
         """`14:05:09` of an event's ISO time, on this clock (an event belongs to no request: the machine's zone)."""
         try:

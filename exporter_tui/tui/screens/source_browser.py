@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -85,10 +84,6 @@ def sample_channels(source: Sampling, channels: list[str], is_cancelled: Callabl
     return catalog
 
 
-def utc_minute(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def matches(target: TargetInfo, words: list[str]) -> bool:
     hay = f"{target.channel} {target.subtopic} {target.name} {target.unit or ''}".lower()
     return all(w in hay for w in words)
@@ -125,7 +120,8 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#browser-table", DataTable)
-        table.add_columns(" ", "NAME", "UNIT", "COUNT", "FIRST (UTC)", "LAST (UTC)")
+        clock = exporter(self).ui_clock  # a source's times belong to no request: the machine's zone on the local clock
+        table.add_columns(" ", "NAME", "UNIT", "COUNT", clock.header("FIRST"), clock.header("LAST"))
         self.query_one("#browser-channel-row").display = False
         self.query_one("#browser-filter", Input).focus()
         self.load(self.channels)
@@ -218,8 +214,8 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
                 Text(t.name, no_wrap=True),
                 t.unit or "",
                 count_text(t.count),
-                utc_minute(t.first_time),
-                utc_minute(t.last_time),
+                exporter(self).ui_clock.minute(t.first_time),
+                exporter(self).ui_clock.minute(t.last_time),
                 key=key,
             )
         if table.row_count:
