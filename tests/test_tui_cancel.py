@@ -15,8 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 from held_reads import held
 from sched_fixtures import CHANNEL, SUBTOPIC, TARGET, one_time, utc
-from snapshot_apps.tui_homes import days_ago, make_app, make_home, settle
+from snapshot_apps.tui_homes import days_ago, make_app, make_home, settle, wait_until
 
 from exporter_tui.context import Context
 from exporter_tui.pipeline import streams
@@ -92,13 +91,6 @@ def cancelled(ctx: Context, request_id: str) -> bool:
 
 def files_left(ctx: Context) -> list[Path]:
     return [p for p in ctx.paths.exports_dir.rglob("*") if p.is_file()]
-
-
-async def wait_until(pilot: Any, condition: Callable[[], object], what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
 
 
 async def confirm(pilot: Any, words: str) -> None:

@@ -1,25 +1,19 @@
 """Leaving a screen whose work is still running: the work is cancelled, its late result is
 dropped, the app keeps answering keys and an unsaved form is kept.
 
-The preview runs the real pipeline over a big demo source; a spy around the preview's
-compute step holds it until the test has left the screen, so "still loading" is a fact of
-the test, not a race it hopes to win.
+The preview runs the real pipeline over a big demo source (big_source.py); a spy around the
+preview's compute step holds it until the test has left the screen.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from snapshot_apps.tui_homes import days_ago, fill, hourly_body, make_app, make_home, settle
+from big_source import HeldCompute, make_big_home
+from snapshot_apps.tui_homes import fill, make_app, make_home, settle, wait_until
 from textual.notifications import Notification
 
-from exporter_tui.core.validation import parse_request
-from exporter_tui.sources.demo import DEMO_CHANNEL, DEMO_DEVICES, DEMO_METRICS, demo_target
 from exporter_tui.tui.screens import preview as preview_module
 from exporter_tui.tui.screens.compose import ComposeScreen
 from exporter_tui.tui.screens.help import HelpScreen
@@ -27,54 +21,10 @@ from exporter_tui.tui.screens.main import MainScreen
 from exporter_tui.tui.screens.preview import PreviewScreen
 
 pytestmark = pytest.mark.asyncio
-DEMO_DAYS = 10.0  # 288,000 readings; 12 of its 20 targets are on DEMO_CHANNEL
-
-
-async def wait_until(pilot: Any, condition: Callable[[], object], what: str, seconds: float = 60.0) -> None:
-    """Poll `condition` between short pauses of the app, failing after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
-
-
-def big_body() -> dict[str, Any]:
-    """Every target of DEMO_CHANNEL over the whole demo, at 15 minutes: a preview that takes a while."""
-    names = [demo_target(device, metric) for channel, device in DEMO_DEVICES if channel == DEMO_CHANNEL for metric in DEMO_METRICS]
-    body = hourly_body("Every target")
-    params = body["items"][0]["params"]
-    params["target"] = {"value": ",".join(names)}
-    params["decimation"] = {"ds": "15m", "dsf": "avg"}
-    params["period"] = f"P{int(DEMO_DAYS)}D"
-    return body
-
-
-class HeldCompute:
-    """Wraps the preview's compute step: says when it started, waits for `release`, runs the
-    real thing and says when it returned."""
-
-    def __init__(self) -> None:
-        self.real = preview_module.compute
-        self.started = threading.Event()
-        self.release = threading.Event()
-        self.finished = threading.Event()
-        self.result: Any = None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.started.set()
-        self.release.wait(60)
-        try:
-            self.result = self.real(*args, **kwargs)
-            return self.result
-        finally:
-            self.finished.set()
 
 
 async def test_leaving_a_loading_preview_keeps_the_form_and_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx = make_home(tmp_path / "home", days=DEMO_DAYS)
-    store = ctx.open_store()
-    store.create_request(parse_request(big_body()), "tester", now=days_ago(1))
-    store.close()
+    ctx, _ = make_big_home(tmp_path / "home")
     held = HeldCompute()
     monkeypatch.setattr(preview_module, "compute", held)
     app = make_app(ctx)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_apps.tui_homes import FIXED_NOW, days_ago, hourly_body, make_app, make_home, settle
-from test_tui_leave_loading import DEMO_DAYS, HeldCompute, big_body, wait_until
+from big_source import DEMO_DAYS, HeldCompute, big_body, make_big_home
+from snapshot_apps.tui_homes import FIXED_NOW, days_ago, hourly_body, make_app, make_home, settle, wait_until
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.tui.formatting import Pace, progress_text
@@ -74,10 +74,7 @@ async def test_a_run_of_another_process_shows_its_pace_in_the_table_and_the_deta
 
 @pytest.mark.asyncio
 async def test_a_big_preview_shows_its_window_at_once_and_how_far_the_rows_got(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx = make_home(tmp_path / "home", days=DEMO_DAYS)
-    store = ctx.open_store()
-    store.create_request(parse_request(big_body()), "tester", now=days_ago(1))
-    store.close()
+    ctx, _ = make_big_home(tmp_path / "home")
     held = HeldCompute()
     monkeypatch.setattr(preview_module, "compute", held)
     app = make_app(ctx)

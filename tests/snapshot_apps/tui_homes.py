@@ -8,8 +8,9 @@ same on every run.
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,6 +83,14 @@ async def settle(pilot: Any) -> None:
             pass
         await pilot.pause()
     await pilot.pause()
+
+
+async def wait_until(pilot: Any, condition: Callable[[], object], what: str, seconds: float = 60.0) -> None:
+    """Poll `condition` between short pauses of the app, failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
 
 
 class SequentialIds:
@@ -175,7 +184,6 @@ def fixed_ids(monkeypatch: Any) -> None:
 def utc_local_time() -> Iterator[None]:
     """The log pane shows local times; pin the local zone to UTC, and put it back after."""
     import os
-    import time
 
     before = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
