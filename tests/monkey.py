@@ -108,8 +108,10 @@ def key_pool() -> tuple[list[str], list[str]]:
 
 
 def draw_keys(seed: int, count: int) -> list[str]:
-    """The seed's key sequence: half bound keys, half plain ones, one in fifty a resize
-    (`resize:WxH`). Drawn up front, so the seed alone gives it, whatever the app does."""
+    """The seed's key sequence, drawn up front so the seed alone gives it, whatever the app
+    does: one key in fifty a resize (`resize:WxH`), one in ten Escape and one in fifty y
+    (so the keys get back out of dialogs, the palette and a changed form, and every screen
+    gets its share), then bound keys and plain keys half and half."""
     bound, plain = key_pool()
     rng = random.Random(seed)
     out: list[str] = []
@@ -118,7 +120,11 @@ def draw_keys(seed: int, count: int) -> list[str]:
         if roll < 0.02:
             w, h = rng.choice(SIZES)
             out.append(f"resize:{w}x{h}")
-        elif roll < 0.51:
+        elif roll < 0.12:
+            out.append("escape")
+        elif roll < 0.14:
+            out.append("y")
+        elif roll < 0.57:
             out.append(rng.choice(bound))
         else:
             out.append(rng.choice(plain))
@@ -188,14 +194,14 @@ class Tally:
     seeds: list[int] = field(default_factory=list)
     restarts: int = 0
     answer_seconds: list[float] = field(default_factory=list)
-    screens: set[str] = field(default_factory=set)
+    screens: dict[str, int] = field(default_factory=dict)  # keys answered on each screen
     worker_errors: list[str] = field(default_factory=list)
     slowest: list[tuple[float, str, str, str]] = field(default_factory=list)  # seconds, key, screen before, screen after
 
     def answer(self, seconds: float, key: str, before: str, after: str) -> None:
         self.answer_seconds.append(seconds)
         self.keys += 1
-        self.screens.add(after)
+        self.screens[before] = self.screens.get(before, 0) + 1
         self.slowest = sorted([*self.slowest, (seconds, key, before, after)], reverse=True)[:10]
 
     def quantile(self, q: float) -> float:
@@ -273,6 +279,22 @@ async def press_keys(
             raise MonkeyFailure(replay_text(seed, keys, i, "crash") + "\n" + "".join(traceback.format_exception(app._exception)))
         i += 1
     return i
+
+
+async def quit_app(app: App[Any], deadline: float) -> None:
+    """Quit as a user does: the quit key, and yes if the app asks (a run in progress); then
+    wait for the app's message loop to end, so Pilot's teardown never races it."""
+    from exporter_tui.tui.screens.dialogs import ConfirmDialog
+
+    quit_key = next(b.key for b in Binding.make_bindings(type(app).BINDINGS) if b.action in QUIT_ACTIONS)
+    for key in (quit_key, "y"):
+        if app._exception is not None or not _post(app, key) or not await answered(app, deadline):
+            break
+        if not isinstance(app.screen, ConfirmDialog):
+            break
+    task = app._task
+    if task is not None:
+        await asyncio.wait_for(asyncio.shield(task), max(deadline - time.monotonic(), 0.1))
 
 
 def _post(app: App[Any], key: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from big_source import big_body, make_big_home
-from monkey import HANG_SECONDS, SIZES, MonkeyFailure, Tally, Watchdog, draw_keys, key_pool, press_keys
+from monkey import HANG_SECONDS, SIZES, MonkeyFailure, Tally, Watchdog, draw_keys, key_pool, press_keys, quit_app
 from reliability_report import report
 from snapshot_apps.tui_homes import days_ago, make_app, settle
 
@@ -122,6 +122,11 @@ async def run_seed(root: Path, seed: int, count: int, tally: Tally, watchdog: Wa
             async with app.run_test(size=SIZES[session % len(SIZES)], notifications=True) as pilot:
                 await settle(pilot)
                 at = await press_keys(app, seed, keys, at, tally, watchdog, lambda i, app=app: upkeep(app, i))
+                if app.is_running:
+                    try:
+                        await quit_app(app, time.monotonic() + HANG_SECONDS)
+                    except TimeoutError:
+                        raise MonkeyFailure(f"hang: the app did not quit within {HANG_SECONDS:.0f} s (seed {seed})") from None
         except MonkeyFailure:
             raise
         except Exception as e:  # the app raised (run_test re-raises what crashed it)
@@ -169,7 +174,7 @@ async def test_random_keys_never_crash_or_hang_the_app(tmp_path: Path, monkeypat
         seconds=round(time.monotonic() - started, 1),
         load=round(load, 2),
     )
-    print("screens seen:", ", ".join(sorted(tally.screens)))
+    print("keys per screen:", ", ".join(f"{name} {n}" for name, n in sorted(tally.screens.items(), key=lambda kv: -kv[1])))
     print("slowest keys:", *(f"{t * 1000:.0f} ms {key} ({a} -> {b})" for t, key, a, b in tally.slowest), sep="\n  ")
     print("error lines in the log:", *tally.worker_errors[:20], sep="\n  ")
     assert tally.keys >= 0.9 * count * len(chosen)  # most keys were answered (the rest quit the app)
