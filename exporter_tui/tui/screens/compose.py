@@ -564,6 +564,10 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
 
         def done(stored: StoredRequest) -> None:
             self.notify(f"request {stored.short_id} saved", title="Saved")
+            if self not in self.app.screen_stack:  # left (Esc, y) while it was being stored
+                app.load_requests(select=stored.id)
+                return
+            self.pop_until_active()  # a dialog opened meanwhile (Esc, F1, F5...) goes with the form; dismiss pops the top screen
             self.dismiss(stored.id)
 
         def failed() -> None:
