@@ -136,6 +136,7 @@ async def run_seed(root: Path, seed: int, count: int, tally: Tally, watchdog: Wa
 
 
 @pytest.mark.asyncio
+@pytest.mark.slow  # hundreds of keys, each waited for
 @pytest.mark.timeout(0)  # the full size runs for many minutes; hangs are the watchdog's to catch
 async def test_random_keys_never_crash_or_hang_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_size: bool) -> None:
     sandbox(tmp_path, monkeypatch)
