@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 from snapshot_apps.tui_homes import days_ago, fill, hourly_body, make_app, make_home, settle, wait_until
+from textual.app import App, ComposeResult
+from textual.widgets import OptionList
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.store.store import Store
 from exporter_tui.tui.screens.compose import ComposeScreen
 from exporter_tui.tui.screens.dialogs import ConfirmDialog
 from exporter_tui.tui.screens.main import MainScreen
+from exporter_tui.tui.textual_guards import install_guards
 
 pytestmark = pytest.mark.asyncio
 
@@ -102,3 +105,30 @@ async def test_leaving_the_form_while_its_save_is_stored_keeps_the_app(tmp_path:
         await wait_until(pilot, lambda: name() == "renamed", "the saved name in the table")
         await pilot.press("h")  # the app goes on
         await wait_until(pilot, lambda: not isinstance(app.screen, MainScreen), "the history")
+
+
+class _ListWithoutHeight(App[None]):
+    """An OptionList with options and a highlight but no height yet, as the command palette's
+    list is right after it opens over a dialog (seed 1203, key 1959: b ctrl+p shift+tab pagedown)."""
+
+    CSS = "OptionList { height: 0; border: none; padding: 0; } OptionList.-tall { height: 5; }"
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(*[f"option {i}" for i in range(20)])
+
+
+async def test_paging_a_list_not_laid_out_yet_does_nothing_instead_of_ending_the_app() -> None:
+    install_guards()  # as ExporterApp does when it starts
+    app = _ListWithoutHeight()
+    async with app.run_test() as pilot:
+        options = app.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+        await pilot.press("pagedown", "pageup")  # Textual 8.2.8 alone: KeyError 0, the app ends
+        await pilot.pause()
+        assert app.is_running and options.highlighted == 0
+        options.add_class("-tall")
+        await pilot.pause()
+        await pilot.press("pagedown")  # once laid out, paging works as before
+        await pilot.pause()
+        assert options.highlighted is not None and options.highlighted > 0

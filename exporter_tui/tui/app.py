@@ -50,7 +50,7 @@ from exporter_tui.tui.messages import (
     SchedulerChanged,
 )
 from exporter_tui.tui.screens.main import MainScreen
-from exporter_tui.tui.toasts import guard_toast_timers
+from exporter_tui.tui.textual_guards import install_guards
 from exporter_tui.tui.workers import fill_demo, load_request_rows, run_request
 
 T = TypeVar("T")
@@ -115,7 +115,7 @@ class ExporterApp(App[int]):
 
     def __init__(self, ctx: Context, store: Store | None = None, options: AppOptions | None = None) -> None:
         super().__init__()
-        guard_toast_timers()
+        install_guards()
         self.ctx = ctx
         self.options = options or AppOptions()
         self.store = store or ctx.open_store()
