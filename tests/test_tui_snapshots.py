@@ -132,6 +132,15 @@ async def run_detail(pilot) -> None:
     pilot.app.screen.query_one("#run-tabs").active = "tab-notifications"
 
 
+async def source_browser(pilot) -> None:
+    """The browser opened from the first item of a new request, its list loaded."""
+    await pilot.press("n")
+    await settle(pilot)
+    pilot.app.screen.rows("items")[0].fields()[0].control.focus()
+    await pilot.press("ctrl+o")
+    await settle(pilot)
+
+
 SMALL_SCREENS = {
     "main": lambda pilot: pilot.press("down"),
     "compose": compose_buttons,
@@ -139,6 +148,8 @@ SMALL_SCREENS = {
     "history": lambda pilot: pilot.press("h"),
     "run-detail": run_detail,
     "help": lambda pilot: pilot.press("f1"),
+    "backfill": lambda pilot: pilot.press("down", "b"),
+    "source-browser": source_browser,
 }
 
 
