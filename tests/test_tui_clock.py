@@ -3,15 +3,13 @@ zone with its offset, the machine's zone for times of no request) or `"utc"`."""
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from snapshot_apps.tui_homes import CONFIG, FIXED_NOW, days_ago, hourly_body, make_app, make_home, settle
+from snapshot_apps.tui_homes import CONFIG, FIXED_NOW, days_ago, hourly_body, machine_zone, make_app, make_home, settle
 
 from exporter_tui.config import ConfigError, load_settings
 from exporter_tui.core.validation import parse_request
@@ -31,17 +29,8 @@ MIDNIGHT = datetime(2025, 3, 9, tzinfo=UTC).timestamp()
 @pytest.fixture
 def machine_in_new_york() -> Iterator[None]:
     """The machine's zone, for the times of no request."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "America/New_York"
-    time.tzset()
-    try:
+    with machine_zone("America/New_York"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def test_local_shows_the_requests_zone_with_its_offset_and_utc_shows_utc(machine_in_new_york: None) -> None:

@@ -183,10 +183,17 @@ def fixed_ids(monkeypatch: Any) -> None:
 @contextmanager
 def utc_local_time() -> Iterator[None]:
     """The log pane shows local times; pin the local zone to UTC, and put it back after."""
+    with machine_zone("UTC"):
+        yield
+
+
+@contextmanager
+def machine_zone(zone: str) -> Iterator[None]:
+    """The machine's local zone set to `zone` (TZ), and put back after."""
     import os
 
     before = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
+    os.environ["TZ"] = zone
     time.tzset()
     try:
         yield
