@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, ReadQuery, SourceError, TargetInfo
-from exporter_tui.sources.embedded import SCHEMA_VERSION, EmbeddedSource, ensure_schema, write_readings
+from exporter_tui.sources.embedded import SCHEMA_VERSION, EmbeddedSource, ReadingsWriter, ensure_schema, write_readings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -284,3 +284,14 @@ def test_a_new_source_file_is_readable_by_its_owner_only(tmp_path: Path) -> None
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_stored_tells_new_readings_from_replaced_ones(tmp_path):
+    path = tmp_path / "source.db"
+    rows = [{"channel": "c", "name": "n", "time": float(t), "value": 1.0} for t in range(3)]
+    with ReadingsWriter(path) as writer:
+        assert writer.stored() == 0
+        writer.write(rows)
+        assert writer.stored() == 3
+        writer.write(rows[1:] + [{"channel": "c", "name": "n", "time": 9.0, "value": 2.0}])
+        assert writer.stored() == 4

@@ -205,6 +205,14 @@ class ReadingsWriter:
             raise RuntimeError("ReadingsWriter used outside its `with` block")
         return self._conn
 
+    def stored(self) -> int:
+        """How many readings the source holds, as this transaction sees them (before and after
+        a write, it tells new readings from replaced ones)."""
+        try:
+            return int(self._require().execute("SELECT coalesce(sum(count), 0) FROM targets").fetchone()[0])
+        except sqlite3.Error as e:
+            raise _fail(self.path, "read failed", e) from None
+
     def clear(self) -> None:
         """Delete every reading (and so every target)."""
         conn = self._require()
