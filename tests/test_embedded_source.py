@@ -63,22 +63,21 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "source.db"
 
 
-def test_ensure_schema_creates_a_wal_file_with_the_senml_table(db: Path) -> None:
+def test_ensure_schema_creates_a_wal_file_of_series_chunks_and_head(db: Path) -> None:
     ensure_schema(db)
     ensure_schema(db)  # a second call is harmless
     conn = sqlite3.connect(db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert {r[1] for r in conn.execute("PRAGMA table_info(messages)")} == set(READING_COLUMNS)
-        assert "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"series", "chunks", "head"}
+        head = {r[1] for r in conn.execute("PRAGMA table_info(head)")}
+        assert head == {"series", "time"} | set(READING_COLUMNS) - {"channel", "subtopic", "name", "publisher", "time"}
         plan = " ".join(
-            r[3]
-            for r in conn.execute(
-                "EXPLAIN QUERY PLAN SELECT * FROM messages WHERE channel = 'c' AND subtopic = 's' AND name = 'n' AND time >= 1 AND time < 2 ORDER BY time"
-            )
+            r[3] for r in conn.execute("EXPLAIN QUERY PLAN SELECT rowid FROM chunks WHERE series = 1 AND day >= 3 AND day <= 9")
         )
-        assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan  # a range seek, no sort
+        assert "USING" in plan and "INDEX" in plan  # a range seek on (series, day), no scan
     finally:
         conn.close()
     with EmbeddedSource(db) as source:
@@ -209,9 +208,9 @@ def test_a_bad_batch_writes_nothing(db: Path) -> None:
         write_readings(db, [temp(2.0, 2.0), {"channel": CH, "subtopic": SUB, "name": TEMP, "value": 3.0}])
     with pytest.raises(ValueError, match="unknown reading fields: colour"):
         write_readings(db, [temp(3.0, 3.0, colour="red")])
-    # The first target of this batch is written before the second fails: the whole batch is rolled back.
+    # The first target of this batch is fine, the second is not: the whole batch is refused.
     later = {"channel": CH, "subtopic": SUB, "name": TEMP + "~", "time": 4.0, "data_value": {"not": "text"}}
-    with pytest.raises(SourceError, match="write failed"):
+    with pytest.raises(ValueError, match="'data_value' must be text, not dict"):
         write_readings(db, [temp(4.0, 4.0), later])
     with EmbeddedSource(db) as source:
         assert source.targets() == [TargetInfo(CH, SUB, TEMP, "Cel", 1.0, 1.0, 1)]
@@ -244,7 +243,7 @@ def test_foreign_database_is_refused_by_reader_and_schema(db: Path) -> None:
     before = sha(db)
     with pytest.raises(SourceError, match="not an exporter-tui source"):
         EmbeddedSource(db)
-    with pytest.raises(SourceError, match="something else"):
+    with pytest.raises(SourceError, match="not an exporter-tui source"):
         ensure_schema(db)
     assert sha(db) == before
 

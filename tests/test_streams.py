@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from pipeline_helpers import CH, SUB, T0, body, item
@@ -27,7 +26,6 @@ from exporter_tui.pipeline import streams
 from exporter_tui.pipeline.export import Cancelled, ExportJob, ReadCounter, build_table, write_options
 from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, read_stream, target_stream, worker_count
 from exporter_tui.pipeline.writers import get_writer
-from exporter_tui.sources import embedded
 from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, SourceError, TargetInfo
 from exporter_tui.sources.embedded import EmbeddedSource, write_readings
 
@@ -126,8 +124,7 @@ def export_bytes(source: Any, request: ExportRequest, out: Path) -> bytes:
     return out.read_bytes()
 
 
-def both_paths(source_db: Path, tmp_path: Path, request: ExportRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes, Projected]:
-    monkeypatch.setattr(embedded, "_FETCH_BATCH", 5)  # fetch batches cut across chunks too
+def both_paths(source_db: Path, tmp_path: Path, request: ExportRequest) -> tuple[bytes, bytes, Projected]:
     with EmbeddedSource(source_db) as inner:
         full = FullReads(inner)
         streamed = export_bytes(full, request, tmp_path / "streamed.csv")
@@ -155,9 +152,9 @@ ALL_COLUMNS = [
 
 @pytest.mark.parametrize("dsf", ["avg", "max", "min", "sum", "stddev", "variance"])
 @pytest.mark.parametrize("ds", ["1m", "15m", "1d"])
-def test_decimated_long_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dsf: str, ds: str) -> None:
+def test_decimated_long_is_byte_identical(source_db: Path, tmp_path: Path, dsf: str, ds: str) -> None:
     request = request_for("urn:t,urn:onoff,urn:text,urn:kwh", ALL_COLUMNS, decimation={"ds": ds, "dsf": dsf})
-    streamed, pushed, projected = both_paths(source_db, tmp_path, request, monkeypatch)
+    streamed, pushed, projected = both_paths(source_db, tmp_path, request)
     assert pushed == streamed
     assert set(projected.fields) == {frozenset({"time", "value", "bool_value", "publisher", "unit"})}
     lines = streamed.decode().splitlines()
@@ -166,9 +163,9 @@ def test_decimated_long_is_byte_identical(source_db: Path, tmp_path: Path, monke
 
 
 @pytest.mark.parametrize("columns", [None, ALL_COLUMNS, [("time", "t"), ("value", "v")]])
-def test_raw_long_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: list | None) -> None:
+def test_raw_long_is_byte_identical(source_db: Path, tmp_path: Path, columns: list | None) -> None:
     request = request_for("urn:t,urn:onoff,urn:text,urn:kwh", columns)
-    streamed, pushed, _ = both_paths(source_db, tmp_path, request, monkeypatch)
+    streamed, pushed, _ = both_paths(source_db, tmp_path, request)
     assert pushed == streamed
     text = streamed.decode()
     # urn:t: i = 0..235 fall before END (235 * 91.7 < 21600), plus p3 at i = 0, 29, ..., 232 (9) and p0 at
@@ -178,24 +175,24 @@ def test_raw_long_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch
 
 
 @pytest.mark.parametrize("decimation", [None, {"ds": "15m", "dsf": "sum"}, {"ds": "1h", "dsf": "stddev"}])
-def test_delta_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decimation: dict | None) -> None:
+def test_delta_is_byte_identical(source_db: Path, tmp_path: Path, decimation: dict | None) -> None:
     params: dict[str, Any] = {"transform": "delta"}
     if decimation:
         params["decimation"] = decimation
     request = request_for("urn:kwh,urn:t", ALL_COLUMNS, **params)
-    streamed, pushed, projected = both_paths(source_db, tmp_path, request, monkeypatch)
+    streamed, pushed, projected = both_paths(source_db, tmp_path, request)
     assert pushed == streamed
     expected = {"time", "value", "bool_value", "publisher", "unit"} | (set() if decimation else {"update_time"})
     assert set(projected.fields) == {frozenset(expected)}
 
 
 @pytest.mark.parametrize("decimation", [None, {"ds": "1m", "dsf": "avg"}, {"ds": "1h", "dsf": "max"}])
-def test_wide_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decimation: dict | None) -> None:
+def test_wide_is_byte_identical(source_db: Path, tmp_path: Path, decimation: dict | None) -> None:
     params: dict[str, Any] = {"outputFormat": "wide"}
     if decimation:
         params["decimation"] = decimation
     request = request_for("urn:t,urn:onoff,urn:kwh", **params)
-    streamed, pushed, projected = both_paths(source_db, tmp_path, request, monkeypatch)
+    streamed, pushed, projected = both_paths(source_db, tmp_path, request)
     assert pushed == streamed
     assert set(projected.fields) == {frozenset({"time", "value", "bool_value"})}
     assert streamed.decode().splitlines()[0] == "time,urn:t,urn:onoff,urn:kwh"
@@ -217,10 +214,7 @@ def test_needed_fields_follow_the_columns_and_stages() -> None:
 @pytest.mark.parametrize(
     "fields", [{"time"}, {"value", "unit"}, {"bool_value", "string_value", "data_value"}, {"sum", "update_time", "protocol"}]
 )
-def test_read_columns_matches_read_on_the_asked_fields_and_leaves_the_rest_empty(
-    source_db: Path, monkeypatch: pytest.MonkeyPatch, fields: set[str]
-) -> None:
-    monkeypatch.setattr(embedded, "_FETCH_BATCH", 4)
+def test_read_columns_matches_read_on_the_asked_fields_and_leaves_the_rest_empty(source_db: Path, fields: set[str]) -> None:
     q = ReadQuery(CH, SUB, "urn:t", START, END)
     with EmbeddedSource(source_db) as source:
         full = list(source.read(q, 10))
@@ -234,56 +228,9 @@ def test_read_columns_matches_read_on_the_asked_fields_and_leaves_the_rest_empty
             assert b[col].isna().all(), col
 
 
-@pytest.mark.parametrize(
-    ("name", "end", "fields", "constant"),
-    [
-        (
-            "urn:kwh",
-            END,
-            {"time", "unit", "publisher", "protocol", "string_value", "data_value"},
-            {"unit": "kWh", "publisher": "p1", "protocol": "mqtt", "string_value": None, "data_value": None},
-        ),
-        ("urn:onoff", END, {"time", "bool_value", "unit"}, {"unit": None}),  # NULL throughout is one value too
-        ("urn:t", START + 100 * 91.7, {"time", "value", "unit"}, {"unit": "Cel"}),  # "K" only comes later, outside
-        ("urn:t", END, {"time", "value", "unit"}, None),  # "Cel" then "K": read row by row
-        ("urn:t", START + 100 * 91.7, {"time", "unit", "publisher"}, None),  # one constant, one not: both row by row
-    ],
-)
-def test_fields_with_one_value_over_the_window_are_filled_not_fetched(
-    source_db: Path, monkeypatch: pytest.MonkeyPatch, name: str, end: float, fields: set[str], constant: dict | None
-) -> None:
-    monkeypatch.setattr(embedded, "_FETCH_BATCH", 4)
-    found: list[dict | None] = []
-    check = EmbeddedSource._constants
-
-    def spy(self: EmbeddedSource, columns: list[str], window: tuple) -> dict | None:
-        found.append(check(self, columns, window))
-        return found[-1]
-
-    q = ReadQuery(CH, SUB, name, START, end)
-    with EmbeddedSource(source_db) as source:
-        full = list(source.read(q, 10))
-        monkeypatch.setattr(EmbeddedSource, "_constants", spy)
-        part = list(source.read_columns(q, fields, 10))
-    assert found == [constant]
-    assert [len(c) for c in part] == [len(c) for c in full] and len(full) > 2
-    kept = ["channel", "subtopic", "name", *sorted(fields)]
-    for a, b in zip(full, part):
-        pd.testing.assert_frame_equal(b[kept], a[kept])
-        assert b.drop(columns=kept).isna().all().all()
-
-
 def test_read_columns_refuses_unknown_fields(source_db: Path) -> None:
     with EmbeddedSource(source_db) as source, pytest.raises(ValueError, match="unknown reading fields: colour"):
         list(source.read_columns(ReadQuery(CH, SUB, "urn:t", START, END), {"time", "colour"}))
-
-
-def test_floats_conversion_keeps_every_bit_and_reads_null_as_nan() -> None:
-    tricky = [0.1 + 0.2, 1 / 3, 5e-324, 1.7976931348623157e308, -2.5, 1e-300]
-    assert np.array_equal(embedded._floats(tricky).view(np.int64), np.array(tricky).view(np.int64))
-    assert np.array_equal(embedded._floats([None, 2.0, None]), [np.nan, 2.0, np.nan], equal_nan=True)
-    assert np.array_equal(embedded._floats([1.5, None]), [1.5, np.nan], equal_nan=True)
-    assert np.isnan(embedded._floats([None, None])).all() and len(embedded._floats([])) == 0
 
 
 def test_read_stream_reads_whole_from_a_source_without_read_columns(source_db: Path) -> None:

@@ -4,7 +4,6 @@ run it, and read the written file back against the source."""
 from __future__ import annotations
 
 import csv
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +18,9 @@ from snapshot_apps.tui_homes import (
     settle,
 )
 
+from exporter_tui.sources.base import ReadQuery
 from exporter_tui.sources.demo import DEMO_CHANNEL, DEMO_SUBTOPIC
+from exporter_tui.sources.embedded import EmbeddedSource
 from exporter_tui.tui.screens.compose import ComposeScreen
 from exporter_tui.tui.widgets.form_fields import ErrorLine, FieldBox
 from exporter_tui.tui.widgets.list_editors import ColumnRow, ItemEditor
@@ -108,12 +109,10 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
         with path.open(newline="", encoding="utf-8") as f:
             written = list(csv.reader(f))
 
-    source = sqlite3.connect(ctx.paths.source_db)
-    expected = source.execute(
-        "SELECT time, value FROM messages WHERE name = ? AND time >= ? AND time < ? ORDER BY time",
-        (TEMPERATURE, WINDOW_FROM.timestamp(), WINDOW_TO.timestamp()),
-    ).fetchall()
-    source.close()
+    with EmbeddedSource(ctx.paths.source_db) as source:
+        target = next(t for t in source.targets() if t.name == TEMPERATURE)
+        frames = source.read(ReadQuery(target.channel, target.subtopic, TEMPERATURE, WINDOW_FROM.timestamp(), WINDOW_TO.timestamp()))
+        expected = [(t, v) for frame in frames for t, v in zip(frame["time"], frame["value"])]
     rome = ZoneInfo("Europe/Rome")
     assert written[0] == ["when", "celsius"]
     assert len(written) == 1 + 30 == 1 + len(expected)

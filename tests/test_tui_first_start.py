@@ -29,7 +29,8 @@ async def test_first_start_fills_the_demo_and_stores_the_example(tmp_path: Path)
         ready = [line for line in lines if "demo data ready" in line]
         assert ready and "28800 readings of 20 targets" in ready[0]  # 1 day, a reading a minute, 20 targets
     source = sqlite3.connect(ctx.paths.source_db)
-    assert source.execute("SELECT count(*) FROM messages").fetchone()[0] == 28800
+    assert source.execute("SELECT sum(count) FROM series").fetchone()[0] == 28800
+    assert source.execute("SELECT count(*) FROM head").fetchone()[0] == 0  # a day that is over is stored in chunks at once
     source.close()
 
 

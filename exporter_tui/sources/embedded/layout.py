@@ -1,0 +1,146 @@
+"""The source file's tables, and opening it.
+
+- `series`: one row per (channel, subtopic, name, publisher), with the series' first and
+  last time, reading count and the unit of its newest reading, kept right by every write in
+  the same transaction: `targets()` and most counts never look at a reading.
+- `chunks`: a series' readings of one UTC day as arrays (codec.py), keyed (series, day).
+  A rowid table: its rows run to hundreds of KiB, far past what a WITHOUT ROWID table wants.
+- `head`: readings not sealed yet, one row each, keyed (series, time). Only today's small
+  writes wait here (writer.py says when they are sealed); a reading is in the head or in
+  a chunk, never both, so a read takes the union and a count the sum.
+
+A reading's identity is its series and time, as the Mainflux readers' uniqueness (time,
+publisher, subtopic, name within a channel): writing it again replaces it. An absent
+subtopic or publisher is the empty string. The file is in WAL mode, so the app reads while
+a writer (demo, ingest) writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from exporter_tui.sources.base import SourceError
+
+SCHEMA_VERSION = 2
+ROW_LAYOUT_VERSION = 1  # one row per reading (migrate.py converts it)
+PAGE_SIZE = 16384
+BUSY_TIMEOUT_S = 10.0
+DAY = 86_400
+
+SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS series (
+        id         INTEGER PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        subtopic   TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        publisher  TEXT NOT NULL,
+        unit       TEXT,
+        first_time REAL,
+        last_time  REAL,
+        count      INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (channel, subtopic, name, publisher)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS chunks (
+        series     INTEGER NOT NULL REFERENCES series (id),
+        day        INTEGER NOT NULL,
+        first_time REAL NOT NULL,
+        last_time  REAL NOT NULL,
+        count      INTEGER NOT NULL,
+        vmin       REAL,
+        vmax       REAL,
+        codec      INTEGER NOT NULL,
+        meta       TEXT NOT NULL,
+        times      BLOB NOT NULL,
+        vals       BLOB,
+        extra      BLOB,
+        PRIMARY KEY (series, day)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS head (
+        series       INTEGER NOT NULL REFERENCES series (id),
+        time         REAL NOT NULL,
+        protocol     TEXT,
+        unit         TEXT,
+        value        REAL,
+        string_value TEXT,
+        bool_value   INTEGER,
+        data_value   TEXT,
+        sum          REAL,
+        update_time  REAL,
+        PRIMARY KEY (series, time)
+    ) WITHOUT ROWID
+    """,
+)
+TABLES = frozenset({"series", "chunks", "head"})
+ROW_TABLES = frozenset({"messages", "targets"})
+# The head's reading columns, in its table order.
+HEAD_FIELDS = ("protocol", "unit", "value", "string_value", "bool_value", "data_value", "sum", "update_time")
+
+
+def fail(path: Path, what: str, err: BaseException) -> SourceError:
+    return SourceError(f"source database {path}: {what}: {err}")
+
+
+def connect_rw(path: Path) -> sqlite3.Connection:
+    """A read-write connection with transactions under explicit BEGIN/COMMIT control.
+
+    A new file is created readable by its owner only, whatever the umask: readings may be
+    as private as the exports made from them."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+        os.chmod(path, 0o600)
+    return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def inspect(conn: sqlite3.Connection) -> tuple[int, set[str]]:
+    """(user_version, table names) of an open source file."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return int(version), tables
+
+
+def refuse_unknown(path: Path, version: int, tables: set[str]) -> None:
+    """SourceError unless the file is a source of a layout this program knows (or empty)."""
+    if version > SCHEMA_VERSION:
+        raise SourceError(f"source database {path} has schema version {version}; this program knows up to {SCHEMA_VERSION}")
+    known = TABLES if version == SCHEMA_VERSION else ROW_TABLES if version == ROW_LAYOUT_VERSION else frozenset()
+    if version and not known <= tables or tables - known - TABLES - ROW_TABLES:
+        raise SourceError(
+            f"source database {path} is not an exporter-tui source (schema version {version}, tables: {', '.join(sorted(tables)) or 'none'})"
+        )
+
+
+def ensure_schema(path: Path) -> None:
+    """Create the file, tables and WAL mode if needed (converting a file in the row layout,
+    see migrate.py); refuse a file that is not a source."""
+    from exporter_tui.sources.embedded.migrate import migrate
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        conn = connect_rw(path)
+    except sqlite3.Error as e:
+        raise fail(path, "cannot be opened", e) from None
+    try:
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect only while the file is empty
+        conn.execute("BEGIN IMMEDIATE")
+        version, tables = inspect(conn)
+        refuse_unknown(path, version, tables)
+        if version == 0:
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.Error as e:
+        raise fail(path, "cannot be prepared", e) from None
+    finally:
+        conn.close()
+    if version == ROW_LAYOUT_VERSION:
+        migrate(path)
