@@ -478,6 +478,14 @@ def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
         from exporter_tui.cli.sources import check_sources
 
         return check_sources(ctx, args)
+    if args.action == "compact":
+        from exporter_tui.cli.sources import compact_source
+
+        return compact_source(ctx, args)
+    if args.action == "migrate":
+        from exporter_tui.cli.sources import migrate_source
+
+        return migrate_source(ctx, args)
 
     empty = ctx.settings.source.kind == "embedded" and not ctx.paths.source_db.exists()
     targets = []

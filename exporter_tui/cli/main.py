@@ -133,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     sc = ssub.add_parser("check", help="check that the source can be read: generation, time unit, one reading per channel")
     sc.add_argument("--channel", action="append", help="a channel to check (repeatable; default: the channels of stored requests)")
     sc.add_argument("--json", action="store_true")
+    scp = ssub.add_parser("compact", help="embedded source: seal the readings waiting in the head into chunks and free unused space")
+    scp.add_argument("--json", action="store_true")
+    smg = ssub.add_parser(
+        "migrate", help="embedded source: convert a file of an earlier version (done on first open anyway), with progress"
+    )
+    smg.add_argument("--json", action="store_true")
 
     audit = cmd("audit", "the audit trail of creates, updates, deletes and runs")
     audit.add_argument("--id", help="only events about this request or run")

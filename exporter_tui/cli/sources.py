@@ -1,4 +1,5 @@
-"""`exporter-tui sources check`: can the configured source be read, and how.
+"""`exporter-tui sources check|compact|migrate`: can the configured source be read, and how; keeping
+the embedded source's chunks in order.
 
 Readers: kind, url, the generation (set, or detected from the newest reading, else from
 /health or /version), its time unit and aggregation, and for each channel (default: the
@@ -9,8 +10,11 @@ readings and targets the file holds. Exit 0 when every check passed, 1 when one 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
+from exporter_tui.cli.common import CliError
 from exporter_tui.cli.output import print_json
 from exporter_tui.context import Context
 from exporter_tui.core.errors import EXIT_FAILED, EXIT_OK
@@ -92,3 +96,50 @@ def _check_embedded(ctx: Context) -> dict[str, Any]:
         "targets": len(targets),
         "ok": True,
     }
+
+
+def _embedded_path(ctx: Context, action: str) -> Path:
+    if ctx.settings.source.kind != "embedded":
+        raise CliError(f"sources {action}: the configured source is the readers service; only the embedded source is kept in chunks here")
+    if not ctx.paths.source_db.exists():
+        raise CliError(f"sources {action}: the embedded source {ctx.paths.source_db} does not exist yet")
+    return ctx.paths.source_db
+
+
+def compact_source(ctx: Context, args: argparse.Namespace) -> int:
+    """Seal every reading waiting in the head into its chunk, then give the freed pages back."""
+    from exporter_tui.sources.embedded import ReadingsWriter
+    from exporter_tui.sources.embedded.layout import vacuum
+
+    path = _embedded_path(ctx, "compact")
+    before = path.stat().st_size
+    with ReadingsWriter(path) as writer:
+        sealed = writer.seal()
+    vacuum(path)
+    after = path.stat().st_size
+    if args.json:
+        print_json({"path": str(path), "sealed": sealed, "bytesBefore": before, "bytesAfter": after})
+    else:
+        print(f"{path}: {sealed} readings sealed into chunks; {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB")
+    return EXIT_OK
+
+
+def migrate_source(ctx: Context, args: argparse.Namespace) -> int:
+    """Convert a source in the row layout of earlier versions (also done on its first open), with progress."""
+    from exporter_tui.cli.commands import ProgressBar
+    from exporter_tui.sources.embedded.migrate import migrate
+
+    path = _embedded_path(ctx, "migrate")
+    bar = None if args.json else ProgressBar(sys.stderr)
+    try:
+        moved = migrate(path, bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    if args.json:
+        print_json({"path": str(path), "converted": moved > 0, "readings": moved})
+    elif moved:
+        print(f"{path}: {moved} readings converted to series in chunks")
+    else:
+        print(f"{path}: already in chunks; nothing to convert")
+    return EXIT_OK

@@ -17,6 +17,7 @@ a writer (demo, ingest) writes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -144,3 +145,16 @@ def ensure_schema(path: Path) -> None:
         conn.close()
     if version == ROW_LAYOUT_VERSION:
         migrate(path)
+
+
+def vacuum(path: Path) -> bool:
+    """Rebuild the file without its free pages (after a conversion or a seal); False when a
+    reader kept it busy, which leaves the file whole, only bigger than it needs to be."""
+    try:
+        with contextlib.closing(connect_rw(path)) as conn:
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        return False
+    return True

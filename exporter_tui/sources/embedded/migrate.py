@@ -21,7 +21,7 @@ import numpy as np
 
 from exporter_tui.sources.base import SourceError
 from exporter_tui.sources.embedded.block import BOOL_NULL, text_array
-from exporter_tui.sources.embedded.layout import ROW_LAYOUT_VERSION, SCHEMA, SCHEMA_VERSION, connect_rw, fail, inspect
+from exporter_tui.sources.embedded.layout import ROW_LAYOUT_VERSION, SCHEMA, SCHEMA_VERSION, connect_rw, fail, inspect, vacuum
 from exporter_tui.sources.embedded.writer import ReadingsWriter
 
 _BATCH = 200_000  # old rows fetched at a time
@@ -52,11 +52,7 @@ def migrate(path: Path, progress: Progress | None = None) -> int:
     backup_path(path).chmod(0o600)
     with _Migration(path) as migration:
         moved = migration.move(progress)
-    try:
-        with contextlib.closing(connect_rw(path)) as conn:
-            conn.execute("VACUUM")  # the old table's pages back to the file system
-    except sqlite3.Error:
-        pass  # a reader kept it busy: the file is converted, only bigger than it needs to be
+    vacuum(path)  # the old table's pages back to the file system
     backup_path(path).unlink(missing_ok=True)
     return moved
 

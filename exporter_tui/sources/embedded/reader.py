@@ -184,7 +184,9 @@ class EmbeddedSource:
                 row = self._one(f"SELECT {blob_cols} FROM chunks WHERE rowid = ?", (rowid,))
                 if row is None:
                     raise SourceError(f"source database {self.path}: a chunk vanished while it was read")
-                parts.append(codec.decode(row[0], row[1], row[2], row[3], row[4], publisher=by_id[sid].publisher, wanted=wanted).window(start, end))
+                parts.append(
+                    codec.decode(row[0], row[1], row[2], row[3], row[4], publisher=by_id[sid].publisher, wanted=wanted).window(start, end)
+                )
                 ranks.append(by_id[sid].rank)
             for sid, block in head.get(day, ()):
                 parts.append(block)
