@@ -64,7 +64,9 @@ def test_the_codec_keeps_every_bit_and_every_string(tmp_path: Path) -> None:
         enc = chunk_codec.encode(block, codec)
         assert (enc.first_time, enc.last_time, enc.count) == (T0, T0 + 5.5, 4)
         assert (enc.vmin, enc.vmax) == (-0.0, 1.7976931348623157e308)
-        back = chunk_codec.decode(enc.codec, enc.times, enc.vals, enc.meta, enc.extra, "pub", chunk_codec.ALL_FIELDS | {"publisher"})
+        back = chunk_codec.decode(
+            enc.codec, enc.first_time, enc.times, enc.vals, enc.meta, enc.extra, "pub", chunk_codec.ALL_FIELDS | {"publisher"}
+        )
         assert back.time.view(np.int64).tolist() == times.view(np.int64).tolist()
         assert back.cols["value"].view(np.int64).tolist() == values.view(np.int64).tolist()  # -0.0 and NaN bits too
         assert back.cols["string_value"].tolist() == texts.tolist()
@@ -190,3 +192,15 @@ def test_random_writes_read_back_as_a_plain_model_of_last_write_wins(tmp_path: P
         assert [(t.name, t.count, t.unit) for t in s.targets()] == [
             (name, sum(1 for k in model if k[0] == name), units[name]) for name in names
         ]
+
+
+def test_regular_times_are_kept_as_a_step_and_come_back_bit_for_bit() -> None:
+    times = T0 + np.arange(1000) * 6.0  # a reading every 6 s
+    block = Block(times, {"value": np.arange(1000.0), "unit": "Cel"})
+    enc = chunk_codec.encode(block)
+    assert enc.times == b""
+    back = chunk_codec.decode(enc.codec, enc.first_time, enc.times, enc.vals, enc.meta, enc.extra, "", frozenset({"value"}))
+    assert back.time.view(np.int64).tolist() == times.view(np.int64).tolist()
+    jittered = times.copy()
+    jittered[500] = np.nextafter(jittered[500], np.inf)  # one ulp off: no longer regular
+    assert chunk_codec.encode(Block(jittered, {"value": np.arange(1000.0)})).times != b""

@@ -8,7 +8,6 @@ wide rows straddle chunk and fetch-batch edges.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +20,10 @@ from pipeline_helpers import CH, SUB, T0, body, item
 from exporter_tui.config import ExportsSettings
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
-from exporter_tui.pipeline import export as export_module
-from exporter_tui.pipeline import streams
-from exporter_tui.pipeline.export import Cancelled, ExportJob, ReadCounter, build_table, write_options
-from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, read_stream, target_stream, worker_count
+from exporter_tui.pipeline.export import ExportJob, ReadCounter, build_table, write_options
+from exporter_tui.pipeline.streams import needed_fields, read_stream
 from exporter_tui.pipeline.writers import get_writer
-from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, SourceError, TargetInfo
+from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, TargetInfo
 from exporter_tui.sources.embedded import EmbeddedSource, write_readings
 
 pytestmark = pytest.mark.timeout(60)
@@ -238,156 +235,3 @@ def test_read_stream_reads_whole_from_a_source_without_read_columns(source_db: P
         full = FullReads(inner)
         chunks = list(read_stream(full, ReadQuery(CH, SUB, "urn:kwh", START, END), frozenset({"time"}), 1000))
     assert full.reads == 1 and len(chunks) == 1 and chunks[0]["update_time"].notna().all()  # every field, though only time was asked
-
-
-# --- worker processes ---------------------------------------------------------------------------
-
-NAMES = ["urn:t", "urn:onoff", "urn:text", "urn:kwh"]
-
-
-def queries() -> list[ReadQuery]:
-    return [ReadQuery(CH, SUB, name, START, END) for name in NAMES]
-
-
-def in_process(source_db: Path, stages: Stages) -> list[tuple[int, pd.DataFrame]]:
-    with EmbeddedSource(source_db) as source:
-        return [(i, frame) for i, q in enumerate(queries()) for frame in target_stream(source, stages, q, lambda chunks: chunks)]
-
-
-@pytest.mark.parametrize(
-    ("stages", "workers"),
-    [
-        (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit", "publisher"}), "Europe/Rome", None, "15m", "stddev"), 2),
-        (Stages(CHUNK, frozenset({"time", "value", "bool_value", "unit"}), "Europe/Rome", "delta", "1h", "sum"), 3),
-        (Stages(CHUNK, None, "utc"), 1),
-    ],
-)
-def test_workers_yield_the_same_frames_in_target_order(source_db: Path, stages: Stages, workers: int) -> None:
-    expected = in_process(source_db, stages)
-    seen: list[int] = []
-    got = list(parallel_streams(source_db, stages, queries(), workers, seen.append))
-    assert [i for i, _ in got] == [i for i, _ in expected] and len(got) > len(NAMES)
-    for (_, a), (_, b) in zip(got, expected):
-        pd.testing.assert_frame_equal(a, b, check_exact=True)
-    assert sum(seen) == 246 + 150 + 40 + 200  # every raw reading was counted once
-
-
-def test_a_workers_note_reaches_the_parent(tmp_path: Path) -> None:
-    db = tmp_path / "source.db"
-    row = {"channel": CH, "subtopic": SUB, "publisher": "p1", "protocol": "mqtt", "unit": None}
-    texts = [{**row, "name": "urn:a", "time": START - 20_000 + i, "string_value": "x"} for i in range(DELTA_LOOKBACK + 1)]
-    write_readings(db, [*texts, *({**row, "name": n, "time": START + i, "value": float(i)} for n in ("urn:a", "urn:b") for i in range(5))])
-    notes: list[str] = []
-    queries = [ReadQuery(CH, SUB, n, START, END) for n in ("urn:a", "urn:b")]
-    got = list(parallel_streams(db, Stages(CHUNK, None, "utc", "delta"), queries, 2, lambda n: None, notes.append))
-    assert [len(f) for _, f in got] == [4, 4]
-    assert len(notes) == 1 and notes[0].startswith("urn:a: no numeric reading among the 10,000 before")
-
-
-def test_export_through_workers_is_byte_identical(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    request = request_for(",".join(NAMES), ALL_COLUMNS, decimation={"ds": "1m", "dsf": "avg"})
-    with EmbeddedSource(source_db) as source:
-        streamed = export_bytes(source, request, tmp_path / "one.csv")
-        used: list[int] = []
-
-        def two_workers(*args: Any) -> int:
-            used.append(2)
-            return 2
-
-        monkeypatch.setattr(export_module, "worker_count", two_workers)
-        parallel = export_bytes(source, request, tmp_path / "two.csv")
-    assert used == [2] and parallel == streamed and len(streamed.splitlines()) > 300
-
-
-def test_an_export_sizes_each_item_by_its_own_readings(source_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[tuple[int, int | None]] = []
-
-    def no_workers(source: Any, stages: Stages, output_format: str, targets: int, readings: int | None) -> int:
-        asked.append((targets, readings))
-        return 0
-
-    monkeypatch.setattr(export_module, "worker_count", no_workers)
-    decimation = {"ds": "1h", "dsf": "avg"}
-    b = body(
-        [
-            item("urn:t,urn:kwh", decimation=decimation, **{"from": START, "to": END}),
-            item("urn:onoff", decimation=decimation, **{"from": START, "to": END}),
-        ],
-        extension="xlsx",
-    )
-    job = ExportJob(parse_request(b), "req", "run", [(START, END)] * 2)
-    with EmbeddedSource(source_db) as source:
-        result = export_module.run_export(job, source, ExportsSettings(), tmp_path / "exports")
-    assert asked == [(2, 246 + 200), (1, 150)] and result.rows == 6 + 6 + 6  # 6 hours, 3 targets
-
-
-def test_worker_count_is_for_big_decimated_long_exports_from_the_embedded_file_with_a_cpu_to_spare(
-    source_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
-    idle = [1.5]
-    monkeypatch.setattr(streams, "idle_cpus", lambda cpus: idle[0])
-    big = streams.PARALLEL_MIN_READINGS
-    decimated = Stages(CHUNK, None, "utc", None, "1h", "avg")
-    with EmbeddedSource(source_db) as source:
-        assert worker_count(source, decimated, "long", 20, big) == streams.MAX_WORKERS == 4
-        assert worker_count(source, decimated, "long", 3, big) == 3
-        assert worker_count(source, decimated, "long", 1, big) == 0  # one target: nothing to share out
-        assert worker_count(source, Stages(CHUNK, None, "utc"), "long", 20, big) == 0  # raw readings
-        assert worker_count(source, decimated, "long", 20, big - 1) == 0
-        assert worker_count(source, decimated, "long", 20, None) == 0
-        assert worker_count(source, decimated, "wide", 20, big) == 0
-        assert worker_count(FullReads(source), decimated, "long", 20, big) == 0  # not a local file
-        idle[0] = 0.4  # less than half a CPU to spare
-        assert worker_count(source, decimated, "long", 20, big) == 0
-        idle[0] = 8.0
-        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
-        assert worker_count(source, decimated, "long", 20, big) == 0
-
-
-def test_idle_cpus_is_a_share_of_the_cpus() -> None:
-    idle = streams.idle_cpus(2, interval=0.05)
-    assert 0.0 <= idle <= 2.0
-
-
-def test_a_worker_failure_is_raised_in_the_parent(tmp_path: Path) -> None:
-    stages = Stages(CHUNK, None, "utc")
-    with pytest.raises(SourceError, match="does not exist"):
-        list(parallel_streams(tmp_path / "gone.db", stages, queries(), 2, lambda n: None))
-
-
-class Spawned:
-    """Records the children parallel_streams starts; with `kill`, kills each as soon as it starts."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, kill: bool = False) -> None:
-        self.children: list[Any] = []
-        start = streams._start
-
-        def spy(*args: Any) -> Any:
-            child = start(*args)
-            self.children.append(child[0])
-            if kill:
-                child[0].kill()  # long before it has imported anything, let alone answered
-            return child
-
-        monkeypatch.setattr(streams, "_start", spy)
-
-
-def test_stopping_early_kills_the_workers(source_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spawned = Spawned(monkeypatch)
-    counted: list[int] = []
-
-    def stop_after_the_first_chunk(rows: int) -> None:
-        counted.append(rows)
-        if len(counted) > 1:
-            raise Cancelled("stopped before the export finished")
-
-    with pytest.raises(Cancelled):
-        list(parallel_streams(source_db, Stages(CHUNK, None, "utc"), queries(), 2, stop_after_the_first_chunk))
-    assert len(spawned.children) == 2 and all(c.poll() is not None for c in spawned.children)
-
-
-def test_a_worker_that_dies_is_a_source_error(source_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Spawned(monkeypatch, kill=True)
-    with pytest.raises(SourceError, match=r"export worker stopped unexpectedly \(exit code -9\)"):
-        list(parallel_streams(source_db, Stages(CHUNK, None, "utc"), queries(), 1, lambda n: None))

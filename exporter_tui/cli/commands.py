@@ -444,7 +444,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
     if not (0 < args.days <= 3660):
         raise CliError("--days must be more than 0 and at most 3660")
     ctx.ensure_dirs()
-    stats = generate_demo(ctx.paths.source_db, days=args.days, end=end, reset=args.reset)
+    stats = generate_demo(ctx.paths.source_db, days=args.days, end=end, reset=args.reset, codec=ctx.settings.source.chunk_codec)
     store = ctx.open_store()
     try:
         example = ensure_example_request(store, ctx.actor, stats.end)

@@ -113,7 +113,7 @@ def compact_source(ctx: Context, args: argparse.Namespace) -> int:
 
     path = _embedded_path(ctx, "compact")
     before = path.stat().st_size
-    with ReadingsWriter(path) as writer:
+    with ReadingsWriter(path, codec=ctx.settings.source.chunk_codec) as writer:
         sealed = writer.seal()
     vacuum(path)
     after = path.stat().st_size
@@ -132,7 +132,7 @@ def migrate_source(ctx: Context, args: argparse.Namespace) -> int:
     path = _embedded_path(ctx, "migrate")
     bar = None if args.json else ProgressBar(sys.stderr)
     try:
-        moved = migrate(path, bar.update if bar else None)
+        moved = migrate(path, bar.update if bar else None, ctx.settings.source.chunk_codec)
     finally:
         if bar:
             bar.close()

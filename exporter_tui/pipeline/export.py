@@ -23,7 +23,7 @@ from exporter_tui.core.times import iso
 from exporter_tui.pipeline import files, pushdown
 from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
 from exporter_tui.pipeline.shape import merge_wide
-from exporter_tui.pipeline.streams import Stages, needed_fields, parallel_streams, target_stream, worker_count
+from exporter_tui.pipeline.streams import Stages, needed_fields, target_stream
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
 from exporter_tui.sources.base import Describing, ReadQuery, Source
 
@@ -130,12 +130,10 @@ def build_table(
     index: int,
     counter: ReadCounter,
     chunk_rows: int = 100_000,
-    readings: int | None = None,
     notes: list[str] | None = None,
 ) -> Table:
-    """The item's table, its chunks computed as the writer pulls them. `readings` (the item's
-    raw reading count, when known) lets a big one run in worker processes; what the run log
-    should say is appended to `notes`."""
+    """The item's table, its chunks computed as the writer pulls them; what the run log should
+    say is appended to `notes`."""
     note = None if notes is None else notes.append
     item = job.request.items[index]
     p = item.params
@@ -157,15 +155,7 @@ def build_table(
         layout = long_layout(columns)
         explicit = p.target.label is not None
 
-        stages = _stages(job, item, chunk_rows, fields, pushed)
-
         def long_chunks() -> Iterator[pd.DataFrame]:
-            workers = worker_count(source, stages, p.output_format, len(names), readings)
-            if workers:  # worker_count vouches that the source is an EmbeddedSource
-                queries = [ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1]) for name in names]
-                for i, chunk in parallel_streams(source.path, stages, queries, workers, counter.add, note):  # type: ignore[attr-defined]
-                    yield select_columns(chunk, columns, labels[i] if explicit else None, zone)
-                return
             for name, label in zip(names, labels):
                 for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed):
                     yield select_columns(chunk, columns, label if explicit else None, zone)
@@ -278,10 +268,9 @@ def _run_export(
     should_stop: Callable[[], bool] | None,
 ) -> ExportResult:
     counted = target_counts(source, job)
-    counts = [sum(c["count"] for c in counted if c["item"] == i) for i in range(len(job.request.items))]
     notes: list[str] = []
     job.aggregation = pushdown.plan(source, job.request, job.windows, notes.append)
-    counter = ReadCounter(sum(counts), on_progress, should_stop)
+    counter = ReadCounter(sum(c["count"] for c in counted), on_progress, should_stop)
     counter.add(0)  # the total is known (and recorded) before the first reading is read
     writer = get_writer(job.request.format.extension)
     options = write_options(job, settings)
@@ -301,7 +290,7 @@ def _run_export(
     }
     if job.supersedes is not None:
         manifest["supersedes"] = job.supersedes
-    tables = [build_table(source, job, i, counter, readings=counts[i], notes=notes) for i in range(len(job.request.items))]
+    tables = [build_table(source, job, i, counter, notes=notes) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
         with files.temporary(final, job.run_id, settings.file_mode) as temp:

@@ -168,13 +168,14 @@ def generate_demo(
     reset: bool = False,
     step_seconds: int = 60,
     progress: Callable[[int, int], None] | None = None,
+    codec: str = "none",
 ) -> DemoStats:
     """Write demo readings covering [end - days, end) into the source file at `path`.
 
     `end` defaults to now rounded down to the hour (UTC; a naive `end` is taken as UTC).
     `reset` empties the source first; otherwise readings are inserted or replaced, so a
     re-run changes nothing. All of it is one transaction. `progress(done, total)` is
-    called with row counts after each target.
+    called with row counts after each target; `codec` packs the chunks (see ReadingsWriter).
     """
     if not days > 0:
         raise ValueError("days must be positive")
@@ -188,7 +189,7 @@ def generate_demo(
     times = t.astype(np.float64)
     total = len(t) * len(DEMO_DEVICES) * len(DEMO_METRICS)
     done = 0
-    with ReadingsWriter(path, bulk=True) as writer:
+    with ReadingsWriter(path, bulk=True, codec=codec) as writer:
         if reset:
             writer.clear()
         for channel, device in DEMO_DEVICES:

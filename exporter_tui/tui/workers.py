@@ -110,7 +110,7 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
         )
     )
     ctx.ensure_dirs()
-    stats = generate_demo(ctx.paths.source_db, days=days, end=end, progress=progress)
+    stats = generate_demo(ctx.paths.source_db, days=days, end=end, progress=progress, codec=ctx.settings.source.chunk_codec)
     store = ctx.open_store()
     try:
         example = ensure_example_request(store, ctx.actor, stats.end)

@@ -176,7 +176,13 @@ def _iso(wc: WallClock, frac: np.ndarray, day_codes: np.ndarray, day_values: np.
 
 @cache
 def _time_of_day_table() -> np.ndarray:
-    return np.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)], dtype="S8")
+    """b"hh:mm:ss" of every second of a day, pieced from 60 two-digit strings (86,400 f-strings took ~40 ms)."""
+    two = np.array([f"{i:02d}" for i in range(60)], dtype="S2")
+    s = np.arange(86_400)
+    table = np.empty(86_400, dtype=[("h", "S2"), ("c1", "S1"), ("m", "S2"), ("c2", "S1"), ("s", "S2")])
+    table["h"], table["m"], table["s"] = two[s // 3600], two[s // 60 % 60], two[s % 60]
+    table["c1"] = table["c2"] = b":"
+    return table.view("S8")
 
 
 @cache

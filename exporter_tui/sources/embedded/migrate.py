@@ -34,9 +34,9 @@ def backup_path(path: Path) -> Path:
     return path.with_name(path.name + ".row-layout.bak")
 
 
-def migrate(path: Path, progress: Progress | None = None) -> int:
+def migrate(path: Path, progress: Progress | None = None, codec: str = "none") -> int:
     """Convert the file if it is in the row layout; returns how many readings were moved (0: nothing to do).
-    `progress(done, total)` hears of each batch."""
+    `progress(done, total)` hears of each batch; `codec` packs the chunks (see ReadingsWriter)."""
     path = Path(path)
     try:
         with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
@@ -50,7 +50,7 @@ def migrate(path: Path, progress: Progress | None = None) -> int:
             " (run `exporter-tui sources migrate` with write access to it)"
         ) from None
     backup_path(path).chmod(0o600)
-    with _Migration(path) as migration:
+    with _Migration(path, codec) as migration:
         moved = migration.move(progress)
     vacuum(path)  # the old table's pages back to the file system
     backup_path(path).unlink(missing_ok=True)
@@ -60,8 +60,8 @@ def migrate(path: Path, progress: Progress | None = None) -> int:
 class _Migration(ReadingsWriter):
     """A writer whose transaction also holds the old tables' removal and the version change."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, bulk=True, now=float(2**53))  # every day is over: everything goes into chunks
+    def __init__(self, path: Path, codec: str) -> None:
+        super().__init__(path, bulk=True, now=float(2**53), codec=codec)  # every day is over: everything goes into chunks
         self.converting = False
 
     def __enter__(self) -> _Migration:

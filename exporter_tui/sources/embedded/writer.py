@@ -50,10 +50,10 @@ class ReadingsWriter:
     consistent if the program dies, only an OS crash could lose the load) and checkpoints
     and truncates the WAL afterwards; the setting dies with the connection, so nothing
     needs restoring. `now` is the clock that says which day is today (default: the real one).
-    `codec` packs new chunks ("zlib" or "none").
+    `codec` packs the chunks it writes: "none" (the default, fastest to read) or "zlib" (files ~3x smaller).
     """
 
-    def __init__(self, path: Path, bulk: bool = False, now: float | None = None, codec: str = "zlib") -> None:
+    def __init__(self, path: Path, bulk: bool = False, now: float | None = None, codec: str = "none") -> None:
         self.path = Path(path)
         self.bulk = bulk
         self.now = now
@@ -239,8 +239,8 @@ class ReadingsWriter:
 
     def _replaces_chunked(self, sid: int, day: int, times: np.ndarray) -> bool:
         """Whether a reading at one of `times` is in the day's chunk already."""
-        row = self._one("SELECT codec, times FROM chunks WHERE series = ? AND day = ?", (sid, day))
-        return row is not None and bool(np.isin(times, codec.unpack_floats(row[1], row[0])).any())
+        row = self._one("SELECT codec, first_time, times, meta FROM chunks WHERE series = ? AND day = ?", (sid, day))
+        return row is not None and bool(np.isin(times, codec.times_of(*row)).any())
 
     def _seal_day(self, sid: int, day: int, new: Block | None = None) -> int:
         """Rewrite the day's chunk as its readings, the head's and `new` (which win); returns how many are new."""
@@ -273,10 +273,10 @@ class ReadingsWriter:
         return sum(int(r[2]) for r in rows)
 
     def _chunk(self, sid: int, day: int) -> Block | None:
-        row = self._one("SELECT codec, times, vals, meta, extra FROM chunks WHERE series = ? AND day = ?", (sid, day))
+        row = self._one("SELECT codec, first_time, times, vals, meta, extra FROM chunks WHERE series = ? AND day = ?", (sid, day))
         if row is None:
             return None
-        return codec.decode(row[0], row[1], row[2], row[3], row[4], publisher="", wanted=codec.ALL_FIELDS)
+        return codec.decode(row[0], row[1], row[2], row[3], row[4], row[5], publisher="", wanted=codec.ALL_FIELDS)
 
     def _head(self, sid: int, span: tuple[Any, ...]) -> Block:
         rows = self._all(f"SELECT time, {', '.join(HEAD_FIELDS)} FROM head WHERE series = ? AND time >= ? AND time < ? ORDER BY time", span)
