@@ -13,7 +13,7 @@ arithmetic where no offset change is near and by `boundaries` where one is.
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -28,9 +28,36 @@ _LOCAL_ARITHMETIC_MAX = 7 * 86_400
 
 
 def wall_seconds(times: np.ndarray, zone: ZoneInfo | timezone) -> np.ndarray:
-    """The local wall clock of whole Unix seconds, as seconds since 1970-01-01 00:00 local (int64)."""
-    index = pd.DatetimeIndex(times.astype("int64").astype("datetime64[s]")).tz_localize("UTC").tz_convert(zone)
-    return index.tz_localize(None).as_unit("s").asi8
+    """The local wall clock of whole Unix seconds, as seconds since 1970-01-01 00:00 local (int64).
+
+    A zone's offset is constant between its changes, which are weeks apart (_LOCAL_ARITHMETIC_MAX):
+    a run of ascending times no longer than that whose first and last share an offset holds no
+    change, and takes that offset. Other runs are halved until they are such runs or single
+    times, so a chunk costs a few offset lookups instead of a time-zone conversion per time.
+    Unsorted times (a few, from `boundaries`) are looked up one by one."""
+    whole = times.astype("int64")
+    n = len(whole)
+    if n > 2 and bool(np.all(whole[1:] >= whole[:-1])):
+        out = np.empty(n, dtype="int64")
+        runs = [(0, n - 1)]
+        while runs:
+            lo, hi = runs.pop()
+            first, last = _offset(int(whole[lo]), zone), _offset(int(whole[hi]), zone)
+            if first == last and whole[hi] - whole[lo] <= _LOCAL_ARITHMETIC_MAX:
+                out[lo : hi + 1] = whole[lo : hi + 1] + first
+            elif hi - lo <= 1:
+                out[lo], out[hi] = whole[lo] + first, whole[hi] + last
+            else:
+                mid = (lo + hi) // 2
+                runs += [(lo, mid), (mid + 1, hi)]
+        return out
+    return np.array([t + _offset(t, zone) for t in whole.tolist()], dtype="int64")
+
+
+def _offset(t: int, zone: ZoneInfo | timezone) -> int:
+    """The zone's UTC offset at Unix second t, in seconds."""
+    offset = datetime.fromtimestamp(t, zone).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds())
 
 
 def boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) -> np.ndarray:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -268,17 +269,19 @@ def _result(parts: _Parts, dsf: str) -> np.ndarray:
 def _frame(parts: _Parts | None, dsf: str) -> pd.DataFrame:
     """Bucket rows with READING_COLUMNS: descriptive columns, `time` = start, `value` = aggregate."""
     n = 0 if parts is None else len(parts)
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, Any] = {}
     for col in READING_COLUMNS:
         dtype = READING_DTYPES[col]
-        data: np.ndarray | list[None]
         if parts is not None and col in parts.desc:
-            data = parts.desc[col]
+            columns[col] = pd.Series(parts.desc[col], dtype=object)
         elif parts is not None and col == "time":
-            data = parts.start
+            columns[col] = parts.start.astype("float64")
         elif parts is not None and col == "value":
-            data = _result(parts, dsf)
-        else:
-            data = [None] * n
-        columns[col] = pd.Series(data, dtype=dtype)
+            columns[col] = _result(parts, dsf).astype("float64")
+        elif dtype == "float64":
+            columns[col] = np.full(n, np.nan)
+        elif dtype == "boolean":
+            columns[col] = pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+        else:  # object dtype given: pandas would otherwise infer its string dtype
+            columns[col] = pd.Series(np.empty(n, dtype=object), dtype=object)
     return pd.DataFrame(columns)
