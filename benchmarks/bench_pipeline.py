@@ -31,6 +31,7 @@ nothing beyond the standard library at module level: the DuckDB interpreter may 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -102,17 +103,48 @@ def _duckdb_iso(ts: str) -> str:
     return f"regexp_replace(strftime({ts}, '%Y-%m-%dT%H:%M:%S%z'), '([+-][0-9][0-9])$', '\\1:00')"
 
 
-def case_duckdb_avg(db: str, out: str, start: float, end: float) -> int:
-    con = _duckdb_connection()
-    con.execute(f"ATTACH '{db}' AS src (TYPE sqlite, READ_ONLY)")
+def _duckdb_avg(con, table: str, out: str, start: float, end: float) -> int:
     query = f"""
         SELECT {_duckdb_iso(f"to_timestamp(bucket * {BUCKET})")} AS time, name, value, unit FROM (
             SELECT name, floor(time / {BUCKET})::BIGINT AS bucket, avg(coalesce(value, bool_value::DOUBLE)) AS value, first(unit) AS unit
-            FROM src.messages WHERE time >= {start} AND time < {end} AND coalesce(value, bool_value) IS NOT NULL
+            FROM {table} WHERE time >= {start} AND time < {end} AND coalesce(value, bool_value) IS NOT NULL
             GROUP BY name, bucket
         ) ORDER BY name, bucket"""
     con.execute(f"COPY ({query}) TO '{out}' (HEADER, DELIMITER ',')")
     return con.execute(f"SELECT count(*) FROM read_csv('{out}')").fetchone()[0]
+
+
+def case_duckdb_avg(db: str, out: str, start: float, end: float) -> int:
+    """DuckDB's sqlite scanner on the row-layout file."""
+    con = _duckdb_connection()
+    con.execute(f"ATTACH '{db}' AS src (TYPE sqlite, READ_ONLY)")
+    return _duckdb_avg(con, "src.messages", out, start, end)
+
+
+def case_duckdb_avg_native(db: str, out: str, start: float, end: float) -> int:
+    """DuckDB on its own table of the same readings (`prepare` built it)."""
+    con = _duckdb_connection()
+    con.execute(f"ATTACH '{Path(db).with_suffix('.duckdb')}' AS src (READ_ONLY)")
+    return _duckdb_avg(con, "src.messages", out, start, end)
+
+
+def case_duckdb_avg_parquet(db: str, out: str, start: float, end: float) -> int:
+    """DuckDB on a Parquet file of the same readings (`prepare` wrote it)."""
+    con = _duckdb_connection()
+    return _duckdb_avg(con, f"read_parquet('{Path(db).with_suffix('.parquet')}')", out, start, end)
+
+
+def prepare_duckdb(db: str) -> None:
+    """Beside the row-layout file: a DuckDB database and a Parquet file of its readings, in its order."""
+    con = _duckdb_connection()
+    con.execute(f"ATTACH '{db}' AS src (TYPE sqlite, READ_ONLY)")
+    native, parquet = Path(db).with_suffix(".duckdb"), Path(db).with_suffix(".parquet")
+    if not native.exists():
+        con.execute(f"ATTACH '{native}' AS dst")
+        con.execute("CREATE TABLE dst.messages AS SELECT * FROM src.messages ORDER BY channel, subtopic, name, time, publisher")
+        con.execute("DETACH dst")
+    if not parquet.exists():
+        con.execute(f"COPY (SELECT * FROM src.messages ORDER BY channel, subtopic, name, time, publisher) TO '{parquet}' (FORMAT parquet)")
 
 
 def _duckdb_raw(db: str, out: str, start: float, end: float, order: str) -> int:
@@ -169,6 +201,8 @@ def case_xlsx_ref(db: str, out: str, start: float, end: float) -> int:
 CASES = {
     "pandas-avg": case_pandas_avg,
     "duckdb-avg": case_duckdb_avg,
+    "duckdb-avg-native": case_duckdb_avg_native,
+    "duckdb-avg-parquet": case_duckdb_avg_parquet,
     "duckdb-raw": case_duckdb_raw,
     "duckdb-raw-scan-order": case_duckdb_raw_scan_order,
     "xlsx-ref": case_xlsx_ref,
@@ -187,6 +221,7 @@ class Measure:
     tree_mb: float  # peak of the summed resident sets of the child and its children (sampled), MiB
     rows: int | None
     load: float  # 1-minute load average when the case started
+    sha: str | None = None  # of the file written (our runs)
 
 
 # A lean go-between that starts each case: ru_maxrss counts the memory a process had before
@@ -271,9 +306,8 @@ def generate(home: Path, rows: int) -> tuple[float, float]:
     days = per_target * step / 86_400
     source = home / "source.db"
     if source.exists():
-        with sqlite3.connect(source) as con:
-            if con.execute("SELECT sum(count) FROM targets").fetchone()[0] == rows:
-                return _window(con)
+        if _readings(source) == rows:
+            return _window(source)
         source.unlink()
     devices = demo.DEMO_DEVICES
     demo.DEMO_DEVICES = tuple((demo.DEMO_CHANNEL, device) for _, device in devices)  # one channel: one request item covers all
@@ -281,17 +315,93 @@ def generate(home: Path, rows: int) -> tuple[float, float]:
         stats = demo.generate_demo(source, days=days, end=END, step_seconds=step)
     finally:
         demo.DEMO_DEVICES = devices
-    print(f"generated {stats.rows:,} readings in {stats.seconds:.1f} s ({source.stat().st_size / 2**30:.2f} GiB)", flush=True)
-    with sqlite3.connect(source) as con:
-        return _window(con)
+    print(f"generated {stats.rows:,} readings in {stats.seconds:.1f} s ({source.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    return _window(source)
 
 
-def _window(con: sqlite3.Connection) -> tuple[float, float]:
-    first, last = con.execute("SELECT min(first_time), max(last_time) FROM targets").fetchone()
-    return float(first), float(last) + 1
+def _readings(source: Path) -> int:
+    from exporter_tui.sources.embedded import EmbeddedSource
+
+    with EmbeddedSource(source) as s:
+        return sum(t.count for t in s.targets())
 
 
-def create_request(home: Path, kind: str, extension: str, window: tuple[float, float]) -> str:
+def _window(source: Path) -> tuple[float, float]:
+    from exporter_tui.sources.embedded import EmbeddedSource
+
+    with EmbeddedSource(source) as s:
+        targets = s.targets()
+    return float(min(t.first_time for t in targets)), float(max(t.last_time for t in targets)) + 1
+
+
+# The row layout of exporter-tui before the chunked store (schema 1): what the pandas, DuckDB and
+# xlsxwriter references read, and what a --baseline checkout of that time reads as its source.
+_ROW_SCHEMA = (
+    """CREATE TABLE messages (channel TEXT NOT NULL, subtopic TEXT NOT NULL DEFAULT '', publisher TEXT NOT NULL DEFAULT '',
+    protocol TEXT, name TEXT NOT NULL, unit TEXT, time REAL NOT NULL, value REAL, string_value TEXT, bool_value INTEGER,
+    data_value TEXT, sum REAL, update_time REAL, PRIMARY KEY (channel, subtopic, name, time, publisher)) WITHOUT ROWID""",
+    """CREATE TABLE targets (channel TEXT NOT NULL, subtopic TEXT NOT NULL, name TEXT NOT NULL, unit TEXT,
+    first_time REAL NOT NULL, last_time REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (channel, subtopic, name)) WITHOUT ROWID""",
+)
+_ROW_COLUMNS = (
+    "channel",
+    "subtopic",
+    "publisher",
+    "protocol",
+    "name",
+    "unit",
+    "time",
+    "value",
+    "string_value",
+    "bool_value",
+    "data_value",
+    "sum",
+    "update_time",
+)
+
+
+def row_home(home: Path, rows: int) -> Path:
+    """A home beside `home` whose source.db holds the same readings in the row layout (built once)."""
+    from exporter_tui.sources.base import ReadQuery
+    from exporter_tui.sources.embedded import EmbeddedSource
+
+    out = home.with_name(home.name + "-rows")
+    db = out / "source.db"
+    if db.exists():
+        with sqlite3.connect(db) as con:
+            if con.execute("SELECT sum(count) FROM targets").fetchone()[0] == rows:
+                return out
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.copy(home / "config.toml", out / "config.toml")
+    began = time.perf_counter()
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA page_size = 16384")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("BEGIN")
+    for statement in _ROW_SCHEMA:
+        con.execute(statement)
+    marks = ", ".join("?" * len(_ROW_COLUMNS))
+    with EmbeddedSource(home / "source.db") as source:
+        for t in source.targets():
+            for frame in source.read(ReadQuery(t.channel, t.subtopic, t.name, t.first_time, t.last_time + 1)):
+                frame = frame.astype(object).where(frame.notna(), None)
+                frame["bool_value"] = frame["bool_value"].map(lambda v: None if v is None else int(v))
+                con.executemany(f"INSERT INTO messages VALUES ({marks})", frame[list(_ROW_COLUMNS)].itertuples(index=False, name=None))
+            con.execute(
+                "INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (t.channel, t.subtopic, t.name, t.unit, t.first_time, t.last_time, t.count),
+            )
+    con.execute("PRAGMA user_version = 1")
+    con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    print(f"row-layout copy: {rows:,} readings in {time.perf_counter() - began:.1f} s ({db.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    return out
+
+
+def create_request(home: Path, kind: str, extension: str, window: tuple[float, float], baseline: Path | None = None) -> str:
     from exporter_tui.sources import demo
 
     names = ",".join(demo.demo_target(device, metric) for _, device in demo.DEMO_DEVICES for metric in demo.DEMO_METRICS)
@@ -317,6 +427,7 @@ def create_request(home: Path, kind: str, extension: str, window: tuple[float, f
         capture_output=True,
         text=True,
         check=True,
+        env=None if baseline is None else {**os.environ, "PYTHONPATH": str(baseline.resolve())},
     )
     return json.loads(done.stdout)["id"]
 
@@ -326,7 +437,9 @@ def ours(home: Path, request_id: str, baseline: Path | None = None) -> Measure:
     env = None if baseline is None else {**os.environ, "PYTHONPATH": str(baseline.resolve())}
     m, out = measured([str(VENV_BIN / "exporter-tui"), "--home", str(home), "run", request_id, "--quiet", "--json"], env)
     run = json.loads(out)
-    Path(run["filePath"]).unlink()  # keep the disk free; the next run writes a new file
+    file = Path(run["filePath"])
+    m.sha = hashlib.sha256(file.read_bytes()).hexdigest()
+    file.unlink()  # keep the disk free; the next run writes a new file
     m.rows = run["rows"]
     return m
 
@@ -393,6 +506,7 @@ def main() -> None:
         print(line)
     duck = duckdb_python(args.duckdb_python)
     results: dict[str, dict[str, Measure | None]] = {}
+    sizes_mib: dict[str, dict[str, float]] = {}
     began = time.perf_counter()
     try:
         for size in sizes:
@@ -400,17 +514,30 @@ def main() -> None:
             runs = args.runs if rows <= 1_000_000 else 1
             home = args.data / f"home-{size}"
             window = generate(home, rows)
-            db = home / "source.db"
+            rows_home = row_home(home, rows)
+            db = rows_home / "source.db"  # what the references read: the same readings, one row each
+            if duck is not None:
+                subprocess.run([duck, __file__, "prepare-duckdb", str(db)], check=True)
+            sizes_mib[size] = {
+                "chunks (ours)": (home / "source.db").stat().st_size / 2**20,
+                "rows (before)": db.stat().st_size / 2**20,
+                **({"parquet": db.with_suffix(".parquet").stat().st_size / 2**20} if duck else {}),
+                **({"duckdb": db.with_suffix(".duckdb").stat().st_size / 2**20} if duck else {}),
+            }
             ids = {"ours-avg": create_request(home, "avg", "csv", window), "ours-raw": create_request(home, "raw", "csv", window)}
             if rows <= 1_000_000:
                 ids["ours-xlsx"] = create_request(home, "raw", "xlsx", window)
+            kinds = {"ours-avg": ("avg", "csv"), "ours-raw": ("raw", "csv"), "ours-xlsx": ("raw", "xlsx")}
+            # The same requests in the row-layout home, made by the older code, which reads that file as it is
+            # (this code would convert it on first open).
+            base_ids = {name: create_request(rows_home, *kinds[name], window, args.baseline) for name in ids} if args.baseline else {}
             cases: dict[str, list[Measure | None]] = {}
             for _ in range(runs):  # interleaved, so a burst of load spreads over all cases
                 for name, request_id in ids.items():
                     if name not in skip:
                         cases.setdefault(name, []).append(ours(home, request_id))
                     if args.baseline and name.replace("ours", "base") not in skip:
-                        cases.setdefault(name.replace("ours", "base"), []).append(ours(home, request_id, args.baseline))
+                        cases.setdefault(name.replace("ours", "base"), []).append(ours(rows_home, base_ids[name], args.baseline))
                 for name in CASES:
                     if name in skip or (name == "xlsx-ref" and rows > 1_000_000):
                         continue
@@ -421,14 +548,25 @@ def main() -> None:
                     f"{size}: {sum(1 for v in cases.values() for m in v if m)} runs done, {time.perf_counter() - began:.0f} s so far",
                     flush=True,
                 )
+            for name in ids:
+                ours_sha = {m.sha for m in cases.get(name, []) if m}
+                base_sha = {m.sha for m in cases.get(name.replace("ours", "base"), []) if m}
+                if ours_sha and base_sha:
+                    same = "byte-identical" if ours_sha == base_sha and len(ours_sha) == 1 else f"DIFFERENT ({ours_sha} vs {base_sha})"
+                    print(f"{size}: {name} from the chunked store vs the row store: {same}", flush=True)
             results[size] = {name: (median([m for m in ms if m]) if all(ms) else None) for name, ms in cases.items()}
             if not args.keep:
                 shutil.rmtree(home)
+                shutil.rmtree(rows_home)
     finally:
         if not args.keep:
             for size in sizes:
                 shutil.rmtree(args.data / f"home-{size}", ignore_errors=True)
+                shutil.rmtree(args.data / f"home-{size}-rows", ignore_errors=True)
     report(results, args.runs, duck, time.perf_counter() - began)
+    for size, files in sizes_mib.items():
+        per = 1_000_000 / SIZES[size]
+        print(f"{size} source files, MiB per million readings: " + ", ".join(f"{k} {v * per:.1f}" for k, v in files.items()))
 
 
 def report(results: dict[str, dict[str, Measure | None]], runs: int, duck: str | None, seconds: float) -> None:
@@ -478,12 +616,15 @@ def child() -> None:
     if sys.argv[1] == "probe-duckdb":
         _duckdb_connection()
         return
+    if sys.argv[1] == "prepare-duckdb":
+        prepare_duckdb(sys.argv[2])
+        return
     name, db, out, start, end = sys.argv[2:7]
     print(CASES[name](db, out, float(start), float(end)))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("case", "probe-duckdb"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("case", "probe-duckdb", "prepare-duckdb"):
         child()
     else:
         main()

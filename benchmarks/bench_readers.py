@@ -43,7 +43,7 @@ from readers_server import ReadersServer  # noqa: E402
 from exporter_tui.config import ReadersSettings  # noqa: E402
 from exporter_tui.pipeline.streams import Stages, target_stream  # noqa: E402
 from exporter_tui.sources.base import ReadQuery  # noqa: E402
-from exporter_tui.sources.readers import ReadersSource  # noqa: E402
+from exporter_tui.sources.readers.source import ReadersSource  # noqa: E402
 
 CH = "bench-channel"
 T0 = 1_780_308_000.0

@@ -26,7 +26,7 @@ class Context:
 
     def open_source(self) -> Source:
         if self.settings.source.kind == "readers":
-            from exporter_tui.sources.readers import ReadersSource
+            from exporter_tui.sources.readers.source import ReadersSource
 
             return ReadersSource(self.settings.source.readers)
         from exporter_tui.sources.embedded import EmbeddedSource

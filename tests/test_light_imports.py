@@ -44,4 +44,5 @@ def test_a_csv_run_loads_no_other_writer_and_no_front_end(tmp_path: Path) -> Non
     assert request_id, demo.stdout
     loaded = imported(home, "run", request_id.group(1))
     assert "pandas" in loaded  # a run reads readings
+    assert "httpx" not in loaded  # from the embedded source: no HTTP client
     assert loaded.isdisjoint(WRITERS_AND_FRONT_ENDS), sorted(loaded & set(WRITERS_AND_FRONT_ENDS))

@@ -22,7 +22,7 @@ from readers_server import GENERATIONS, NANOSECOND_GENERATIONS, ReadersServer
 
 from exporter_tui.config import ReadersSettings
 from exporter_tui.sources.base import ReadQuery, SourceError
-from exporter_tui.sources.readers import ReadersSource
+from exporter_tui.sources.readers.source import ReadersSource
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -22,7 +22,7 @@ from exporter_tui.core.buckets import boundaries
 from exporter_tui.core.models import Item
 from exporter_tui.pipeline.files import manifest_path, sha256_of
 from exporter_tui.pipeline.pushdown import ineligible
-from exporter_tui.sources.readers.aggregation import ORIGIN
+from exporter_tui.sources.readers.generations import ORIGIN
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,7 +13,7 @@ from readers_server import ReadersServer
 
 from exporter_tui.config import ReadersSettings
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, Lookback, ReadQuery, SourceError
-from exporter_tui.sources.readers import ReadersSource
+from exporter_tui.sources.readers.source import ReadersSource
 
 pytestmark = pytest.mark.timeout(60)
 

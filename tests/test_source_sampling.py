@@ -11,7 +11,7 @@ from readers_server import GENERATIONS, ReadersServer
 from exporter_tui.config import ReadersSettings
 from exporter_tui.sources.base import Sampling, TargetInfo
 from exporter_tui.sources.embedded import EmbeddedSource, write_readings
-from exporter_tui.sources.readers import ReadersSource
+from exporter_tui.sources.readers.source import ReadersSource
 
 CH = "chan-1"
 T0 = 1_741_478_400

@@ -51,7 +51,7 @@ def _channels(ctx: Context, given: list[str] | None) -> list[str]:
 
 
 def _check_readers(ctx: Context, given: list[str] | None) -> dict[str, Any]:
-    from exporter_tui.sources.readers import ReadersSource
+    from exporter_tui.sources.readers.source import ReadersSource
 
     settings = ctx.settings.source.readers
     source = ReadersSource(settings)

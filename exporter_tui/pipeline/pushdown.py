@@ -41,7 +41,7 @@ from exporter_tui.core.errors import FieldError, RequestInvalid
 from exporter_tui.core.models import ExportRequest, Item
 from exporter_tui.core.times import utc_now
 from exporter_tui.sources.base import ReadQuery, Source, SourceError
-from exporter_tui.sources.readers.aggregation import ORIGIN
+from exporter_tui.sources.readers.generations import ORIGIN
 
 SERVER_FUNCTIONS: dict[str, str] = {"avg": "AVG", "min": "MIN", "max": "MAX", "sum": "SUM"}
 # Offsets are looked up this often across a window: tzdata's changes are weeks apart (as core/buckets.py relies on).

@@ -1,5 +1,4 @@
-"""The readers source: a Mainflux/Magistrala/SuperMQ readers HTTP service (see source.py)."""
+"""The readers source: a Mainflux/Magistrala/SuperMQ readers HTTP service (see source.py).
 
-from exporter_tui.sources.readers.source import ReadersSource
-
-__all__ = ["ReadersSource"]
+Nothing is imported here, so a module that needs only this package's constants (the
+pipeline's pushdown rules) does not load the HTTP client."""

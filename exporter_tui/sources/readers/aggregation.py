@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterator
 
 from exporter_tui.sources.base import SourceError
 from exporter_tui.sources.readers.client import Page, snip
-from exporter_tui.sources.readers.generations import Generation
+from exporter_tui.sources.readers.generations import ORIGIN, Generation
 
-ORIGIN = 946_857_600  # 2000-01-03 00:00:00 UTC, time_bucket's default origin
 PROBE_WIDTH = 876_000 * 3600  # 100 years: the probe's window falls in at most two buckets
 FUNCTIONS = ("AVG", "MIN", "MAX", "SUM")
 

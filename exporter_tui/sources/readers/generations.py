@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+ORIGIN = 946_857_600  # 2000-01-03 00:00:00 UTC: time_bucket's default origin, where an aggregating reader's buckets start
+
 NANOS_FROM = 1e13  # a time at least this large is in nanoseconds
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 
