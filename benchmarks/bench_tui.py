@@ -128,9 +128,9 @@ def cold_start(root: Path, starts: int) -> None:
 # -- key latency during an export -----------------------------------------------------------------
 async def key_latency(ctx: Context, days: float, presses: int) -> None:
     store = ctx.open_store()
-    big = store.create_request(parse_request(big_body(days)), "bench")
+    big = store.requests.create(parse_request(big_body(days)), "bench")
     for i in range(20):
-        store.create_request(parse_request({**big_body(days), "name": f"filler {i}"}), "bench")
+        store.requests.create(parse_request({**big_body(days), "name": f"filler {i}"}), "bench")
     store.close()
     app = ExporterApp(ctx, options=options())
     async with app.run_test(size=(80, 24)) as pilot:
@@ -159,7 +159,7 @@ async def key_latency(ctx: Context, days: float, presses: int) -> None:
         await app.workers.wait_for_complete(run_workers)
         export_seconds = time.perf_counter() - began
         await pilot.pause()
-        run = app.store.list_runs(request_id=big.id).results[0]
+        run = app.store.runs.page(request_id=big.id).results[0]
     if latencies:
         print(
             f"key latency during a {run.rows:,}-row export ({export_seconds:.1f} s, {run.status}): "
@@ -184,7 +184,7 @@ def small_body() -> dict:
 def insert_requests(ctx: Context, count: int) -> None:
     """`count` copies of one typical request under new ids, inserted in one transaction (set-up, not measured)."""
     store = ctx.open_store()
-    template = store.create_request(parse_request(small_body()), "bench")
+    template = store.requests.create(parse_request(small_body()), "bench")
     store.close()
     conn = sqlite3.connect(ctx.paths.database)
     row = conn.execute("SELECT * FROM requests WHERE id = ?", (template.id,)).fetchone()

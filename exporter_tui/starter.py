@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from exporter_tui.core.validation import parse_request
-from exporter_tui.store.store import Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.store import Store
 
 EXAMPLE_NAME = "Demo: hourly climate of D0CF5EFFFE26FDAB1"
 EXAMPLE_ZONE = "Europe/Rome"
@@ -45,8 +46,8 @@ def example_body(period_start: datetime) -> dict:
 
 def ensure_example_request(store: Store, actor: str, data_end: datetime) -> StoredRequest:
     """Store the example request once (found again by its name), daily from local midnight a week before the data ends."""
-    for sr in store.all_active_requests():
+    for sr in store.requests.active():
         if sr.request.name == EXAMPLE_NAME:
             return sr
     start = (data_end.astimezone(ZoneInfo(EXAMPLE_ZONE)) - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return store.create_request(parse_request(example_body(start)), actor)
+    return store.requests.create(parse_request(example_body(start)), actor)

@@ -37,7 +37,7 @@ from snapshot_apps.tui_homes import (
     settle,
 )
 
-import exporter_tui.store.store as store_module
+import exporter_tui.store.family as store_family
 from exporter_tui.core.validation import parse_request
 from exporter_tui.service.runs import run_now
 
@@ -105,13 +105,13 @@ SCREENS: dict[str, list[Step]] = {
 
 def build_home(root: Path):
     """Two requests, one run done and one failed, three days of demo data."""
-    store_module.uuid = SequentialIds()  # type: ignore[assignment]  # counter ids, in this throwaway process only
+    store_family.uuid = SequentialIds()  # type: ignore[assignment]  # counter ids, in this throwaway process only
     ctx = make_home(root, days=3)
     store = ctx.open_store()
-    daily = store.create_request(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(2))
+    daily = store.requests.create(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(2))
     run_now(ctx, daily.id, origin="tui", now=FIXED_NOW, store=store)
     weekly = hourly_body("Weekly climate", periodicity="P1W", format={"extension": "xlsx", "timezone": "UTC"})
-    store.create_request(parse_request(weekly), "tester", now=days_ago(1))
+    store.requests.create(parse_request(weekly), "tester", now=days_ago(1))
     store.close()
     return ctx
 

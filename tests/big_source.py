@@ -38,7 +38,7 @@ def make_big_home(root: Path, config: str = CONFIG) -> tuple[Context, str]:
     ctx = make_home(root, days=DEMO_DAYS, config=config)
     store = ctx.open_store()
     try:
-        stored = store.create_request(parse_request(big_body()), "tester", now=days_ago(1))
+        stored = store.requests.create(parse_request(big_body()), "tester", now=days_ago(1))
     finally:
         store.close()
     return ctx, stored.id

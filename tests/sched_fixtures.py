@@ -11,7 +11,9 @@ from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.validation import parse_request
 from exporter_tui.pipeline.files import manifest_data
 from exporter_tui.sources.embedded import write_readings
-from exporter_tui.store.store import Run, Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 CHANNEL = "0115c85d-ef3e-4de9-9732-d0c5c4f2c482"
 SUBTOPIC = "events.data"
@@ -105,12 +107,12 @@ def one_time(period_start: datetime | None, window: tuple[datetime, datetime]) -
 
 
 def create(store: Store, request: ExportRequest, created: datetime) -> StoredRequest:
-    return store.create_request(request, ACTOR, now=created)
+    return store.requests.create(request, ACTOR, now=created)
 
 
 def runs_of(store: Store, request_id: str) -> list[Run]:
     """The request's runs, by nominal time (manual runs last)."""
-    runs = store.list_runs(page_size=10_000, request_id=request_id).results
+    runs = store.runs.page(page_size=10_000, request_id=request_id).results
     return sorted(runs, key=lambda r: (r.nominal_time is None, r.nominal_time or 0.0, r.created_at))
 
 
@@ -125,7 +127,7 @@ def _at(ts: float | None) -> datetime:
 
 def skips(store: Store, request_id: str | None = None) -> list[dict]:
     """Skip decisions (audit details), oldest first."""
-    page = store.list_audit(page_size=10_000, entity_id=request_id, action="skip")
+    page = store.audit.page(page_size=10_000, entity_id=request_id, action="skip")
     return [e["detail"] for e in reversed(page.results)]
 
 

@@ -165,7 +165,7 @@ def test_keys_owners_actions_and_audit(api, keyed) -> None:
         assert viewer.delete(f"/exports/{mine}").status_code == 403
     store = Store(keyed.paths.database)
     try:
-        events = store.list_audit(entity_id=mine).results
+        events = store.audit.page(entity_id=mine).results
     finally:
         store.close()
     assert [(e["action"], e["actor"], e["detail"].get("key")) for e in events] == [("exporter:exports:create", "alice", "ops")]
@@ -201,7 +201,7 @@ def test_a_run_over_http_its_file_and_its_signed_link(tmp_path: Path) -> None:
         assert fresh != link and anon.get(fresh).status_code == 200
         store = Store(ctx.paths.database)
         try:
-            store.expire_done_run(done["id"], clock())
+            store.runs.expire_done(done["id"], clock())
         finally:
             store.close()
         gone = c.get(f"/exports/{rid}/download", params={"run": done["id"]})
@@ -252,11 +252,11 @@ def test_events_stream_other_processes_runs_and_resume_from_last_event_id(api, k
         bid = bob.post("/exports", json=recurring("bob's")).json()["id"]
         store = Store(keyed.paths.database)  # another process's writes, straight to the database
         try:
-            mine = store.create_run(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
-            other = store.create_run(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
-            store.log_run(other.id, "info", "bob's line")
-            store.log_run(mine.id, "info", "first line")
-            store.log_run(mine.id, "warning", "second line")
+            mine = store.runs.create(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
+            other = store.runs.create(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
+            store.run_log.add(other.id, "info", "bob's line")
+            store.run_log.add(mine.id, "info", "first line")
+            store.run_log.add(mine.id, "warning", "second line")
         finally:
             store.close()
         got: list[tuple[str, str, dict]] = []
@@ -301,15 +301,15 @@ def test_events_stream_the_progress_of_runs_in_other_processes(api, keyed) -> No
         bid = bob.post("/exports", json=recurring("bob's")).json()["id"]
         store = Store(keyed.paths.database)  # another process's run, straight to the database
         try:
-            mine = store.create_run(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
-            other = store.create_run(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
-            assert store.claim_run(mine.id, "elsewhere") and store.claim_run(other.id, "elsewhere")
-            store.update_progress(other.id, 7, 70)
-            store.update_progress(mine.id, 10, 100)
+            mine = store.runs.create(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
+            other = store.runs.create(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
+            assert store.runs.claim(mine.id, "elsewhere") and store.runs.claim(other.id, "elsewhere")
+            store.runs.update_progress(other.id, 7, 70)
+            store.runs.update_progress(mine.id, 10, 100)
             with c.stream("GET", "/events") as resp:
                 blocks = sse_blocks(resp)
                 first = next(blocks)
-                store.update_progress(mine.id, 50, 100)
+                store.runs.update_progress(mine.id, 50, 100)
                 second = next(blocks)
         finally:
             store.close()

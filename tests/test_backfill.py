@@ -34,7 +34,9 @@ from sched_fixtures import (
 from exporter_tui.context import Context
 from exporter_tui.service import backfill
 from exporter_tui.service.scheduling import make_scheduler
-from exporter_tui.store.store import Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Runs
+from exporter_tui.store.store import Store
 
 JAN1 = utc(2025, 1, 1)
 FEB1 = utc(2025, 2, 1)
@@ -127,15 +129,15 @@ def test_queuing_is_one_transaction_and_a_failure_in_it_leaves_nothing(tmp_path:
     monkeypatch.setattr(Store, "transaction", real)
 
     inserts = []
-    real_insert = Store.insert_run
+    real_insert = Runs.insert
 
-    def failing(self: Store, *args: Any, **kwargs: Any) -> str:
+    def failing(self: Runs, *args: Any, **kwargs: Any) -> str:
         inserts.append(1)
         if len(inserts) == 5:
             raise OSError(28, "No space left on device")
         return real_insert(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "insert_run", failing)
+    monkeypatch.setattr(Runs, "insert", failing)
     audit_before = count(store, "audit")
     with pytest.raises(OSError):
         backfill.queue(ctx, store, stored, day(11), FEB1, notify=False, now=LATER)
@@ -241,7 +243,7 @@ def test_notifications_are_off_unless_notify_whoever_runs_the_runs(tmp_path: Pat
         assert [r.status for r in all_runs(ctx, stored)] == ["done"] * 4
         assert hook.requests == []
         store = ctx.open_store()
-        logs = [e["message"] for r in runs_of(store, stored.id) for e in store.run_log(r.id)]
+        logs = [e["message"] for r in runs_of(store, stored.id) for e in store.run_log.of_run(r.id)]
         store.close()
         assert logs.count("1 notification(s) not sent: a backfill run notifies only with --notify") == 4
 
@@ -373,7 +375,7 @@ def test_a_version_3_database_gains_the_notify_column_and_its_runs_notify_as_bef
 
     ctx, stored = setup(tmp_path)
     store = ctx.open_store()
-    store.claim_interval(stored.id, day(2).timestamp(), (JAN1.timestamp(), day(2).timestamp()), "me:1")
+    store.runs.claim_interval(stored.id, day(2).timestamp(), (JAN1.timestamp(), day(2).timestamp()), "me:1")
     store.close()
     downgrade(ctx.paths.database, 3)  # no notify column
 
@@ -382,6 +384,6 @@ def test_a_version_3_database_gains_the_notify_column_and_its_runs_notify_as_bef
         [run] = runs_of(store, stored.id)
         assert run.notify is None  # NULL: the request's messages go, as before the upgrade
         _, [queued] = backfill.queue(ctx, store, stored, day(2), day(3), notify=False, now=LATER)
-        assert store.get_run(queued).notify == 0
+        assert store.runs.get(queued).notify == 0
     finally:
         store.close()

@@ -83,7 +83,7 @@ def test_a_backfill_killed_mid_run_is_resumed_by_the_same_backfill_with_each_int
         assert windows(runs) == [(utc(2025, 1, d), utc(2025, 1, d + 1)) for d in range(1, 31)] + [(utc(2025, 1, 31), utc(2025, 2, 1))]
         assert [(r.status, r.origin) for r in runs] == [("done", "backfill")] * 31
         assert [r.attempt for r in runs] == [1] * 10 + [2] + [1] * 20
-        assert any(e["message"].startswith("interrupted: no heartbeat") for e in store.run_log(runs[10].id))
+        assert any(e["message"].startswith("interrupted: no heartbeat") for e in store.run_log.of_run(runs[10].id))
     finally:
         store.close()
     files = data_files(ctx.paths.exports_dir)

@@ -228,7 +228,7 @@ def test_show_prints_the_next_five_run_times_in_utc_and_local(cli, home: Path, t
     assert len(cli("requests", "show", rid, "--json").json()["nextRuns"]) == 5
     assert "next runs:" in cli("requests", "show", rid).out
     store = Store(home / "exporter.db")
-    times = next_runs(store.get_request(rid), now=datetime(2026, 10, 23, 12, tzinfo=UTC))
+    times = next_runs(store.requests.get(rid), now=datetime(2026, 10, 23, 12, tzinfo=UTC))
     store.close()
     assert [t.pop("window") for t in times][0] == {"from": "2026-10-22T23:00:00.000Z", "to": "2026-10-23T23:00:00.000Z"}
     assert times == [  # the wall clock stays at 01:00 over the end of summer time on 25 October

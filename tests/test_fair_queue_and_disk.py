@@ -12,7 +12,8 @@ from sched_fixtures import FakeClock, make_home, one_time, seed, utc
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.files import manifest_path
 from exporter_tui.service.scheduling import ExportRuns, make_scheduler
-from exporter_tui.store.store import QUEUE_FULL, LimitReached, Store
+from exporter_tui.store.errors import QUEUE_FULL, LimitReached
+from exporter_tui.store.store import Store
 
 T0 = utc(2026, 3, 2)
 MB = 1024 * 1024
@@ -39,8 +40,8 @@ def test_one_owners_queue_does_not_hold_back_another_owners_run(tmp_path, store_
     ctx = make_home(tmp_path, "max_parallel = 1\n")
     store = store_of(ctx)
     seed(ctx, T0, utc(2026, 3, 2, 6))
-    a = [store.create_request(one_time(None, (T0, utc(2026, 3, 2, 1))), "alice", now=at(i)).id for i in range(5)]
-    b = store.create_request(one_time(None, (T0, utc(2026, 3, 2, 1))), "bob", now=at(5)).id
+    a = [store.requests.create(one_time(None, (T0, utc(2026, 3, 2, 1))), "alice", now=at(i)).id for i in range(5)]
+    b = store.requests.create(one_time(None, (T0, utc(2026, 3, 2, 1))), "bob", now=at(5)).id
     lock = threading.Lock()
     started: list[str] = []
 
@@ -60,12 +61,12 @@ def test_max_queued_runs_counts_per_owner(tmp_path, store_of):
     store = store_of(ctx)
     later = one_time(utc(2026, 4, 1), (T0, utc(2026, 3, 2, 1)))  # waits for its periodStart: stays queued
     for i in range(2):
-        store.create_request(later, "alice", max_queued=2, now=at(i))
+        store.requests.create(later, "alice", max_queued=2, now=at(i))
     with pytest.raises(LimitReached, match=QUEUE_FULL):
-        store.create_request(later, "alice", max_queued=2, now=at(3))
-    bobs = store.create_request(later, "bob", max_queued=2, now=at(4))
-    assert store.list_runs(request_id=bobs.id).results[0].status == "notProcessed"
-    assert store.list_requests(owner="alice").total == 2
+        store.requests.create(later, "alice", max_queued=2, now=at(3))
+    bobs = store.requests.create(later, "bob", max_queued=2, now=at(4))
+    assert store.runs.page(request_id=bobs.id).results[0].status == "notProcessed"
+    assert store.requests.page(owner="alice").total == 2
 
 
 def test_over_the_disk_budget_the_oldest_files_go_first_and_never_the_newest(tmp_path, store_of):
@@ -74,7 +75,7 @@ def test_over_the_disk_budget_the_oldest_files_go_first_and_never_the_newest(tmp
     seed(ctx, T0, utc(2026, 3, 2, 6), every=10.0)
     done = []
     for i in range(3):  # one after the other: finished in this order
-        store.create_request(one_time(None, (T0, utc(2026, 3, 2, 2))), "alice", now=at(i))
+        store.requests.create(one_time(None, (T0, utc(2026, 3, 2, 2))), "alice", now=at(i))
         [run] = make_scheduler(ctx, store, clock=FakeClock(at(i))).run_due()
         done.append(run)
     sizes = [ExportRuns(ctx).disk_usage(r) for r in done]
@@ -87,15 +88,15 @@ def test_over_the_disk_budget_the_oldest_files_go_first_and_never_the_newest(tmp
     ctx = make_home(tmp_path, f"[exports]\nmax_disk_mb = {budget}\n")
     scheduler = make_scheduler(ctx, store, clock=FakeClock(at(10)))
     assert scheduler.run_due() == []
-    assert [store.get_run(r.id).status for r in done] == ["expired", "done", "done"]
+    assert [store.runs.get(r.id).status for r in done] == ["expired", "done", "done"]
     assert [f.exists() for f in files] == [False, True, True]
     assert not manifest_path(files[0]).exists()
-    assert store.list_audit(entity_id=done[0].id, action="expire").total == 1
+    assert store.audit.page(entity_id=done[0].id, action="expire").total == 1
 
     # a budget smaller than one file: everything but the newest goes
     ctx = make_home(tmp_path, "[exports]\nmax_disk_mb = 0.000001\n")
     make_scheduler(ctx, store, clock=FakeClock(at(11))).run_due()
-    assert [store.get_run(r.id).status for r in done] == ["expired", "expired", "done"]
+    assert [store.runs.get(r.id).status for r in done] == ["expired", "expired", "done"]
     assert [f.exists() for f in files] == [False, False, True]
 
 
@@ -104,7 +105,7 @@ def test_a_slot_that_frees_takes_the_run_another_owner_queued_meanwhile(tmp_path
     store, watch = store_of(ctx), store_of(ctx)
     seed(ctx, T0, utc(2026, 3, 2, 6))
     window = (T0, utc(2026, 3, 2, 1))
-    a = [store.create_request(one_time(None, window), "alice").id for _ in range(5)]
+    a = [store.requests.create(one_time(None, window), "alice").id for _ in range(5)]
     release = threading.Event()
     lock = threading.Lock()
     started: list[str] = []
@@ -123,17 +124,17 @@ def test_a_slot_that_frees_takes_the_run_another_owner_queued_meanwhile(tmp_path
     thread.start()
     try:
         wait_until(lambda: started, what="alice's first run to start")
-        b = watch.create_request(one_time(None, window), "bob").id
+        b = watch.requests.create(one_time(None, window), "bob").id
         renewals: set[float] = set()
 
         def two_ticks() -> bool:  # each tick renews the lease first: after two, a whole tick saw bob's request
-            lease = watch.lease_holder("scheduler")
+            lease = watch.lease.holder("scheduler")
             renewals.add(lease["expires_at"] if lease else 0.0)
             return len(renewals) > 2
 
         wait_until(two_ticks, what="two scheduler ticks")
         release.set()
-        wait_until(lambda: watch.list_runs(status="done").total == 6, what="the six runs")
+        wait_until(lambda: watch.runs.page(status="done").total == 6, what="the six runs")
     finally:
         release.set()
         stop.set()

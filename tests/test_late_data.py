@@ -15,7 +15,8 @@ from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.pipeline.files import manifest_path
 from exporter_tui.service.scheduling import make_scheduler
 from exporter_tui.sources.embedded import write_readings
-from exporter_tui.store.store import Run, Store
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 T0 = utc(2026, 3, 2)
 DAY1 = utc(2026, 3, 3)  # interval 1 is [T0, DAY1)
@@ -43,7 +44,7 @@ def first_run(ctx, store: Store, clock: FakeClock, **extra) -> Run:
 
 
 def log_lines(store: Store, run_id: str) -> list[str]:
-    return [e["message"] for e in store.run_log(run_id)]
+    return [e["message"] for e in store.run_log.of_run(run_id)]
 
 
 def cli(tmp_path: Path, capsys, *args: str) -> tuple[int, str, str]:
@@ -60,15 +61,15 @@ def test_a_reading_that_arrives_after_the_export_is_counted_late_at_the_next_che
     scheduler = make_scheduler(ctx, store, clock=clock)
     late_reading(ctx, utc(2026, 3, 2, 23, 58))
     scheduler.run_due(clock.advance(minutes=10))  # not yet late_check_every (PT15M) since the export
-    assert store.get_run(run.id).late_readings == 0
+    assert store.runs.get(run.id).late_readings == 0
     scheduler.run_due(clock.advance(minutes=6))
-    checked = store.get_run(run.id)
+    checked = store.runs.get(run.id)
     assert checked.late_readings == 1 and checked.as_json()["lateReadings"] == 1
     [note] = [m for m in log_lines(store, run.id) if m.startswith("late:")]
     assert "1 reading(s)" in note and f"runs rerun {run.id[:8]}" in note
     assert checked.status == RunStatus.DONE and [r.id for r in runs_of(store, run.request_id)] == [run.id]  # no rerun without rerunLate
     scheduler.run_due(clock.advance(minutes=16))  # counted again, nothing new: no second note
-    assert store.get_run(run.id).late_readings == 1
+    assert store.runs.get(run.id).late_readings == 1
     assert len([m for m in log_lines(store, run.id) if m.startswith("late:")]) == 1
     store.close()
 
@@ -79,7 +80,7 @@ def test_a_reading_after_the_window_is_not_late(ctx) -> None:
     run = first_run(ctx, store, clock)
     late_reading(ctx, utc(2026, 3, 3, 0, 1))  # the next interval's
     make_scheduler(ctx, store, clock=clock).run_due(clock.advance(minutes=16))
-    assert store.get_run(run.id).late_readings == 0
+    assert store.runs.get(run.id).late_readings == 0
     store.close()
 
 
@@ -90,7 +91,7 @@ def test_no_count_after_late_check_for(ctx) -> None:
     late_reading(ctx, utc(2026, 3, 2, 12, 3))
     clock.set(utc(2026, 3, 4, 0, 0, 1))  # P1D after the interval ended
     make_scheduler(ctx, store, clock=clock).run_due(DAY1)  # the schedule instant keeps interval 2 from running
-    assert store.get_run(run.id).late_readings == 0
+    assert store.runs.get(run.id).late_readings == 0
     assert not [m for m in log_lines(store, run.id) if m.startswith("late:")]
     store.close()
 
@@ -105,11 +106,11 @@ def test_rerun_late_reruns_the_interval_once_ever(ctx) -> None:
     [rerun] = ran
     assert rerun.origin == Origin.RERUN and rerun.status == RunStatus.DONE and rerun.supersedes == run.id
     assert rerun.rows == 145 and (rerun.window_from, rerun.window_to) == (run.window_from, run.window_to)
-    assert store.get_run(run.id).late_readings == 1
+    assert store.runs.get(run.id).late_readings == 1
     assert any(m.startswith(f"late: rerun {rerun.id[:8]} queued") for m in log_lines(store, run.id))
     late_reading(ctx, utc(2026, 3, 2, 23, 59))  # more late data: counted on the rerun, never a second rerun
     assert scheduler.run_due(clock.advance(minutes=16)) == []
-    assert store.get_run(rerun.id).late_readings == 1
+    assert store.runs.get(rerun.id).late_readings == 1
     assert [r.origin for r in runs_of(store, run.request_id)] == [Origin.SCHEDULE, Origin.RERUN]
     store.close()
 
@@ -158,9 +159,9 @@ def test_runs_rerun_writes_a_corrected_file_whose_manifest_names_the_one_it_supe
 def test_runs_rerun_of_a_failed_run_is_refused_with_use_runs_retry(ctx, tmp_path, capsys) -> None:
     store = ctx.open_store()
     sr = create(store, recurring("P1D", T0), T0)
-    failed = store.claim_interval(sr.id, DAY1.timestamp(), (T0.timestamp(), DAY1.timestamp()), "me:1")
+    failed = store.runs.claim_interval(sr.id, DAY1.timestamp(), (T0.timestamp(), DAY1.timestamp()), "me:1")
     assert failed is not None
-    store.finish_run(failed.id, RunStatus.FAILED, error="source failed: boom")
+    store.runs.finish(failed.id, RunStatus.FAILED, error="source failed: boom")
     code, _, err = cli(tmp_path, capsys, "runs", "rerun", failed.id)
     assert code == 3 and "use runs retry" in err
     assert [r.id for r in runs_of(store, sr.id)] == [failed.id]  # nothing queued
@@ -188,11 +189,11 @@ def test_a_database_of_the_previous_version_opens_and_its_runs_are_not_counted(c
     store.close()
     downgrade(ctx.paths.database, 4)
     store = ctx.open_store()
-    old = store.get_run(run.id)
+    old = store.runs.get(run.id)
     assert old.status == RunStatus.DONE and old.late_readings is None and old.as_json()["lateReadings"] is None
     late_reading(ctx, utc(2026, 3, 2, 23, 58))
     make_scheduler(ctx, store, clock=clock).run_due(clock.advance(minutes=16))
-    assert store.get_run(run.id).late_readings is None  # nothing to compare with
+    assert store.runs.get(run.id).late_readings is None  # nothing to compare with
     store.close()
 
 
@@ -227,7 +228,7 @@ def test_the_readers_source_counts_the_closed_window_again(tmp_path) -> None:
         run = first_run(ctx, store, clock)
         server.insert([{**day[0], "time": utc(2026, 3, 2, 23, 58).timestamp(), "value": 99.0}])
         make_scheduler(ctx, store, clock=clock).run_due(clock.advance(minutes=15))
-        assert store.get_run(run.id).late_readings == 1
+        assert store.runs.get(run.id).late_readings == 1
         store.close()
 
 

@@ -11,7 +11,7 @@ from exporter_tui.cli.main import main
 from exporter_tui.events import RunEvent
 from exporter_tui.service.runs import run_now
 from exporter_tui.service.scheduling import make_scheduler
-from exporter_tui.store.store import LimitReached
+from exporter_tui.store.errors import LimitReached
 
 T0 = utc(2026, 3, 2)
 NOW = utc(2026, 3, 5, 6)  # intervals 1..3 of a P1D request from T0 have ended; 3 is the newest
@@ -54,9 +54,9 @@ def test_run_executes_the_queued_run_of_the_interval(ctx) -> None:
     store = ctx.open_store()
     sr = create(store, recurring("P1D", T0), T0)
     end = utc(2026, 3, 5)
-    claimed = store.claim_interval(sr.id, end.timestamp(), (utc(2026, 3, 4).timestamp(), end.timestamp()), "other:1", now=end)
+    claimed = store.runs.claim_interval(sr.id, end.timestamp(), (utc(2026, 3, 4).timestamp(), end.timestamp()), "other:1", now=end)
     assert claimed is not None
-    store.requeue_run(claimed.id, "source failed: boom", NOW.timestamp() + 3600)  # a retry, not due yet
+    store.runs.requeue(claimed.id, "source failed: boom", NOW.timestamp() + 3600)  # a retry, not due yet
     run = run_now(ctx, sr.id, origin="cli", now=NOW, store=store)
     assert run.id == claimed.id and run.status == "done" and run.attempt == 2
     assert [r.id for r in runs_of(store, sr.id)] == [claimed.id]
@@ -66,7 +66,7 @@ def test_run_executes_the_queued_run_of_the_interval(ctx) -> None:
 def test_run_is_refused_with_already_running_while_the_interval_runs(ctx) -> None:
     store = ctx.open_store()
     sr = create(store, recurring("P1D", T0), T0)
-    k = store.claim_interval(sr.id, utc(2026, 3, 5).timestamp(), (utc(2026, 3, 4).timestamp(), utc(2026, 3, 5).timestamp()), "other:1")
+    k = store.runs.claim_interval(sr.id, utc(2026, 3, 5).timestamp(), (utc(2026, 3, 4).timestamp(), utc(2026, 3, 5).timestamp()), "other:1")
     with pytest.raises(LimitReached, match="already running"):
         run_now(ctx, sr.id, origin="cli", now=NOW, store=store)
     assert [r.id for r in runs_of(store, sr.id)] == [k.id]
@@ -126,7 +126,7 @@ def test_cli_run_of_a_running_one_time_request_exits_3(tmp_path: Path, home_cli)
     store = ctx.open_store()
     a = create(store, one_time(None, (T0, NOW)), NOW)
     (queued,) = runs_of(store, a.id)
-    store.claim_run(queued.id, "other:1")
+    store.runs.claim(queued.id, "other:1")
     code, _, err = home_cli("run", a.id)
     assert code == 3 and f"already running (run {queued.id[:8]})" in err
     assert len(runs_of(store, a.id)) == 1

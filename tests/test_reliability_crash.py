@@ -225,9 +225,9 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
     ctx = load_context(home)
     store = ctx.open_store()
     try:
-        stored = store.get_request(rid)
-        queued = store.list_runs(request_id=rid).results[0]
-        dead = store.claim_run(queued.id, "gone-host:1", now=datetime.now(UTC) - timedelta(minutes=5))
+        stored = store.requests.get(rid)
+        queued = store.runs.page(request_id=rid).results[0]
+        dead = store.runs.claim(queued.id, "gone-host:1", now=datetime.now(UTC) - timedelta(minutes=5))
         assert dead is not None
         source = ctx.open_source()
         try:

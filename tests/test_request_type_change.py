@@ -41,10 +41,10 @@ def test_recurring_edited_to_one_time_is_refused_when_the_queue_is_full_and_noth
     capsys.readouterr()
     code = main(["--home", str(ctx.paths.home), "requests", "update", sr.id, body_file(tmp_path, one_time(None, (T0, NOW)))])
     assert code == 3 and "Maximum number of queued exports reached" in capsys.readouterr().err
-    after = store.get_request(sr.id)
+    after = store.requests.get(sr.id)
     assert (after.request.type, after.updated_at) == ("recurring", sr.updated_at)
     assert runs_of(store, sr.id) == []
-    assert [e["action"] for e in store.list_audit(entity_id=sr.id).results] == ["exporter:exports:create"]
+    assert [e["action"] for e in store.audit.page(entity_id=sr.id).results] == ["exporter:exports:create"]
     store.close()
 
 
@@ -54,8 +54,8 @@ def test_one_time_edited_to_recurring_cancels_the_queued_run_and_the_catch_up_po
     store = ctx.open_store()
     sr = create(store, one_time(utc(2026, 3, 10), (T0, NOW)), T0)  # queued for later
     [queued] = runs_of(store, sr.id)
-    store.update_request(sr.id, recurring("P1D", T0, catch_up="latest"), "tester", now=utc(2026, 3, 5, 5))
-    cancelled = store.get_run(queued.id)
+    store.requests.update(sr.id, recurring("P1D", T0, catch_up="latest"), "tester", now=utc(2026, 3, 5, 5))
+    cancelled = store.runs.get(queued.id)
     assert (cancelled.status, cancelled.error) == ("failed", "cancelled by update")
     [ran] = make_scheduler(ctx, store).run_due(NOW)
     assert (ran.origin, ran.nominal_time) == ("schedule", utc(2026, 3, 5).timestamp())

@@ -24,7 +24,7 @@ def test_a_decimated_run_counts_readings_in_progress_and_total_and_rows_in_rows(
 
     def sink(event: RunEvent) -> None:
         if event.kind == "progress" and not seen:  # the first step: what the database holds then
-            stored = store.get_run(event.run_id or "")
+            stored = store.runs.get(event.run_id or "")
             seen.append((stored.status, stored.progress, stored.total))
 
     run = run_now(ctx, sr.id, origin="cli", store=store, sink=sink)

@@ -163,12 +163,12 @@ def test_a_cancelled_run_whose_process_died_is_not_retried(tmp_path: Path) -> No
     ctx = make_home(tmp_path)  # heartbeat_timeout 60 s, three attempts
     store = ctx.open_store()
     sr = create(store, one_time(None, (START, utc(2026, 3, 3))), START)
-    [queued] = store.list_runs(request_id=sr.id).results
-    claimed = store.claim_run(queued.id, "gone:4242", now=START)
+    [queued] = store.runs.page(request_id=sr.id).results
+    claimed = store.runs.claim(queued.id, "gone:4242", now=START)
     assert claimed is not None
     main(["--home", str(ctx.paths.home), "runs", "cancel", claimed.id])  # asked, but its runner is dead
     clock = FakeClock(START + timedelta(minutes=5))
     assert make_scheduler(ctx, store, clock=clock).run_due() == []
-    run = store.get_run(claimed.id)
+    run = store.runs.get(claimed.id)
     assert (run.status, run.error) == ("failed", "cancelled by tester")
     store.close()

@@ -51,7 +51,7 @@ def test_a_queued_one_time_run_shows_its_windows_before_it_runs(tmp_path: Path) 
         "items": [item(**{"from": T0.timestamp(), "to": utc(2026, 3, 3).timestamp()})],
     }
     sr = create(store, parse_request(body), T0)
-    [queued] = store.list_runs(request_id=sr.id).results
+    [queued] = store.runs.page(request_id=sr.id).results
     assert queued.as_json()["windows"] == [{"item": 0, "from": "2026-03-02T00:00:00.000Z", "to": "2026-03-03T00:00:00.000Z"}]
     store.close()
 
@@ -59,12 +59,12 @@ def test_a_queued_one_time_run_shows_its_windows_before_it_runs(tmp_path: Path) 
 def test_runs_stored_before_the_upgrade_get_their_windows(tmp_path: Path) -> None:
     path = tmp_path / "exporter.db"
     store = Store(path)
-    sr = store.create_request(parse_request(two_items()), "tester", now=T0)
-    store.claim_interval(sr.id, utc(2026, 3, 3).timestamp(), (T0.timestamp(), utc(2026, 3, 3).timestamp()), "me:1")
+    sr = store.requests.create(parse_request(two_items()), "tester", now=T0)
+    store.runs.claim_interval(sr.id, utc(2026, 3, 3).timestamp(), (T0.timestamp(), utc(2026, 3, 3).timestamp()), "me:1")
     store.close()
     downgrade(path, 2)  # as version 2 stored it: no item_windows
     store = Store(path)
-    [run] = store.list_runs().results
+    [run] = store.runs.page().results
     assert json.loads(run.item_windows or "null") == [
         [utc(2026, 2, 24).timestamp(), utc(2026, 3, 3).timestamp()],
         [T0.timestamp(), utc(2026, 3, 3).timestamp()],

@@ -16,7 +16,7 @@ from exporter_tui.core.validation import parse_request
 from exporter_tui.scheduler.schedules import next_runs
 from exporter_tui.service.runs import run_now
 from exporter_tui.service.scheduling import make_scheduler
-from exporter_tui.store.store import LimitReached
+from exporter_tui.store.errors import LimitReached
 
 ROME = ZoneInfo("Europe/Rome")
 H = timedelta(hours=1)
@@ -51,7 +51,7 @@ def test_a_delayed_interval_keeps_its_window_and_runs_its_delay_after_its_end_ov
     clock = FakeClock(end + M)
     scheduler = make_scheduler(ctx, store, clock=clock)
 
-    nxt = next_runs(store.get_request(sr.id), clock.now)[0]
+    nxt = next_runs(store.requests.get(sr.id), clock.now)[0]
     assert nxt["utc"] == iso(due).replace(".000", "") and datetime.fromisoformat(nxt["local"]) == due
     assert nxt["window"] == {"from": iso(rome(2026, 3, 28)), "to": iso(end)}
     assert scheduler.run_due() == []  # the interval has ended, but its run time has not come
@@ -241,7 +241,7 @@ def test_a_delay_longer_than_max_catchup_is_refused_and_nothing_is_stored(tmp_pa
     err = capsys.readouterr().err
     assert "delay" in err and "longer than scheduler.max_catchup P2D" in err
     store = ctx.open_store()
-    assert store.list_requests(1, 10).total == 0
+    assert store.requests.page(1, 10).total == 0
     store.close()
     path.write_text(json.dumps(body_with(delay="P2D")))
     assert main(["--home", str(ctx.paths.home), "requests", "create", str(path)]) == 0
@@ -299,8 +299,8 @@ async def test_the_requests_table_shows_finished_once_the_last_interval_ran(tmp_
 
     ctx = tui_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    ended = store.create_request(parse_request(hourly_body("ended", periodEnd="2025-03-05T00:00:00Z", catchUp="latest")), "tester")
-    going = store.create_request(parse_request(hourly_body("going", periodEnd="2025-04-01T00:00:00Z")), "tester")
+    ended = store.requests.create(parse_request(hourly_body("ended", periodEnd="2025-03-05T00:00:00Z", catchUp="latest")), "tester")
+    going = store.requests.create(parse_request(hourly_body("going", periodEnd="2025-04-01T00:00:00Z")), "tester")
     make_scheduler(ctx, store).run_due(FIXED_NOW)
     assert [r.window_to for r in runs_of(store, ended.id)] == [utc(2025, 3, 5).timestamp()]
     app = make_app(ctx)
@@ -329,7 +329,7 @@ async def test_the_compose_form_shows_and_keeps_the_extensions_when_a_request_is
     ctx = tui_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
     body = hourly_body("weekdays", delay="PT15M", periodEnd="2025-04-01T00:00:00Z", days=WORKDAYS)
-    stored = store.create_request(parse_request(body), "tester")
+    stored = store.requests.create(parse_request(body), "tester")
     app = make_app(ctx)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
@@ -344,7 +344,7 @@ async def test_the_compose_form_shows_and_keeps_the_extensions_when_a_request_is
         await settle(pilot)
         await pilot.press("ctrl+s")
         await settle(pilot)
-    again = store.get_request(stored.id).request
+    again = store.requests.get(stored.id).request
     assert (again.delay, again.period_end, again.days) == ("PT15M", utc(2025, 4, 1).timestamp(), ["mon", "wed"])
     store.close()
 

@@ -150,8 +150,8 @@ def test_an_upgraded_pt24h_request_continues_from_its_last_run_with_nothing_twic
     seed(ctx, start - D, start + 14 * D, every=600.0)
     sr = create(store, recurring("PT24H", start, catch_up="all", zone="Europe/Rome"), start)
     for lo, hi in zip(old, old[1:]):
-        run = store.claim_interval(sr.id, hi.timestamp(), (lo.timestamp(), hi.timestamp()), "old-scheduler", now=hi)
-        store.finish_run(run.id, "done", rows=(hi - lo) // timedelta(minutes=10), now=hi)
+        run = store.runs.claim_interval(sr.id, hi.timestamp(), (lo.timestamp(), hi.timestamp()), "old-scheduler", now=hi)
+        store.runs.finish(run.id, "done", rows=(hi - lo) // timedelta(minutes=10), now=hi)
     assert (old[-1] - old[0]).total_seconds() != 6 * 86_400  # the old runs crossed the change
     runs = make_scheduler(ctx, store, clock=FakeClock(start + 10 * D + H)).run_due()
     assert runs and all(r.status == "done" for r in runs)
@@ -269,14 +269,14 @@ def test_paused_requests_get_no_runs_and_resume_under_the_policy(tmp_path, store
     assert len(scheduler.run_due()) == 2  # interval 1 of each
 
     for sr in (latest, skip):
-        store.set_paused(sr.id, True, ACTOR, now=T0 + H + 10 * M)
+        store.requests.set_paused(sr.id, True, ACTOR, now=T0 + H + 10 * M)
     clock.set(T0 + 3 * H + 5 * M)
     assert scheduler.plan(clock()) == []
     assert scheduler.run_due() == []
     assert skips(store) == []
 
     for sr in (latest, skip):
-        store.set_paused(sr.id, False, ACTOR, now=T0 + 4 * H + 20 * M)
+        store.requests.set_paused(sr.id, False, ACTOR, now=T0 + 4 * H + 20 * M)
     clock.set(T0 + 4 * H + 30 * M)
     runs = scheduler.run_due()
     assert [(r.request_id, *windows([r])[0]) for r in runs] == [(latest.id, T0 + 3 * H, T0 + 4 * H)]
@@ -291,8 +291,8 @@ def test_one_time_requests_run_at_their_start_and_manual_runs_of_paused_requests
     seed(ctx, T0, T0 + 12 * H)
     later = create(store, one_time(T0 + 2 * H, (T0, T0 + H)), T0)
     paused = create(store, recurring("PT1H", T0 + 6 * H), T0)
-    store.set_paused(paused.id, True, ACTOR, now=T0)
-    manual = store.create_run(
+    store.requests.set_paused(paused.id, True, ACTOR, now=T0)
+    manual = store.runs.create(
         paused.id, "tui", ((T0 + H).timestamp(), (T0 + 2 * H).timestamp()), ACTOR, run_at=(T0 + 2 * H).timestamp(), override=True, now=T0
     )
     clock = FakeClock(T0 + H)
@@ -316,8 +316,8 @@ def test_a_run_whose_process_died_is_failed_as_interrupted_cleaned_and_retried(t
     seed(ctx, T0, T0 + 12 * H)
     sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
     busy = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
-    dead = store.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
-    alive = store.claim_interval(busy.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "other:77", now=T0 + H + 4 * M)
+    dead = store.runs.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
+    alive = store.runs.claim_interval(busy.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "other:77", now=T0 + H + 4 * M)
     folder = ctx.paths.exports_dir / sr.id
     folder.mkdir()
     partial = folder / f".{sr.id[:8]}_20260302T000000Z.csv.tmp-{dead.id}"
@@ -327,12 +327,12 @@ def test_a_run_whose_process_died_is_failed_as_interrupted_cleaned_and_retried(t
     scheduler = make_scheduler(ctx, store, clock=clock, sink=events.append)
 
     assert scheduler.run_due() == []  # the retry waits for its backoff
-    run = store.get_run(dead.id)
+    run = store.runs.get(dead.id)
     assert (run.status, run.attempt, run.error, run.next_attempt_at) == ("notProcessed", 2, "interrupted", clock().timestamp() + 30)
     assert not partial.exists()
-    assert any(e["level"] == "error" and e["message"].startswith("interrupted") for e in store.run_log(dead.id))
+    assert any(e["level"] == "error" and e["message"].startswith("interrupted") for e in store.run_log.of_run(dead.id))
     assert [(e.kind, e.run_id) for e in events] == [("recovered", dead.id)]
-    assert store.get_run(alive.id).status == "inProgress"
+    assert store.runs.get(alive.id).status == "inProgress"
 
     clock.advance(seconds=29)
     assert scheduler.run_due() == []
@@ -349,7 +349,7 @@ def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp
     store = store_of(ctx)
     seed(ctx, T0, T0 + 12 * H)
     sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
-    dead = store.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
+    dead = store.runs.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
     clock = FakeClock(T0 + H + 5 * M)
     # run-due reads its instant before the tick, so the clock has moved on when the retry is queued
     ran = make_scheduler(ctx, store, clock=clock).run_due(T0 + H + 5 * M - S)
@@ -395,7 +395,10 @@ ops = "{hooks.url}/hook"
         [run] = scheduler.run_due()
         assert (run.status, run.attempt) == ("failed", 3)
         assert run.error.startswith("source failed")
-        assert sorted((n["policy"], n["status"]) for n in store.notifications(run.id)) == [("onFailure", "sent"), ("onSuccess", "skipped")]
+        assert sorted((n["policy"], n["status"]) for n in store.notifications.of_run(run.id)) == [
+            ("onFailure", "sent"),
+            ("onSuccess", "skipped"),
+        ]
         assert len(hooks.requests_to("/hook")) == 1
         clock.advance(hours=0.5)
         assert scheduler.run_due() == []
@@ -415,12 +418,12 @@ def test_files_older_than_the_retention_are_deleted_and_their_runs_expire(tmp_pa
     finished = datetime.fromisoformat(run.finished_at)
 
     scheduler.run_due(finished + D - M)
-    assert store.get_run(run.id).status == "done" and data.exists()
+    assert store.runs.get(run.id).status == "done" and data.exists()
     scheduler.run_due(finished + D + M)
-    assert store.get_run(run.id).status == "expired"
+    assert store.runs.get(run.id).status == "expired"
     assert not data.exists() and not manifest_path(data).exists()
     scheduler.run_due(finished + D + 2 * M)
-    assert store.list_audit(entity_id=run.id, action="expire").total == 1
+    assert store.audit.page(entity_id=run.id, action="expire").total == 1
 
 
 # -- run-due ------------------------------------------------------------------------------
@@ -573,7 +576,7 @@ def test_serve_stops_the_run_in_hand_as_interrupted_and_leaves_no_file(tmp_path,
     assert (run.status, run.attempt, run.error) == ("notProcessed", 2, "interrupted")
     assert [e.kind for e in seen if e.run_id] == ["started", "progress", "failed"]
     assert data_files(ctx.paths.exports_dir) == [] and temp_files(ctx.paths.exports_dir) == []
-    assert store.lease_holder("scheduler", now=clock().timestamp()) is None
+    assert store.lease.holder("scheduler", now=clock().timestamp()) is None
 
 
 def test_serve_holds_the_scheduler_lease_while_it_serves(tmp_path, store_of):
@@ -585,14 +588,14 @@ def test_serve_holds_the_scheduler_lease_while_it_serves(tmp_path, store_of):
     thread = threading.Thread(target=scheduler.serve, args=(stop,))
     thread.start()
     deadline = time.monotonic() + 30
-    while store.lease_holder("scheduler", now=clock().timestamp()) is None:
+    while store.lease.holder("scheduler", now=clock().timestamp()) is None:
         assert time.monotonic() < deadline, "no lease taken"
         time.sleep(0.02)
-    lease = store.lease_holder("scheduler", now=clock().timestamp())
+    lease = store.lease.holder("scheduler", now=clock().timestamp())
     assert lease["holder"] == scheduler.holder and lease["expires_at"] == clock().timestamp() + 3 * 0.2
     assert Scheduler.served_by_other(store, now=clock().timestamp()) is None  # this very process serves
     other = make_scheduler(ctx, store_of(ctx), clock=clock)
-    assert not other.store.acquire_lease("scheduler", other.holder, 1.0, now=clock().timestamp())
+    assert not other.store.lease.acquire("scheduler", other.holder, 1.0, now=clock().timestamp())
     stop.set()
     thread.join(timeout=30)
-    assert store.lease_holder("scheduler", now=clock().timestamp()) is None
+    assert store.lease.holder("scheduler", now=clock().timestamp()) is None

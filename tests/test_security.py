@@ -815,7 +815,7 @@ def test_database_and_exports_get_exactly_their_modes(
             paths.append(Path(json.loads(capsys.readouterr().out)["filePath"]))
         store = Store(home / "exporter.db", file_mode=file_mode)  # open: the WAL and shared-memory files exist now
         try:
-            store.list_requests()
+            store.requests.page()
             sides = [Path(f"{home}/exporter.db{s}") for s in ("-wal", "-shm")]
             assert all(p.exists() for p in sides)
             assert [mode(p) for p in [home / "exporter.db", *sides]] == [file_mode] * 3

@@ -9,8 +9,9 @@ import pytest
 from conftest import seed_body
 
 from exporter_tui.core.validation import parse_request
+from exporter_tui.store.errors import LimitReached, NotFound, StoreError
 from exporter_tui.store.schema import SCHEMA_VERSION
-from exporter_tui.store.store import LimitReached, NotFound, Store, StoreError
+from exporter_tui.store.store import Store
 
 
 def request():
@@ -67,23 +68,23 @@ def test_a_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
 
 def test_soft_delete_hides_the_request_and_keeps_the_row(tmp_path: Path) -> None:
     store = Store(tmp_path / "x.db")
-    keep = store.create_request(request(), "ann")
-    gone = store.create_request(request(), "ann")
-    deleted = store.delete_request(gone.id, "bob")
+    keep = store.requests.create(request(), "ann")
+    gone = store.requests.create(request(), "ann")
+    deleted = store.requests.delete(gone.id, "bob")
     assert deleted.deleted_at is not None
-    assert [r.id for r in store.list_requests().results] == [keep.id]
+    assert [r.id for r in store.requests.page().results] == [keep.id]
     with pytest.raises(NotFound, match=f"no export request with id '{gone.id}'"):
-        store.get_request(gone.id)
-    assert store.get_request(gone.id, include_deleted=True).deleted_at == deleted.deleted_at
-    assert {r.id for r in store.list_requests(include_deleted=True).results} == {keep.id, gone.id}
+        store.requests.get(gone.id)
+    assert store.requests.get(gone.id, include_deleted=True).deleted_at == deleted.deleted_at
+    assert {r.id for r in store.requests.page(include_deleted=True).results} == {keep.id, gone.id}
 
 
 def test_every_create_update_delete_leaves_an_audit_event(tmp_path: Path) -> None:
     store = Store(tmp_path / "x.db")
-    sr = store.create_request(request(), "ann")
-    store.update_request(sr.id, request(), "bob")
-    store.delete_request(sr.id, "cid")
-    events = list(reversed(store.list_audit(entity_id=sr.id).results))
+    sr = store.requests.create(request(), "ann")
+    store.requests.update(sr.id, request(), "bob")
+    store.requests.delete(sr.id, "cid")
+    events = list(reversed(store.audit.page(entity_id=sr.id).results))
     assert [(e["action"], e["actor"], e["entity"]) for e in events] == [
         ("exporter:exports:create", "ann", "request"),
         ("exporter:exports:update", "bob", "request"),
@@ -94,29 +95,29 @@ def test_every_create_update_delete_leaves_an_audit_event(tmp_path: Path) -> Non
 
 def test_paging_and_filters(tmp_path: Path) -> None:
     store = Store(tmp_path / "x.db")
-    ids = [store.create_request(request(), "ann").id for _ in range(5)]
-    first = store.list_requests(page=1, page_size=2)
+    ids = [store.requests.create(request(), "ann").id for _ in range(5)]
+    first = store.requests.page(page=1, page_size=2)
     assert (first.total, len(first.results), first.has_prev, first.has_next) == (5, 2, False, True)
     assert first.links("/exports") == {"next": "/exports?page=2&pageSize=2", "prev": None}
-    last = store.list_requests(page=3, page_size=2)
+    last = store.requests.page(page=3, page_size=2)
     assert (len(last.results), last.has_next, last.links("/exports")["prev"]) == (1, False, "/exports?page=2&pageSize=2")
-    seen = [r.id for p in (1, 2, 3) for r in store.list_requests(page=p, page_size=2).results]
+    seen = [r.id for p in (1, 2, 3) for r in store.requests.page(page=p, page_size=2).results]
     assert sorted(seen) == sorted(ids) and len(set(seen)) == 5
-    assert store.list_requests(type="oneTime").total == 0
-    assert store.list_requests(type="recurring").total == 5
-    run = store.create_run(ids[0], "cli", (0.0, 10.0), "ann", run_at=10.0)
-    store.finish_run(run.id, "failed", error="boom")
-    assert [r.id for r in store.list_requests(status="failed").results] == [ids[0]]
+    assert store.requests.page(type="oneTime").total == 0
+    assert store.requests.page(type="recurring").total == 5
+    run = store.runs.create(ids[0], "cli", (0.0, 10.0), "ann", run_at=10.0)
+    store.runs.finish(run.id, "failed", error="boom")
+    assert [r.id for r in store.requests.page(status="failed").results] == [ids[0]]
 
 
 def test_queue_limit_refuses_and_stores_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "x.db")
-    sr = store.create_request(request(), "ann")
-    store.create_run(sr.id, "schedule", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
-    store.create_run(sr.id, "schedule", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
+    sr = store.requests.create(request(), "ann")
+    store.runs.create(sr.id, "schedule", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
+    store.runs.create(sr.id, "schedule", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
     with pytest.raises(LimitReached, match="Maximum number of queued exports reached"):
-        store.create_run(sr.id, "cli", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
-    assert store.list_runs().total == 2
+        store.runs.create(sr.id, "cli", (0.0, 10.0), "ann", run_at=10.0, max_queued=2)
+    assert store.runs.page().total == 2
 
 
 def test_quotes_and_sql_in_values_are_stored_unchanged(tmp_path: Path) -> None:
@@ -125,22 +126,22 @@ def test_quotes_and_sql_in_values_are_stored_unchanged(tmp_path: Path) -> None:
     body["items"][0]["params"]["target"] = {"value": "urn:'a'\"b\";--", "label": nasty}
     body["name"] = "Robert'); DROP TABLE runs;--"
     store = Store(tmp_path / "x.db")
-    sr = store.create_request(parse_request(body), "o'brien")
-    again = Store(tmp_path / "x.db").get_request(sr.id)
+    sr = store.requests.create(parse_request(body), "o'brien")
+    again = Store(tmp_path / "x.db").requests.get(sr.id)
     assert again.request.items[0].params.target.label == nasty
     assert again.request.items[0].params.target.value == "urn:'a'\"b\";--"
     assert again.request.name == "Robert'); DROP TABLE runs;--"
     assert again.owner == "o'brien"
-    assert store.list_runs().total == 0  # the runs table is still there
+    assert store.runs.page().total == 0  # the runs table is still there
 
 
 def test_a_scheduled_interval_is_claimed_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "x.db")
     other = Store(tmp_path / "x.db")
-    sr = store.create_request(request(), "ann")
-    assert store.claim_interval(sr.id, 100.0, (0.0, 100.0), "a") is not None
-    assert other.claim_interval(sr.id, 100.0, (0.0, 100.0), "b") is None
-    assert store.list_runs().total == 1
+    sr = store.requests.create(request(), "ann")
+    assert store.runs.claim_interval(sr.id, 100.0, (0.0, 100.0), "a") is not None
+    assert other.runs.claim_interval(sr.id, 100.0, (0.0, 100.0), "b") is None
+    assert store.runs.page().total == 1
 
 
 def test_the_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.asyncio
 def home_with_request(root: Path, config: str = CONFIG) -> tuple[Any, str]:
     ctx = make_home(root, demo=False, config=config)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester", now=days_ago(9))  # daily from 2025-03-01T00:00Z
+    stored = store.requests.create(parse_request(hourly_body()), "tester", now=days_ago(9))  # daily from 2025-03-01T00:00Z
     store.close()
     return ctx, stored.id
 
@@ -67,7 +67,7 @@ async def fill(pilot: Any, start: str, end: str) -> None:
 async def test_b_previews_the_intervals_and_queues_them_on_confirming(tmp_path: Path) -> None:
     ctx, rid = home_with_request(tmp_path / "home")
     store = ctx.open_store()
-    earlier = backfill.queue(ctx, store, store.get_request(rid), utc(2025, 3, 3), utc(2025, 3, 4), notify=False, now=utc(2025, 3, 10))[1]
+    earlier = backfill.queue(ctx, store, store.requests.get(rid), utc(2025, 3, 3), utc(2025, 3, 4), notify=False, now=utc(2025, 3, 10))[1]
     store.close()
     app = make_app(ctx)
     async with app.run_test(size=(100, 36)) as pilot:
@@ -132,7 +132,7 @@ async def test_the_keys_are_remapped_by_their_binding_ids_and_a_one_time_request
         await settle(pilot)
 
         store = ctx.open_store()
-        once = store.create_request(one_time(None, (utc(2025, 3, 1), utc(2025, 3, 2))), "tester", now=days_ago(1))
+        once = store.requests.create(one_time(None, (utc(2025, 3, 1), utc(2025, 3, 2))), "tester", now=days_ago(1))
         store.close()
         app.load_requests(select=once.id)
         await settle(pilot)

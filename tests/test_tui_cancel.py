@@ -68,7 +68,7 @@ def home(tmp_path: Path, source_db: Path) -> tuple[Context, str]:
     ctx = make_home(tmp_path / "home", demo=False)
     shutil.copyfile(source_db, ctx.paths.source_db)
     store = ctx.open_store()
-    stored = store.create_request(one_time(None, (START, utc(2026, 3, 30))), "tester", now=days_ago(1))
+    stored = store.requests.create(one_time(None, (START, utc(2026, 3, 30))), "tester", now=days_ago(1))
     store.close()
     return ctx, stored.id
 

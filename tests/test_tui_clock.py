@@ -72,7 +72,7 @@ def test_the_example_config_names_the_clock() -> None:
 def home_with_a_run(root: Path, clock: str):
     ctx = make_home(root, config=CONFIG + f'\n[tui]\nclock = "{clock}"\n')
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester", now=days_ago(2))  # Europe/Rome
+    stored = store.requests.create(parse_request(hourly_body()), "tester", now=days_ago(2))  # Europe/Rome
     run = run_now(ctx, stored.id, origin="cli", now=FIXED_NOW, store=store)
     store.close()
     return ctx, run

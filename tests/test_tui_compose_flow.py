@@ -87,7 +87,7 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
         await settle(pilot)
         assert not isinstance(app.screen, ComposeScreen)
 
-        stored = ctx.open_store().list_requests().results
+        stored = ctx.open_store().requests.page().results
         assert len(stored) == 1
         body = stored[0].request.to_body()
         assert body["name"] == "Half hour of temperature"

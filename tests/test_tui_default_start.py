@@ -112,7 +112,7 @@ async def test_save_stores_the_default_and_the_preview_of_a_new_daily_request_sh
         assert not isinstance(app.screen, ComposeScreen)
     store = ctx.open_store()
     try:
-        (stored,) = store.list_requests().results
+        (stored,) = store.requests.page().results
     finally:
         store.close()
     assert stored.request.period_start == datetime(2025, 3, 9, tzinfo=UTC).timestamp()

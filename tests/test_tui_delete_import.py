@@ -33,8 +33,8 @@ def error_of(box: FieldBox) -> str:
 async def test_delete_asks_and_only_yes_deletes(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    keep = store.create_request(parse_request(hourly_body("keep me")), "tester", now=days_ago(2))
-    doomed = store.create_request(parse_request(hourly_body("delete me")), "tester", now=days_ago(1))
+    keep = store.requests.create(parse_request(hourly_body("keep me")), "tester", now=days_ago(2))
+    doomed = store.requests.create(parse_request(hourly_body("delete me")), "tester", now=days_ago(1))
     app = make_app(ctx)
     async with app.run_test() as pilot:
         await settle(pilot)
@@ -46,14 +46,14 @@ async def test_delete_asks_and_only_yes_deletes(tmp_path: Path) -> None:
         assert doomed.short_id in str(app.screen.question)
         await pilot.press("n")
         await settle(pilot)
-        assert [r.id for r in store.list_requests().results] == [doomed.id, keep.id]
+        assert [r.id for r in store.requests.page().results] == [doomed.id, keep.id]
 
         await pilot.press("d")
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
-        assert [r.id for r in store.list_requests().results] == [keep.id]
-        assert store.get_request(doomed.id, include_deleted=True).deleted_at is not None
+        assert [r.id for r in store.requests.page().results] == [keep.id]
+        assert store.requests.get(doomed.id, include_deleted=True).deleted_at is not None
         assert [k for k, _ in table.rows_data] == [keep.id]
         assert "deleted" in app.main_screen.log_pane.lines_text[-1]
     store.close()
@@ -94,7 +94,7 @@ async def test_import_the_seed_body_from_a_file_and_save_it(tmp_path: Path) -> N
         await pilot.press("ctrl+s")
         await settle(pilot)
     store = ctx.open_store()
-    stored = store.list_requests().results
+    stored = store.requests.page().results
     store.close()
     assert len(stored) == 1
     assert stored[0].request.to_body() == parse_request(json.loads(seed.read_text())).to_body()
@@ -125,14 +125,14 @@ async def test_pasted_body_shows_each_error_next_to_its_field(tmp_path: Path) ->
         await settle(pilot)
         assert app.screen is screen
     store = ctx.open_store()
-    assert store.list_requests().total == 0
+    assert store.requests.page().total == 0
     store.close()
 
 
 async def test_export_writes_the_body_and_copies_it(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester")
+    stored = store.requests.create(parse_request(hourly_body()), "tester")
     store.close()
     target = tmp_path / "out.json"
     app = make_app(ctx)

@@ -37,13 +37,13 @@ async def test_a_failed_export_is_a_notification_and_a_log_line(tmp_path: Path) 
     blocker.write_text("a file where the exports folder should be", encoding="utf-8")
     ctx = make_home(tmp_path / "home", config=CONFIG + f'\n[exports]\ndir = "{blocker}"\n')
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester")
+    stored = store.requests.create(parse_request(hourly_body()), "tester")
     app = make_app(ctx)
     async with app.run_test(notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
-        run = store.list_runs(request_id=stored.id).results[0]
+        run = store.runs.page(request_id=stored.id).results[0]
         assert run.status == "failed"
         assert run.error.startswith("cannot write the export file")
         failed = [line for line in app.main_screen.log_pane.lines_text if " failed " in line]

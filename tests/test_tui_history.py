@@ -31,18 +31,18 @@ def add_finished_runs(store, request_id: str, statuses: list[str]) -> None:
     base = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
     for i, status in enumerate(statuses):
         window = (base + i * DAY, base + (i + 1) * DAY)
-        run = store.create_run(request_id, "schedule", window, "tester", run_at=window[1])
-        store.claim_run(run.id, "test")
+        run = store.runs.create(request_id, "schedule", window, "tester", run_at=window[1])
+        store.runs.claim(run.id, "test")
         if status == "done":
-            store.finish_run(run.id, "done", rows=i)
+            store.runs.finish(run.id, "done", rows=i)
         else:
-            store.finish_run(run.id, "failed", error=f"source failed: attempt {i}")
+            store.runs.finish(run.id, "failed", error=f"source failed: attempt {i}")
 
 
 async def test_history_pages_and_filters_by_status(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester")
+    stored = store.requests.create(parse_request(hourly_body()), "tester")
     add_finished_runs(store, stored.id, ["done", "done", "failed"] * 20)  # 40 done, 20 failed
     store.close()
     app = make_app(ctx)
@@ -73,9 +73,9 @@ async def test_history_pages_and_filters_by_status(tmp_path: Path) -> None:
 async def test_a_run_opens_on_its_summary_log_manifest_and_notifications(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home")
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester")
+    stored = store.requests.create(parse_request(hourly_body()), "tester")
     run = run_now(ctx, stored.id, origin="cli", now=FIXED_NOW, store=store)
-    store.record_notification(run.id, stored.id, "email", "ops@example.com", "onSuccess", "sent", 1, None, "2025-03-10T12:00:01Z")
+    store.notifications.record(run.id, stored.id, "email", "ops@example.com", "onSuccess", "sent", 1, None, "2025-03-10T12:00:01Z")
     store.close()
     manifest = json.loads(manifest_path(Path(run.file_path)).read_text())
     app = make_app(ctx)

@@ -110,7 +110,7 @@ async def test_every_main_action_is_in_the_command_palette(tmp_path: Path) -> No
 async def test_space_pauses_and_resumes_the_selected_request(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester")
+    stored = store.requests.create(parse_request(hourly_body()), "tester")
     app = make_app(ctx)
     async with app.run_test() as pilot:
         await settle(pilot)
@@ -118,12 +118,12 @@ async def test_space_pauses_and_resumes_the_selected_request(tmp_path: Path) -> 
         assert dict(table.rows_data)[stored.id]["next"] == "03-11 01:00+01"  # the 2025-03-11T00:00Z run, shown in Rome
         await pilot.press("space")
         await settle(pilot)
-        assert store.get_request(stored.id).paused is True
+        assert store.requests.get(stored.id).paused is True
         assert dict(table.rows_data)[stored.id]["next"] == "paused"
         assert "(paused)" in str(app.main_screen.query_one("#runs-pane").border_title)
         await pilot.press("space")
         await settle(pilot)
-        assert store.get_request(stored.id).paused is False
+        assert store.requests.get(stored.id).paused is False
         assert dict(table.rows_data)[stored.id]["next"] == "03-11 01:00+01"
     store.close()
 
@@ -131,8 +131,8 @@ async def test_space_pauses_and_resumes_the_selected_request(tmp_path: Path) -> 
 async def test_slash_filters_the_requests_and_escape_clears(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    daily = store.create_request(parse_request(hourly_body("daily climate")), "tester", now=days_ago(2))
-    weekly = store.create_request(parse_request(hourly_body("weekly energy", periodicity="P1W")), "tester", now=days_ago(1))
+    daily = store.requests.create(parse_request(hourly_body("daily climate")), "tester", now=days_ago(2))
+    weekly = store.requests.create(parse_request(hourly_body("weekly energy", periodicity="P1W")), "tester", now=days_ago(1))
     store.close()
     app = make_app(ctx)
     async with app.run_test() as pilot:
@@ -155,7 +155,7 @@ async def test_the_dialog_keys_can_be_remapped_too(tmp_path: Path) -> None:
     config = CONFIG + '\n[tui.bindings]\nconfirm_yes = "j"\nconfirm_no = "k"\npaste_accept = "ctrl+t"\n'
     ctx = make_home(tmp_path / "home", config=config, demo=False)
     store = ctx.open_store()
-    doomed = store.create_request(parse_request(hourly_body("delete me")), "tester", now=days_ago(1))
+    doomed = store.requests.create(parse_request(hourly_body("delete me")), "tester", now=days_ago(1))
     app = make_app(ctx)
     async with app.run_test() as pilot:
         await settle(pilot)
@@ -169,12 +169,12 @@ async def test_the_dialog_keys_can_be_remapped_too(tmp_path: Path) -> None:
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("k")
         await settle(pilot)
-        assert store.list_requests().total == 1
+        assert store.requests.page().total == 1
         await pilot.press("d")
         await settle(pilot)
         await pilot.press("j")
         await settle(pilot)
-        assert store.list_requests().total == 0 and store.get_request(doomed.id, include_deleted=True).deleted_at
+        assert store.requests.page().total == 0 and store.requests.get(doomed.id, include_deleted=True).deleted_at
 
         await pilot.press("n")
         await settle(pilot)

@@ -33,7 +33,7 @@ async def test_the_compose_form_keeps_rerun_late_and_sets_it(tmp_path: Path) -> 
 
 
 def test_a_done_run_with_late_readings_is_marked(tmp_path: Path) -> None:
-    from exporter_tui.store.store import Run
+    from exporter_tui.store.runs import Run
 
     fields = {name: None for name in Run.__dataclass_fields__}
     run = Run(

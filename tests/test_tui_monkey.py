@@ -31,7 +31,7 @@ from exporter_tui.context import Context
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline import streams
-from exporter_tui.store.store import NotFound
+from exporter_tui.store.errors import NotFound
 from exporter_tui.tui.app import ExporterApp
 
 SHORT = (1, 300)  # seeds, keys per seed
@@ -73,11 +73,11 @@ class Upkeep:
         if i % UPKEEP_EVERY or any(w.group == "run" and w.is_running for w in app.workers):
             return
         try:
-            stored = app.store.get_request(self.request_id)
+            stored = app.store.requests.get(self.request_id)
         except NotFound:
             stored = None
         if stored is None:
-            stored = app.store.create_request(parse_request(raw_body()), "tester", now=days_ago(1))
+            stored = app.store.requests.create(parse_request(raw_body()), "tester", now=days_ago(1))
             self.request_id = stored.id
         app.start_run(stored)
         self.started += 1
@@ -107,7 +107,7 @@ async def run_seed(root: Path, seed: int, count: int, tally: Tally, watchdog: Wa
     ctx, _ = make_big_home(root)
     store = ctx.open_store()
     try:
-        upkeep = Upkeep(ctx, store.create_request(parse_request(raw_body()), "tester", now=days_ago(2)).id)
+        upkeep = Upkeep(ctx, store.requests.create(parse_request(raw_body()), "tester", now=days_ago(2)).id)
     finally:
         store.close()
     keys = draw_keys(seed, count)

@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import OptionList
 
 from exporter_tui.core.validation import parse_request
-from exporter_tui.store.store import Store
+from exporter_tui.store.requests import Requests
 from exporter_tui.tui.screens.compose import ComposeScreen
 from exporter_tui.tui.screens.dialogs import ConfirmDialog
 from exporter_tui.tui.screens.main import MainScreen
@@ -28,17 +28,17 @@ async def test_a_save_that_ends_under_a_dialog_closes_the_form_not_the_dialog(tm
     crashed the app (InvalidStateError)."""
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester", now=days_ago(1))
+    stored = store.requests.create(parse_request(hourly_body()), "tester", now=days_ago(1))
     store.close()
     saving, go = threading.Event(), threading.Event()
-    real_update = Store.update_request
+    real_update = Requests.update
 
-    def held_update(self: Store, *args: Any, **kwargs: Any) -> Any:
+    def held_update(self: Requests, *args: Any, **kwargs: Any) -> Any:
         saving.set()
         go.wait(30)
         return real_update(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "update_request", held_update)
+    monkeypatch.setattr(Requests, "update", held_update)
     app = make_app(ctx)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
@@ -55,7 +55,7 @@ async def test_a_save_that_ends_under_a_dialog_closes_the_form_not_the_dialog(tm
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         await settle(pilot)
         assert form not in app.screen_stack
-        assert ctx.open_store().get_request(stored.id).request.name == "renamed"
+        assert ctx.open_store().requests.get(stored.id).request.name == "renamed"
 
         await pilot.press("e")  # the app goes on: the form opens and leaves again
         await wait_until(pilot, lambda: isinstance(app.screen, ComposeScreen), "the form again")
@@ -71,12 +71,12 @@ async def test_leaving_the_form_while_its_save_is_stored_keeps_the_app(tmp_path:
     the requests table. It used to dismiss the form a second time, popping the main screen."""
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester", now=days_ago(1))
+    stored = store.requests.create(parse_request(hourly_body()), "tester", now=days_ago(1))
     store.close()
     saving, go, saved = threading.Event(), threading.Event(), threading.Event()
-    real_update = Store.update_request
+    real_update = Requests.update
 
-    def held_update(self: Store, *args: Any, **kwargs: Any) -> Any:
+    def held_update(self: Requests, *args: Any, **kwargs: Any) -> Any:
         saving.set()
         go.wait(30)
         try:
@@ -84,7 +84,7 @@ async def test_leaving_the_form_while_its_save_is_stored_keeps_the_app(tmp_path:
         finally:
             saved.set()
 
-    monkeypatch.setattr(Store, "update_request", held_update)
+    monkeypatch.setattr(Requests, "update", held_update)
     app = make_app(ctx)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)

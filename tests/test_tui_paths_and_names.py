@@ -43,13 +43,13 @@ async def test_a_long_file_path_reads_whole_in_the_log_and_copies_whole(tmp_path
     deep = tmp_path / ("p" * 120) / ("q" * 120)
     ctx = make_home(tmp_path / "home", config=CONFIG + f'\n[exports]\ndir = "{deep}"\n')
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(1))
+    stored = store.requests.create(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(1))
     app = make_app(ctx)
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         await pilot.press("r")  # run it now: the done line in the log names the file
         await settle(pilot)
-        [run] = store.list_runs(1, 10, request_id=stored.id).results
+        [run] = store.runs.page(1, 10, request_id=stored.id).results
         path = run.file_path
         assert path is not None and len(path) >= 300 and Path(path).is_file()
         pane = app.main_screen.log_pane
@@ -91,7 +91,7 @@ async def test_y_without_a_file_says_so(tmp_path: Path) -> None:
 async def test_the_requests_table_names_a_clone_apart_from_its_original(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    original = store.create_request(parse_request(hourly_body("Night temperature")), "tester", now=days_ago(2))
+    original = store.requests.create(parse_request(hourly_body("Night temperature")), "tester", now=days_ago(2))
     store.close()
     app = make_app(ctx)
     async with app.run_test(size=(60, 20)) as pilot:

@@ -18,7 +18,7 @@ async def test_the_preview_of_an_xlsx_request_has_the_workbooks_headers(tmp_path
     ctx = make_home(tmp_path / "home")
     body = hourly_body("Excel", format={**hourly_body()["format"], "extension": "xlsx"})  # Europe/Rome
     store = ctx.open_store()
-    store.create_request(parse_request(body), "tester", now=days_ago(1))
+    store.requests.create(parse_request(body), "tester", now=days_ago(1))
     store.close()
     app = make_app(ctx)
     async with app.run_test(size=(120, 40)) as pilot:

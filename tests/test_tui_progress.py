@@ -42,11 +42,11 @@ def cell(app: Any, run_id: str, column: str) -> str:
 async def test_a_run_of_another_process_shows_its_pace_in_the_table_and_the_detail(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", demo=False)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body()), "tester", now=days_ago(1))
+    stored = store.requests.create(parse_request(hourly_body()), "tester", now=days_ago(1))
     window = (datetime(2025, 3, 9, tzinfo=UTC).timestamp(), datetime(2025, 3, 10, tzinfo=UTC).timestamp())
-    queued = store.create_run(stored.id, "cli", window, "tester", run_at=window[1])
+    queued = store.runs.create(stored.id, "cli", window, "tester", run_at=window[1])
     started = datetime.now(UTC) - timedelta(seconds=40)
-    run = store.claim_run(queued.id, "another-host:123", now=started)  # what a headless `serve` does
+    run = store.runs.claim(queued.id, "another-host:123", now=started)  # what a headless `serve` does
     assert run is not None
     app = make_app(ctx, poll_seconds=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -54,7 +54,7 @@ async def test_a_run_of_another_process_shows_its_pace_in_the_table_and_the_deta
         await wait_until(pilot, lambda: cell(app, run.id, "status"), "the run in the table")
         assert cell(app, run.id, "status") == "counting…"  # not a bar of question marks
 
-        store.update_progress(run.id, 5_000, 20_000, now=started + timedelta(seconds=40))
+        store.runs.update_progress(run.id, 5_000, 20_000, now=started + timedelta(seconds=40))
         await wait_until(pilot, lambda: cell(app, run.id, "status") == "##......  25%", "the progress in the table")
         assert cell(app, run.id, "file") == "5.0k/20.0k, 125/s, 0:40, ETA 2:00"
 
@@ -64,9 +64,9 @@ async def test_a_run_of_another_process_shows_its_pace_in_the_table_and_the_deta
         summary = app.screen.query_one("#summary-text")
         assert "inProgress, 25%: 5,000 of 20,000 readings, 125 readings/s, elapsed 0:40, ETA 2:00" in str(summary.render())
 
-        store.update_progress(run.id, 10_000, 20_000, now=started + timedelta(seconds=80))
+        store.runs.update_progress(run.id, 10_000, 20_000, now=started + timedelta(seconds=80))
         await wait_until(pilot, lambda: "50%: 10,000 of 20,000" in str(summary.render()), "the detail to follow the run")
-        store.finish_run(run.id, "failed", error="stopped by the test")
+        store.runs.finish(run.id, "failed", error="stopped by the test")
         await wait_until(pilot, lambda: "status     failed" in str(summary.render()), "the detail to see the end")
         assert app.screen.ticker is None
     store.close()

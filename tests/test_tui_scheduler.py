@@ -44,17 +44,17 @@ async def wait_until(pilot, check, seconds: float = 30.0) -> None:
 async def test_the_in_app_scheduler_runs_a_queued_one_time_request(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home", config=FAST)
     store = ctx.open_store()
-    stored = store.create_request(parse_request(one_time_body()), "tester")
+    stored = store.requests.create(parse_request(one_time_body()), "tester")
     app = make_app(ctx, scheduler=True, clock=utc_now)
     async with app.run_test() as pilot:
         await settle(pilot)
         assert app.sub_title == "scheduler: running in this app"
-        await wait_until(pilot, lambda: store.list_runs(request_id=stored.id).results[0].status == "done")
-        run = store.list_runs(request_id=stored.id).results[0]
+        await wait_until(pilot, lambda: store.runs.page(request_id=stored.id).results[0].status == "done")
+        run = store.runs.page(request_id=stored.id).results[0]
         assert (run.origin, run.rows) == ("schedule", 60)  # an hour of readings, one a minute
         await wait_until(pilot, lambda: dict(app.main_screen.requests_table.rows_data)[stored.id]["last"] == "done")
         assert any(f"run {run.id[:8]} done: 60 rows" in line for line in app.main_screen.log_pane.lines_text)
-    assert store.lease_holder(LEASE) is None  # released when the app quit
+    assert store.lease.holder(LEASE) is None  # released when the app quit
     store.close()
 
 
@@ -67,9 +67,9 @@ async def test_a_headless_scheduler_is_shown_and_not_doubled(tmp_path: Path) -> 
     store = ctx.open_store()
     try:
         deadline = time.monotonic() + 30
-        while store.lease_holder(LEASE) is None and headless.poll() is None and time.monotonic() < deadline:
+        while store.lease.holder(LEASE) is None and headless.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)  # the poll interval
-        holder = store.lease_holder(LEASE)
+        holder = store.lease.holder(LEASE)
         assert holder is not None, headless.communicate(timeout=5)
         app = make_app(ctx, scheduler=True, clock=utc_now)
         async with app.run_test() as pilot:

@@ -42,7 +42,7 @@ SCREENS: dict[str, tuple[type, Callable[[Any], Awaitable[None]]]] = {
 def ctx(tmp_path: Path) -> Any:
     ctx = make_home(tmp_path / "home")
     store = ctx.open_store()
-    stored = store.create_request(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(1))
+    stored = store.requests.create(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(1))
     run_now(ctx, stored.id, origin="tui", now=FIXED_NOW, store=store)
     store.close()
     return ctx

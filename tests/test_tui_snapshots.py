@@ -31,11 +31,11 @@ def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     fixed_ids(monkeypatch)
     ctx = make_home(tmp_path / "home")
     store = ctx.open_store()
-    daily = store.create_request(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(2))
+    daily = store.requests.create(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(2))
     run_now(ctx, daily.id, origin="tui", now=FIXED_NOW, store=store)
     weekly = hourly_body("Weekly climate", periodicity="P1W", format={"extension": "xlsx", "timezone": "UTC"})
     weekly["items"][0]["params"]["target"] = {"value": hourly_body()["items"][0]["params"]["target"]["value"], "label": "temp"}
-    store.create_request(parse_request(weekly), "tester", now=days_ago(1))
+    store.requests.create(parse_request(weekly), "tester", now=days_ago(1))
     store.close()
     with utc_local_time():
         yield ctx

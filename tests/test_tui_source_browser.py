@@ -201,7 +201,7 @@ async def test_a_target_without_readings_is_a_warning_and_save_still_stores_the_
         assert screen.valid is not None and screen.summary_text.startswith("Valid.")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is app.main_screen, "the save")
-    stored = ctx.open_store().list_requests().results
+    stored = ctx.open_store().requests.page().results
     assert [s.request.items[0].params.target.value for s in stored] == [f"{TEMPERATURE},{PRESSURE}"]
 
 

@@ -61,7 +61,7 @@ async def test_the_browser_samples_the_stored_and_typed_channels_and_says_it_is_
     with ReadersServer.from_rows(rows(), tmp_path / "readers.db", token=TOKEN) as server:
         ctx = make_home(tmp_path / "home", config=readers_config(server.url), demo=False)
         store = ctx.open_store()
-        store.create_request(parse_request(body(CH, "temp")), "tester")
+        store.requests.create(parse_request(body(CH, "temp")), "tester")
         store.close()
         app = make_app(ctx)
         async with app.run_test(size=(110, 40)) as pilot:
@@ -145,7 +145,7 @@ async def test_an_unreachable_readers_source_is_one_warning_and_blocks_no_key(tm
         assert app.screen is screen
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is app.main_screen, "the save")
-    stored = ctx.open_store().list_requests().results
+    stored = ctx.open_store().requests.page().results
     assert [s.request.items[0].params.target.value for s in stored] == ["temp,hum,flow"]
 
 

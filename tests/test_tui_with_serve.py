@@ -63,8 +63,8 @@ async def test_a_request_created_over_http_appears_in_the_tui_and_runs_once(tmp_
     assert serve.returncode == 0, err
     store = ctx.open_store()
     try:
-        [run] = store.list_runs(request_id=rid).results
-        assert run.attempt == 1 and store.list_audit(action="run").total == 0
+        [run] = store.runs.page(request_id=rid).results
+        assert run.attempt == 1 and store.audit.page(action="run").total == 0
     finally:
         store.close()
     folder = ctx.paths.exports_dir

@@ -30,7 +30,7 @@ def web_home(root: Path) -> Context:
     ctx = make_home(root)
     store = ctx.open_store()
     try:
-        store.create_request(parse_request(hourly_body("Web temperature")), "tester", now=days_ago(1))
+        store.requests.create(parse_request(hourly_body("Web temperature")), "tester", now=days_ago(1))
     finally:
         store.close()
     return ctx

@@ -15,7 +15,8 @@ from fastapi import Request
 
 from exporter_tui.api.errors import ApiError
 from exporter_tui.config import API_ACTIONS, ApiSettings
-from exporter_tui.store.store import MISSING_IDENTITY, NotFound, StoredRequest
+from exporter_tui.store.errors import MISSING_IDENTITY, NotFound
+from exporter_tui.store.requests import StoredRequest
 
 ALL_ACTIONS = frozenset(f"exporter:exports:{a}" for a in API_ACTIONS)
 SCHEMES = ("bearer", "apikey")

@@ -75,16 +75,16 @@ async def events(
         try:
             cursor = start
             if cursor is None:
-                cursor = await asyncio.to_thread(store.last_run_log_id)
+                cursor = await asyncio.to_thread(store.run_log.last_id)
             yield ": connected\n\n"
             quiet = 0.0
             shown: dict[str, tuple[Any, Any]] = {}  # run id -> the (progress, total) last sent
             while not await request.is_disconnected():
-                rows = await asyncio.to_thread(store.run_log_since, cursor, who.owner_filter)
+                rows = await asyncio.to_thread(store.run_log.since, cursor, who.owner_filter)
                 for row in rows:
                     cursor = row["id"]
                     yield event_of(row)
-                running = await asyncio.to_thread(store.running_progress, who.owner_filter)
+                running = await asyncio.to_thread(store.runs.running_progress, who.owner_filter)
                 moved = [r for r in running if shown.get(r["run_id"]) != (r["progress"], r["total"])]
                 shown = {r["run_id"]: (r["progress"], r["total"]) for r in running}
                 for row in moved:

@@ -36,7 +36,7 @@ def create_export(
     who.require("create")
     parsed = parse_request(body, max_catchup=state.ctx.settings.scheduler.max_catchup)
     check_request(parsed, state.ctx.settings.source)
-    stored = store.create_request(parsed, who.owner, max_queued=state.ctx.settings.limits.max_queued_runs)
+    stored = store.requests.create(parsed, who.owner, max_queued=state.ctx.settings.limits.max_queued_runs)
     return JSONResponse(
         _view(request, state, store, stored), status_code=201, headers={"Location": f"{base_url(request)}/exports/{stored.id}"}
     )
@@ -56,7 +56,7 @@ def list_exports(
     sort: Sort = "-createdAt",
 ) -> dict[str, Any]:
     who.require("list")
-    found = store.list_requests(page, page_size, type=type, status=list(status), ids=ids, owner=who.owner_filter, sort=sort)
+    found = store.requests.page(page, page_size, type=type, status=list(status), ids=ids, owner=who.owner_filter, sort=sort)
     return {
         "results": [_view(request, state, store, sr) for sr in found.results],
         "links": page_links(request, found.page, found.page_size, found.has_next, found.has_prev),
@@ -84,7 +84,7 @@ def get_export(
     state: StateDep,
 ) -> dict[str, Any]:
     who.require("list")
-    return _view(request, state, store, who.check_owns(store.get_request(request_id)))
+    return _view(request, state, store, who.check_owns(store.requests.get(request_id)))
 
 
 @router.put("/exports/{request_id}", openapi_extra=REQUEST_BODY, summary="Replace export request")
@@ -97,10 +97,10 @@ def put_export(
     state: StateDep,
 ) -> dict[str, Any]:
     who.require("update")
-    current = who.check_owns(store.get_request(request_id))
+    current = who.check_owns(store.requests.get(request_id))
     parsed = parse_request(body, max_catchup=state.ctx.settings.scheduler.max_catchup)
     check_request(parsed, state.ctx.settings.source)
-    return _view(request, state, store, store.update_request(current.id, parsed, who.owner))
+    return _view(request, state, store, store.requests.update(current.id, parsed, who.owner))
 
 
 @router.delete("/exports/{request_id}", summary="Delete export request (soft: deletedAt is set)")
@@ -112,8 +112,8 @@ def delete_export(
     state: StateDep,
 ) -> dict[str, Any]:
     who.require("delete")
-    current = who.check_owns(store.get_request(request_id))
-    return _view(request, state, store, store.delete_request(current.id, who.owner))
+    current = who.check_owns(store.requests.get(request_id))
+    return _view(request, state, store, store.requests.delete(current.id, who.owner))
 
 
 @router.post("/exports/{request_id}/pause", summary="Stop scheduling the request")
@@ -140,5 +140,5 @@ def resume_export(
 
 def _set_paused(request: Request, request_id: str, paused: bool, who: Identity, store: Store, state: ApiState) -> dict[str, Any]:
     who.require("update")
-    current = who.check_owns(store.get_request(request_id))
-    return _view(request, state, store, store.set_paused(current.id, paused, who.owner))
+    current = who.check_owns(store.requests.get(request_id))
+    return _view(request, state, store, store.requests.set_paused(current.id, paused, who.owner))

@@ -12,7 +12,9 @@ from exporter_tui.api.runs import owned_run
 from exporter_tui.api.signing import verify
 from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.store.store import NotFound, Run, Store
+from exporter_tui.store.errors import NotFound
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 router = APIRouter()
 
@@ -38,13 +40,13 @@ def download(
     who.require("download")
     store = state.ctx.open_store()
     try:
-        stored = who.check_owns(store.get_request(request_id, include_deleted=True))
+        stored = who.check_owns(store.requests.get(request_id, include_deleted=True))
         if run is not None:
             found = owned_run(store, who, run)
             if found.request_id != stored.id:
                 raise NotFound(f"no run with id '{run}' of request {stored.id}")
         else:
-            done = store.list_runs(1, 1, request_id=stored.id, status=RunStatus.DONE).results
+            done = store.runs.page(1, 1, request_id=stored.id, status=RunStatus.DONE).results
             if not done:
                 raise NotFound(f"request {stored.id} has no done run")
             found = done[0]
@@ -60,6 +62,6 @@ def signed_file(run_id: str, state: StateDep, expires: str = "", signature: str 
         raise ApiError(403, problem)
     store: Store = state.ctx.open_store()
     try:
-        return _file_of(store.get_run(run_id))
+        return _file_of(store.runs.get(run_id))
     finally:
         store.close()

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from exporter_tui import __version__
 from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.store.store import Store, StoreError
+from exporter_tui.store.errors import StoreError
+from exporter_tui.store.store import Store
 
 router = APIRouter()
 BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)  # seconds, for exporter_run_duration_seconds
@@ -37,7 +38,7 @@ def metrics(who: Caller, state: StateDep) -> PlainTextResponse:
     who.require("list")
     store: Store = state.ctx.open_store()
     try:
-        figures = store.run_figures()
+        figures = {**store.runs.figures(), "notification_failures": store.notifications.failed_count()}
     finally:
         store.close()
     return PlainTextResponse(prometheus_text(figures), media_type="text/plain; version=0.0.4")

@@ -18,7 +18,9 @@ from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.times import parse_iso
 from exporter_tui.service.runs import cancel_run as cancel
 from exporter_tui.service.runs import start_manual
-from exporter_tui.store.store import NotFound, Run, Store
+from exporter_tui.store.errors import NotFound
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 router = APIRouter()
 
@@ -29,16 +31,16 @@ def _view(request: Request, state: ApiState, run: Run) -> dict[str, Any]:
 
 def owned_run(store: Store, who: Identity, run_id: str) -> Run:
     """The run, if its request belongs to the caller; another owner's is not found."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     try:
-        who.check_owns(store.get_request(run.request_id, include_deleted=True))
+        who.check_owns(store.requests.get(run.request_id, include_deleted=True))
     except NotFound:
         raise NotFound(f"no run with id '{run_id}'") from None
     return run
 
 
 def _runs_page(request: Request, state: ApiState, store: Store, who: Identity, page: int, size: int, request_id, status) -> dict:
-    found = store.list_runs(page, size, request_id=request_id, status=list(status), owner=who.owner_filter)
+    found = store.runs.page(page, size, request_id=request_id, status=list(status), owner=who.owner_filter)
     return {
         "results": [_view(request, state, r) for r in found.results],
         "links": page_links(request, found.page, found.page_size, found.has_next, found.has_prev),
@@ -60,7 +62,7 @@ def list_runs(
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     who.require("list")
-    rid = who.check_owns(store.get_request(request_id, include_deleted=True)).id if request_id else None
+    rid = who.check_owns(store.requests.get(request_id, include_deleted=True)).id if request_id else None
     return _runs_page(request, state, store, who, page, page_size, rid, status)
 
 
@@ -76,7 +78,7 @@ def request_runs(
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     who.require("list")
-    rid = who.check_owns(store.get_request(request_id, include_deleted=True)).id
+    rid = who.check_owns(store.requests.get(request_id, include_deleted=True)).id
     return _runs_page(request, state, store, who, page, page_size, rid, status)
 
 
@@ -116,7 +118,7 @@ def run_export(
     """`{}` runs the last ended interval (oneTime: its queued run), by the CLI's `run ID` rules, so it never
     duplicates scheduled work; `{"from", "to"}` an extra run over a window of your own. It runs in this server."""
     who.require("update")
-    stored = who.check_owns(store.get_request(request_id))
+    stored = who.check_owns(store.requests.get(request_id))
     if not isinstance(body, dict) or set(body) - {"from", "to"}:
         raise ApiError(422, "The run body is not valid", [{"path": "", "reason": 'must be {} or {"from": T, "to": T}'}])
     if ("from" in body) != ("to" in body):
@@ -154,4 +156,4 @@ def retry_run(
 ) -> dict[str, Any]:
     who.require("update")
     run = owned_run(store, who, run_id)
-    return _view(request, state, store.retry_run(run.id, who.owner))
+    return _view(request, state, store.runs.retry(run.id, who.owner))

@@ -36,7 +36,7 @@ def open_store(request: Request) -> Iterator[Store]:
     who: Identity = caller(request)
     store = state.ctx.open_store()
     if who.key is not None:
-        store.audit_extra = {"key": who.key}
+        store.audit.extra = {"key": who.key}
     try:
         yield store
     finally:

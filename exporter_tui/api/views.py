@@ -6,7 +6,9 @@ from typing import Any
 
 from exporter_tui.api.signing import signed_query
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.store.store import Run, Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 
 def run_view(run: Run, base: str, key: bytes, now: float) -> dict[str, Any]:
@@ -29,5 +31,5 @@ def request_view(stored: StoredRequest, latest: Run | None, base: str, key: byte
 
 
 def latest_run(store: Store, request_id: str) -> Run | None:
-    page = store.list_runs(1, 1, request_id=request_id)
+    page = store.runs.page(1, 1, request_id=request_id)
     return page.results[0] if page.results else None

@@ -31,7 +31,8 @@ from exporter_tui.core.times import utc_now
 from exporter_tui.core.validation import parse_request
 from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import finished, next_runs
-from exporter_tui.store.store import IdentityMissing, Run
+from exporter_tui.store.errors import IdentityMissing
+from exporter_tui.store.runs import Run
 
 
 def _require_identity(ctx: Context) -> None:
@@ -55,18 +56,18 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
         if action == "create":
             _require_identity(ctx)
             request = parse_for_settings(ctx, args.file)
-            sr = store.create_request(request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs)
+            sr = store.requests.create(request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs)
             print_json(sr.as_json())
             return EXIT_OK
         if action == "list":
-            page = store.list_requests(args.page, args.page_size, type=args.type, status=args.status)
+            page = store.requests.page(args.page, args.page_size, type=args.type, status=args.status)
             rows = [request_row(r, page.extra["last_status"].get(r.id)) for r in page.results]
             answer(
                 args, page_json(page, [r.as_json() for r in page.results], "/exports"), table(REQUEST_HEADERS, rows), paging_footer(page)
             )
             return EXIT_OK
         if action == "show":
-            sr = store.get_request(args.id)
+            sr = store.requests.get(args.id)
             times = next_runs(sr, default_delay=ctx.settings.scheduler.delay)
             done = finished(store, sr)
             if args.json:
@@ -80,7 +81,7 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
                         print(f"  {t['utc']}   {t['local']}")
             return EXIT_OK
         if action == "export":
-            request = store.get_request(args.id).request
+            request = store.requests.get(args.id).request
             if not args.connhex:
                 print_json(request.to_body())
                 return EXIT_OK
@@ -91,14 +92,14 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
         if action == "update":
             _require_identity(ctx)
             request = parse_for_settings(ctx, args.file)
-            print_json(store.update_request(args.id, request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs).as_json())
+            print_json(store.requests.update(args.id, request, ctx.actor, max_queued=ctx.settings.limits.max_queued_runs).as_json())
             return EXIT_OK
         if action == "delete":
-            sr = store.delete_request(args.id, ctx.actor)
+            sr = store.requests.delete(args.id, ctx.actor)
             answer(args, sr.as_json(), f"deleted {sr.id}")
             return EXIT_OK
         if action in ("pause", "resume"):
-            sr = store.set_paused(args.id, action == "pause", ctx.actor)
+            sr = store.requests.set_paused(args.id, action == "pause", ctx.actor)
             answer(args, {**sr.as_json(), "paused": sr.paused}, f"{'paused' if sr.paused else 'resumed'} {sr.id}")
             return EXIT_OK
         raise CliError(f"unknown action {action}")
@@ -116,8 +117,8 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.open_store()
     try:
         if args.action is None:
-            request_id = store.get_request(args.request, include_deleted=True).id if args.request else None
-            page = store.list_runs(args.page, args.page_size, request_id=request_id, status=args.status)
+            request_id = store.requests.get(args.request, include_deleted=True).id if args.request else None
+            page = store.runs.page(args.page, args.page_size, request_id=request_id, status=args.status)
             answer(
                 args,
                 page_json(page, [r.as_json() for r in page.results], "/runs"),
@@ -126,8 +127,8 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
             )
             return EXIT_OK
         if args.action == "show":
-            run = store.get_run(args.run_id)
-            data = {**run.as_json(), "log": store.run_log(run.id), "notifications": store.notifications(run.id)}
+            run = store.runs.get(args.run_id)
+            data = {**run.as_json(), "log": store.run_log.of_run(run.id), "notifications": store.notifications.of_run(run.id)}
             if args.json:
                 print_json(data)
             else:
@@ -149,7 +150,7 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
                 print(f"{run.id}: inProgress, {run.cancel_requested}; it stops at its next progress step")
                 return EXIT_OK
         else:
-            run = store.retry_run(args.run_id, ctx.actor)
+            run = store.runs.retry(args.run_id, ctx.actor)
         answer(args, run.as_json(), f"{run.id}: {run.status}")
         return EXIT_OK
     finally:
@@ -165,7 +166,7 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError("--from and --to go together")
         store = ctx.open_store()
         try:
-            zone = get_zone(store.get_request(args.id).request.format.timezone)  # a time without an offset is the request's
+            zone = get_zone(store.requests.get(args.id).request.format.timezone)  # a time without an offset is the request's
         finally:
             store.close()
         start, end = parse_instant(args.from_, "--from", zone), parse_instant(args.to, "--to", zone)
@@ -315,7 +316,7 @@ def cmd_backfill(ctx: Context, args: argparse.Namespace) -> int:
 
     store = ctx.open_store()
     try:
-        stored = store.get_request(args.id)
+        stored = store.requests.get(args.id)
         if stored.request.type != "recurring":
             raise CliError(backfill.ONE_TIME.format(id=stored.short_id))
         zone = get_zone(stored.request.format.timezone)  # a time without an offset is the request's
@@ -529,7 +530,7 @@ def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.open_store()
     try:
-        page = store.list_audit(args.page, args.page_size, entity_id=args.id, action=args.action)
+        page = store.audit.page(args.page, args.page_size, entity_id=args.id, action=args.action)
     finally:
         store.close()
     rows = [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results]

@@ -25,7 +25,7 @@ from exporter_tui.context import Context, load_context
 from exporter_tui.core.times import iso
 from exporter_tui.events import RunEvent
 from exporter_tui.notify.masking import SecretMaskingFilter, mask
-from exporter_tui.store.store import StoreError
+from exporter_tui.store.errors import StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 STOP_GRACE = 10.0  # seconds the runs in hand get to stop after a signal

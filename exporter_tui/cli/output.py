@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.store.store import Page, Run, StoredRequest
+from exporter_tui.store.family import Page
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:

@@ -45,7 +45,7 @@ def _channels(ctx: Context, given: list[str] | None) -> list[str]:
         return list(dict.fromkeys(given))
     store = ctx.open_store()
     try:
-        return store.request_channels()
+        return store.requests.channels()
     finally:
         store.close()
 

@@ -21,7 +21,10 @@ from exporter_tui.core.schedule import Interval, Schedule
 from exporter_tui.core.times import iso, utc_now
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import DAYS_REASON, Rules, SkipRange, skip_detail, watermark
-from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
+from exporter_tui.store.errors import LimitReached
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 MAX_INTERVALS = 100_000  # intervals one backfill may span (a minute schedule over two months)
 
@@ -111,7 +114,7 @@ def plan_backfill(store: Store, stored: StoredRequest, schedule: Schedule, start
     due = min(last, schedule.last_due_at(now))
     if due < first:
         return BackfillPlan(start, end, first, [], [], [], max(0, last - first + 1))
-    existing = store.interval_runs(stored.id, schedule.at(first).timestamp(), schedule.at(due).timestamp())
+    existing = store.runs.of_intervals(stored.id, schedule.at(first).timestamp(), schedule.at(due).timestamp())
     to_queue: list[Interval] = []
     left: list[tuple[Interval, Run]] = []
     off: list[tuple[int, int]] = []
@@ -156,24 +159,24 @@ def queue_backfill(
 
     BackfillTooBig (nothing written) when it would pass `max_queued`."""
     stamp = stamp or utc_now()
-    with store.transaction() as conn:
+    with store.transaction():
         plan = plan_backfill(store, stored, schedule, start, end, now)
         if not plan.to_queue:
             return plan, []
         considered = watermark(schedule, ledger.considered_through(store, stored.id))
-        gap_runs = ledger.decide_before(store, conn, stored, schedule, plan.first, now, rules, stamp)
-        queued = store.queued_count(conn, stored.id)  # with the gap's runs
+        gap_runs = ledger.decide_before(store, stored, schedule, plan.first, now, rules, stamp)
+        queued = store.runs.queued_count(stored.id)  # with the gap's runs
         if max_queued is not None and queued + len(plan.to_queue) > max_queued:
             raise BackfillTooBig(len(plan.to_queue) + gap_runs, queued - gap_runs, max_queued)
         for a, b in plan.off_days:
             if b > considered:
                 skip = SkipRange(max(a, considered + 1), b, DAYS_REASON)
-                store.record_audit("skip", ledger.ACTOR, "request", stored.id, skip_detail(schedule, skip), stamp)
+                store.audit.record("skip", ledger.ACTOR, "request", stored.id, skip_detail(schedule, skip), stamp)
         ids = [
-            store.insert_run(conn, stored.id, Origin.BACKFILL, i.bounds, i.end.timestamp(), RunStatus.NOT_PROCESSED, stamp, notify=notify)
+            store.runs.insert(stored.id, Origin.BACKFILL, i.bounds, i.end.timestamp(), RunStatus.NOT_PROCESSED, stamp, notify=notify)
             for i in plan.to_queue
         ]
-        store.record_audit(
+        store.audit.record(
             "backfill",
             actor,
             "request",

@@ -2,7 +2,7 @@
 
 Any number of schedulers (the TUI, headless ones, `run-due` from cron) may share a database,
 and none relies on being alone: deciding an interval (its skip events and its run), taking
-over a dead run (`Store.fail_stale_run`) and expiring a file (`Store.expire_done_run`) each
+over a dead run (`store.runs.fail_stale`) and expiring a file (`store.runs.expire_done`) each
 happen in one `BEGIN IMMEDIATE` transaction that re-reads the state first, so only one
 scheduler ever does each of them. The SQL lives in the store; this module says what it means.
 
@@ -13,7 +13,6 @@ A backfill run counts like a scheduled one (scheduler/backfill.py says why that 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from exporter_tui.core.enums import Origin, RunStatus
@@ -30,20 +29,23 @@ from exporter_tui.scheduler.planner import (
     skip_detail,
     watermark,
 )
-from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
+from exporter_tui.store.errors import LimitReached
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 ACTOR = "scheduler"
 
 
 def considered_through(store: Store, request_id: str) -> float | None:
     """The request's watermark (Unix seconds), or None when no interval was considered yet."""
-    found = [t for t in (store.newest_nominal_time(request_id), store.newest_skip_through(request_id)) if t is not None]
+    found = [t for t in (store.runs.newest_nominal_time(request_id), store.audit.newest_skip_through(request_id)) if t is not None]
     return max(found) if found else None
 
 
 def last_pause(store: Store, request_id: str) -> tuple[datetime, datetime] | None:
     """(paused at, resumed at) of the request's latest pause, once it has been resumed."""
-    stamps = store.last_pause(request_id)
+    stamps = store.audit.last_pause(request_id)
     return None if stamps is None else (_parse(stamps[0]), _parse(stamps[1]))
 
 
@@ -77,19 +79,19 @@ def decide_and_claim(
     finds the watermark moved and does nothing twice; the unique (request, nominal time) index
     backs this up.
     """
-    with store.transaction() as conn:
+    with store.transaction():
         decision, through = current_decision(store, stored, schedule, now, rules)
         written = []
         for skip in decision.skips:
             detail = skip_detail(schedule, skip, through)
-            store.record_audit("skip", ACTOR, "request", stored.id, detail, stamp)
+            store.audit.record("skip", ACTOR, "request", stored.id, detail, stamp)
             written.append(detail)
             through = detail["through"]
         if not decision.runs:
             return None, written
         bounds = interval_bounds(schedule, decision.runs[0], through)
-        run_id = store.claim_interval_in(conn, stored.id, bounds[1], bounds, holder, stamp, max_queued)
-    return (None if run_id is None else store.get_run(run_id)), written
+        run_id = store.runs.claim_interval_in(stored.id, bounds[1], bounds, holder, stamp, max_queued)
+    return (None if run_id is None else store.runs.get(run_id)), written
 
 
 def claim_by_hand(
@@ -111,20 +113,18 @@ def claim_by_hand(
     is created inProgress with the caller's origin, and the scheduler never runs k again.
     None when k already has a run; LimitReached (nothing written) when the request is running.
     """
-    with store.transaction() as conn:
-        if store.interval_run(stored.id, schedule.at(k).timestamp()) is not None:
+    with store.transaction():
+        if store.runs.of_interval(stored.id, schedule.at(k).timestamp()) is not None:
             return None
-        if store.running_run(stored.id) is not None:
+        if store.runs.running(stored.id) is not None:
             raise LimitReached("the request is already running; wait for its run to finish")
-        decide_before(store, conn, stored, schedule, k, now, rules, stamp)
+        decide_before(store, stored, schedule, k, now, rules, stamp)
         interval = schedule.interval(k)
-        run_id = store.claim_interval_in(conn, stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, None, origin=origin)
-    return None if run_id is None else store.get_run(run_id)
+        run_id = store.runs.claim_interval_in(stored.id, interval.end.timestamp(), interval.bounds, holder, stamp, None, origin=origin)
+    return None if run_id is None else store.runs.get(run_id)
 
 
-def decide_before(
-    store: Store, conn: sqlite3.Connection, stored: StoredRequest, schedule: Schedule, k: int, now: datetime, rules: Rules, stamp: datetime
-) -> int:
+def decide_before(store: Store, stored: StoredRequest, schedule: Schedule, k: int, now: datetime, rules: Rules, stamp: datetime) -> int:
     """Inside an open transaction: decide the undecided intervals before k as the scheduler would
     at `now` (skip events; under catch-up `all`, scheduled runs queued), so that giving k a run
     (which moves the watermark to k) never hides one. Returns the number of runs queued."""
@@ -137,7 +137,7 @@ def decide_before(
         decision = _merged(list(decisions(schedule, considered, now, rules, last_pause(store, stored.id))), rules.policy)
     for skip in decision.skips:
         if skip.first < k:
-            store.record_audit(
+            store.audit.record(
                 "skip",
                 ACTOR,
                 "request",
@@ -149,7 +149,7 @@ def decide_before(
     for j in decision.runs:
         if j < k:
             before = schedule.interval(j)
-            store.insert_run(conn, stored.id, Origin.SCHEDULE, before.bounds, before.end.timestamp(), RunStatus.NOT_PROCESSED, stamp)
+            store.runs.insert(stored.id, Origin.SCHEDULE, before.bounds, before.end.timestamp(), RunStatus.NOT_PROCESSED, stamp)
             queued += 1
     return queued
 

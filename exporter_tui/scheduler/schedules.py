@@ -9,7 +9,8 @@ from exporter_tui.core.schedule import Schedule
 from exporter_tui.core.times import iso, parse_iso, utc_now
 from exporter_tui.scheduler.ledger import considered_through
 from exporter_tui.scheduler.planner import watermark
-from exporter_tui.store.store import Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.store import Store
 
 
 def schedule_of(stored: StoredRequest, default_delay: str = "PT0S") -> Schedule:

@@ -54,7 +54,10 @@ from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import PlannedInterval, Rules, decisions, interval_bounds, pending, skip_detail, watermark
 from exporter_tui.scheduler.schedules import schedule_of
-from exporter_tui.store.store import NotFound, Run, Store, StoredRequest, StoreError
+from exporter_tui.store.errors import NotFound, StoreError
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 Clock = Callable[[], datetime]
 RetryAt = Callable[[Run], float | None]
@@ -157,7 +160,7 @@ class Scheduler:
     # -- what is due ---------------------------------------------------------------------
     def plan(self, now: datetime) -> list[PlannedInterval]:
         """The runs `run_due(now)` would start, oldest first per request; writes nothing."""
-        active = {sr.id: sr for sr in self.store.all_active_requests()}
+        active = {sr.id: sr for sr in self.store.requests.active()}
         out = [
             PlannedInterval(
                 run.request_id,
@@ -168,7 +171,7 @@ class Scheduler:
                 run.id,
                 _instant(run.run_at),
             )
-            for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT)
+            for run in self.store.runs.queued(self._queue_instant(now), limit=QUEUED_LIMIT)
             if _takes_runs(active.get(run.request_id), run)
         ]
         for sr in active.values():
@@ -212,9 +215,9 @@ class Scheduler:
 
     def _work(self, now: datetime) -> dict[str, Waiting]:
         """Request id -> its work, for every request that has something to do now."""
-        active = {sr.id: sr for sr in self.store.all_active_requests()}
+        active = {sr.id: sr for sr in self.store.requests.active()}
         work: dict[str, Waiting] = {}
-        for run in self.store.queued_runs(self._queue_instant(now), limit=QUEUED_LIMIT):
+        for run in self.store.runs.queued(self._queue_instant(now), limit=QUEUED_LIMIT):
             stored = active.get(run.request_id)
             if stored is not None and _takes_runs(stored, run):
                 work.setdefault(run.request_id, Waiting(run.request_id, stored.owner, unix_from_iso(run.created_at), [])).queued.append(
@@ -258,7 +261,7 @@ class Scheduler:
             wait_futures(list(self._futures), timeout=grace)
             pool.shutdown(wait=False, cancel_futures=True)
             try:
-                self.store.release_lease(LEASE, self.holder)
+                self.store.lease.release(LEASE, self.holder)
             except (StoreError, sqlite3.Error):
                 pass  # it expires by itself
 
@@ -288,7 +291,7 @@ class Scheduler:
         store = self.ctx.open_store()
         try:
             with self._queue_lock:
-                waiting = self._fairest(store.last_starts())
+                waiting = self._fairest(store.runs.last_starts())
                 if waiting is None:
                     return []
                 self._picked[waiting.owner] = self.clock().timestamp()
@@ -320,7 +323,7 @@ class Scheduler:
         for run_id in waiting.queued:
             if self._stopping.is_set():
                 return ran
-            claimed = store.claim_run(run_id, self.holder, now=self.clock())
+            claimed = store.runs.claim(run_id, self.holder, now=self.clock())
             if claimed is not None:
                 ran.append(self._execute(store, claimed))
         while not self._stopping.is_set():
@@ -332,7 +335,7 @@ class Scheduler:
 
     def _claim_next(self, store: Store, request_id: str, now: datetime) -> Run | None:
         try:
-            stored = store.get_request(request_id)
+            stored = store.requests.get(request_id)
         except NotFound:  # deleted meanwhile
             return None
         if stored.request.type != "recurring" or stored.paused:
@@ -384,9 +387,9 @@ class Scheduler:
             self._recover()
             moved = False
             for run_id in list(left):
-                run = self.store.get_run(run_id)
+                run = self.store.runs.get(run_id)
                 if run.status == RunStatus.NOT_PROCESSED:
-                    claimed = self.store.claim_run(run_id, self.holder, now=self.clock())
+                    claimed = self.store.runs.claim(run_id, self.holder, now=self.clock())
                     if claimed is None:
                         continue  # its request is running another run
                     run = self._execute(self.store, claimed, should_stop=stop.is_set, retry_at=lambda _run: None)
@@ -420,11 +423,11 @@ class Scheduler:
         older_than = now.timestamp() - self.settings.heartbeat_timeout
         with self._running_lock:
             mine = set(self._running)
-        for run in self.store.stale_runs(older_than):
-            if run.id in mine or not self.store.fail_stale_run(run.id, older_than, now):
+        for run in self.store.runs.stale(older_than):
+            if run.id in mine or not self.store.runs.fail_stale(run.id, older_than, now):
                 continue
             removed = self.runs.interrupted(run)
-            self.store.log_run(
+            self.store.run_log.add(
                 run.id,
                 "error",
                 f"interrupted: no heartbeat since {iso_from_unix(run.heartbeat_at)} from {run.claimed_by}; "
@@ -433,7 +436,7 @@ class Scheduler:
             )
             when = None if run.cancel_requested else self._retry_at(run)  # a cancelled run is never retried
             if when is not None:
-                again = self.store.requeue_run(run.id, "interrupted", when)
+                again = self.store.runs.requeue(run.id, "interrupted", when)
                 self.sink(
                     RunEvent(
                         EventKind.RECOVERED,
@@ -444,7 +447,7 @@ class Scheduler:
                 )
                 continue
             if run.cancel_requested:
-                self.store.finish_run(run.id, RunStatus.FAILED, error=run.cancel_requested)
+                self.store.runs.finish(run.id, RunStatus.FAILED, error=run.cancel_requested)
             self.sink(
                 RunEvent(
                     EventKind.RECOVERED,
@@ -453,13 +456,13 @@ class Scheduler:
                     run.request_id,
                 )
             )
-            self.runs.failed_for_good(self.store, self.store.get_run(run.id), self.sink)
+            self.runs.failed_for_good(self.store, self.store.runs.get(run.id), self.sink)
 
     def _expire(self, now: datetime) -> None:
         """Done runs older than the retention, then the oldest past the disk budget: delete the
         file and its manifest, mark the run expired."""
         cutoff = now.timestamp() - self.ctx.settings.exports.retention_days * 86400
-        for run in self.store.runs_done_before(cutoff):
+        for run in self.store.runs.done_before(cutoff):
             self._expire_run(run, f"finished {run.finished_at}")
         self._keep_disk_budget()
 
@@ -469,7 +472,7 @@ class Scheduler:
         budget = self.ctx.settings.exports.max_disk_mb * 1024 * 1024
         if not budget:
             return
-        done = self.store.done_runs_oldest_first()
+        done = self.store.runs.done_oldest_first()
         sizes = [self.runs.disk_usage(run) for run in done]
         used = sum(sizes)
         for run, size in zip(done[:-1], sizes, strict=False):
@@ -479,7 +482,7 @@ class Scheduler:
             used -= size  # expired here or by another scheduler meanwhile: its file goes either way
 
     def _expire_run(self, run: Run, why: str) -> None:
-        if not self.store.expire_done_run(run.id, self.clock()):
+        if not self.store.runs.expire_done(run.id, self.clock()):
             return
         note = self.runs.expired(run)
         self.sink(RunEvent(EventKind.INFO, f"run {run.id[:8]} expired ({why}); {note}", run.id, run.request_id))
@@ -490,22 +493,24 @@ class Scheduler:
         `late_check_for` ago are counted again (by the clock: late data arrives in real time).
         Each check is claimed by a conditional write first, so two schedulers never both count a run."""
         now = self.clock()
-        due = self.store.late_check_due(
+        due = self.store.runs.late_check_due(
             shift_back(now, parse_duration(self.settings.late_check_every), UTC).timestamp(),
             shift_back(now, parse_duration(self.settings.late_check_for, allow_zero=True), UTC).timestamp(),
             LATE_LIMIT,
         )
-        taken = [run for run in due if run.counted_at is not None and self.store.take_late_check(run.id, run.counted_at, now.timestamp())]
+        taken = [
+            run for run in due if run.counted_at is not None and self.store.runs.take_late_check(run.id, run.counted_at, now.timestamp())
+        ]
         if taken:
             self.runs.recount(self.store, taken, self.sink)
 
     # -- lease ---------------------------------------------------------------------------
     def _renew_lease(self) -> None:
         now = self.clock().timestamp()
-        if self.store.acquire_lease(LEASE, self.holder, 3 * self.settings.tick, now=now) or self._shared_told:
+        if self.store.lease.acquire(LEASE, self.holder, 3 * self.settings.tick, now=now) or self._shared_told:
             return
         self._shared_told = True
-        other = self.store.lease_holder(LEASE, now=now) or {}
+        other = self.store.lease.holder(LEASE, now=now) or {}
         self.sink(
             RunEvent(
                 EventKind.INFO, f"another scheduler ({other.get('holder', '?')}) also serves this database; each interval still runs once"
@@ -515,7 +520,7 @@ class Scheduler:
     @staticmethod
     def served_by_other(store: Store, now: float | None = None) -> dict[str, Any] | None:
         """The live lease of a scheduler in another process (the TUI need not schedule then), else None."""
-        row = store.lease_holder(LEASE, now=now)
+        row = store.lease.holder(LEASE, now=now)
         if row is None or (row["pid"] == os.getpid() and row["host"] == os.uname().nodename):
             return None
         return row
@@ -547,6 +552,6 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._done.wait(self.every):
             try:
-                self.store.heartbeat(self.run_id, now=self.clock())
+                self.store.runs.heartbeat(self.run_id, now=self.clock())
             except (StoreError, sqlite3.Error):
                 pass  # the next beat tries again; a run is stale only after several missed beats

@@ -16,7 +16,9 @@ from exporter_tui.scheduler.backfill import BackfillPlan, plan_backfill, queue_b
 from exporter_tui.scheduler.planner import Rules
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.service.scheduling import make_scheduler
-from exporter_tui.store.store import Run, Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 ONE_TIME = "request {id} is oneTime: it has no schedule of intervals to backfill (run it with `run ID --from T --to T` instead)"
 

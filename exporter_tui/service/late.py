@@ -20,7 +20,9 @@ from exporter_tui.pipeline.export import late_readings
 from exporter_tui.scheduler.service import holder_id
 from exporter_tui.service.runs import Progress, execute_run
 from exporter_tui.sources.base import Source
-from exporter_tui.store.store import LimitReached, NotFound, Run, Store
+from exporter_tui.store.errors import LimitReached, NotFound
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 ACTOR = "scheduler"
 
@@ -34,10 +36,10 @@ def check_late(store: Store, source: Source, run: Run, *, max_queued: int | None
     if not run.target_counts:
         return 0
     late = late_readings(source, json.loads(run.target_counts))
-    if late and store.record_late(run.id, late):
+    if late and store.runs.record_late(run.id, late):
         w = run.as_json()["window"]
         note = f"late: {late} reading(s) reached the source after the export of {w['from']} .. {w['to']}; `runs rerun {run.id[:8]}` writes a corrected file"
-        store.log_run(run.id, "warning", note)
+        store.run_log.add(run.id, "warning", note)
         sink(RunEvent(EventKind.WARNING, f"run {run.id[:8]}: {note}", run.id, run.request_id))
     if late:
         _rerun_once(store, run, max_queued, sink)
@@ -46,18 +48,18 @@ def check_late(store: Store, source: Source, run: Run, *, max_queued: int | None
 
 def _rerun_once(store: Store, run: Run, max_queued: int | None, sink: EventSink) -> None:
     try:
-        stored = store.get_request(run.request_id)
+        stored = store.requests.get(run.request_id)
     except NotFound:
         return
     if not stored.request.rerun_late or stored.paused:
         return
     try:
-        rerun = store.rerun_run(run.id, ACTOR, once=True, max_queued=max_queued)
+        rerun = store.runs.rerun(run.id, ACTOR, once=True, max_queued=max_queued)
     except LimitReached:
         return
     if rerun is not None:
         note = f"late: rerun {rerun.id[:8]} queued (rerunLate)"
-        store.log_run(run.id, "info", note)
+        store.run_log.add(run.id, "info", note)
         sink(RunEvent(EventKind.INFO, f"run {run.id[:8]}: {note}", run.id, run.request_id))
 
 
@@ -71,15 +73,15 @@ def rerun_now(
     cancelled_by: Callable[[], str | None] | None = None,
 ) -> Run:
     """`runs rerun RUN_ID`: export the run's interval again now, in this thread, as a new run
-    (see Store.rerun_run) whose manifest names the file it supersedes; the old file stays."""
+    (see store.runs.rerun) whose manifest names the file it supersedes; the old file stays."""
     store = ctx.open_store()
     try:
-        queued = store.rerun_run(run_id, ctx.actor)  # it starts at once: max_queued_runs never refuses it
+        queued = store.runs.rerun(run_id, ctx.actor)  # it starts at once: max_queued_runs never refuses it
         assert queued is not None  # only `once` finds an earlier rerun
-        claimed = store.claim_run(queued.id, holder_id())
+        claimed = store.runs.claim(queued.id, holder_id())
         if claimed is None:  # a scheduler took it first: it runs there
             raise LimitReached(f"rerun {queued.id} was taken by a scheduler; follow it with runs show {queued.id[:8]}")
-        stored = store.get_request(claimed.request_id)
+        stored = store.requests.get(claimed.request_id)
         return execute_run(
             ctx.settings,
             ctx.paths.exports_dir,

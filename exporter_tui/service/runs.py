@@ -21,7 +21,10 @@ from exporter_tui.scheduler.planner import Rules
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.scheduler.service import holder_id
 from exporter_tui.sources.base import Noting, Source, SourceError
-from exporter_tui.store.store import LimitReached, Run, Store, StoredRequest
+from exporter_tui.store.errors import LimitReached
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 Progress = Callable[[int, int | None], None]
 PROGRESS_EVERY = 0.5  # seconds between progress writes to the database and the log
@@ -102,16 +105,16 @@ def execute_run(
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
             last[0] = now
-            cancel[0] = store.update_progress(run.id, done, total) or cancel[0]
+            cancel[0] = store.runs.update_progress(run.id, done, total) or cancel[0]
             sink(RunEvent(EventKind.PROGRESS, f"{done}/{total if total is not None else '?'} readings", run.id, stored.id, done, total))
         elif cancel[0] is None:
-            cancel[0] = store.cancel_requested(run.id)
+            cancel[0] = store.runs.cancel_requested(run.id)
 
     try:
         if stop():
             raise Cancelled("stopped before the export started")
         windows = job_windows(run, stored)
-        store.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
+        store.runs.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
         job = ExportJob(stored.request, stored.id, run.id, windows, supersedes=_superseded(store, run))
         source = open_source()
         try:
@@ -119,12 +122,12 @@ def execute_run(
         finally:
             if isinstance(source, Noting):
                 for note in source.take_notes():
-                    store.log_run(run.id, "info", note)
+                    store.run_log.add(run.id, "info", note)
             source.close()
     except Exception as exc:  # every failure of an export ends the run, with its reason
         by = cancelled()  # a worker killed by the same Ctrl-C fails otherwise; the cancel is the reason
         reason = by or failure_reason(exc)
-        store.log_run(run.id, "error", reason)
+        store.run_log.add(run.id, "error", reason)
         if by:
             when = None
         elif isinstance(exc, Cancelled):  # stopped, not broken: due again at once
@@ -132,17 +135,17 @@ def execute_run(
         else:
             when = retry_at(run) if retry_at else None
         if when is not None:
-            requeued = store.requeue_run(run.id, reason, when)
+            requeued = store.runs.requeue(run.id, reason, when)
             sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
             return requeued
-        finished = store.finish_run(run.id, RunStatus.FAILED, error=reason)
+        finished = store.runs.finish(run.id, RunStatus.FAILED, error=reason)
         sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
         notify_outcome(settings, store, stored, finished, sink)
         return finished
     for warning in result.warnings:
-        store.log_run(run.id, "warning", warning)
+        store.run_log.add(run.id, "warning", warning)
         sink(RunEvent(EventKind.WARNING, warning, run.id, stored.id))
-    finished = store.finish_run(
+    finished = store.runs.finish(
         run.id,
         RunStatus.DONE,
         rows=result.rows,
@@ -154,7 +157,7 @@ def execute_run(
         counts=result.counts,
         now=clock(),
     )
-    store.log_run(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
+    store.run_log.add(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
     sink(
         RunEvent(
             EventKind.DONE,
@@ -173,7 +176,7 @@ def _superseded(store: Store, run: Run) -> dict[str, str | None] | None:
     """A rerun's manifest names the run whose file it corrects, and that file's digest."""
     if run.supersedes is None:
         return None
-    old = store.get_run(run.supersedes)
+    old = store.runs.get(run.supersedes)
     return {"runId": old.id, "sha256": old.sha256}
 
 
@@ -181,7 +184,7 @@ def cancel_run(store: Store, run_id: str, actor: str) -> Run:
     """Cancel a run, from the CLI, the TUI or the HTTP API: a queued one ends failed "cancelled
     by <actor>" at once; a running one, in whatever process, stops at its next progress step,
     ends the same way with its partial files removed, and is not retried."""
-    return store.cancel_run(run_id, actor)
+    return store.runs.cancel(run_id, actor)
 
 
 def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run: Run, sink: EventSink = ignore) -> None:
@@ -191,7 +194,7 @@ def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run:
     if note is None or not note.messages:
         return
     if run.notify == 0:
-        store.log_run(run.id, "info", f"{len(note.messages)} notification(s) not sent: a backfill run notifies only with --notify")
+        store.run_log.add(run.id, "info", f"{len(note.messages)} notification(s) not sent: a backfill run notifies only with --notify")
         return
     from exporter_tui.notify.dispatch import notify_run
     from exporter_tui.notify.outcome import NotificationContext
@@ -210,7 +213,7 @@ def notify_outcome(settings: Settings, store: Store, stored: StoredRequest, run:
     )
 
     def record(outcome) -> None:
-        store.record_notification(
+        store.notifications.record(
             run.id, stored.id, outcome.medium, outcome.target, outcome.policy, outcome.status, outcome.attempts, outcome.error, outcome.at
         )
         detail = f" after {outcome.attempts} attempt(s)" + (f": {outcome.error}" if outcome.error else "")
@@ -253,7 +256,7 @@ def claim_manual(
         if claimed is not None:
             return claimed, None
         interval = schedule.interval(k)
-        existing = store.interval_run(stored.id, interval.end.timestamp())
+        existing = store.runs.of_interval(stored.id, interval.end.timestamp())
         assert existing is not None  # claim_by_hand found it
         if existing.status in (RunStatus.NOT_PROCESSED, RunStatus.IN_PROGRESS):
             return _claim_open(store, existing, holder), None
@@ -263,7 +266,7 @@ def claim_manual(
             "exporting it again as an extra run the scheduler does not count"
         )
         return _extra_run(store, stored, origin, actor, interval.end.timestamp(), interval.bounds, False, holder), note
-    runs = store.open_runs(stored.id)
+    runs = store.runs.unfinished(stored.id)
     if runs:
         return _claim_open(store, runs[0], holder), None
     note = "the request's run already ran; exporting it again as an extra run"
@@ -272,7 +275,7 @@ def claim_manual(
 
 def _claim_open(store: Store, run: Run, holder: str) -> Run:
     """Claim a queued run; a running one (or one another process claimed first) is refused."""
-    claimed = store.claim_run(run.id, holder) if run.status == RunStatus.NOT_PROCESSED else None
+    claimed = store.runs.claim(run.id, holder) if run.status == RunStatus.NOT_PROCESSED else None
     if claimed is None:
         raise LimitReached(f"the request is already running (run {run.id[:8]}); wait for it to finish")
     return claimed
@@ -288,10 +291,10 @@ def _extra_run(
     override: bool,
     holder: str,
 ) -> Run:
-    run = store.create_run(stored.id, origin, interval, actor, run_at=run_at, override=override)
-    claimed = store.claim_run(run.id, holder)
+    run = store.runs.create(stored.id, origin, interval, actor, run_at=run_at, override=override)
+    claimed = store.runs.claim(run.id, holder)
     if claimed is None:
-        store.finish_run(run.id, RunStatus.FAILED, error="the request is already running")
+        store.runs.finish(run.id, RunStatus.FAILED, error="the request is already running")
         raise LimitReached("the request is already running; wait for its run to finish")
     return claimed
 
@@ -310,7 +313,7 @@ def start_manual(
     HTTP API): a refusal (already running, no interval ended) is raised here, before any thread."""
     claimed, note = claim_manual(store, ctx.settings, stored, origin, actor, now, window)
     if note:
-        store.log_run(claimed.id, "info", note)
+        store.run_log.add(claimed.id, "info", note)
 
     def export() -> None:
         own = ctx.open_store()
@@ -341,10 +344,10 @@ def run_now(
     own_store = store is None
     store = store or ctx.open_store()
     try:
-        stored = store.get_request(request_id)
+        stored = store.requests.get(request_id)
         claimed, note = claim_manual(store, ctx.settings, stored, origin, ctx.actor, now or utc_now(), window)
         if note:
-            store.log_run(claimed.id, "info", note)
+            store.run_log.add(claimed.id, "info", note)
             sink(RunEvent(EventKind.INFO, note, claimed.id, stored.id))
         return execute_run(
             ctx.settings,

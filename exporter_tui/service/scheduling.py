@@ -16,7 +16,8 @@ from exporter_tui.scheduler.service import Clock, RetryAt, Scheduler
 from exporter_tui.service.late import check_late
 from exporter_tui.service.runs import execute_run, notify_outcome
 from exporter_tui.sources.base import SourceError
-from exporter_tui.store.store import Run, Store
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 
 
 class ExportRuns:
@@ -27,7 +28,7 @@ class ExportRuns:
         self.clock = clock or utc_now  # the scheduler's: it stamps a run's finish, from which late checks count
 
     def execute(self, store: Store, run: Run, *, sink: EventSink, should_stop: Callable[[], bool], retry_at: RetryAt) -> Run:
-        stored = store.get_request(run.request_id, include_deleted=True)
+        stored = store.requests.get(run.request_id, include_deleted=True)
         return execute_run(
             self.ctx.settings,
             self.ctx.paths.exports_dir,
@@ -45,7 +46,7 @@ class ExportRuns:
         return len(remove_partials(self.ctx.paths.exports_dir / safe_component(run.request_id), run.id))
 
     def failed_for_good(self, store: Store, run: Run, sink: EventSink) -> None:
-        notify_outcome(self.ctx.settings, store, store.get_request(run.request_id, include_deleted=True), run, sink)
+        notify_outcome(self.ctx.settings, store, store.requests.get(run.request_id, include_deleted=True), run, sink)
 
     def expired(self, run: Run) -> str:
         """Delete the file and its manifest, never outside the exports folder."""

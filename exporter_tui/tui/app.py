@@ -32,11 +32,9 @@ from exporter_tui.core.enums import EventKind, RunStatus
 from exporter_tui.core.errors import ExporterError
 from exporter_tui.core.times import iso, utc_now
 from exporter_tui.events import RunEvent
-from exporter_tui.store.store import (
-    Run,
-    Store,
-    StoredRequest,
-)
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 from exporter_tui.tui.bindings import (
     APP_BINDINGS,
     keymap_from_settings,

@@ -13,7 +13,8 @@ from exporter_tui.core.durations import DurationError, get_zone
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.times import unix_from_iso
-from exporter_tui.store.store import Run, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
 from exporter_tui.tui.clock import UiClock
 
 NONE = "-"

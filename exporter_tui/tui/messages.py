@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from exporter_tui.events import RunEvent
-from exporter_tui.store.store import StoredRequest
+from exporter_tui.store.requests import StoredRequest
 
 
 class EventPosted(Message):

@@ -14,7 +14,8 @@ from exporter_tui.context import Context
 from exporter_tui.core.enums import EventKind, Origin
 from exporter_tui.events import RunEvent
 from exporter_tui.scheduler.schedules import finished, next_times
-from exporter_tui.store.store import Run, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
 from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.formatting import next_run_text
 from exporter_tui.tui.messages import EventPosted, RequestRow, RunProgress
@@ -32,7 +33,7 @@ def load_request_rows(ctx: Context, now: datetime, is_cancelled: Callable[[], bo
         rows: list[RequestRow] = []
         page = 1
         while True:
-            chunk = store.list_requests(page, PAGE)
+            chunk = store.requests.page(page, PAGE)
             statuses = chunk.extra["last_status"]
             for sr in chunk.results:
                 times = next_times(sr, now, default_delay=ctx.settings.scheduler.delay)

@@ -175,9 +175,9 @@ def no_blink(app: Any) -> None:
 
 def fixed_ids(monkeypatch: Any) -> None:
     """Request and run ids from a counter instead of uuid4, for screens that show them."""
-    import exporter_tui.store.store as store_module
+    import exporter_tui.store.family as family
 
-    monkeypatch.setattr(store_module, "uuid", SequentialIds())
+    monkeypatch.setattr(family, "uuid", SequentialIds())
 
 
 @contextmanager

@@ -18,7 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from exporter_tui.scheduler.backfill import BackfillPlan
-from exporter_tui.store.store import LimitReached, StoredRequest
+from exporter_tui.store.errors import LimitReached
+from exporter_tui.store.requests import StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import BACKFILL_BINDINGS, DIALOG_CLOSE
 from exporter_tui.tui.form_logic import parse_time

@@ -26,7 +26,8 @@ from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import default_start, default_start_rule
 from exporter_tui.core.validation import normalise_variants, parse_request
 from exporter_tui.pipeline.pushdown import check_request
-from exporter_tui.store.store import Store, StoredRequest
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.store import Store
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import COMPOSE_BINDINGS
 from exporter_tui.tui.form_logic import (
@@ -559,8 +560,8 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
 
         def store_it(store: Store) -> StoredRequest:
             if self.mode == "edit" and request_id:
-                return store.update_request(request_id, request, actor, max_queued=max_queued)
-            return store.create_request(request, actor, max_queued=max_queued)
+                return store.requests.update(request_id, request, actor, max_queued=max_queued)
+            return store.requests.create(request, actor, max_queued=max_queued)
 
         def done(stored: StoredRequest) -> None:
             self.notify(f"request {stored.short_id} saved", title="Saved")

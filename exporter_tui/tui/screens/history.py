@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Select, Static
 
 from exporter_tui.core.enums import RunStatus
-from exporter_tui.store.store import NotFound, StoreError
+from exporter_tui.store.errors import NotFound, StoreError
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import HISTORY_BINDINGS
 from exporter_tui.tui.formatting import HISTORY_DROP, history_cells, history_columns, zone_of
@@ -46,16 +46,16 @@ class HistoryScreen(Screen[None]):
     def reload(self) -> None:
         store = exporter(self).store
         try:
-            page = store.list_runs(self.page, PAGE_SIZE, status=self.status)
+            page = store.runs.page(self.page, PAGE_SIZE, status=self.status)
             self.pages = max(1, -(-page.total // PAGE_SIZE))
             if self.page > self.pages:
                 self.page = self.pages
-                page = store.list_runs(self.page, PAGE_SIZE, status=self.status)
+                page = store.runs.page(self.page, PAGE_SIZE, status=self.status)
             zones: dict[str, tzinfo | None] = {}
             for run in page.results:  # each run's times in its request's zone (on the local clock)
                 if run.request_id not in zones:
                     try:
-                        zones[run.request_id] = zone_of(store.get_request(run.request_id, include_deleted=True).request)
+                        zones[run.request_id] = zone_of(store.requests.get(run.request_id, include_deleted=True).request)
                     except NotFound:  # times of no request: the machine's zone
                         zones[run.request_id] = None
         except (StoreError, sqlite3.Error) as e:

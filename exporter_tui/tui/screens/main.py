@@ -14,7 +14,10 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from exporter_tui.core.enums import EventKind, RunStatus
 from exporter_tui.events import RunEvent
-from exporter_tui.store.store import Run, Store, StoredRequest, StoreError
+from exporter_tui.store.errors import StoreError
+from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import MAIN_BINDINGS
 from exporter_tui.tui.formatting import (
@@ -124,7 +127,7 @@ class MainScreen(Screen[None]):
             self.show_location()
             return
         try:
-            page = exporter(self).store.list_runs(1, RUNS_SHOWN, request_id=row.stored.id)
+            page = exporter(self).store.runs.page(1, RUNS_SHOWN, request_id=row.stored.id)
         except (StoreError, sqlite3.Error) as e:
             exporter(self).report_error("Runs", e)
             return
@@ -254,8 +257,8 @@ class MainScreen(Screen[None]):
         question = f"Delete request {stored.short_id}{name}?\nIts queued runs are cancelled; files already written stay."
 
         def delete(store: Store) -> tuple[StoredRequest, list[Run]]:
-            deleted = store.delete_request(stored.id, actor)
-            return deleted, [run for run in store.open_runs(stored.id) if run.status == RunStatus.IN_PROGRESS]
+            deleted = store.requests.delete(stored.id, actor)
+            return deleted, [run for run in store.runs.unfinished(stored.id) if run.status == RunStatus.IN_PROGRESS]
 
         def deleted(outcome: tuple[StoredRequest, list[Run]]) -> None:
             sr, running = outcome
@@ -316,7 +319,7 @@ class MainScreen(Screen[None]):
         actor = exporter(self).ctx.actor
         pause = not stored.paused
         exporter(self).run_db(
-            lambda store: store.set_paused(stored.id, pause, actor),
+            lambda store: store.requests.set_paused(stored.id, pause, actor),
             "Pause request",
             lambda sr: exporter(self).changed(f"request {sr.short_id} {'paused' if sr.paused else 'resumed'}"),
         )
@@ -353,10 +356,10 @@ class MainScreen(Screen[None]):
 
         def find(store: Store) -> Run | None:
             if key:
-                run = store.get_run(key)
+                run = store.runs.get(key)
                 if run.status in OPEN and run.request_id == stored.id:
                     return run
-            runs = store.open_runs(stored.id)
+            runs = store.runs.unfinished(stored.id)
             return runs[0] if runs else None
 
         exporter(self).cancel_run_asking(find, f"request {stored.short_id} has no queued or running run")

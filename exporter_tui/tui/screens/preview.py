@@ -20,7 +20,7 @@ from textual_plotext import PlotextPlot
 from exporter_tui.context import Context
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.times import utc_now
-from exporter_tui.store.store import StoredRequest
+from exporter_tui.store.requests import StoredRequest
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import DIALOG_CLOSE
 from exporter_tui.tui.formatting import clock_text, count_text, span_text, zone_of

@@ -16,7 +16,9 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.pipeline.files import manifest_path, manifest_paths
-from exporter_tui.store.store import NotFound, Run, Store, StoreError
+from exporter_tui.store.errors import NotFound, StoreError
+from exporter_tui.store.runs import Run
+from exporter_tui.store.store import Store
 from exporter_tui.tui.appref import exporter
 from exporter_tui.tui.bindings import RUN_DETAIL_BINDINGS
 from exporter_tui.tui.formatting import NONE, OPEN, Pace, run_pace, span_text, zone_of
@@ -80,12 +82,12 @@ class RunDetailScreen(Screen[None]):
         store, clock = exporter(self).store, exporter(self).ui_clock
         zone: tzinfo | None
         try:
-            run = store.get_run(self.run_id)
+            run = store.runs.get(self.run_id)
         except NotFound as e:
             self.query_one("#summary-text", Static).update(str(e))
             return None
         try:
-            stored = store.get_request(run.request_id, include_deleted=True)
+            stored = store.requests.get(run.request_id, include_deleted=True)
             zone = zone_of(stored.request)
             about = f"{stored.short_id}" + (f" {stored.request.name}" if stored.request.name else "")
             about += " (deleted)" if stored.deleted_at else ""
@@ -116,14 +118,14 @@ class RunDetailScreen(Screen[None]):
         if run.error:
             lines.append(f"error      {run.error}")
         self.query_one("#summary-text", Static).update(Text("\n".join(lines)))
-        log = store.run_log(run.id)
+        log = store.run_log.of_run(run.id)
         text = "\n".join(f"{clock.stored(e['at'], zone)} {e['level']:<7} {e['message']}" for e in log) or "no log lines"
         self.query_one("#log-text", Static).update(Text(text))
         self.query_one("#manifest-text", Static).update(Text(read_manifest(run)))
         table = self.query_one("#notifications", DataTable)
         table.clear(columns=True)
         table.add_columns("MEDIUM", "TO", "POLICY", "OUTCOME", "TRIES", "ERROR")
-        outcomes = store.notifications(run.id)
+        outcomes = store.notifications.of_run(run.id)
         for n in outcomes:
             table.add_row(
                 *(
@@ -141,7 +143,7 @@ class RunDetailScreen(Screen[None]):
 
     def action_cancel_run(self) -> None:
         def find(store: Store) -> Run | None:
-            run = store.get_run(self.run_id)
+            run = store.runs.get(self.run_id)
             return run if run.status in OPEN else None
 
         exporter(self).cancel_run_asking(find, f"run {self.run_id[:8]} has ended: nothing to cancel")

@@ -59,7 +59,7 @@ def load_catalog(ctx: Context, channels: list[str], is_cancelled: Callable[[], b
             return Catalog(targets=source.targets())
         store = ctx.open_store()
         try:
-            wanted = list(dict.fromkeys([*channels, *store.request_channels()]))
+            wanted = list(dict.fromkeys([*channels, *store.requests.channels()]))
         finally:
             store.close()
         return sample_channels(source, wanted, is_cancelled)
