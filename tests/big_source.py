@@ -36,11 +36,8 @@ def big_body() -> dict[str, Any]:
 def make_big_home(root: Path, config: str = CONFIG) -> tuple[Context, str]:
     """A home with DEMO_DAYS of demo data and `big_body` stored; the context and the request's id."""
     ctx = make_home(root, days=DEMO_DAYS, config=config)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         stored = store.requests.create(parse_request(big_body()), "tester", now=days_ago(1))
-    finally:
-        store.close()
     return ctx, stored.id
 
 

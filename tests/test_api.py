@@ -163,11 +163,8 @@ def test_keys_owners_actions_and_audit(api, keyed) -> None:
         denied = viewer.post("/exports", json=recurring("no"))
         assert denied.status_code == 403 and "exporter:exports:create" in denied.json()["detail"]
         assert viewer.delete(f"/exports/{mine}").status_code == 403
-    store = Store(keyed.paths.database)
-    try:
+    with Store(keyed.paths.database) as store:
         events = store.audit.page(entity_id=mine).results
-    finally:
-        store.close()
     assert [(e["action"], e["actor"], e["detail"].get("key")) for e in events] == [("exporter:exports:create", "alice", "ops")]
     assert ALICE not in (keyed.paths.database).read_bytes().decode("latin-1")
 
@@ -199,11 +196,8 @@ def test_a_run_over_http_its_file_and_its_signed_link(tmp_path: Path) -> None:
         assert expired.status_code == 403 and "expired" in expired.json()["detail"]
         fresh = c.get(location).json()["fileUrl"]
         assert fresh != link and anon.get(fresh).status_code == 200
-        store = Store(ctx.paths.database)
-        try:
+        with Store(ctx.paths.database) as store:
             store.runs.expire_done(done["id"], clock())
-        finally:
-            store.close()
         gone = c.get(f"/exports/{rid}/download", params={"run": done["id"]})
         assert gone.status_code == 410 and "expired" in gone.json()["detail"]
         assert anon.get(fresh).status_code == 410
@@ -250,15 +244,12 @@ def test_events_stream_other_processes_runs_and_resume_from_last_event_id(api, k
     with api.client(ALICE) as c, api.client(BOB) as bob:
         rid = c.post("/exports", json=recurring("mine")).json()["id"]
         bid = bob.post("/exports", json=recurring("bob's")).json()["id"]
-        store = Store(keyed.paths.database)  # another process's writes, straight to the database
-        try:
+        with Store(keyed.paths.database) as store:  # another process's writes, straight to the database
             mine = store.runs.create(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
             other = store.runs.create(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
             store.run_log.add(other.id, "info", "bob's line")
             store.run_log.add(mine.id, "info", "first line")
             store.run_log.add(mine.id, "warning", "second line")
-        finally:
-            store.close()
         got: list[tuple[str, str, dict]] = []
         with c.stream("GET", "/events", params={"after": 0}) as resp:
             assert resp.headers["content-type"].startswith("text/event-stream")
@@ -299,8 +290,7 @@ def test_events_stream_the_progress_of_runs_in_other_processes(api, keyed) -> No
     with api.client(ALICE) as c, api.client(BOB) as bob:
         rid = c.post("/exports", json=recurring("mine")).json()["id"]
         bid = bob.post("/exports", json=recurring("bob's")).json()["id"]
-        store = Store(keyed.paths.database)  # another process's run, straight to the database
-        try:
+        with Store(keyed.paths.database) as store:  # another process's run, straight to the database
             mine = store.runs.create(rid, "cli", (START.timestamp(), END.timestamp()), "alice", run_at=END.timestamp())
             other = store.runs.create(bid, "cli", (START.timestamp(), END.timestamp()), "bob", run_at=END.timestamp())
             assert store.runs.claim(mine.id, "elsewhere") and store.runs.claim(other.id, "elsewhere")
@@ -311,8 +301,6 @@ def test_events_stream_the_progress_of_runs_in_other_processes(api, keyed) -> No
                 first = next(blocks)
                 store.runs.update_progress(mine.id, 50, 100)
                 second = next(blocks)
-        finally:
-            store.close()
     for block in (first, second):
         assert block["event"] == "progress" and "id" not in block  # state, not a log entry to resume from
     assert [

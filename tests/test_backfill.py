@@ -52,20 +52,14 @@ def setup(tmp_path: Path, config: str = "", *, base: str = BASE_CONFIG, **extra:
     """The home the `cli` fixture uses, a month of readings, and the daily request."""
     ctx = make_home(tmp_path, config, base=base)
     seed(ctx, JAN1, utc(2025, 2, 5))
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         stored = create(store, recurring("P1D", JAN1, **extra), JAN1)
-    finally:
-        store.close()
     return ctx, stored
 
 
 def all_runs(ctx: Context, stored: StoredRequest) -> list:
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         return runs_of(store, stored.id)
-    finally:
-        store.close()
 
 
 def csv_rows(path: Path) -> int:
@@ -216,15 +210,12 @@ def test_days_and_period_end_decide_which_intervals_it_takes(tmp_path: Path, cli
     starts = [datetime.fromisoformat(q["window"]["from"].replace("Z", "+00:00")) for q in plan["toQueue"]]
     assert [s.day for s in starts] == [1, 2, 3, 6, 7, 8, 9, 10, 13, 14, 15, 16, 17]  # weekdays, none starting on or after the end
     assert all(s.weekday() < 5 for s in starts) and plan["offDays"] == 6
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         assert [(s["from"][:10], s["count"], s["reason"]) for s in skips(store, stored.id)] == [
             ("2025-01-04", 2, "days"),
             ("2025-01-11", 2, "days"),
             ("2025-01-18", 2, "days"),
         ]
-    finally:
-        store.close()
     assert len(all_runs(ctx, stored)) == 13
 
 
@@ -276,8 +267,7 @@ def test_run_due_dry_run_shows_the_queued_backfill_runs(tmp_path: Path, cli) -> 
 def test_catch_up_all_a_backfill_ahead_of_the_scheduler_and_the_scheduler_run_each_interval_once(tmp_path: Path) -> None:
     ctx, stored = setup(tmp_path, base=LONG_CATCH_UP, catch_up="all")
     now = utc(2025, 1, 11, 0, 5)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         _, ids = backfill.queue(ctx, store, stored, day(4), day(7), notify=False, now=now)
         assert len(ids) == 3
         clock = FakeClock(now)
@@ -290,8 +280,6 @@ def test_catch_up_all_a_backfill_ahead_of_the_scheduler_and_the_scheduler_run_ea
         make_scheduler(ctx, store, clock=clock).run_due(clock.now)
         assert windows(runs_of(store, stored.id))[-2:] == [(day(10), day(11)), (day(11), day(12))]
         assert len(runs_of(store, stored.id)) == 11 and skips(store, stored.id) == []
-    finally:
-        store.close()
 
 
 def test_catch_up_latest_every_interval_is_run_once_or_skipped_once(tmp_path: Path) -> None:
@@ -299,8 +287,7 @@ def test_catch_up_latest_every_interval_is_run_once_or_skipped_once(tmp_path: Pa
     would (skipped under latest), the scheduler goes on after it, and no interval is both."""
     ctx, stored = setup(tmp_path, base=LONG_CATCH_UP)
     now = utc(2025, 1, 11, 0, 5)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         backfill.queue(ctx, store, stored, day(4), day(7), notify=False, now=now)
         make_scheduler(ctx, store, clock=FakeClock(now)).run_due(now)
         runs = runs_of(store, stored.id)
@@ -310,15 +297,12 @@ def test_catch_up_latest_every_interval_is_run_once_or_skipped_once(tmp_path: Pa
             ("2025-01-01", "2025-01-04", "catch-up policy latest"),
             ("2025-01-07", "2025-01-10", "catch-up policy latest"),
         ]
-    finally:
-        store.close()
 
 
 def test_backfilling_what_the_scheduler_skipped_runs_it_once_and_the_schedule_goes_on(tmp_path: Path) -> None:
     ctx, stored = setup(tmp_path)
     clock = FakeClock(utc(2025, 1, 11, 0, 5))
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         make_scheduler(ctx, store, clock=clock).run_due(clock.now)  # latest: runs Jan 10, skips Jan 1..9
         assert windows(runs_of(store, stored.id)) == [(day(10), day(11))]
         skipped = skips(store, stored.id)
@@ -334,8 +318,6 @@ def test_backfilling_what_the_scheduler_skipped_runs_it_once_and_the_schedule_go
         assert [r.origin for r in runs] == ["backfill"] * 9 + ["schedule"] * 2
         assert {r.status for r in runs} == {"done"}
         assert skips(store, stored.id) == skipped  # the backfill decided nothing anew
-    finally:
-        store.close()
 
 
 # -- input ------------------------------------------------------------------------------
@@ -379,11 +361,8 @@ def test_a_version_3_database_gains_the_notify_column_and_its_runs_notify_as_bef
     store.close()
     downgrade(ctx.paths.database, 3)  # no notify column
 
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         [run] = runs_of(store, stored.id)
         assert run.notify is None  # NULL: the request's messages go, as before the upgrade
         _, [queued] = backfill.queue(ctx, store, stored, day(2), day(3), notify=False, now=LATER)
         assert store.runs.get(queued).notify == 0
-    finally:
-        store.close()

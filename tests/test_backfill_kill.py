@@ -76,16 +76,13 @@ def test_a_backfill_killed_mid_run_is_resumed_by_the_same_backfill_with_each_int
     assert again.code == 0, again.err
     assert "0 run(s) queued" in again.err and "21 done, 0 failed, 0 still queued" in again.out
     assert "was interrupted; attempt 2 queued" in again.err
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         runs = runs_of(store, stored.id)
         assert len(runs) == 31
         assert windows(runs) == [(utc(2025, 1, d), utc(2025, 1, d + 1)) for d in range(1, 31)] + [(utc(2025, 1, 31), utc(2025, 2, 1))]
         assert [(r.status, r.origin) for r in runs] == [("done", "backfill")] * 31
         assert [r.attempt for r in runs] == [1] * 10 + [2] + [1] * 20
         assert any(e["message"].startswith("interrupted: no heartbeat") for e in store.run_log.of_run(runs[10].id))
-    finally:
-        store.close()
     files = data_files(ctx.paths.exports_dir)
     assert sorted(files) == sorted(Path(r.file_path) for r in runs if r.file_path)  # one file per interval, nothing else
     assert temp_files(ctx.paths.exports_dir) == []

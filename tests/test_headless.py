@@ -76,11 +76,8 @@ def due_home(tmp_path: Path, config: str = "") -> tuple[Path, str, datetime]:
     now = datetime.now(UTC).replace(microsecond=0)
     start_at = now - timedelta(hours=1, minutes=1)
     seed(ctx, start_at, now, every=60.0)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         sr = create(store, recurring("PT1H", start_at, catch_up="latest"), start_at)
-    finally:
-        store.close()
     assert ctx.paths.home is not None
     return ctx.paths.home, sr.id, start_at
 

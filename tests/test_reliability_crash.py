@@ -223,8 +223,7 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
     assert main(["--home", str(home), "requests", "create", str(f)]) == 0
     rid = json.loads(capsys.readouterr().out)["id"]
     ctx = load_context(home)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         stored = store.requests.get(rid)
         queued = store.runs.page(request_id=rid).results[0]
         dead = store.runs.claim(queued.id, "gone-host:1", now=datetime.now(UTC) - timedelta(minutes=5))
@@ -239,8 +238,6 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
             )
         finally:
             source.close()
-    finally:
-        store.close()
     if crash_after == "the manifest rename":  # the data file was still under its temporary name
         os.replace(published.path, temp_path(published.path, dead.id))
     for _ in range(3):  # recover (interrupted, leftovers removed, queued again), then run

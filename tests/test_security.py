@@ -813,14 +813,11 @@ def test_database_and_exports_get_exactly_their_modes(
             rid = json.loads(capsys.readouterr().out)["id"]
             assert main(["--home", str(home), "--config", str(cfg), "run", rid, "--json"]) == 0
             paths.append(Path(json.loads(capsys.readouterr().out)["filePath"]))
-        store = Store(home / "exporter.db", file_mode=file_mode)  # open: the WAL and shared-memory files exist now
-        try:
+        with Store(home / "exporter.db", file_mode=file_mode) as store:  # open: the WAL and shared-memory files exist now
             store.requests.page()
             sides = [Path(f"{home}/exporter.db{s}") for s in ("-wal", "-shm")]
             assert all(p.exists() for p in sides)
             assert [mode(p) for p in [home / "exporter.db", *sides]] == [file_mode] * 3
-        finally:
-            store.close()
     finally:
         os.umask(old)
     assert mode(home / "exports") == dir_mode

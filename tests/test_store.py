@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import seed_body
 
+from exporter_tui.core.enums import Origin, RunStatus
+from exporter_tui.core.times import utc_now
 from exporter_tui.core.validation import parse_request
 from exporter_tui.store.errors import LimitReached, NotFound, StoreError
 from exporter_tui.store.schema import SCHEMA_VERSION
@@ -148,3 +150,27 @@ def test_the_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     Store(path).close()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_opened_with_with_is_closed_after_the_block_and_keeps_what_it_wrote(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    with Store(path) as store:
+        sr = store.requests.create(request(), "ann")
+    with pytest.raises(StoreError, match="closed"):
+        store.ping()
+    with pytest.raises(ValueError, match="boom"), Store(path) as again:
+        assert again.requests.get(sr.id).owner == "ann"
+        raise ValueError("boom")
+    with pytest.raises(StoreError, match="closed"):
+        again.ping()
+
+
+def test_a_statement_meant_for_a_callers_transaction_is_refused_outside_one(tmp_path: Path) -> None:
+    with Store(tmp_path / "x.db") as store:
+        sr = store.requests.create(request(), "ann")
+        with pytest.raises(RuntimeError, match="outside a transaction"):
+            store.audit.record("skip", "scheduler", "request", sr.id)
+        with pytest.raises(RuntimeError, match="outside a transaction"):
+            store.runs.insert(sr.id, Origin.SCHEDULE, (0.0, 10.0), 10.0, RunStatus.NOT_PROCESSED, utc_now())
+        assert store.runs.page().total == 0
+        assert [e["action"] for e in store.audit.page(entity_id=sr.id).results] == ["exporter:exports:create"]

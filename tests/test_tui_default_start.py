@@ -110,11 +110,8 @@ async def test_save_stores_the_default_and_the_preview_of_a_new_daily_request_sh
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not isinstance(app.screen, ComposeScreen)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         (stored,) = store.requests.page().results
-    finally:
-        store.close()
     assert stored.request.period_start == datetime(2025, 3, 9, tzinfo=UTC).timestamp()
 
 

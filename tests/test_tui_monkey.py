@@ -105,11 +105,8 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def run_seed(root: Path, seed: int, count: int, tally: Tally, watchdog: Watchdog) -> Upkeep:
     ctx, _ = make_big_home(root)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         upkeep = Upkeep(ctx, store.requests.create(parse_request(raw_body()), "tester", now=days_ago(2)).id)
-    finally:
-        store.close()
     keys = draw_keys(seed, count)
     tally.seeds.append(seed)
     at, session = 0, 0

@@ -61,12 +61,9 @@ async def test_a_request_created_over_http_appears_in_the_tui_and_runs_once(tmp_
         serve.terminate()
         _, err = serve.communicate(timeout=30)
     assert serve.returncode == 0, err
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         [run] = store.runs.page(request_id=rid).results
         assert run.attempt == 1 and store.audit.page(action="run").total == 0
-    finally:
-        store.close()
     folder = ctx.paths.exports_dir
     files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and manifest_data(p) is None]
     assert [str(p) for p in files] == [run.file_path]

@@ -28,11 +28,8 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
 
 def web_home(root: Path) -> Context:
     ctx = make_home(root)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         store.requests.create(parse_request(hourly_body("Web temperature")), "tester", now=days_ago(1))
-    finally:
-        store.close()
     return ctx
 
 

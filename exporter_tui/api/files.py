@@ -14,7 +14,6 @@ from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.store.errors import NotFound
 from exporter_tui.store.runs import Run
-from exporter_tui.store.store import Store
 
 router = APIRouter()
 
@@ -38,8 +37,7 @@ def download(
     run: str | None = None,
 ) -> FileResponse:
     who.require("download")
-    store = state.ctx.open_store()
-    try:
+    with state.ctx.open_store() as store:
         stored = who.check_owns(store.requests.get(request_id, include_deleted=True))
         if run is not None:
             found = owned_run(store, who, run)
@@ -51,8 +49,6 @@ def download(
                 raise NotFound(f"request {stored.id} has no done run")
             found = done[0]
         return _file_of(found)
-    finally:
-        store.close()
 
 
 @router.get("/files/{run_id}", summary="A run's file through its signed link (fileUrl); no key needed")
@@ -60,8 +56,5 @@ def signed_file(run_id: str, state: StateDep, expires: str = "", signature: str 
     problem = verify(state.signing_key, run_id, expires, signature, state.clock().timestamp())
     if problem:
         raise ApiError(403, problem)
-    store: Store = state.ctx.open_store()
-    try:
+    with state.ctx.open_store() as store:
         return _file_of(store.runs.get(run_id))
-    finally:
-        store.close()

@@ -11,7 +11,6 @@ from exporter_tui import __version__
 from exporter_tui.api.state import Caller, StateDep
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.store.errors import StoreError
-from exporter_tui.store.store import Store
 
 router = APIRouter()
 BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)  # seconds, for exporter_run_duration_seconds
@@ -21,11 +20,8 @@ BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)  # seconds, for exporter_
 def health(state: StateDep) -> JSONResponse:
     body: dict[str, Any] = {"version": __version__, "scheduler": state.scheduler}
     try:
-        store = state.ctx.open_store()
-        try:
+        with state.ctx.open_store() as store:
             store.ping()
-        finally:
-            store.close()
         body["store"] = "ok"
     except (StoreError, OSError) as e:
         body["store"] = f"unusable: {e}"
@@ -36,11 +32,8 @@ def health(state: StateDep) -> JSONResponse:
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
 def metrics(who: Caller, state: StateDep) -> PlainTextResponse:
     who.require("list")
-    store: Store = state.ctx.open_store()
-    try:
+    with state.ctx.open_store() as store:
         figures = {**store.runs.figures(), "notification_failures": store.notifications.failed_count()}
-    finally:
-        store.close()
     return PlainTextResponse(prometheus_text(figures), media_type="text/plain; version=0.0.4")
 
 

@@ -34,13 +34,10 @@ def open_store(request: Request) -> Iterator[Store]:
     """FastAPI dependency: a Store for this request whose audit events name the caller's key."""
     state = api_state(request)
     who: Identity = caller(request)
-    store = state.ctx.open_store()
-    if who.key is not None:
-        store.audit.extra = {"key": who.key}
-    try:
+    with state.ctx.open_store() as store:
+        if who.key is not None:
+            store.audit.extra = {"key": who.key}
         yield store
-    finally:
-        store.close()
 
 
 # The dependencies the routes take, written once (FastAPI's reusable Annotated form).

@@ -50,8 +50,7 @@ def parse_for_settings(ctx: Context, source: str) -> ExportRequest:
 
 
 def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         action = args.action
         if action == "create":
             _require_identity(ctx)
@@ -103,8 +102,6 @@ def cmd_requests(ctx: Context, args: argparse.Namespace) -> int:
             answer(args, {**sr.as_json(), "paused": sr.paused}, f"{'paused' if sr.paused else 'resumed'} {sr.id}")
             return EXIT_OK
         raise CliError(f"unknown action {action}")
-    finally:
-        store.close()
 
 
 def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
@@ -114,8 +111,7 @@ def cmd_validate(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         if args.action is None:
             request_id = store.requests.get(args.request, include_deleted=True).id if args.request else None
             page = store.runs.page(args.page, args.page_size, request_id=request_id, status=args.status)
@@ -153,8 +149,6 @@ def cmd_runs(ctx: Context, args: argparse.Namespace) -> int:
             run = store.runs.retry(args.run_id, ctx.actor)
         answer(args, run.as_json(), f"{run.id}: {run.status}")
         return EXIT_OK
-    finally:
-        store.close()
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
@@ -164,11 +158,8 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     if args.from_ or args.to:
         if not (args.from_ and args.to):
             raise CliError("--from and --to go together")
-        store = ctx.open_store()
-        try:
+        with ctx.open_store() as store:
             zone = get_zone(store.requests.get(args.id).request.format.timezone)  # a time without an offset is the request's
-        finally:
-            store.close()
         start, end = parse_instant(args.from_, "--from", zone), parse_instant(args.to, "--to", zone)
         if start >= end:
             raise CliError("--to must be after --from")
@@ -314,8 +305,7 @@ def cmd_backfill(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.scheduler.backfill import window_text
     from exporter_tui.service import backfill
 
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         stored = store.requests.get(args.id)
         if stored.request.type != "recurring":
             raise CliError(backfill.ONE_TIME.format(id=stored.short_id))
@@ -365,8 +355,6 @@ def cmd_backfill(ctx: Context, args: argparse.Namespace) -> int:
             )
             return EXIT_SIGNAL
         return EXIT_FAILED if failed else EXIT_OK
-    finally:
-        store.close()
 
 
 def _told(event: RunEvent) -> None:
@@ -411,8 +399,7 @@ def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.service.scheduling import make_scheduler
 
     now = parse_instant(args.now, "--now") if args.now else utc_now()
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         scheduler = make_scheduler(ctx, store)
         if args.dry_run:
             plan = scheduler.plan(now)
@@ -433,8 +420,6 @@ def cmd_run_due(ctx: Context, args: argparse.Namespace) -> int:
             if not runs:
                 print("nothing was due")
         return EXIT_FAILED if any(r.status == RunStatus.FAILED for r in runs) else EXIT_OK
-    finally:
-        store.close()
 
 
 def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
@@ -446,11 +431,8 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError("--days must be more than 0 and at most 3660")
     ctx.ensure_dirs()
     stats = generate_demo(ctx.paths.source_db, days=args.days, end=end, reset=args.reset, codec=ctx.settings.source.chunk_codec)
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         example = ensure_example_request(store, ctx.actor, stats.end)
-    finally:
-        store.close()
     if args.json:
         print_json(
             {
@@ -528,11 +510,8 @@ def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         page = store.audit.page(args.page, args.page_size, entity_id=args.id, action=args.action)
-    finally:
-        store.close()
     rows = [(e["at"], e["action"], e["actor"], e["entity"], e["entity_id"], e["detail"] or "") for e in page.results]
     answer(
         args, page_json(page, page.results, "/audit"), table(("AT", "ACTION", "ACTOR", "ENTITY", "ID", "DETAIL"), rows), paging_footer(page)

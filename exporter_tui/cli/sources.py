@@ -43,11 +43,8 @@ def check_sources(ctx: Context, args: argparse.Namespace) -> int:
 def _channels(ctx: Context, given: list[str] | None) -> list[str]:
     if given:
         return list(dict.fromkeys(given))
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         return store.requests.channels()
-    finally:
-        store.close()
 
 
 def _check_readers(ctx: Context, given: list[str] | None) -> dict[str, Any]:

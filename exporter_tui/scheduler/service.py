@@ -288,8 +288,7 @@ class Scheduler:
 
     def _slot(self) -> list[Run]:
         """A slot freed: take the fairest waiting request and do its work, with a Store of this worker thread."""
-        store = self.ctx.open_store()
-        try:
+        with self.ctx.open_store() as store:
             with self._queue_lock:
                 waiting = self._fairest(store.runs.last_starts())
                 if waiting is None:
@@ -301,8 +300,6 @@ class Scheduler:
             finally:
                 with self._queue_lock:
                     self._active.discard(waiting.request_id)
-        finally:
-            store.close()
 
     def _fairest(self, last_starts: dict[str, float]) -> Waiting | None:
         """Under the queue lock: the waiting request of the owner whose last start is oldest,

@@ -74,8 +74,7 @@ def rerun_now(
 ) -> Run:
     """`runs rerun RUN_ID`: export the run's interval again now, in this thread, as a new run
     (see store.runs.rerun) whose manifest names the file it supersedes; the old file stays."""
-    store = ctx.open_store()
-    try:
+    with ctx.open_store() as store:
         queued = store.runs.rerun(run_id, ctx.actor)  # it starts at once: max_queued_runs never refuses it
         assert queued is not None  # only `once` finds an earlier rerun
         claimed = store.runs.claim(queued.id, holder_id())
@@ -94,5 +93,3 @@ def rerun_now(
             should_stop=should_stop,
             cancelled_by=cancelled_by,
         )
-    finally:
-        store.close()

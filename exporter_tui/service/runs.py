@@ -316,11 +316,8 @@ def start_manual(
         store.run_log.add(claimed.id, "info", note)
 
     def export() -> None:
-        own = ctx.open_store()
-        try:
+        with ctx.open_store() as own:
             execute_run(ctx.settings, ctx.paths.exports_dir, own, ctx.open_source, claimed, stored)
-        finally:
-            own.close()
 
     threading.Thread(target=export, name=f"run-{claimed.id[:8]}", daemon=True).start()
     return claimed
