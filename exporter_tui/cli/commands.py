@@ -22,6 +22,7 @@ from exporter_tui.cli.output import (
     run_row,
     table,
 )
+from exporter_tui.cli.progress import ProgressBar
 from exporter_tui.context import Context
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.enums import EventKind, Origin, RunStatus
@@ -269,36 +270,6 @@ class RunNotes:
             print(event.message, file=sys.stderr)
         elif event.kind == EventKind.NOTIFICATION:
             self.notifications.append(event.message)
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal stream (nothing when it is not a terminal)."""
-
-    def __init__(self, stream, width: int = 30):
-        self.stream = stream
-        self.width = width
-        self.tty = stream.isatty()
-        self._last = -1
-
-    def update(self, done: int, total: int | None) -> None:
-        if not self.tty:
-            return
-        if total:
-            frac = min(done / total, 1.0)
-            pct = int(frac * 100)
-            if pct == self._last:
-                return
-            self._last = pct
-            filled = int(frac * self.width)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {pct:3d}% {done}/{total} readings")
-        else:
-            self.stream.write(f"\r{done} readings")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def cmd_backfill(ctx: Context, args: argparse.Namespace) -> int:
