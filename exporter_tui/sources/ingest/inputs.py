@@ -1,0 +1,576 @@
+"""Reading a file of readings, in batches, into Records (see resolve.py).
+
+Formats:
+- `senml`: one JSON document, a SenML pack (an array of records; RFC 8428), or a readers
+  API page (`{"messages": [...]}`). A pack is streamed: it is cut after a `}` and the piece
+  parsed as an array, which succeeds only when the cut falls between two records, so
+  memory stays bounded by the block size; a readers page is parsed whole.
+- `jsonl`: one JSON value a line: a record, a readers API message, or a SenML pack (an
+  array) whose base fields apply within that line.
+- `csv`: a header row naming SenML labels or readers API fields (and the envelope), one
+  record a row; an empty cell is no value.
+Text is UTF-8 (a BOM is skipped); bytes that are not UTF-8 make the record that holds them
+invalid, not the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from exporter_tui.sources.base import READING_COLUMNS
+from exporter_tui.sources.ingest.columns import Column, JsonConstant, Problems
+from exporter_tui.sources.ingest.labels import ENVELOPE, MESSAGE_KEYS, SENML_LABELS, Kind, canonical, is_known, kind_of, mixed_reason
+from exporter_tui.sources.ingest.refusals import FileInvalid, Refusal, shown
+from exporter_tui.sources.ingest.resolve import Defaults, PackState, Records, resolve
+
+FORMATS = ("auto", "senml", "csv", "jsonl")
+EXTENSIONS = {".json": "senml", ".senml": "senml", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl"}
+BATCH_RECORDS = 50_000
+BLOCK_CHARS = 2 << 20  # text read at a time; a pack piece of this size holds ~50,000 small records
+_HEAD = 1 << 16  # bytes looked at to tell the format
+_MAX_PIECE = 32 * BLOCK_CHARS  # a pack piece that still does not parse is a broken file, not a huge record
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass
+class Batch:
+    """What one batch of the file gave: the valid readings, the refused records, how many records in all."""
+
+    frame: pd.DataFrame
+    refused: list[Refusal]
+    records: int
+    bytes_read: int
+
+
+class _Counted(io.RawIOBase):
+    """A binary stream that counts the bytes served, with the bytes already read to sniff put back in front."""
+
+    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+        self._stream = stream
+        self._head = head
+        self.served = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+        else:
+            data = self._stream.read(len(view))
+            n = len(data)
+            view[:n] = data
+        self.served += n
+        return n
+
+
+_DECODER = json.JSONDecoder(parse_constant=JsonConstant)
+
+
+def _loads(text: str) -> Any:
+    return _DECODER.decode(text)
+
+
+def detect_format(name: str, head: str) -> str:
+    """The format by the file's extension, else by its first bytes: not JSON is CSV; a first
+    line that is a JSON value by itself with more lines after it is JSON lines; else one JSON document."""
+    ext = os.path.splitext(name)[1].lower()
+    if ext in EXTENSIONS:
+        return EXTENSIONS[ext]
+    text = head.lstrip()
+    if not text:
+        return "jsonl"
+    if text[0] not in "[{":
+        return "csv"
+    first, _, rest = text.partition("\n")
+    try:
+        value = _loads(first)
+    except ValueError:
+        return "senml"  # a document over several lines (or a first line longer than the head)
+    if rest.strip():
+        return "jsonl"
+    return "senml" if isinstance(value, list) or (isinstance(value, dict) and "messages" in value) else "jsonl"
+
+
+@dataclass
+class _Chunk:
+    """A batch of a file: its records as columns, by kind, and what was refused before any
+    field was looked at (a line that is not JSON, a CSV row of the wrong width)."""
+
+    records: list[Records]
+    refused: list[Refusal]
+    count: int  # records in all, refused ones included
+
+
+class FileReader:
+    """The batches of readings in one file (or stdin); iterate once."""
+
+    def __init__(self, stream: BinaryIO, name: str, fmt: str = "auto", defaults: Defaults | None = None) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt}")
+        self.name = name
+        self.defaults = defaults or Defaults()
+        head = stream.read(_HEAD)
+        self._raw = _Counted(stream, head)
+        self.format = detect_format(name, head.decode("utf-8-sig", "replace")) if fmt == "auto" else fmt
+        self._text = io.TextIOWrapper(io.BufferedReader(self._raw, 1 << 20), encoding="utf-8-sig", errors="surrogateescape", newline="")
+        self.ignored: set[str] = set()  # fields of no known kind, left out
+        self._state = PackState()  # a pack's base fields, from one piece to the next
+
+    @property
+    def bytes_read(self) -> int:
+        return self._raw.served
+
+    def __iter__(self) -> Iterator[Batch]:
+        chunks = {"senml": self._pack, "jsonl": self._lines, "csv": self._csv}[self.format]()
+        for chunk in chunks:
+            frames: list[pd.DataFrame] = []
+            refused = list(chunk.refused)
+            for records in chunk.records:
+                done = resolve(records, self.defaults, self._state if records.kind == "senml" else None)
+                frames.append(done.frame)
+                refused += done.refused
+            refused.sort(key=lambda r: r.seq)
+            frame = frames[0] if len(frames) == 1 else (pd.concat(frames, ignore_index=True) if frames else _empty_frame())
+            yield Batch(frame, refused, chunk.count, self.bytes_read)
+
+    # -- JSON values to records --------------------------------------------------------
+
+    def _objects(self, values: list[Any], where: Callable[[int], str], starts: np.ndarray, what: str) -> _Chunk:
+        """The objects among decoded values as records; any other value is refused in its place."""
+        if set(map(type, values)) <= {dict}:
+            return _Chunk(self._split(values, np.arange(len(values)), where, starts), [], len(values))
+        keep = np.array([i for i, v in enumerate(values) if type(v) is dict], dtype=np.int64)
+        refused = [
+            Refusal(i, where(i), f"must be a JSON object ({what}), got {shown(v)}") for i, v in enumerate(values) if type(v) is not dict
+        ]
+        records = self._split([values[i] for i in keep], keep, _mapped(where, keep), starts[keep])
+        return _Chunk(records, refused, len(values))
+
+    def _split(self, values: list[dict[str, Any]], seq: np.ndarray, where: Callable[[int], str], starts: np.ndarray) -> list[Records]:
+        """The records by kind (SenML records, readers API messages), as columns."""
+        if not values:
+            return []
+        keys: set[str] = set().union(*values)
+        self.ignored |= {k for k in keys if not is_known(k) and not k.endswith("_")}
+        must = sorted(k for k in keys if k.endswith("_") and not is_known(k))
+        kind = kind_of(keys)
+        if kind is not None:
+            groups: list[tuple[Kind, np.ndarray | None]] = [(kind, None)]
+            mixed: set[int] = set()
+        else:  # a mix: each record by its own keys; one with both kinds of field is refused
+            kinds = [kind_of(set(d)) for d in values]
+            mixed = {i for i, k in enumerate(kinds) if k is None}
+            senml = np.array([k != "message" for k in kinds])
+            groups = [("senml", np.flatnonzero(senml)), ("message", np.flatnonzero(~senml))]
+        out: list[Records] = []
+        for kind, rows in groups:
+            part = values if rows is None else [values[i] for i in rows]
+            if not part:
+                continue
+            problems = Problems(len(part))
+            for j, i in enumerate(rows if rows is not None else ()):
+                if i in mixed:
+                    problems.add(j, mixed_reason(set(values[i])))
+            for key in must:
+                for j, d in enumerate(part):
+                    if key in d:
+                        problems.add(j, f"'{key}' is a must-understand field (RFC 8428 section 4.4) this program does not know")
+            out.append(
+                Records(
+                    kind,
+                    len(part),
+                    _columns(part, kind),
+                    seq if rows is None else seq[rows],
+                    where if rows is None else _mapped(where, rows),
+                    problems,
+                    starts if rows is None else starts[rows],
+                )
+            )
+        return out
+
+    # -- senml: one JSON document -----------------------------------------------------
+
+    def _pack(self) -> Iterator[_Chunk]:
+        doc = _Document(self._text, self.name)
+        if doc.read_start() == "{":
+            yield from self._page(doc.rest())
+            return
+        index = 0
+        for values in doc.pieces():
+            starts = np.zeros(len(values), dtype=bool)
+            starts[0] = index == 0
+            yield self._objects(values, _indexed(index), starts, "a SenML record")
+            index += len(values)
+
+    def _page(self, text: str) -> Iterator[_Chunk]:
+        """A readers API page, `{"messages": [...], ...}`, parsed whole."""
+        try:
+            page = _loads(text)
+        except json.JSONDecodeError as e:
+            raise FileInvalid(f"{self.name}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        messages = page.get("messages") if isinstance(page, dict) else None
+        if not isinstance(messages, list):
+            raise FileInvalid(
+                f"{self.name}: a JSON document is read as a SenML pack (an array of records) or a readers API page "
+                '({"messages": [...]}); this one is an object without a "messages" array'
+            )
+        for start in range(0, len(messages), BATCH_RECORDS):
+            values = messages[start : start + BATCH_RECORDS]
+            yield self._objects(values, _indexed(start, "messages"), np.ones(len(values), dtype=bool), "a readers API message")
+
+    # -- jsonl ------------------------------------------------------------------------
+
+    def _lines(self) -> Iterator[_Chunk]:
+        """Each line decoded by itself (joining lines into one array would be faster, but a line
+        holding two values could then pass for two lines)."""
+        scan = _DECODER.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__, not in its stubs
+        batch = _LineBatch()
+        lineno = 0
+        for block in _line_blocks(self._text):
+            for line in block:
+                lineno += 1
+                text = line.strip()
+                if not text:
+                    continue
+                try:
+                    value, end = scan(text, 0)
+                    if end != len(text):
+                        raise json.JSONDecodeError("Extra data", text, len(text) - len(text[end:].lstrip()))
+                except (json.JSONDecodeError, StopIteration) as e:
+                    batch.refuse(f"line {lineno}", _json_reason(text, e))
+                    continue
+                if type(value) is dict:
+                    batch.add(value, lineno, -1, True)
+                elif type(value) is list:
+                    first = True
+                    for j, v in enumerate(value):
+                        if type(v) is dict:
+                            batch.add(v, lineno, j, first)
+                            first = False
+                        else:
+                            batch.refuse(f"line {lineno} [{j}]", f"must be a JSON object (a SenML record), got {shown(v)}")
+                else:
+                    batch.refuse(
+                        f"line {lineno}",
+                        f"must be a JSON object (a record or a readers API message) or an array (a SenML pack), got {shown(value)}",
+                    )
+                if batch.count >= BATCH_RECORDS:
+                    yield batch.chunk(self)
+                    batch = _LineBatch()
+        if batch.count:
+            yield batch.chunk(self)
+
+    # -- csv --------------------------------------------------------------------------
+
+    def _csv(self) -> Iterator[_Chunk]:
+        first = self._text.readline()
+        header_line = 1
+        while first and not first.strip():
+            first = self._text.readline()
+            header_line += 1
+        if not first:
+            return
+        delimiter = _delimiter(first)
+        header = next(csv.reader([first], delimiter=delimiter))
+        labels, kind = self._header(header)
+        reader = csv.reader(self._text, delimiter=delimiter)
+        width = len(header)
+        line = header_line
+        while True:
+            rows: list[list[str]] = []
+            places: list[int] = []
+            ords: list[int] = []
+            refused: list[Refusal] = []
+            count = 0
+            for row in itertools.islice(reader, BATCH_RECORDS):
+                start, line = line + 1, header_line + reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != width:
+                    refused.append(Refusal(count, f"line {start}", f"has {len(row)} fields; the header has {width}"))
+                else:
+                    rows.append(row)
+                    places.append(start)
+                    ords.append(count)
+                count += 1
+            else:
+                if not count:
+                    return
+            records = []
+            if rows:
+                cells = list(zip(*rows))
+                columns = {label: Column(label, cells[i], text=True) for i, label in enumerate(labels) if label is not None}
+                records.append(Records(kind, len(rows), columns, np.array(ords, dtype=np.int64), _lined(places), Problems(len(rows))))
+            yield _Chunk(records, refused, count)
+
+    def _header(self, header: Sequence[str]) -> tuple[list[str | None], Kind]:
+        labels: list[str | None] = []
+        seen: dict[str, str] = {}
+        for raw in header:
+            name = raw.strip()
+            label = canonical(name)
+            if not is_known(label):
+                if name.endswith("_"):
+                    raise FileInvalid(
+                        f"{self.name}: column '{name}' is a must-understand SenML field (RFC 8428 section 4.4) this program does not know"
+                    )
+                self.ignored.add(name)
+                labels.append(None)
+                continue
+            if label in seen:
+                raise FileInvalid(f"{self.name}: the header names '{label}' twice ('{seen[label]}' and '{name}')")
+            seen[label] = name
+            labels.append(label)
+        known = {label for label in labels if label is not None}
+        kind = kind_of(known)
+        if kind is None:
+            raise FileInvalid(f"{self.name}: the header {mixed_reason(known)}")
+        if not known - set(ENVELOPE):
+            raise FileInvalid(
+                f"{self.name}: the header names no SenML label (n, t, v, ...) nor readers API field (name, time, value, ...); "
+                "is the first line a header?"
+            )
+        return labels, kind
+
+
+class _LineBatch:
+    """The JSON lines of one batch as they are read: objects with their line, index within a
+    line's pack (-1: a line of one object) and pack start; the lines refused."""
+
+    def __init__(self) -> None:
+        self.values: list[dict[str, Any]] = []
+        self.lines: list[int] = []
+        self.subs: list[int] = []
+        self.starts: list[bool] = []
+        self.ords: list[int] = []
+        self.refused: list[Refusal] = []
+        self.count = 0
+
+    def add(self, value: dict[str, Any], line: int, sub: int, start: bool) -> None:
+        self.values.append(value)
+        self.lines.append(line)
+        self.subs.append(sub)
+        self.starts.append(start)
+        self.ords.append(self.count)
+        self.count += 1
+
+    def refuse(self, where: str, reason: str) -> None:
+        self.refused.append(Refusal(self.count, where, reason))
+        self.count += 1
+
+    def chunk(self, reader: FileReader) -> _Chunk:
+        lines, subs = np.array(self.lines, dtype=np.int64), np.array(self.subs, dtype=np.int64)
+
+        def where(i: int) -> str:
+            return f"line {lines[i]}" + (f" [{subs[i]}]" if subs[i] >= 0 else "")
+
+        starts = np.array(self.starts, dtype=bool)
+        return _Chunk(reader._split(self.values, np.array(self.ords, dtype=np.int64), where, starts), self.refused, self.count)
+
+
+class _Document:
+    """A JSON array read piece by piece (see the module docstring), with absolute places for errors."""
+
+    def __init__(self, text: io.TextIOBase, name: str) -> None:
+        self.text = text
+        self.name = name
+        self.buf = ""
+        self.line = 1  # the line and column where self.buf starts
+        self.col = 1
+        self.eof = False
+
+    def _more(self) -> bool:
+        data = self.text.read(BLOCK_CHARS)
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _drop(self, k: int) -> None:
+        dropped = self.buf[:k]
+        newlines = dropped.count("\n")
+        if newlines:
+            self.line += newlines
+            self.col = k - dropped.rfind("\n")
+        else:
+            self.col += k
+        self.buf = self.buf[k:]
+
+    def _place(self, k: int) -> str:
+        before = self.buf[:k]
+        newlines = before.count("\n")
+        if newlines:
+            return f"line {self.line + newlines} column {k - before.rfind(chr(10))}"
+        return f"line {self.line} column {self.col + k}"
+
+    def _fail(self, what: str, k: int) -> FileInvalid:
+        return FileInvalid(f"{self.name}: not valid JSON: {what} at {self._place(k)}")
+
+    def read_start(self) -> str:
+        """Skip to the document's first character: '[' (a pack, consumed) or '{' (a page, left)."""
+        while not self.buf.strip() and self._more():
+            pass
+        stripped = self.buf.lstrip()
+        self._drop(len(self.buf) - len(stripped))
+        if not stripped:
+            raise FileInvalid(f"{self.name}: the file is empty; a SenML pack is a JSON array of records")
+        if stripped[0] == "[":
+            self._drop(1)
+            return "["
+        if stripped[0] == "{":
+            return "{"
+        raise FileInvalid(f"{self.name}: a SenML JSON file is an array of records ('[' first), not {shown(stripped[:20])}...")
+
+    def rest(self) -> str:
+        while self._more():
+            pass
+        return self.buf
+
+    def pieces(self) -> Iterator[list[Any]]:
+        """The array's elements, a piece at a time."""
+        first = True
+        while True:
+            values, cut = self._piece(first)
+            if values is not None:
+                first = False
+                self._drop(cut)
+                if values:
+                    yield values
+                continue
+            if self.eof:
+                break
+            if len(self.buf) > _MAX_PIECE:
+                self._raise_for(self.buf, first)
+            self._more()
+        yield from self._tail(first)
+
+    def _piece(self, first: bool) -> tuple[list[Any] | None, int]:
+        """The elements up to the last '}' that ends an element, or (None, 0) when none does yet."""
+        cut = self.buf.rfind("}")
+        for _ in range(3):  # a '}' inside a string, or inside a nested object, makes the piece fail: try an earlier one
+            if cut < 0:
+                return None, 0
+            body, offset = self._body(self.buf[: cut + 1], first)
+            if body is not None:
+                try:
+                    return _loads("[" + body + "]"), cut + 1
+                except json.JSONDecodeError:
+                    pass
+            cut = self.buf.rfind("}", 0, cut)
+        return None, 0
+
+    def _body(self, piece: str, first: bool) -> tuple[str | None, int]:
+        """The piece without the comma that separates it from the one before (None when that comma is missing)."""
+        stripped = piece.lstrip()
+        offset = len(piece) - len(stripped)
+        if first:
+            return stripped, offset
+        if not stripped.startswith(","):
+            return None, offset
+        return stripped[1:], offset + 1
+
+    def _tail(self, first: bool) -> Iterator[list[Any]]:
+        """What follows the last object: whitespace and ']' (or elements that are not objects, then ']')."""
+        stripped = self.buf.rstrip()
+        if not stripped.endswith("]"):
+            where = len(stripped)
+            raise self._fail(
+                "the array is not closed (']' expected)" if stripped.strip() == "" or "]" not in stripped else "extra data after the array",
+                where,
+            )
+        body = stripped[:-1]
+        if body.strip():
+            yield self._raise_or_values(body, first)
+
+    def _raise_or_values(self, body: str, first: bool) -> list[Any]:
+        inner, offset = self._body(body, first)
+        if inner is None:
+            raise self._fail("',' expected between records", offset)
+        try:
+            return list(_loads("[" + inner + "]"))
+        except json.JSONDecodeError as e:
+            raise self._fail(e.msg, offset + e.pos - 1) from None
+
+    def _raise_for(self, piece: str, first: bool) -> None:
+        """No element ends in a piece this long: a syntax error in it, or a record too long to take."""
+        self._raise_or_values(piece[: piece.rfind("}") + 1] if "}" in piece else piece, first)
+        raise self._fail(f"a record longer than {_MAX_PIECE} characters", 0)
+
+
+def _line_blocks(text: io.TextIOBase) -> Iterator[list[str]]:
+    """The lines of the text, a block at a time (str.split is C-fast; iterating a file line by line is not)."""
+    rest = ""
+    while True:
+        data = text.read(BLOCK_CHARS)
+        if not data:
+            if rest:
+                yield [rest]
+            return
+        data = rest + data
+        cut = data.rfind("\n")
+        if cut < 0:
+            rest = data
+            continue
+        rest = data[cut + 1 :]
+        yield data[:cut].split("\n")
+
+
+def _json_reason(text: str, e: Exception) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"not valid JSON: {e.msg} at column {e.colno}"
+    return f"not valid JSON: it starts with {shown(text[:20])}"
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter that splits the header into the most field names this program knows (',' on a tie)."""
+
+    def known(d: str) -> int:
+        return sum(is_known(canonical(c.strip())) for c in next(csv.reader([header], delimiter=d)))
+
+    return max(_DELIMITERS, key=lambda d: (known(d), d == ","))
+
+
+def _columns(records: list[dict[str, Any]], kind: Kind) -> dict[str, Column]:
+    """Each field a record of this kind has, as a column (None where a record lacks it)."""
+    keys: set[str] = set().union(*records)
+    wanted = (SENML_LABELS if kind == "senml" else MESSAGE_KEYS) | set(ENVELOPE)
+    columns: dict[str, Column] = {}
+    for key in sorted(keys & wanted, key=lambda k: k != canonical(k)):  # snake_case first; camelCase fills its gaps
+        label = canonical(key)
+        values = list(map(dict.get, records, itertools.repeat(key)))
+        if label in columns:
+            values = [a if a is not None else b for a, b in zip(columns[label].values, values)]
+        columns[label] = Column(label, values, text=False)
+    return columns
+
+
+def _lined(lines: list[int]) -> Callable[[int], str]:
+    places = np.array(lines, dtype=np.int64)
+    return lambda i: f"line {places[i]}"
+
+
+def _indexed(start: int, prefix: str = "") -> Callable[[int], str]:
+    return lambda i: f"{prefix}[{start + i}]"
+
+
+def _mapped(where: Callable[[int], str], rows: np.ndarray) -> Callable[[int], str]:
+    return lambda i: where(int(rows[i]))
+
+
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in READING_COLUMNS})
