@@ -425,6 +425,12 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ingest(ctx: Context, args: argparse.Namespace) -> int:
+    from exporter_tui.cli.ingest import ingest
+
+    return ingest(ctx, args)
+
+
 def cmd_sources(ctx: Context, args: argparse.Namespace) -> int:
     from exporter_tui.core.times import iso_from_unix
 
@@ -526,6 +532,7 @@ COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
     "backfill": cmd_backfill,
     "run-due": cmd_run_due,
     "demo": cmd_demo,
+    "ingest": cmd_ingest,
     "sources": cmd_sources,
     "audit": cmd_audit,
     "notify": cmd_notify,

@@ -114,6 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", help="end of the data (ISO 8601; default now rounded down to the hour)")
     demo.add_argument("--reset", action="store_true", help="empty the source first")
 
+    ing = cmd("ingest", "store readings from a SenML JSON, CSV or JSON lines file (FILE or - for stdin) in the embedded source")
+    ing.add_argument("file", help="the file, or - for stdin")
+    ing.add_argument(
+        "--format", choices=("auto", "senml", "csv", "jsonl"), default="auto", help="default auto: by extension, else by content"
+    )
+    ing.add_argument("--channel", help="the channel of records that name none")
+    ing.add_argument("--subtopic", help="the subtopic of records that name none (an export request names one)")
+    ing.add_argument("--publisher", help="the publisher of records that name none (default empty)")
+    ing.add_argument(
+        "--relative-to",
+        metavar="WHEN",
+        help="place SenML relative times (below 2**28, or none) after this instant: ISO 8601, Unix seconds or 'now' (default: refuse them)",
+    )
+    ing.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="store the valid records and report the others (default: any invalid record stores nothing)",
+    )
+    ing.add_argument("--quiet", action="store_true", help="no progress bar")
+
     serve = cmd("serve", "serve the HTTP API of the export documents (and the scheduler, unless another process runs it)", json_flag=False)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; others need [api.keys])")
     serve.add_argument("--port", type=_port, default=8750, help="default 8750")
