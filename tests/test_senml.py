@@ -307,7 +307,8 @@ def test_json_lines_refusals_name_the_line() -> None:
         ({"n": "a", "bver": 11, "t": 1780000000, "v": 1}, "'bver' 11 is a SenML version newer than 10"),
         ({"n": "a", "t": 1780000000, "v": 1, "crit_": 1}, "'crit_' is a must-understand field (RFC 8428 section 4.4)"),
         ({"n": "a", "t": 1780000000, "v": 1, "name": "b"}, "mixes SenML labels (n, t, v) with readers API fields (name)"),
-        ({"n": "a\tb", "t": 1780000000, "v": 1}, "'n' has a control character"),
+        ({"n": "a\tb", "t": 1780000000, "v": 1}, "the name 'a\\tb' ('bn' + 'n') has a character SenML does not allow"),
+        ({"n": "a", "u": "C\u200b", "t": 1780000000, "v": 1}, "'u' has a control character: 'C\\u200b'"),
         ({"n": "a", "t": 1780000000, "v": 1, "channel": 7}, "'channel' must be text, got 7"),
     ],
 )
@@ -348,12 +349,16 @@ def test_a_reading_without_channel_or_subtopic_is_refused_unless_the_options_giv
 
 
 def test_bytes_that_are_not_utf8_refuse_only_their_record() -> None:
-    data = b'{"n":"a","t":1780000000,"v":1}\n{"n":"b\xff","t":1780000000,"v":1}\n'
+    data = b'{"n":"a","t":1780000000,"v":1}\n{"n":"b","t":1780000000,"vs":"x\xff"}\n{"n":"c\xff","t":1780000000,"v":1}\n'
     rows, refused = parse(data, name="u.jsonl")
     assert [r["name"] for r in rows] == ["a"]
-    assert refused == ["line 2: 'n' is not valid UTF-8 text (byte 0xff at character 2)"]
-    rows, refused = parse('[{"n":"a\\ud800","t":1780000000,"v":1}]')
-    assert refused == ["[0]: 'n' is not valid UTF-8 text (a lone surrogate \\ud800 at character 2)"]
+    assert refused == [
+        "line 2: 'vs' is not valid UTF-8 text (byte 0xff at character 2)",
+        "line 3: the name 'c\\udcff' ('bn' + 'n') has a character SenML does not allow in a name "
+        "(A-Z a-z 0-9 - : . / _, starting with a letter or a digit)",
+    ]
+    rows, refused = parse('[{"name":"a\\ud800","time":1780000000,"value":1}]')
+    assert refused == ["[0]: 'name' is not valid UTF-8 text (a lone surrogate \\ud800 at character 2)"]
 
 
 def test_unknown_fields_are_left_out_and_named() -> None:

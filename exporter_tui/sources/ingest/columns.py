@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from exporter_tui.core.times import parse_iso
 from exporter_tui.sources.ingest.refusals import shown
 
 _NONE = type(None)
+TextCheck = Literal["unicode", "label", "none"]
 
 
 class JsonConstant:
@@ -72,54 +73,70 @@ def objects(values: Sequence[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
+def _given_rows(out: np.ndarray, values: Sequence[Any]) -> np.ndarray | None:
+    """The rows that hold a value (not None), or None when every row does (list.count is C-fast)."""
+    return np.flatnonzero(out != None) if values.count(None) else None  # noqa: E711  (elementwise)
+
+
+def _given_mask(size: int, rows: np.ndarray | None) -> np.ndarray:
+    if rows is None:
+        return np.ones(size, dtype=bool)
+    given = absent(size)
+    given[rows] = True
+    return given
+
+
 def numbers(col: Column | None, size: int, problems: Problems) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values with NaN where absent or bad, given mask); a value that is given but not
     a finite number is a problem. JSON true/false is not a number."""
     if col is None:
         return np.full(size, np.nan), absent(size)
-    values = col.values
-    converted: np.ndarray | None = None
     if col.text:
         arr, given, bad = _numbers_from_text(col, problems)
     else:
-        types = set(map(type, values))
-        if types <= {float, int, _NONE}:
+        # Only the rows holding a value are looked at: a base field is in one record of a thousand.
+        out = objects(col.values)
+        rows = _given_rows(out, col.values)
+        sub = out if rows is None else out[rows]
+        given = _given_mask(size, rows)
+        arr = np.full(size, np.nan)
+        bad = absent(size)
+        converted = None
+        if set(map(type, sub)) <= {float, int}:
             try:
-                converted = np.array(values, dtype=np.float64)
+                converted = sub.astype(np.float64)  # no NaN among them: JSON's NaN is a JsonConstant
             except OverflowError:  # an integer past the float range
-                converted = None
+                pass
         if converted is None:
-            arr, given, bad = _numbers_one_by_one(col, problems)
-        else:  # no NaN can be among them: JSON's NaN is a JsonConstant
-            arr, given, bad = converted, ~np.isnan(converted) if _NONE in types else np.ones(size, dtype=bool), absent(size)
+            converted = _numbers_one_by_one(col.label, sub, problems, rows, bad)
+        if rows is None:
+            arr = converted
+        else:
+            arr[rows] = converted
     infinite = given & ~bad & ~np.isfinite(arr)
     if infinite.any():
-        problems.add_rows(infinite, lambda i: f"'{col.label}' must be a finite number, got {shown(values[i])}")
+        problems.add_rows(infinite, lambda i: f"'{col.label}' must be a finite number, got {shown(col.values[i])}")
         arr = np.where(infinite, np.nan, arr)
     return arr, given
 
 
-def _numbers_one_by_one(col: Column, problems: Problems) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, given, bad): each value looked at, the bad ones refused."""
-    arr = np.full(len(col.values), np.nan)
-    given = absent(len(col.values))
-    bad = absent(len(col.values))
-    for i, v in enumerate(col.values):
-        if v is None:
-            continue
-        given[i] = True
+def _numbers_one_by_one(label: str, values: np.ndarray, problems: Problems, rows: np.ndarray | None, bad: np.ndarray) -> np.ndarray:
+    """The values as floats, each looked at: a bad one is refused (its row marked in `bad`) and NaN."""
+    arr = np.full(len(values), np.nan)
+    for j, v in enumerate(values):
+        i = j if rows is None else int(rows[j])
         if type(v) in (int, float):
             try:
-                arr[i] = float(v)
+                arr[j] = float(v)
                 continue
             except OverflowError:
-                problems.add(i, f"'{col.label}' must be a finite number, got {shown(v)}")
+                problems.add(i, f"'{label}' must be a finite number, got {shown(v)}")
         elif isinstance(v, JsonConstant):
-            problems.add(i, f"'{col.label}' must be a finite number, got {v!r}")
+            problems.add(i, f"'{label}' must be a finite number, got {v!r}")
         else:
-            problems.add(i, f"'{col.label}' must be a number, got {shown(v)}")
+            problems.add(i, f"'{label}' must be a number, got {shown(v)}")
         bad[i] = True
-    return arr, given, bad
+    return arr
 
 
 def _numbers_from_text(col: Column, problems: Problems) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,9 +170,10 @@ def _numbers_from_text(col: Column, problems: Problems) -> tuple[np.ndarray, np.
     return arr, given, bad
 
 
-def texts(col: Column | None, size: int, problems: Problems, *, label_like: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(object array of str with None where absent or bad, given mask). Text must be valid
-    Unicode; `label_like` text (names, ids, units) must hold no control character either."""
+def texts(col: Column | None, size: int, problems: Problems, *, check: TextCheck = "unicode") -> tuple[np.ndarray, np.ndarray]:
+    """(object array of str with None where absent or bad, given mask). `check`: "unicode", text
+    must be valid Unicode; "label", nor hold a control character (ids, names, units); "none", for
+    text checked later as a whole (a SenML name is checked once joined)."""
     if col is None:
         return np.empty(size, dtype=object), absent(size)  # None-filled
     values = col.values
@@ -165,14 +183,17 @@ def texts(col: Column | None, size: int, problems: Problems, *, label_like: bool
         if not given.all():
             out[~given] = None
     else:
-        types = set(map(type, values))
-        given = out != None if _NONE in types else np.ones(size, dtype=bool)  # noqa: E711  (elementwise)
-        if not types <= {str, _NONE}:
-            for i, v in enumerate(values):
-                if v is not None and type(v) is not str:
+        rows = _given_rows(out, values)
+        given = _given_mask(size, rows)
+        sub = out if rows is None else out[rows]
+        if not set(map(type, sub)) <= {str}:
+            for j, v in enumerate(sub):
+                if type(v) is not str:
+                    i = j if rows is None else int(rows[j])
                     problems.add(i, f"'{col.label}' must be text, got {shown(v)}")
                     out[i] = None
-    _check_text(col.label, out, given, problems, label_like)
+    if check != "none":
+        _check_text(col.label, out, given, problems, check == "label")
     return out, given
 
 

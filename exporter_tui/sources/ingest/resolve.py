@@ -17,7 +17,7 @@ import pandas as pd
 
 from exporter_tui.core.fields import MAX_TIMESTAMP, MIN_TIMESTAMP
 from exporter_tui.sources.base import READING_COLUMNS
-from exporter_tui.sources.ingest.columns import Column, Problems, bools, numbers, texts, version
+from exporter_tui.sources.ingest.columns import Column, Problems, TextCheck, bools, numbers, texts, version
 from exporter_tui.sources.ingest.labels import SUM_FIELD, VALUE_FIELDS, Kind
 from exporter_tui.sources.ingest.refusals import Refusal
 
@@ -110,15 +110,15 @@ def _senml(r: Records, defaults: Defaults, state: PackState) -> dict[str, np.nda
     starts = r.pack_start if r.pack_start is not None else np.ones(n, dtype=bool)
     sticky = _Sticky(r, starts, state)
 
-    bn = sticky.text("bn", label_like=True)
-    bu = sticky.text("bu", label_like=True)
+    bn = sticky.text("bn", check="none")  # checked joined to n, as the name
+    bu = sticky.text("bu", check="label")
     bt = sticky.number("bt")
     bv = sticky.number("bv")
     bs = sticky.number("bs")
     version(col("bver"), n, p, SENML_VERSION)
 
-    names, n_given = texts(col("n"), n, p, label_like=True)
-    units, u_given = texts(col("u"), n, p, label_like=True)
+    names, n_given = texts(col("n"), n, p, check="none")
+    units, u_given = texts(col("u"), n, p, check="label")
     t, t_given = numbers(col("t"), n, p)
     v, v_given = numbers(col("v"), n, p)
     s, s_given = numbers(col("s"), n, p)
@@ -134,7 +134,7 @@ def _senml(r: Records, defaults: Defaults, state: PackState) -> dict[str, np.nda
     bs.refuse_inherited(s_given)
 
     name_ok = bn.ok & ((names != None) | ~n_given)  # noqa: E711  (elementwise; a bad 'n' is refused already)
-    resolved_names = _joined(bn.values, np.where(n_given, names, ""), p, name_ok)
+    resolved_names = _joined(bn, np.where(n_given, names, ""), p, name_ok)
 
     time = bt.values + np.where(t_given, t, 0.0)  # NaN where t or bt is not valid (already refused)
     time_ok = ~np.isnan(time)
@@ -173,9 +173,9 @@ def _senml(r: Records, defaults: Defaults, state: PackState) -> dict[str, np.nda
 
 def _message(r: Records, defaults: Defaults) -> dict[str, np.ndarray]:
     n, p, col = r.size, r.problems, r.columns.get
-    names, n_given = texts(col("name"), n, p, label_like=True)
+    names, n_given = texts(col("name"), n, p, check="label")
     p.add_rows(~n_given | (names == ""), "has no 'name'")
-    units, _ = texts(col("unit"), n, p, label_like=True)
+    units, _ = texts(col("unit"), n, p, check="label")
     time, t_given = numbers(col("time"), n, p)
     p.add_rows(~t_given, "has no 'time'")
     _check_plausible(time, ~np.isnan(time), "'time' {}", p, senml=False)
@@ -209,8 +209,8 @@ class _Sticky:
         self.state = state
         self.rows = np.arange(r.size)
 
-    def text(self, label: str, *, label_like: bool = False) -> _Resolution:
-        values, given = texts(self.r.columns.get(label), self.r.size, self.r.problems, label_like=label_like)
+    def text(self, label: str, *, check: TextCheck) -> _Resolution:
+        values, given = texts(self.r.columns.get(label), self.r.size, self.r.problems, check=check)
         return self._resolve(label, values, given, given & (values != None))  # noqa: E711
 
     def number(self, label: str) -> _Resolution:
@@ -230,7 +230,7 @@ class _Sticky:
         if self.r.size and src[-1] >= 0:
             last = int(src[-1])
             self.state.bases[label] = Base(ext_values[last], bool(ext_ok[last]), bool(ext_given[last]), self.r.where(last))
-        return _Resolution(self.r, label, ext_values[src], ext_ok[src], ext_given[src], src, carried.where)
+        return _Resolution(self.r, label, ext_values[src], ext_ok[src], ext_given[src], src, carried.where, ext_values)
 
 
 @dataclass
@@ -240,8 +240,9 @@ class _Resolution:
     values: np.ndarray
     ok: np.ndarray
     given: np.ndarray
-    src: np.ndarray
+    src: np.ndarray  # the row each row takes the field from; -1: the one carried in
     carried_where: str | None
+    by_src: np.ndarray  # the field's value by source row, the carried one last (so index -1 finds it)
 
     def refuse_inherited(self, matters: np.ndarray) -> None:
         """Rows that take a base field from another record where it is not valid (that record is refused for it)."""
@@ -269,14 +270,20 @@ def _append(arr: np.ndarray, value: Any) -> np.ndarray:
     return out
 
 
-def _joined(prefixes: np.ndarray, names: np.ndarray, p: Problems, check: np.ndarray) -> np.ndarray:
+def _joined(bn: _Resolution, names: np.ndarray, p: Problems, check: np.ndarray) -> np.ndarray:
     """bn + n for every row, each distinct pair joined and checked once (a file repeats a few names).
     A prefix or name that is None (not valid: its record is refused already) counts as ''."""
-    pc, prefix_values = pd.factorize(prefixes, use_na_sentinel=False)
-    nc, name_values = pd.factorize(names, use_na_sentinel=False)
-    pu = [x if isinstance(x, str) else "" for x in prefix_values]
-    nu = [x if isinstance(x, str) else "" for x in name_values]
-    width = max(len(nu), 1)
+    # The prefix is coded by the record it comes from (few in a pack): factorizing ints is cheap, strings are not.
+    # None is coded -1, which picks the '' appended last.
+    src_codes, sources = pd.factorize(bn.src)
+    source_prefix, prefix_values = pd.factorize(bn.by_src[sources])
+    pc = source_prefix[src_codes]
+    nc, name_values = pd.factorize(names)
+    pu = [*prefix_values, ""]
+    nu = [*name_values, ""]
+    pc = np.where(pc < 0, len(pu) - 1, pc)
+    nc = np.where(nc < 0, len(nu) - 1, nc)
+    width = len(nu)
     pair_codes, pairs = pd.factorize(pc.astype(np.int64) * width + nc)
     joined = [pu[x // width] + nu[x % width] for x in pairs]
     reasons = [_senml_name_reason(name) for name in joined]
@@ -349,7 +356,7 @@ def _envelope(r: Records, defaults: Defaults) -> dict[str, np.ndarray]:
             elif required:
                 r.problems.add_rows(np.ones(r.size, dtype=bool), _missing(label))
             continue
-        values, given = texts(col, r.size, r.problems, label_like=True)
+        values, given = texts(col, r.size, r.problems, check="label")
         given &= values != ""
         if default is not None:
             values = _object_where(given, values, default) if not given.all() else values
