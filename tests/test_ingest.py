@@ -262,3 +262,25 @@ def test_a_progress_bar_on_a_terminal_only(cli, home: Path, tmp_path: Path, monk
     quiet = Terminal()
     monkeypatch.setattr(sys, "stderr", quiet)
     assert cli("ingest", str(f), "--channel", CH, "--subtopic", SUB, "--quiet").code == 0 and quiet.getvalue() == ""
+
+
+def test_an_ingest_stopped_midway_stores_nothing(cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter_tui.sources.embedded import ReadingsWriter
+    from exporter_tui.sources.ingest import inputs
+
+    monkeypatch.setattr(inputs, "BATCH_RECORDS", 10)
+    real_write = ReadingsWriter.write
+    batches: list[int] = []
+
+    def write_then_stop(self: ReadingsWriter, rows: Any) -> int:
+        if batches:
+            raise KeyboardInterrupt
+        batches.append(1)
+        return real_write(self, rows)
+
+    monkeypatch.setattr(ReadingsWriter, "write", write_then_stop)
+    f = tmp_path / "long.jsonl"
+    f.write_text("".join(json.dumps({"n": "x", "t": T0 + i, "v": i}) + "\n" for i in range(50)))
+    r = ingest(cli, f)
+    assert r.code == 130 and batches == [1]
+    assert total(home) == 0
