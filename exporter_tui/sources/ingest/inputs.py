@@ -296,7 +296,9 @@ class FileReader:
             ords: list[int] = []
             refused: list[Refusal] = []
             count = 0
+            read = False
             for row in itertools.islice(reader, BATCH_RECORDS):
+                read = True
                 start, line = line + 1, header_line + reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
@@ -307,9 +309,8 @@ class FileReader:
                     places.append(start)
                     ords.append(count)
                 count += 1
-            else:
-                if not count:
-                    return
+            if not read:
+                return
             records = []
             if rows:
                 cells = list(zip(*rows))
