@@ -4,7 +4,7 @@ One write transaction per file: strict (the default), any invalid record fails t
 (exit 2) and nothing of the file is stored; with --skip-invalid the valid records are
 stored and each refused one is reported. A reading already stored (same channel, subtopic,
 name, publisher and time) is replaced, so ingesting a file twice stores each reading once:
-the source's count before and after each batch tells new readings from duplicates.
+the source's count before and after the file tells new readings from duplicates.
 """
 
 from __future__ import annotations
@@ -100,19 +100,21 @@ def ingest(ctx: Context, args: argparse.Namespace) -> int:
         reader = FileReader(stream, name, args.format, defaults)
         summary.format = reader.format
         with ReadingsWriter(ctx.paths.source_db) as writer:
+            # Counted once around the whole file (one transaction): asking after each batch would
+            # make the writer store what it queued, batch by batch, instead of a day's chunk at once.
+            before = writer.stored()
             for batch in reader:
                 summary.records += batch.records
                 summary.refuse(batch.refused)
                 if not args.skip_invalid and summary.refused:
                     continue  # it fails at the end; what is left is read only to report every bad record
                 if len(batch.frame):
-                    before = writer.stored()
                     summary.readings += writer.write(batch.frame)
-                    summary.new += writer.stored() - before
                 if bar:
                     bar.update(batch.bytes_read, size)
             if summary.refused and not args.skip_invalid:
                 raise RecordsRefused(name, summary.records, summary.refused, summary.errors)
+            summary.new = writer.stored() - before
     finally:
         if bar:
             bar.close()

@@ -123,7 +123,7 @@ def compact_source(ctx: Context, args: argparse.Namespace) -> int:
 
 def migrate_source(ctx: Context, args: argparse.Namespace) -> int:
     """Convert a source in the row layout of earlier versions (also done on its first open), with progress."""
-    from exporter_tui.cli.commands import ProgressBar
+    from exporter_tui.cli.progress import ProgressBar
     from exporter_tui.sources.embedded.migrate import migrate
 
     path = _embedded_path(ctx, "migrate")
