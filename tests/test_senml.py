@@ -120,7 +120,7 @@ def test_a_base_field_holds_until_another_record_gives_it_again() -> None:
 
 def test_a_pack_larger_than_a_block_is_streamed_and_keeps_its_base_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     """A pack is cut into pieces after a '}'; a '}' inside a string or a nested object is never taken for a record's end."""
-    monkeypatch.setattr(ingest_inputs, "BLOCK_CHARS", 64)
+    monkeypatch.setattr(ingest_inputs, "BLOCK_CHARS", 64)  # the pack is read 64 characters at a time
     records: list[dict[str, Any]] = [{"bn": "dev:", "bt": 1_780_000_000, "bu": "Cel", "n": "t", "v": 0}]
     records += [{"n": "t", "t": i, "v": i} for i in range(1, 200)]
     records += [{"n": "s", "t": 300, "vs": '},{"n":"x","v":1}'}, {"n": "s", "t": 301, "vs": "}}}}", "x": {"y": {"z": 1}}}]

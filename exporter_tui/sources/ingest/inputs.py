@@ -2,9 +2,8 @@
 
 Formats:
 - `senml`: one JSON document, a SenML pack (an array of records; RFC 8428), or a readers
-  API page (`{"messages": [...]}`). A pack is streamed: it is cut after a `}` and the piece
-  parsed as an array, which succeeds only when the cut falls between two records, so
-  memory stays bounded by the block size; a readers page is parsed whole.
+  API page (`{"messages": [...]}`). A pack is read a piece at a time (pack.py); a readers
+  page is parsed whole.
 - `jsonl`: one JSON value a line: a record, a readers API message, or a SenML pack (an
   array) whose base fields apply within that line.
 - `csv`: a header row naming SenML labels or readers API fields (and the envelope), one
@@ -30,6 +29,7 @@ import pandas as pd
 from exporter_tui.sources.base import READING_COLUMNS
 from exporter_tui.sources.ingest.columns import Column, JsonConstant, Problems
 from exporter_tui.sources.ingest.labels import ENVELOPE, MESSAGE_KEYS, SENML_LABELS, Kind, canonical, is_known, kind_of, mixed_reason
+from exporter_tui.sources.ingest.pack import JsonArray
 from exporter_tui.sources.ingest.refusals import FileInvalid, Refusal, shown
 from exporter_tui.sources.ingest.resolve import Defaults, PackState, Records, resolve
 
@@ -205,7 +205,7 @@ class FileReader:
     # -- senml: one JSON document -----------------------------------------------------
 
     def _pack(self) -> Iterator[_Chunk]:
-        doc = _Document(self._text, self.name)
+        doc = JsonArray(self._text, self.name, BLOCK_CHARS, _loads)
         if doc.read_start() == "{":
             yield from self._page(doc.rest())
             return
@@ -381,136 +381,6 @@ class _LineBatch:
 
         starts = np.array(self.starts, dtype=bool)
         return _Chunk(reader._split(self.values, np.array(self.ords, dtype=np.int64), where, starts), self.refused, self.count)
-
-
-class _Document:
-    """A JSON array read piece by piece (see the module docstring), with absolute places for errors."""
-
-    def __init__(self, text: io.TextIOBase, name: str) -> None:
-        self.text = text
-        self.name = name
-        self.buf = ""
-        self.line = 1  # the line and column where self.buf starts
-        self.col = 1
-        self.eof = False
-
-    def _more(self) -> bool:
-        data = self.text.read(BLOCK_CHARS)
-        if not data:
-            self.eof = True
-            return False
-        self.buf += data
-        return True
-
-    def _drop(self, k: int) -> None:
-        dropped = self.buf[:k]
-        newlines = dropped.count("\n")
-        if newlines:
-            self.line += newlines
-            self.col = k - dropped.rfind("\n")
-        else:
-            self.col += k
-        self.buf = self.buf[k:]
-
-    def _place(self, k: int) -> str:
-        before = self.buf[:k]
-        newlines = before.count("\n")
-        if newlines:
-            return f"line {self.line + newlines} column {k - before.rfind(chr(10))}"
-        return f"line {self.line} column {self.col + k}"
-
-    def _fail(self, what: str, k: int) -> FileInvalid:
-        return FileInvalid(f"{self.name}: not valid JSON: {what} at {self._place(k)}")
-
-    def read_start(self) -> str:
-        """Skip to the document's first character: '[' (a pack, consumed) or '{' (a page, left)."""
-        while not self.buf.strip() and self._more():
-            pass
-        stripped = self.buf.lstrip()
-        self._drop(len(self.buf) - len(stripped))
-        if not stripped:
-            raise FileInvalid(f"{self.name}: the file is empty; a SenML pack is a JSON array of records")
-        if stripped[0] == "[":
-            self._drop(1)
-            return "["
-        if stripped[0] == "{":
-            return "{"
-        raise FileInvalid(f"{self.name}: a SenML JSON file is an array of records ('[' first), not {shown(stripped[:20])}...")
-
-    def rest(self) -> str:
-        while self._more():
-            pass
-        return self.buf
-
-    def pieces(self) -> Iterator[list[Any]]:
-        """The array's elements, a piece at a time."""
-        first = True
-        while True:
-            values, cut = self._piece(first)
-            if values is not None:
-                first = False
-                self._drop(cut)
-                if values:
-                    yield values
-                continue
-            if self.eof:
-                break
-            if len(self.buf) > _MAX_PIECE:
-                self._raise_for(self.buf, first)
-            self._more()
-        yield from self._tail(first)
-
-    def _piece(self, first: bool) -> tuple[list[Any] | None, int]:
-        """The elements up to the last '}' that ends an element, or (None, 0) when none does yet."""
-        cut = self.buf.rfind("}")
-        for _ in range(3):  # a '}' inside a string, or inside a nested object, makes the piece fail: try an earlier one
-            if cut < 0:
-                return None, 0
-            body, offset = self._body(self.buf[: cut + 1], first)
-            if body is not None:
-                try:
-                    return _loads("[" + body + "]"), cut + 1
-                except json.JSONDecodeError:
-                    pass
-            cut = self.buf.rfind("}", 0, cut)
-        return None, 0
-
-    def _body(self, piece: str, first: bool) -> tuple[str | None, int]:
-        """The piece without the comma that separates it from the one before (None when that comma is missing)."""
-        stripped = piece.lstrip()
-        offset = len(piece) - len(stripped)
-        if first:
-            return stripped, offset
-        if not stripped.startswith(","):
-            return None, offset
-        return stripped[1:], offset + 1
-
-    def _tail(self, first: bool) -> Iterator[list[Any]]:
-        """What follows the last object: whitespace and ']' (or elements that are not objects, then ']')."""
-        stripped = self.buf.rstrip()
-        if not stripped.endswith("]"):
-            where = len(stripped)
-            raise self._fail(
-                "the array is not closed (']' expected)" if stripped.strip() == "" or "]" not in stripped else "extra data after the array",
-                where,
-            )
-        body = stripped[:-1]
-        if body.strip():
-            yield self._raise_or_values(body, first)
-
-    def _raise_or_values(self, body: str, first: bool) -> list[Any]:
-        inner, offset = self._body(body, first)
-        if inner is None:
-            raise self._fail("',' expected between records", offset)
-        try:
-            return list(_loads("[" + inner + "]"))
-        except json.JSONDecodeError as e:
-            raise self._fail(e.msg, offset + e.pos - 1) from None
-
-    def _raise_for(self, piece: str, first: bool) -> None:
-        """No element ends in a piece this long: a syntax error in it, or a record too long to take."""
-        self._raise_or_values(piece[: piece.rfind("}") + 1] if "}" in piece else piece, first)
-        raise self._fail(f"a record longer than {_MAX_PIECE} characters", 0)
 
 
 def _line_blocks(text: io.TextIOBase) -> Iterator[list[str]]:
