@@ -14,10 +14,13 @@ invalid, not the file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import itertools
 import json
+import operator
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -78,6 +81,8 @@ class _Counted(io.RawIOBase):
 
 
 _DECODER = json.JSONDecoder(parse_constant=JsonConstant)
+# The C scanner: one JSON value at a position, with where it ends (set by JSONDecoder.__init__; not in the stubs).
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def _loads(text: str) -> Any:
@@ -136,16 +141,24 @@ class FileReader:
 
     def __iter__(self) -> Iterator[Batch]:
         chunks = {"senml": self._pack, "jsonl": self._lines, "csv": self._csv}[self.format]()
-        for chunk in chunks:
-            frames: list[pd.DataFrame] = []
-            refused = list(chunk.refused)
-            for records in chunk.records:
-                done = resolve(records, self.defaults, self._state if records.kind == "senml" else None)
-                frames.append(done.frame)
-                refused += done.refused
-            refused.sort(key=lambda r: r.seq)
-            frame = frames[0] if len(frames) == 1 else (pd.concat(frames, ignore_index=True) if frames else _empty_frame())
-            yield Batch(frame, refused, chunk.count, self.bytes_read)
+        while True:
+            with _collector_paused():
+                chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                batch = self._resolved(chunk)
+            yield batch
+
+    def _resolved(self, chunk: _Chunk) -> Batch:
+        frames: list[pd.DataFrame] = []
+        refused = list(chunk.refused)
+        for records in chunk.records:
+            done = resolve(records, self.defaults, self._state if records.kind == "senml" else None)
+            frames.append(done.frame)
+            refused += done.refused
+        refused.sort(key=lambda r: r.seq)
+        frame = frames[0] if len(frames) == 1 else (pd.concat(frames, ignore_index=True) if frames else _empty_frame())
+        return Batch(frame, refused, chunk.count, self.bytes_read)
 
     # -- JSON values to records --------------------------------------------------------
 
@@ -193,7 +206,7 @@ class FileReader:
                 Records(
                     kind,
                     len(part),
-                    _columns(part, kind),
+                    _columns(part, keys if rows is None else set().union(*part), kind),
                     seq if rows is None else seq[rows],
                     where if rows is None else _mapped(where, rows),
                     problems,
@@ -235,39 +248,17 @@ class FileReader:
     # -- jsonl ------------------------------------------------------------------------
 
     def _lines(self) -> Iterator[_Chunk]:
-        """Each line decoded by itself (joining lines into one array would be faster, but a line
-        holding two values could then pass for two lines)."""
-        scan = _DECODER.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__, not in its stubs
+        """Each line decoded by itself: joining lines into one array would be as fast, but a line
+        holding two values could then pass for two lines."""
         batch = _LineBatch()
-        lineno = 0
+        lineno = 0  # lines before the slice
         for block in _line_blocks(self._text):
-            for line in block:
-                lineno += 1
-                text = line.strip()
-                if not text:
-                    continue
-                try:
-                    value, end = scan(text, 0)
-                    if end != len(text):
-                        raise json.JSONDecodeError("Extra data", text, len(text) - len(text[end:].lstrip()))
-                except (json.JSONDecodeError, StopIteration) as e:
-                    batch.refuse(f"line {lineno}", _json_reason(text, e))
-                    continue
-                if type(value) is dict:
-                    batch.add(value, lineno, -1, True)
-                elif type(value) is list:
-                    first = True
-                    for j, v in enumerate(value):
-                        if type(v) is dict:
-                            batch.add(v, lineno, j, first)
-                            first = False
-                        else:
-                            batch.refuse(f"line {lineno} [{j}]", f"must be a JSON object (a SenML record), got {shown(v)}")
-                else:
-                    batch.refuse(
-                        f"line {lineno}",
-                        f"must be a JSON object (a record or a readers API message) or an array (a SenML pack), got {shown(value)}",
-                    )
+            while block:
+                piece, block = block[: BATCH_RECORDS - batch.count], block[BATCH_RECORDS - batch.count :]
+                if not batch.add_objects(piece, lineno):
+                    for i, line in enumerate(piece, start=lineno + 1):
+                        batch.add_line(line, i)
+                lineno += len(piece)
                 if batch.count >= BATCH_RECORDS:
                     yield batch.chunk(self)
                     batch = _LineBatch()
@@ -288,35 +279,41 @@ class FileReader:
         header = next(csv.reader([first], delimiter=delimiter))
         labels, kind = self._header(header)
         reader = csv.reader(self._text, delimiter=delimiter)
-        width = len(header)
-        line = header_line
+        last = header_line  # the line the previous row ended on
         while True:
             rows: list[list[str]] = []
-            places: list[int] = []
-            ords: list[int] = []
-            refused: list[Refusal] = []
-            count = 0
-            read = False
+            ends: list[int] = []
+            add_row, add_end = rows.append, ends.append
             for row in itertools.islice(reader, BATCH_RECORDS):
-                read = True
-                start, line = line + 1, header_line + reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != width:
-                    refused.append(Refusal(count, f"line {start}", f"has {len(row)} fields; the header has {width}"))
-                else:
-                    rows.append(row)
-                    places.append(start)
-                    ords.append(count)
-                count += 1
-            if not read:
+                add_row(row)
+                add_end(reader.line_num)  # a quoted field may hold line breaks: a row ends where the reader is
+            if not rows:
                 return
-            records = []
-            if rows:
-                cells = list(zip(*rows))
-                columns = {label: Column(label, cells[i], text=True) for i, label in enumerate(labels) if label is not None}
-                records.append(Records(kind, len(rows), columns, np.array(ords, dtype=np.int64), _lined(places), Problems(len(rows))))
-            yield _Chunk(records, refused, count)
+            end_lines = header_line + np.array(ends, dtype=np.int64)
+            start_lines = np.concatenate(([last + 1], end_lines[:-1] + 1))
+            last = int(end_lines[-1])
+            yield self._csv_chunk(rows, start_lines, labels, kind)
+
+    def _csv_chunk(self, rows: list[list[str]], lines: np.ndarray, labels: list[str | None], kind: Kind) -> _Chunk:
+        """A batch of CSV rows: blank ones skipped, ones of the wrong width refused, the rest as text columns."""
+        width = len(labels)
+        widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        blank = widths == 0
+        for i in np.flatnonzero(widths == 1):
+            blank[i] = not rows[i][0].strip()
+        ords = np.cumsum(~blank) - 1  # each row's ordinal, blank rows left out
+        good = (widths == width) & ~blank
+        refused = [
+            Refusal(int(ords[i]), f"line {lines[i]}", f"has {widths[i]} fields; the header has {width}")
+            for i in np.flatnonzero(~good & ~blank)
+        ]
+        records = []
+        if good.any():
+            kept = rows if good.all() else [rows[i] for i in np.flatnonzero(good)]
+            cells = list(zip(*kept))
+            columns = {label: Column(label, cells[i], text=True) for i, label in enumerate(labels) if label is not None}
+            records.append(Records(kind, len(kept), columns, ords[good], _lined(lines[good]), Problems(len(kept))))
+        return _Chunk(records, refused, int((~blank).sum()))
 
     def _header(self, header: Sequence[str]) -> tuple[list[str | None], Kind]:
         labels: list[str | None] = []
@@ -350,7 +347,7 @@ class FileReader:
 
 class _LineBatch:
     """The JSON lines of one batch as they are read: objects with their line, index within a
-    line's pack (-1: a line of one object) and pack start; the lines refused."""
+    line's pack (-1: a line of one object), pack start and ordinal; the lines refused."""
 
     def __init__(self) -> None:
         self.values: list[dict[str, Any]] = []
@@ -361,7 +358,58 @@ class _LineBatch:
         self.refused: list[Refusal] = []
         self.count = 0
 
-    def add(self, value: dict[str, Any], line: int, sub: int, start: bool) -> None:
+    def add_objects(self, lines: list[str], before: int) -> bool:
+        """The common case at C speed: every line one JSON object and nothing else; False (and
+        nothing added) when any line is anything else, to be taken line by line."""
+        try:
+            decoded = list(map(_SCAN, lines, itertools.repeat(0)))
+        except (json.JSONDecodeError, StopIteration):
+            return False
+        if list(map(operator.itemgetter(1), decoded)) != list(map(len, lines)):
+            return False  # something after the value, if only a \r or a blank
+        values = list(map(operator.itemgetter(0), decoded))
+        if not set(map(type, values)) <= {dict}:
+            return False
+        n = len(values)
+        self.values += values
+        self.lines += range(before + 1, before + n + 1)
+        self.subs += itertools.repeat(-1, n)
+        self.starts += itertools.repeat(True, n)
+        self.ords += range(self.count, self.count + n)
+        self.count += n
+        return True
+
+    def add_line(self, line: str, lineno: int) -> None:
+        try:
+            value, end = _SCAN(line, 0)
+        except (json.JSONDecodeError, StopIteration):  # leading blanks, a blank line, or not JSON
+            line = line.strip()
+            if not line:
+                return
+            try:
+                value, end = _SCAN(line, 0)
+            except (json.JSONDecodeError, StopIteration) as e:
+                self.refuse(f"line {lineno}", _json_reason(line, e))
+                return
+        if end != len(line) and not line[end:].isspace():
+            self.refuse(f"line {lineno}", f"not valid JSON: Extra data at column {len(line) - len(line[end:].lstrip()) + 1}")
+        elif type(value) is dict:
+            self._add(value, lineno, -1, True)
+        elif type(value) is list:  # a SenML pack: the first object starts it
+            start = True
+            for j, v in enumerate(value):
+                if type(v) is dict:
+                    self._add(v, lineno, j, start)
+                    start = False
+                else:
+                    self.refuse(f"line {lineno} [{j}]", f"must be a JSON object (a SenML record), got {shown(v)}")
+        else:
+            self.refuse(
+                f"line {lineno}",
+                f"must be a JSON object (a record or a readers API message) or an array (a SenML pack), got {shown(value)}",
+            )
+
+    def _add(self, value: dict[str, Any], line: int, sub: int, start: bool) -> None:
         self.values.append(value)
         self.lines.append(line)
         self.subs.append(sub)
@@ -381,6 +429,20 @@ class _LineBatch:
 
         starts = np.array(self.starts, dtype=bool)
         return _Chunk(reader._split(self.values, np.array(self.ords, dtype=np.int64), where, starts), self.refused, self.count)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch is parsed: a batch makes tens of thousands
+    of containers (a dict a record, a list a CSV row) that die with it, and the collector would
+    walk them again at every collection as they pile up (a third of a pack's parse time)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _line_blocks(text: io.TextIOBase) -> Iterator[list[str]]:
@@ -416,9 +478,8 @@ def _delimiter(header: str) -> str:
     return max(_DELIMITERS, key=lambda d: (known(d), d == ","))
 
 
-def _columns(records: list[dict[str, Any]], kind: Kind) -> dict[str, Column]:
-    """Each field a record of this kind has, as a column (None where a record lacks it)."""
-    keys: set[str] = set().union(*records)
+def _columns(records: list[dict[str, Any]], keys: set[str], kind: Kind) -> dict[str, Column]:
+    """Each field of this kind among `keys` (those of the records), as a column (None where a record lacks it)."""
     wanted = (SENML_LABELS if kind == "senml" else MESSAGE_KEYS) | set(ENVELOPE)
     columns: dict[str, Column] = {}
     for key in sorted(keys & wanted, key=lambda k: k != canonical(k)):  # snake_case first; camelCase fills its gaps
@@ -430,9 +491,8 @@ def _columns(records: list[dict[str, Any]], kind: Kind) -> dict[str, Column]:
     return columns
 
 
-def _lined(lines: list[int]) -> Callable[[int], str]:
-    places = np.array(lines, dtype=np.int64)
-    return lambda i: f"line {places[i]}"
+def _lined(lines: np.ndarray) -> Callable[[int], str]:
+    return lambda i: f"line {lines[i]}"
 
 
 def _indexed(start: int, prefix: str = "") -> Callable[[int], str]:
