@@ -408,3 +408,12 @@ def test_a_json_document_that_is_not_a_pack_refuses_the_file(text: str, words: s
 )
 def test_the_format_by_extension_else_by_content(name: str, head: str, fmt: str) -> None:
     assert detect_format(name, head) == fmt
+
+
+def test_windows_line_ends_and_a_bom_are_read_like_any_line_end() -> None:
+    jsonl = '\ufeff{"n":"a","t":1780000000,"v":1}\r\n{"n":"b","t":1780000000,"v":2}\r\n'
+    rows, refused = parse(jsonl.encode("utf-8"), name="w.jsonl")
+    assert refused == [] and [r["name"] for r in rows] == ["a", "b"]
+    table = "\ufeffn,t,v\r\na,1780000000,1\r\nb,1780000000,x\r\n"
+    rows, refused = parse(table.encode("utf-8"), name="w.csv")
+    assert [r["name"] for r in rows] == ["a"] and refused == ["line 3: 'v' must be a number, got 'x'"]
