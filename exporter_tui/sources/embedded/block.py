@@ -81,7 +81,7 @@ def one_value(name: str, arr: np.ndarray) -> tuple[bool, Any]:
         return (True, None) if (arr == BOOL_NULL).all() else (False, None)
     first = arr[0]
     if first is None:
-        return (True, None) if all(v is None for v in arr) else (False, None)
+        return (True, None) if arr.tolist().count(None) == len(arr) else (False, None)
     return (True, first) if bool((arr == first).all()) else (False, None)
 
 

@@ -365,9 +365,9 @@ def _column(name: str, value: Any, n: int) -> Any:
             return np.array([BOOL_NULL if v is None else int(bool(v)) for v in arr.tolist()], dtype=np.int8)
         return arr.astype(np.int8)
     arr = value if isinstance(value, np.ndarray) and value.dtype == object else text_array(list(value))
-    wrong = next((v for v in arr.tolist() if v is not None and not isinstance(v, str)), None)
-    if wrong is not None:
-        raise ValueError(f"'{name}' must be text, not {type(wrong).__name__}")
+    kinds = set(map(type, arr.tolist())) - {str, type(None)}  # map(type) runs in C: ~20 ns a value
+    if kinds:
+        raise ValueError(f"'{name}' must be text, not {sorted(k.__name__ for k in kinds)[0]}")
     return arr
 
 
