@@ -89,7 +89,7 @@ class ReadersSettings(_Section):
 
 class SourceSettings(_Section):
     kind: Literal["embedded", "readers"] = "embedded"
-    # How the embedded source packs the chunks it writes: "none" reads fastest, "zlib" makes the file ~3x smaller.
+    # How the embedded source packs the chunks it writes: "none" reads fastest, "zlib" makes the file ~2.4x smaller.
     chunk_codec: Literal["none", "zlib"] = "none"
     readers: ReadersSettings = Field(default_factory=ReadersSettings)
 

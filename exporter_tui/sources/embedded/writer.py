@@ -155,7 +155,7 @@ class ReadingsWriter:
                     raw = group[c].to_numpy(dtype=np.float64, na_value=np.nan)
                     columns[c] = np.where(np.isnan(raw), BOOL_NULL, raw).astype(np.int8)
                 else:
-                    columns[c] = text_array(group[c].astype(object).where(group[c].notna(), None).tolist())
+                    columns[c] = group[c].to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]  # pandas takes any na_value, its stubs only a Scalar
             self.write_target(channel, subtopic, name, group["time"].to_numpy(dtype=np.float64), **columns)
         return len(df)
 
