@@ -335,12 +335,12 @@ async def test_the_compose_form_shows_and_keeps_the_extensions_when_a_request_is
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
-        form = app.screen
-        assert isinstance(form, ComposeScreen)
-        assert (form.field("delay").raw(), form.field("days").raw()) == ("PT15M", "mon,tue,wed,thu,fri")
-        assert form.field("periodEnd").raw() == "2025-04-01T02:00:00+02:00"  # shown in the request's zone
-        assert form.load_problems == {} and form.valid is not None
-        form.field("days").control.value = "mon,wed"
+        compose = app.screen
+        assert isinstance(compose, ComposeScreen)
+        assert (compose.form.field("delay").raw(), compose.form.field("days").raw()) == ("PT15M", "mon,tue,wed,thu,fri")
+        assert compose.form.field("periodEnd").raw() == "2025-04-01T02:00:00+02:00"  # shown in the request's zone
+        assert compose.form.load_problems == {} and compose.form.valid is not None
+        compose.form.field("days").control.value = "mon,wed"
         await settle(pilot)
         await pilot.press("ctrl+s")
         await settle(pilot)

@@ -37,7 +37,7 @@ def error_of(box: FieldBox) -> str:
 
 
 def box(screen: ComposeScreen, path: str, row: ItemEditor | ColumnRow | None = None) -> FieldBox:
-    boxes = row.fields() if row is not None else screen.top_fields()
+    boxes = row.fields() if row is not None else screen.form.top_fields()
     return next(b for b in boxes if b.path == path)
 
 
@@ -55,7 +55,7 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
         every = box(screen, "periodicity")
         await fill(pilot, every.control, "P1X")
         assert "'P1X' is not an ISO 8601 duration" in error_of(every)
-        assert screen.valid is None
+        assert screen.form.valid is None
         await fill(pilot, every.control, "P1D")
         assert error_of(every) == ""
         await fill(pilot, box(screen, "periodStart").control, "2025-03-01T00:00")
@@ -65,11 +65,11 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
             screen.query_one("#add-column").focus()
             await pilot.press("enter")
             await pilot.pause()
-            row = screen.rows("columns")[-1]
+            row = screen.form.rows("columns")[-1]
             await choose(pilot, box(screen, "id", row).control, column_id)
             await fill(pilot, box(screen, "label", row).control, label)
 
-        item = screen.rows("items")[0]
+        item = screen.form.rows("items")[0]
         await fill(pilot, box(screen, "params.target.value", item).control, TEMPERATURE)
         await fill(pilot, box(screen, "params.target.label", item).control, "temperature")
         await fill(pilot, box(screen, "params.channelId", item).control, DEMO_CHANNEL)
@@ -81,7 +81,7 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
         assert error_of(start) == ""
         await fill(pilot, box(screen, "params.to", item).control, str(int(WINDOW_TO.timestamp())))
         await fill(pilot, box(screen, "filename", item).control, "half-hour")
-        assert screen.valid is not None, screen.query_one("#summary").render()
+        assert screen.form.valid is not None, screen.query_one("#summary").render()
 
         await pilot.press("ctrl+s")
         await settle(pilot)

@@ -23,7 +23,7 @@ NOW = datetime(2025, 3, 13, 14, 37, 12, tzinfo=UTC)  # a Thursday
 
 
 def start_box(screen: ComposeScreen) -> FieldBox:
-    return screen.field("periodStart")
+    return screen.form.field("periodStart")
 
 
 def note(box: FieldBox) -> str:
@@ -55,11 +55,11 @@ async def test_start_follows_every_on_the_apps_clock(tmp_path: Path, every: str,
     app = make_app(make_home(tmp_path / "home", demo=False), clock=lambda: NOW)
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await open_new(pilot)
-        await fill(pilot, screen.field("periodicity").control, every)
+        await fill(pilot, screen.form.field("periodicity").control, every)
         box = start_box(screen)
         assert box.raw() == shown
         assert note(box) == f"default: {rule} in UTC (Every {every}); type another start to change it"
-        assert screen.read_form()[0]["periodStart"] == datetime.fromisoformat(shown).timestamp()
+        assert screen.form.read_form()[0]["periodStart"] == datetime.fromisoformat(shown).timestamp()
 
 
 async def test_start_follows_the_zone_and_the_type_until_the_user_types_one(tmp_path: Path) -> None:
@@ -68,18 +68,18 @@ async def test_start_follows_the_zone_and_the_type_until_the_user_types_one(tmp_
         screen = await open_new(pilot)
         box = start_box(screen)
         assert box.raw() == "2025-03-13T00:00:00Z"  # P1D, UTC: the form's defaults
-        await fill(pilot, screen.field("format.timezone").control, "Asia/Tokyo")
+        await fill(pilot, screen.form.field("format.timezone").control, "Asia/Tokyo")
         assert box.raw() == "2025-03-14T00:00:00+09:00"  # already the 14th in Tokyo
         assert "in Asia/Tokyo" in note(box)
 
-        await choose(pilot, screen.field("type").control, "oneTime")
+        await choose(pilot, screen.form.field("type").control, "oneTime")
         assert box.raw() == "" and note(box) == ""  # a oneTime request runs when saved
-        await choose(pilot, screen.field("type").control, "recurring")
+        await choose(pilot, screen.form.field("type").control, "recurring")
         assert box.raw() == "2025-03-14T00:00:00+09:00"
 
         await fill(pilot, box.control, "2025-02-01T06:00")
         assert note(box) == ""
-        await fill(pilot, screen.field("periodicity").control, "P1M")
+        await fill(pilot, screen.form.field("periodicity").control, "P1M")
         assert box.raw() == "2025-02-01T06:00"  # the user's start stays
 
 
@@ -90,13 +90,13 @@ async def test_save_stores_the_default_and_the_preview_of_a_new_daily_request_sh
     app = make_app(ctx, clock=lambda: now)
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await open_new(pilot)
-        item = screen.rows("items")[0]
+        item = screen.form.rows("items")[0]
         fields = {b.path: b for b in item.fields()}
         await fill(pilot, fields["params.target.value"].control, TEMPERATURE)
         await fill(pilot, fields["params.channelId"].control, DEMO_CHANNEL)
         await fill(pilot, fields["params.subtopic"].control, DEMO_SUBTOPIC)
         await settle(pilot)
-        assert screen.valid is not None
+        assert screen.form.valid is not None
 
         await pilot.press("f5")
         await settle(pilot)
@@ -130,7 +130,7 @@ async def test_an_imported_body_without_a_start_keeps_none(tmp_path: Path) -> No
         await settle(pilot)
         assert app.screen is screen
         assert start_box(screen).raw() == "" and note(start_box(screen)) == ""
-        assert "periodStart" not in screen.read_form()[0]
-        await fill(pilot, screen.field("periodicity").control, "P1W")
+        assert "periodStart" not in screen.form.read_form()[0]
+        await fill(pilot, screen.form.field("periodicity").control, "P1W")
         assert start_box(screen).raw() == ""
     assert parse_request(body).period_start is None

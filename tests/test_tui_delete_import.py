@@ -82,15 +82,15 @@ async def test_import_the_seed_body_from_a_file_and_save_it(tmp_path: Path) -> N
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen
-        assert screen.field("periodicity").raw() == "P1Y6M4DT12H30M5S"
-        assert screen.field("format.timezone").raw() == "utc"
-        columns = screen.rows("columns")
+        assert screen.form.field("periodicity").raw() == "P1Y6M4DT12H30M5S"
+        assert screen.form.field("format.timezone").raw() == "utc"
+        columns = screen.form.rows("columns")
         assert [[b.raw() for b in row.fields()] for row in columns] == [["unit", "unit of measure"]]
-        item = screen.rows("items")[0]
+        item = screen.form.rows("items")[0]
         values = {b.path: b.raw() for b in item.fields()}
         assert values["params.from"] == "" and values["params.to"] == ""  # 0 means absent
         assert values["params.decimation.ds"] == "15m"
-        assert screen.valid is not None
+        assert screen.form.valid is not None
         await pilot.press("ctrl+s")
         await settle(pilot)
     store = ctx.open_store()
@@ -113,13 +113,13 @@ async def test_pasted_body_shows_each_error_next_to_its_field(tmp_path: Path) ->
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is screen
-        assert screen.valid is None
-        delimiter = screen.field("format.csvDelimiter")
+        assert screen.form.valid is None
+        delimiter = screen.form.field("format.csvDelimiter")
         assert error_of(delimiter) == "! must be exactly one character, got 6"
-        column_id = screen.rows("columns")[0].fields()[0]
+        column_id = screen.form.rows("columns")[0].fields()[0]
         assert error_of(column_id).startswith("! 'string' is not one of publisher, channel")
         # the other fields carry no error
-        assert error_of(screen.field("periodicity")) == ""
+        assert error_of(screen.form.field("periodicity")) == ""
 
         await pilot.press("ctrl+s")  # refused: nothing half-done is stored
         await settle(pilot)

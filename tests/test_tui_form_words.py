@@ -36,17 +36,17 @@ async def test_errors_name_the_forms_labels_under_the_fields_in_the_summary_and_
     app = make_app(make_home(tmp_path / "home", demo=False))
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await open_new(pilot)
-        await fill(pilot, screen.field("periodicity").control, "PX")
+        await fill(pilot, screen.form.field("periodicity").control, "PX")
         for column_id in ("time", "time"):
             screen.query_one("#add-column").focus()
             await pilot.press("enter")
             await pilot.pause()
-            await choose(pilot, screen.rows("columns")[-1].fields()[0].control, column_id)
+            await choose(pilot, screen.form.rows("columns")[-1].fields()[0].control, column_id)
         await pilot.press("ctrl+s")  # refused: every error shows, with a toast
         await settle(pilot)
 
         assert isinstance(app.screen, ComposeScreen)
-        problems = screen.problems
+        problems = screen.form.problems
         assert "Every: 'PX' is not an ISO 8601 duration (e.g. P1D, PT15M, P1Y6M4DT12H30M5S)" in problems
         assert "Item 1, Subtopic: must not be empty" in problems or "Item 1, Subtopic: is required" in problems
         assert any(p.startswith("Item 1, Channel id: ") for p in problems)
@@ -57,7 +57,7 @@ async def test_errors_name_the_forms_labels_under_the_fields_in_the_summary_and_
         toasts = [n.message for n in app._notifications]
         assert any(f"First: {problems[0]}." in t for t in toasts)
 
-        second = screen.rows("columns")[1]
+        second = screen.form.rows("columns")[1]
         assert isinstance(second, ColumnRow)
         assert str(second.fields()[1].error_line.render()) == "! is required"  # under the field: the reason alone
         for text in [*problems, summary, *toasts, *shown_errors(screen)]:
@@ -91,7 +91,7 @@ async def test_every_placeholder_reads_as_an_example_also_without_colour(tmp_pat
         assert len(given) >= 20
         assert [p for p in given if not p.startswith("e.g. ")] == []
         # what the terminal shows for an empty field, without colour: the example, marked as one
-        item = screen.rows("items")[0]
+        item = screen.form.rows("items")[0]
         subtopic = next(b for b in item.fields() if b.path == "params.subtopic")
         subtopic.scroll_visible()
         await settle(pilot)

@@ -57,9 +57,9 @@ async def test_a_field_cleared_with_ctrl_a_ctrl_k_right_after_tab_keeps_every_ke
     """Issue: after Tab into the filled Time zone field, ctrl+a ctrl+k and typing gave `rope/Rome`."""
     async with make_app(make_home(tmp_path / "home", demo=False)).run_test(size=(100, 40)) as pilot:
         screen = await open_compose(pilot)
-        screen.field("format.extension").focus_control()  # the field before Time zone, which holds UTC
+        screen.form.field("format.extension").focus_control()  # the field before Time zone, which holds UTC
         await pilot.pause()
-        zone = screen.field("format.timezone").control
+        zone = screen.form.field("format.timezone").control
         await burst(pilot, "tab", "ctrl+a", "ctrl+k", *"Europe/Rome")
         await wait_until(pilot, lambda: zone.value == "Europe/Rome", lambda: f"the Time zone field holds {zone.value!r}")
         assert zone.has_focus
@@ -68,7 +68,7 @@ async def test_a_field_cleared_with_ctrl_a_ctrl_k_right_after_tab_keeps_every_ke
 async def test_text_typed_right_after_tab_goes_to_the_next_field(tmp_path: Path) -> None:
     async with make_app(make_home(tmp_path / "home", demo=False)).run_test(size=(100, 40)) as pilot:
         screen = await open_compose(pilot)
-        delimiter, filename = screen.field("format.csvDelimiter").control, screen.field("format.filename").control
+        delimiter, filename = screen.form.field("format.csvDelimiter").control, screen.form.field("format.filename").control
         delimiter.focus()
         await pilot.pause()
         await burst(pilot, "ctrl+a", "ctrl+k", ";", "tab", *"daily", "backspace", "y", "shift+tab", "backspace", "|")

@@ -21,14 +21,14 @@ async def test_the_compose_form_keeps_rerun_late_and_sets_it(tmp_path: Path) -> 
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ComposeScreen)
-        await screen.load_body(hourly_body(rerunLate=True))
+        await screen.form.load_body(hourly_body(rerunLate=True))
         await settle(pilot)
-        assert "rerunLate" not in screen.load_problems
-        request = screen.validate()
+        assert "rerunLate" not in screen.form.load_problems
+        request = screen.form.validate()
         assert request is not None and request.rerun_late is True
-        flag = next(b for b in screen.top_fields() if b.path == "rerunLate")
+        flag = next(b for b in screen.form.top_fields() if b.path == "rerunLate")
         await choose(pilot, flag.control, "false")
-        request = screen.validate()
+        request = screen.form.validate()
         assert request is not None and request.rerun_late is False
 
 

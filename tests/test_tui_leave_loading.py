@@ -32,29 +32,29 @@ async def test_leaving_a_loading_preview_keeps_the_form_and_the_app(tmp_path: Pa
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
-        form = app.screen
-        assert isinstance(form, ComposeScreen)
-        await fill(pilot, form.field("name").control, "unsaved name")
-        assert form.is_dirty()
+        compose = app.screen
+        assert isinstance(compose, ComposeScreen)
+        await fill(pilot, compose.form.field("name").control, "unsaved name")
+        assert compose.form.is_dirty()
 
         await pilot.press("f5")
         await wait_until(pilot, held.started.is_set, "the preview to start computing")
         assert isinstance(app.screen, PreviewScreen)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.screen is form, "the form to be back")
+        await wait_until(pilot, lambda: app.screen is compose, "the form to be back")
         held.release.set()
         await wait_until(pilot, held.finished.is_set, "the abandoned preview to finish")
         await settle(pilot)
 
         assert held.result.error == "stopped before the export finished"  # the thread read no further
-        assert app.is_running and app.screen is form
-        assert form.field("name").raw() == "unsaved name"
+        assert app.is_running and app.screen is compose
+        assert compose.form.field("name").raw() == "unsaved name"
         assert not [line for line in app.main_screen.log_pane.lines_text if "error" in line.split()[1:2]]
         await pilot.press("f1")  # the app still answers keys
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         await pilot.press("f1")
-        await wait_until(pilot, lambda: app.screen is form, "the form again")
-        assert form.field("name").raw() == "unsaved name"
+        await wait_until(pilot, lambda: app.screen is compose, "the form again")
+        assert compose.form.field("name").raw() == "unsaved name"
 
 
 class ExpiresWhileShown(Notification):

@@ -44,9 +44,9 @@ async def test_a_save_that_ends_under_a_dialog_closes_the_form_not_the_dialog(tm
         await settle(pilot)
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ComposeScreen), "the form")
-        form = app.screen
-        assert isinstance(form, ComposeScreen)
-        await fill(pilot, form.field("name").control, "renamed")
+        compose = app.screen
+        assert isinstance(compose, ComposeScreen)
+        await fill(pilot, compose.form.field("name").control, "renamed")
         await pilot.press("ctrl+s")
         await wait_until(pilot, saving.is_set, "the save to be storing")
         await pilot.press("escape")
@@ -54,12 +54,12 @@ async def test_a_save_that_ends_under_a_dialog_closes_the_form_not_the_dialog(tm
         go.set()
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         await settle(pilot)
-        assert form not in app.screen_stack
+        assert compose not in app.screen_stack
         assert ctx.open_store().requests.get(stored.id).request.name == "renamed"
 
         await pilot.press("e")  # the app goes on: the form opens and leaves again
         await wait_until(pilot, lambda: isinstance(app.screen, ComposeScreen), "the form again")
-        await fill(pilot, app.screen.field("name").control, "again")
+        await fill(pilot, app.screen.form.field("name").control, "again")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the leave question again")
         await pilot.press("y")
@@ -90,7 +90,7 @@ async def test_leaving_the_form_while_its_save_is_stored_keeps_the_app(tmp_path:
         await settle(pilot)
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ComposeScreen), "the form")
-        await fill(pilot, app.screen.field("name").control, "renamed")
+        await fill(pilot, app.screen.form.field("name").control, "renamed")
         await pilot.press("ctrl+s")
         await wait_until(pilot, saving.is_set, "the save to be storing")
         await pilot.press("escape")

@@ -68,7 +68,7 @@ def test_compose_screen_with_an_error(snap_compare, ctx: Context) -> None:
         await settle(pilot)
         screen = pilot.app.screen
         assert isinstance(screen, ComposeScreen)
-        every = screen.field("periodicity").control
+        every = screen.form.field("periodicity").control
         every.focus()
         await pilot.press("end", "backspace", "X", "tab")
         await settle(pilot)
@@ -136,7 +136,7 @@ async def source_browser(pilot) -> None:
     """The browser opened from the first item of a new request, its list loaded."""
     await pilot.press("n")
     await settle(pilot)
-    pilot.app.screen.rows("items")[0].fields()[0].control.focus()
+    pilot.app.screen.form.rows("items")[0].fields()[0].control.focus()
     await pilot.press("ctrl+o")
     await settle(pilot)
 

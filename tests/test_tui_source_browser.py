@@ -39,7 +39,7 @@ async def wait_for(pilot: Any, ready: Callable[[], bool], what: str, seconds: fl
 
 
 def items(screen: ComposeScreen) -> list[ItemEditor]:
-    return [row for row in screen.rows("items") if isinstance(row, ItemEditor)]
+    return [row for row in screen.form.rows("items") if isinstance(row, ItemEditor)]
 
 
 def raw(item: ItemEditor, path: str) -> Any:
@@ -118,7 +118,7 @@ async def test_filter_and_pick_across_two_subtopics_make_two_items_the_second_co
         assert raw(status, "params.decimation.dsf") == "max"
         review = str(data.review.render())
         assert "4 targets:" in review and all(name in review for name in table_names(browser)[:4])
-        body = screen.read_form()[0]
+        body = screen.form.read_form()[0]
         assert [i["params"]["subtopic"] for i in body["items"]] == [DEMO_SUBTOPIC, STATUS]
 
 
@@ -198,7 +198,7 @@ async def test_a_target_without_readings_is_a_warning_and_save_still_stores_the_
         assert f"{TEMPERATURE} -> temperature\n" in review  # it has readings: no warning
         assert "1 target(s) with no readings in the source" in review
         assert shown(screen.query_one("#targets-warning", ErrorLine)) == ""
-        assert screen.valid is not None and screen.summary_text.startswith("Valid.")
+        assert screen.form.valid is not None and screen.form.summary_text.startswith("Valid.")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is app.main_screen, "the save")
     stored = ctx.open_store().requests.page().results

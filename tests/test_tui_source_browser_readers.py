@@ -111,7 +111,7 @@ async def test_a_missing_target_on_the_readers_source_warns_after_one_query_per_
             await wait_for(pilot, lambda: "no readings" in str(item.review.render()), "the warning")
             assert "nothing  ! no readings on this channel/subtopic yet" in str(item.review.render())
             assert sorted(q["name"] for q in message_queries(server) if q.get("limit") == "1" and "name" in q) == ["nothing", "temp"]
-            assert screen.valid is not None
+            assert screen.form.valid is not None
 
 
 def closed_port() -> int:
@@ -131,7 +131,7 @@ async def test_an_unreachable_readers_source_is_one_warning_and_blocks_no_key(tm
         await wait_for(pilot, lambda: shown(warning) != "", "the warning")
         assert shown(warning).startswith("! cannot check the targets against the source: readers API GET")
         assert "no readings" not in str(items(screen)[0].review.render())
-        assert len(screen.query(".-shown").filter(".row-error")) == 0 and screen.valid is not None
+        assert len(screen.query(".-shown").filter(".row-error")) == 0 and screen.form.valid is not None
         assert not any("Check targets" in line for line in app.main_screen.log_pane.lines_text)  # no error was reported
 
         await pilot.press("ctrl+o")

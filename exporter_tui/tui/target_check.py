@@ -22,7 +22,7 @@ from exporter_tui.tui.widgets.list_editors import ItemEditor
 from exporter_tui.tui.widgets.target_review import SourceWarning, split_names
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
+    from textual.widget import Widget
 
 DEBOUNCE = 0.6  # seconds without a change before the source is asked
 Key = tuple[str, str, str]  # channel, subtopic, name
@@ -62,7 +62,7 @@ def check(ctx: Context, keys: list[Key], is_cancelled: Callable[[], bool]) -> tu
 class TargetChecker:
     """The form's side: `changed(body)` on every validation; the answer lands in each item's review."""
 
-    def __init__(self, form: Screen[Any]) -> None:
+    def __init__(self, form: Widget) -> None:
         self.form = form
         self.known: dict[Key, bool] = {}
         self.per_item: list[list[Key]] = []

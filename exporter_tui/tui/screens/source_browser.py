@@ -32,7 +32,7 @@ from exporter_tui.tui.target_picks import ItemFill, Pick, picks_of, plan_items
 from exporter_tui.tui.widgets.list_editors import ItemEditor
 
 if TYPE_CHECKING:
-    from exporter_tui.tui.screens.compose import ComposeScreen
+    from exporter_tui.tui.widgets.request_form import RequestForm
 
 MAX_ROWS = 2000  # shown at once; the filter narrows the rest
 
@@ -285,10 +285,10 @@ def item_of(widget: Any) -> ItemEditor | None:
     return next((a for a in getattr(widget, "ancestors_with_self", []) if isinstance(a, ItemEditor)), None)
 
 
-def open_browser(form: ComposeScreen) -> None:
+def open_browser(form: RequestForm) -> None:
     """Open the browser for the item holding the focus (its targets shown picked), else for new
     items; what comes back fills that item and adds items after it."""
-    item = item_of(form.focused)
+    item = item_of(form.screen.focused)
     picked: list[Pick] = []
     if item is not None:
         channel = item.box("params.channelId").raw() or ""
@@ -303,7 +303,7 @@ def open_browser(form: ComposeScreen) -> None:
     form.app.push_screen(SourceBrowser(picked, channels), chosen)
 
 
-async def fill_items(form: ComposeScreen, item: ItemEditor | None, picks: list[Pick]) -> None:
+async def fill_items(form: RequestForm, item: ItemEditor | None, picks: list[Pick]) -> None:
     """Fill `item` (else the last item when its targets are empty, else a new one) with the first
     planned item and add the rest after it, each new one taking its window from the one before."""
     fills, left_out = plan_items(picks)
