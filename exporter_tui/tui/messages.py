@@ -1,7 +1,7 @@
 """Messages that workers post to the app: the only way background threads talk to the UI.
 
 `post_message` is thread-safe and never blocks, so a worker cannot hang on a closing app
-(as `call_from_thread` can).
+(as `call_from_thread` can). Each message is a dataclass: its fields are what it carries.
 """
 
 from __future__ import annotations
@@ -14,24 +14,22 @@ from exporter_tui.events import RunEvent
 from exporter_tui.store.requests import StoredRequest
 
 
+@dataclass
 class EventPosted(Message):
     """Something to show in the log pane: a run's event, a notification outcome, the demo fill..."""
 
-    def __init__(self, event: RunEvent) -> None:
-        super().__init__()
-        self.event = event
+    event: RunEvent
 
 
+@dataclass
 class RunProgress(Message):
     """Readings exported so far by a run this app is executing, and in how many seconds."""
 
-    def __init__(self, run_id: str | None, request_id: str, done: int, total: int | None, elapsed: float | None = None) -> None:
-        super().__init__()
-        self.run_id = run_id
-        self.request_id = request_id
-        self.done = done
-        self.total = total
-        self.elapsed = elapsed
+    run_id: str | None
+    request_id: str
+    done: int
+    total: int | None
+    elapsed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -41,25 +39,22 @@ class RequestRow:
     next_text: str
 
 
+@dataclass
 class RequestsLoaded(Message):
     """Every active request with what the table shows, loaded off the UI thread."""
 
-    def __init__(self, rows: list[RequestRow]) -> None:
-        super().__init__()
-        self.rows = rows
+    rows: list[RequestRow]
 
 
+@dataclass
 class SchedulerChanged(Message):
     """Who schedules this database now, in words for the header."""
 
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+    text: str
 
 
+@dataclass
 class DataChanged(Message):
     """Requests or runs changed (saved, deleted, a run started or ended): reload the tables."""
 
-    def __init__(self, select: str | None = None) -> None:
-        super().__init__()
-        self.select = select
+    select: str | None = None

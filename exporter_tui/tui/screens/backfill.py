@@ -125,11 +125,13 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
         clock = exporter(self).ui_clock
         preview.update("\n".join(plan.describe(LEFT_ALONE_SHOWN, lambda dt: clock.full(dt.timestamp(), self.zone))))
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "accept":
-            self.action_accept()
-        else:
-            self.dismiss(None)
+    @on(Button.Pressed, "#accept")
+    def _accept_pressed(self) -> None:
+        self.action_accept()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
 
     def action_accept(self) -> None:
         if self.plan is None or not self.plan.to_queue:

@@ -97,12 +97,11 @@ def compute(
     return PreviewResult(result, None)
 
 
+@dataclass
 class RowsRead(Message):
     """How far the preview's reading got (posted from its worker thread)."""
 
-    def __init__(self, done: int) -> None:
-        super().__init__()
-        self.done = done
+    done: int
 
 
 class PreviewScreen(OwnsWorkers, Screen[None]):

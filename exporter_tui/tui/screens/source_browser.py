@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -232,16 +233,19 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
         self.query_one("#browser-picked", Static).update(text)
 
     # -- keys --------------------------------------------------------------------------------
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "browser-filter":
-            self.refresh_table()
+    @on(Input.Changed, "#browser-filter")
+    def _filter_changed(self) -> None:
+        self.refresh_table()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "browser-channel" and event.value.strip():
+    @on(Input.Submitted, "#browser-channel")
+    def _channel_given(self, event: Input.Submitted) -> None:
+        if event.value.strip():
             self.sample(event.value.strip())
             event.input.value = ""
-        elif event.input.id == "browser-filter":
-            self.query_one("#browser-table", DataTable).focus()
+
+    @on(Input.Submitted, "#browser-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#browser-table", DataTable).focus()
 
     def cursor_picks(self) -> list[Pick]:
         table = self.query_one("#browser-table", DataTable)
@@ -265,7 +269,8 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
                 table.update_cell(key, table.ordered_columns[0].key, Text(self.mark(members)))
         self.show_picked()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(DataTable.RowSelected, "#browser-table")
+    def _row_chosen(self) -> None:
         self.action_pick()
 
     def action_use(self) -> None:
