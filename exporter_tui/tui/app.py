@@ -1,19 +1,18 @@
 """The Textual app: screens over the core, the scheduler in a thread worker, errors as notifications.
 
-Threads never touch widgets: workers post typed messages (`messages.py`) to the app, which
-hands them to the screens. Every worker runs with `exit_on_error=False`, so one handler
-(`on_worker_state_changed`) turns any failure into a notification and a log line. A worker
-whose result only its screen shows (a preview) belongs to that screen: it is cancelled when
-the screen goes away, and whatever it returns after that is dropped.
+Threads never touch widgets: a worker reports what it did, and what it found, only by posting
+typed messages (`messages.py`, and a screen's own) to the app or to the screen that owns it.
+Every worker runs with `exit_on_error=False`, so one handler (`on_worker_state_changed`) turns
+any failure into a notification and a log line. A worker whose result only its screen shows (a
+preview) belongs to that screen: it is cancelled when the screen goes away, and what it finds
+after that is dropped (`post_result`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import sys
 import threading
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +23,10 @@ from typing import Any, TypeVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from exporter_tui.context import Context, load_context
 from exporter_tui.core.enums import EventKind, RunStatus
@@ -43,8 +44,10 @@ from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.messages import (
     DataChanged,
     EventPosted,
+    RequestSaved,
     RequestsLoaded,
     RunProgress,
+    RunToCancel,
     SchedulerChanged,
 )
 from exporter_tui.tui.screens.main import MainScreen
@@ -122,10 +125,6 @@ class ExporterApp(App[int]):
         self.keymap_wanted, self.keymap_warnings = keymap_from_settings(ctx.settings.tui.bindings)
         self.ui_clock = UiClock(ctx.settings.tui.clock)
         self.main_screen = MainScreen()
-        # weak: the state change of a worker cancelled with its screen never arrives, and must not keep it here
-        self.on_done: weakref.WeakKeyDictionary[Worker[Any], tuple[Callable[[Any], Any], Callable[[], None] | None]] = (
-            weakref.WeakKeyDictionary()
-        )
         self.scheduler_worker: Worker[None] | None = None
         self.marker: tuple[Any, ...] | None = None
         self.pending_select: str | None = None
@@ -157,10 +156,7 @@ class ExporterApp(App[int]):
         if self.first_start():
             end = self.options.demo_end or self.now().replace(minute=0, second=0, microsecond=0)
             self.start_worker(
-                partial(fill_demo, self.ctx, self.options.demo_days, end, self.post, self.stop_event),
-                "Demo data",
-                group="demo",
-                then=lambda example: self.changed(None, select=example.id),
+                partial(fill_demo, self.ctx, self.options.demo_days, end, self.post, self.stop_event), "Demo data", group="demo"
             )
         self.check_scheduler()
         self.set_interval(self.options.poll_seconds, self.poll)
@@ -199,67 +195,52 @@ class ExporterApp(App[int]):
             self.scheduler_done.wait(SCHEDULER_STOP_SECONDS)
 
     # -- workers ---------------------------------------------------------------------------
-    def post(self, message: Any) -> None:
-        """Thread-safe, never blocks; a message to a closing app is dropped."""
+    def post(self, message: Message, to: MessagePump | None = None) -> None:
+        """Thread-safe, never blocks; a message to a closing app (or node) is dropped."""
         try:
-            self.post_message(message)
+            (to or self).post_message(message)
         except RuntimeError:  # the event loop closed under a late worker
             pass
 
+    def post_result(self, message: Message, to: MessagePump | None = None) -> None:
+        """From a worker thread: what the worker found, to `to` (the app by default), unless the worker
+        was cancelled: its owner went away, or a newer worker of its exclusive group replaced it (whose
+        result, posted later, is the one that counts)."""
+        if not get_current_worker().is_cancelled:
+            self.post(message, to)
+
     def start_worker(
-        self,
-        work: Callable[[], T],
-        title: str,
-        *,
-        group: str = "default",
-        exclusive: bool = False,
-        then: Callable[[T], Any] | None = None,
-        failed: Callable[[], None] | None = None,
-        owner: DOMNode | None = None,
+        self, work: Callable[[], T], title: str, *, group: str = "default", exclusive: bool = False, owner: DOMNode | None = None
     ) -> Worker[T]:
-        """A thread worker. With an `owner` (a screen that forwards its workers' state changes here,
-        see OwnsWorkers), Textual cancels the worker when the owner is removed; from then on its
-        result or failure is dropped (the thread itself is told through `worker.is_cancelled`)."""
+        """A thread worker; it reports by posting messages. With an `owner` (a screen or widget that
+        forwards its workers' state changes here, see OwnsWorkers), Textual cancels the worker when the
+        owner is removed (the thread itself is told through `worker.is_cancelled`)."""
         node = owner or self
-        worker = node.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive, exit_on_error=False)
-        if then is not None or failed is not None:
-            self.on_done[worker] = (then or (lambda _: None), failed)
-        return worker
+        return node.run_worker(work, name=title, group=group, description=title, thread=True, exclusive=exclusive, exit_on_error=False)
 
-    def run_db(
-        self, job: Callable[[Store], T], title: str, then: Callable[[T], None], failed: Callable[[], None] | None = None
-    ) -> Worker[T]:
-        """A database change off the UI thread, on its own connection (a locked database cannot freeze the screen)."""
+    def run_db(self, job: Callable[[Store], Iterable[Message]], title: str) -> Worker[None]:
+        """A database change off the UI thread, on its own connection (a locked database cannot freeze
+        the screen); `job` returns the messages that say how it went, posted to the app in order."""
 
-        def work() -> T:
+        def work() -> None:
             store = self.ctx.open_store()
             try:
-                return job(store)
+                said = list(job(store))
             finally:
                 store.close()
+            for message in said:
+                self.post(message)
 
-        return self.start_worker(work, title, group="db", then=then, failed=failed)
+        return self.start_worker(work, title, group="db")
 
-    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.node is not self and not worker.node.is_attached:  # its screen has gone: nothing to show it on
-            self.on_done.pop(worker, None)
             return
-        if event.state == WorkerState.SUCCESS:
-            then, _ = self.on_done.pop(worker, (None, None))
-            if then is not None:
-                outcome = then(worker.result)
-                if inspect.isawaitable(outcome):
-                    await outcome
-        elif event.state == WorkerState.ERROR:
-            _, failed = self.on_done.pop(worker, (None, None))
-            if failed is not None:
-                failed()
+        if event.state == WorkerState.ERROR:
             self.report_error(worker.description or worker.name, worker.error or "failed")
             if worker is self.scheduler_worker:
                 self.set_scheduler_text("scheduler: stopped after an error (see the log)")
-        elif event.state == WorkerState.CANCELLED:
-            self.on_done.pop(worker, None)
         if worker.group == "run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self.changed(None)
 
@@ -272,14 +253,9 @@ class ExporterApp(App[int]):
     def load_requests(self, select: str | None = None) -> None:
         now = self.now()
 
-        def work() -> list:
-            from textual.worker import get_current_worker
-
+        def work() -> None:
             worker = get_current_worker()
-            rows = load_request_rows(self.ctx, now, lambda: worker.is_cancelled)
-            if not worker.is_cancelled:
-                self.post(RequestsLoaded(rows))
-            return rows
+            self.post_result(RequestsLoaded(load_request_rows(self.ctx, now, lambda: worker.is_cancelled)))
 
         if select is not None:
             self.pending_select = select
@@ -291,13 +267,24 @@ class ExporterApp(App[int]):
         self.marker = self.change_marker()
 
     def changed(self, note: str | None, select: str | None = None) -> None:
-        if note:
-            self.notify(note)
-            self.log_event(self.event(EventKind.INFO, note))
-        self.post_message(DataChanged(select))
+        self.post_message(DataChanged(select, note))
 
     def on_data_changed(self, message: DataChanged) -> None:
+        if message.note:
+            self.notify(message.note)
+            self.log_event(self.event(EventKind.INFO, message.note))
         self.load_requests(message.select)
+
+    def on_request_saved(self, message: RequestSaved) -> None:
+        """The form that saved closes with the stored id (the main screen then selects it); one left
+        meanwhile (Esc, y while it was being stored) is gone already: select it here."""
+        stored, form = message.stored, message.form
+        self.notify(f"request {stored.short_id} saved", title="Saved")
+        if form not in self.screen_stack:
+            self.load_requests(select=stored.id)
+            return
+        form.pop_until_active()  # a dialog opened meanwhile (Esc, F1, F5...) goes with the form; dismiss pops the top screen
+        form.dismiss(stored.id)
 
     def change_marker(self) -> tuple[Any, ...]:
         """Cheap facts that change whenever requests or runs do, whoever changed them."""
@@ -325,14 +312,13 @@ class ExporterApp(App[int]):
     # -- cancelling a run -------------------------------------------------------------------------
     def cancel_run_asking(self, find: Callable[[Store], Run | None], nothing: str) -> None:
         """Find the run to cancel (off the UI thread), ask, then cancel it."""
+        self.run_db(lambda store: [RunToCancel(find(store), nothing=nothing)], "Cancel run")
 
-        def found(run: Run | None) -> None:
-            if run is None:
-                self.notify(nothing, severity="warning")
-            else:
-                self.offer_cancel(run)
-
-        self.run_db(find, "Cancel run", found)
+    def on_run_to_cancel(self, message: RunToCancel) -> None:
+        if message.run is None:
+            self.notify(message.nothing, severity="warning")
+        else:
+            self.offer_cancel(message.run, message.before)
 
     def offer_cancel(self, run: Run, before: str = "") -> None:
         """Ask, then set the store's cancel flag: a queued run ends at once; a running one, in this
@@ -344,20 +330,17 @@ class ExporterApp(App[int]):
         state = "running" if run.status == RunStatus.IN_PROGRESS else "queued"
         question = f'{before}Cancel run {run.id[:8]} ({state})?\nIt ends failed "cancelled by {actor}"; its partial files are removed.'
 
-        def cancel(store: Store) -> Run:
+        def cancel(store: Store) -> list[Message]:
             from exporter_tui.service.runs import cancel_run
 
-            return cancel_run(store, run.id, actor)
-
-        def cancelled(after: Run) -> None:
+            after = cancel_run(store, run.id, actor)
             if after.status == RunStatus.FAILED:
-                self.changed(f"run {after.id[:8]} cancelled")
-            else:
-                self.changed(f"run {after.id[:8]}: cancel requested; it stops at its next progress step")
+                return [DataChanged(note=f"run {after.id[:8]} cancelled")]
+            return [DataChanged(note=f"run {after.id[:8]}: cancel requested; it stops at its next progress step")]
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.run_db(cancel, "Cancel run", cancelled)
+                self.run_db(cancel, "Cancel run")
 
         self.push_screen(ConfirmDialog(question, "Cancel run", "Keep it"), answer)
 

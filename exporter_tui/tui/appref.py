@@ -16,8 +16,8 @@ def exporter(node: DOMNode) -> ExporterApp:
 
 
 class OwnsWorkers:
-    """Mixin for a screen that owns workers (`start_worker(owner=screen)`): Textual tells the
-    owner, not the app, how its workers fare; this hands that to the app's one handler."""
+    """Mixin for a screen or widget that owns workers (`start_worker(owner=node)`): Textual tells
+    the owner, not the app, how its workers fare; this hands that to the app's one handler."""
 
-    async def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        await exporter(cast(DOMNode, self)).on_worker_state_changed(event)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        exporter(cast(DOMNode, self)).on_worker_state_changed(event)

@@ -1,4 +1,5 @@
-"""Messages that workers post to the app: the only way background threads talk to the UI.
+"""Messages that workers post to the app: the only way background threads talk to the UI
+(a screen's own workers post theirs, declared beside it, to that screen).
 
 `post_message` is thread-safe and never blocks, so a worker cannot hang on a closing app
 (as `call_from_thread` can). Each message is a dataclass: its fields are what it carries.
@@ -7,11 +8,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
+from textual.screen import Screen
 
 from exporter_tui.events import RunEvent
 from exporter_tui.store.requests import StoredRequest
+from exporter_tui.store.runs import Run
 
 
 @dataclass
@@ -55,6 +59,26 @@ class SchedulerChanged(Message):
 
 @dataclass
 class DataChanged(Message):
-    """Requests or runs changed (saved, deleted, a run started or ended): reload the tables."""
+    """Requests or runs changed (saved, deleted, a run started or ended): reload the tables,
+    selecting `select`; `note` says what changed (a notification and a log line)."""
 
     select: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class RequestSaved(Message):
+    """The request of `form` (the compose screen) is stored."""
+
+    stored: StoredRequest
+    form: Screen[Any]
+
+
+@dataclass
+class RunToCancel(Message):
+    """The run the user asked to cancel, found in the store: ask before cancelling it (after
+    `before`); None when there is none (say `nothing`)."""
+
+    run: Run | None
+    nothing: str = ""
+    before: str = ""

@@ -11,8 +11,10 @@ whole form, and is not asked again until the targets change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
@@ -59,8 +61,17 @@ def check(ctx: Context, keys: list[Key], is_cancelled: Callable[[], bool]) -> tu
     return found, None
 
 
+@dataclass
+class TargetsChecked(Message):
+    """Which targets have readings, and why the source could not say (posted from the check's worker thread)."""
+
+    found: dict[Key, bool]
+    error: str | None
+
+
 class TargetChecker:
-    """The form's side: `changed(body)` on every validation; the answer lands in each item's review."""
+    """The form's side: `changed(body)` on every validation; the form hands the worker's answer
+    (TargetsChecked) to `done`, which shows it in each item's review."""
 
     def __init__(self, form: Widget) -> None:
         self.form = form
@@ -91,15 +102,15 @@ class TargetChecker:
         app = exporter(self.form)
         unknown = sorted(self.wanted - self.known.keys())
 
-        def work() -> tuple[dict[Key, bool], str | None]:
+        def work() -> None:
             worker = get_current_worker()
-            return check(app.ctx, unknown, lambda: worker.is_cancelled)
+            app.post_result(TargetsChecked(*check(app.ctx, unknown, lambda: worker.is_cancelled)), self.form)
 
-        app.start_worker(work, "Check targets", group="target-check", exclusive=True, then=self.done, owner=self.form)
+        app.start_worker(work, "Check targets", group="target-check", exclusive=True, owner=self.form)
 
-    def done(self, result: tuple[dict[Key, bool], str | None]) -> None:
-        found, self.error = result
-        self.known.update(found)
+    def done(self, checked: TargetsChecked) -> None:
+        self.error = checked.error
+        self.known.update(checked.found)
         self.show()
 
     def show(self) -> None:

@@ -18,7 +18,7 @@ from exporter_tui.store.requests import StoredRequest
 from exporter_tui.store.runs import Run
 from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.formatting import next_run_text
-from exporter_tui.tui.messages import EventPosted, RequestRow, RunProgress
+from exporter_tui.tui.messages import DataChanged, EventPosted, RequestRow, RunProgress
 
 Post = Callable[[Message], object]
 PAGE = 1000
@@ -126,4 +126,5 @@ def fill_demo(ctx: Context, days: float, end: datetime, post: Post, stop: thread
             )
         )
     )
+    post(DataChanged(select=example.id))
     return example

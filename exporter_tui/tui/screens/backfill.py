@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -28,6 +29,13 @@ from exporter_tui.tui.screens.dialogs import key_of
 from exporter_tui.tui.widgets.text_inputs import OrderedInput
 
 LEFT_ALONE_SHOWN = 5  # intervals that already have a run, listed in the preview
+
+
+@dataclass
+class PlanReady(Message):
+    """The intervals a range takes, or what is wrong with it (posted from the preview's worker thread)."""
+
+    plan: BackfillPlan | str
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
         app = exporter(self)
         ctx, stored, now = app.ctx, self.stored, app.now()
 
-        def work() -> BackfillPlan | str:
+        def plan() -> BackfillPlan | str:
             from exporter_tui.service import backfill
 
             store = ctx.open_store()
@@ -113,10 +121,14 @@ class BackfillDialog(OwnsWorkers, ModalScreen[BackfillAsked | None]):
             finally:
                 store.close()
 
-        preview.update("Looking at the intervals...")
-        app.start_worker(work, "Backfill preview", group="backfill-preview", exclusive=True, then=self.show_plan, owner=self)
+        def work() -> None:
+            app.post_result(PlanReady(plan()), self)
 
-    def show_plan(self, plan: BackfillPlan | str) -> None:
+        preview.update("Looking at the intervals...")
+        app.start_worker(work, "Backfill preview", group="backfill-preview", exclusive=True, owner=self)
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        plan = message.plan
         preview = self.query_one("#backfill-preview", Static)
         if isinstance(plan, str):
             preview.update(plan)

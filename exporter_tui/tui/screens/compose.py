@@ -17,11 +17,11 @@ from textual.widgets import Button, Footer, Static
 
 from exporter_tui.core.errors import RequestInvalid
 from exporter_tui.pipeline.pushdown import check_request
-from exporter_tui.store.requests import StoredRequest
 from exporter_tui.store.store import Store
 from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import COMPOSE_BINDINGS
 from exporter_tui.tui.form_logic import body_json, decode_body, write_atomic
+from exporter_tui.tui.messages import RequestSaved
 from exporter_tui.tui.screens.dialogs import ConfirmDialog, PasteDialog, PathPrompt
 from exporter_tui.tui.widgets.request_form import RequestForm
 
@@ -98,20 +98,14 @@ class ComposeScreen(OwnsWorkers, Screen[str | None]):
         max_queued = app.ctx.settings.limits.max_queued_runs
         request_id = self.request_id
 
-        def store_it(store: Store) -> StoredRequest:
+        def store_it(store: Store) -> list[RequestSaved]:
             if self.mode == "edit" and request_id:
-                return store.requests.update(request_id, request, actor, max_queued=max_queued)
-            return store.requests.create(request, actor, max_queued=max_queued)
+                stored = store.requests.update(request_id, request, actor, max_queued=max_queued)
+            else:
+                stored = store.requests.create(request, actor, max_queued=max_queued)
+            return [RequestSaved(stored, self)]
 
-        def done(stored: StoredRequest) -> None:
-            self.notify(f"request {stored.short_id} saved", title="Saved")
-            if self not in self.app.screen_stack:  # left (Esc, y) while it was being stored
-                app.load_requests(select=stored.id)
-                return
-            self.pop_until_active()  # a dialog opened meanwhile (Esc, F1, F5...) goes with the form; dismiss pops the top screen
-            self.dismiss(stored.id)
-
-        form.storing = app.run_db(store_it, "Save request", done)
+        form.storing = app.run_db(store_it, "Save request")
 
     def action_preview(self) -> None:
         request = self.form.validate()

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -32,7 +33,7 @@ from exporter_tui.tui.formatting import (
     run_columns,
     zone_of,
 )
-from exporter_tui.tui.messages import RequestRow, RunProgress
+from exporter_tui.tui.messages import DataChanged, RequestRow, RunProgress, RunToCancel
 from exporter_tui.tui.screens.dialogs import ConfirmDialog
 from exporter_tui.tui.widgets.log_pane import LogPane
 from exporter_tui.tui.widgets.tables import KeyedTable
@@ -256,19 +257,17 @@ class MainScreen(Screen[None]):
         name = f" ({stored.request.name})" if stored.request.name else ""
         question = f"Delete request {stored.short_id}{name}?\nIts queued runs are cancelled; files already written stay."
 
-        def delete(store: Store) -> tuple[StoredRequest, list[Run]]:
-            deleted = store.requests.delete(stored.id, actor)
-            return deleted, [run for run in store.runs.unfinished(stored.id) if run.status == RunStatus.IN_PROGRESS]
-
-        def deleted(outcome: tuple[StoredRequest, list[Run]]) -> None:
-            sr, running = outcome
-            exporter(self).changed(f"request {sr.short_id} deleted")
+        def delete(store: Store) -> list[Message]:
+            sr = store.requests.delete(stored.id, actor)
+            said: list[Message] = [DataChanged(note=f"request {sr.short_id} deleted")]
+            running = [run for run in store.runs.unfinished(stored.id) if run.status == RunStatus.IN_PROGRESS]
             if running:  # deleting stops no running export; offer to
-                exporter(self).offer_cancel(running[0], f"Request {sr.short_id} is deleted, but its run is still in progress.\n")
+                said.append(RunToCancel(running[0], before=f"Request {sr.short_id} is deleted, but its run is still in progress.\n"))
+            return said
 
         def answer(yes: bool | None) -> None:
             if yes:
-                exporter(self).run_db(delete, "Delete request", deleted)
+                exporter(self).run_db(delete, "Delete request")
 
         actor = exporter(self).ctx.actor
 
@@ -294,14 +293,13 @@ class MainScreen(Screen[None]):
             if asked is None:
                 return
 
-            def queue(store: Store) -> int:
+            def queue(store: Store) -> list[DataChanged]:
                 from exporter_tui.service import backfill
 
-                return len(backfill.queue(app.ctx, store, stored, asked.start, asked.end, notify=asked.notify, now=app.now())[1])
+                n = len(backfill.queue(app.ctx, store, stored, asked.start, asked.end, notify=asked.notify, now=app.now())[1])
+                return [DataChanged(note=f"{n} backfill run(s) of {stored.short_id} queued; the scheduler runs them")]
 
-            app.run_db(
-                queue, "Backfill", lambda n: app.changed(f"{n} backfill run(s) of {stored.short_id} queued; the scheduler runs them")
-            )
+            app.run_db(queue, "Backfill")
 
         self.app.push_screen(BackfillDialog(stored), answer)
 
@@ -318,11 +316,12 @@ class MainScreen(Screen[None]):
             return
         actor = exporter(self).ctx.actor
         pause = not stored.paused
-        exporter(self).run_db(
-            lambda store: store.requests.set_paused(stored.id, pause, actor),
-            "Pause request",
-            lambda sr: exporter(self).changed(f"request {sr.short_id} {'paused' if sr.paused else 'resumed'}"),
-        )
+
+        def set_paused(store: Store) -> list[DataChanged]:
+            sr = store.requests.set_paused(stored.id, pause, actor)
+            return [DataChanged(note=f"request {sr.short_id} {'paused' if sr.paused else 'resumed'}")]
+
+        exporter(self).run_db(set_paused, "Pause request")
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

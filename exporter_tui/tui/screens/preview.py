@@ -104,6 +104,13 @@ class RowsRead(Message):
     done: int
 
 
+@dataclass
+class PreviewComputed(Message):
+    """The first rows and the plot series, or why there are none (posted from its worker thread)."""
+
+    result: PreviewResult
+
+
 class PreviewScreen(OwnsWorkers, Screen[None]):
     """The window and the next runs show at once; the rows and plots come from a worker that
     says how far it got. The worker is the screen's own: leaving cancels it and drops what it finds."""
@@ -144,11 +151,11 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
                 last[0] = moment
                 self.post_message(RowsRead(done))
 
-        def work() -> PreviewResult:
+        def work() -> None:
             worker = get_current_worker()
-            return compute(app.ctx, self.request, self.stored, now, lambda: worker.is_cancelled, progress)
+            app.post_result(PreviewComputed(compute(app.ctx, self.request, self.stored, now, lambda: worker.is_cancelled, progress)), self)
 
-        app.start_worker(work, "Preview", group="preview", exclusive=True, then=self.show, owner=self)
+        app.start_worker(work, "Preview", group="preview", exclusive=True, owner=self)
 
     def on_rows_read(self, message: RowsRead) -> None:
         self.show_progress(message.done)
@@ -163,6 +170,9 @@ class PreviewScreen(OwnsWorkers, Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    async def on_preview_computed(self, message: PreviewComputed) -> None:
+        await self.show(message.result)
 
     async def show(self, result: PreviewResult) -> None:
         if not self.is_attached:  # left while the result was on its way

@@ -20,6 +20,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual.worker import get_current_worker
@@ -46,6 +47,20 @@ class Catalog:
     samples: list[TargetSample] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     sampled: bool = False
+
+
+@dataclass
+class CatalogLoaded(Message):
+    """What the browser shows, loaded off the UI thread."""
+
+    catalog: Catalog
+
+
+@dataclass
+class ChannelSampled(Message):
+    """A sample of one more channel typed in, loaded off the UI thread."""
+
+    catalog: Catalog
 
 
 def load_catalog(ctx: Context, channels: list[str], is_cancelled: Callable[[], bool] = lambda: False) -> Catalog:
@@ -132,34 +147,34 @@ class SourceBrowser(OwnsWorkers, Screen[list[Pick] | None]):
     def load(self, channels: list[str]) -> None:
         app = exporter(self)
 
-        def work() -> Catalog:
+        def work() -> None:
             worker = get_current_worker()
-            return load_catalog(app.ctx, channels, lambda: worker.is_cancelled)
+            app.post_result(CatalogLoaded(load_catalog(app.ctx, channels, lambda: worker.is_cancelled)), self)
 
-        app.start_worker(work, "Source browser", group="browse", exclusive=True, then=self.loaded, owner=self)
+        app.start_worker(work, "Source browser", group="browse", exclusive=True, owner=self)
 
     def sample(self, channel: str) -> None:
         app = exporter(self)
 
-        def work() -> Catalog:
+        def work() -> None:
             worker = get_current_worker()
             source = app.ctx.open_source()
             try:
-                if not isinstance(source, Sampling):
-                    return Catalog()
-                return sample_channels(source, [channel], lambda: worker.is_cancelled)
+                more = sample_channels(source, [channel], lambda: worker.is_cancelled) if isinstance(source, Sampling) else Catalog()
             finally:
                 source.close()
+            app.post_result(ChannelSampled(more), self)
 
         self.query_one("#browser-status", Static).update(f"sampling channel {channel}...")
-        app.start_worker(work, "Sample channel", group="browse-sample", then=self.add_sample, owner=self)
+        app.start_worker(work, "Sample channel", group="browse-sample", owner=self)
 
-    def loaded(self, catalog: Catalog) -> None:
-        self.catalog = catalog
+    def on_catalog_loaded(self, message: CatalogLoaded) -> None:
+        catalog = self.catalog = message.catalog
         self.query_one("#browser-channel-row").display = catalog.sampled
         self.refresh_table()
 
-    def add_sample(self, more: Catalog) -> None:
+    def on_channel_sampled(self, message: ChannelSampled) -> None:
+        more = message.catalog
         known = {s.channel for s in more.samples}
         self.catalog.samples = [s for s in self.catalog.samples if s.channel not in known] + more.samples
         self.catalog.targets = [t for t in self.catalog.targets if t.channel not in known] + more.targets

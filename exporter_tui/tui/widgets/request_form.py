@@ -39,7 +39,7 @@ from exporter_tui.tui.form_logic import (
     zone_or_utc,
 )
 from exporter_tui.tui.formatting import clip
-from exporter_tui.tui.target_check import TargetChecker
+from exporter_tui.tui.target_check import TargetChecker, TargetsChecked
 from exporter_tui.tui.widgets.form_fields import (
     CATCH_UPS,
     DATE_FORMATS,
@@ -177,6 +177,9 @@ class RequestForm(OwnsWorkers, Vertical):
         self.baseline = self.read_form()[0]
         self.validate()
         self.query_one("#form FieldBox", FieldBox).focus_control()
+
+    def on_targets_checked(self, message: TargetsChecked) -> None:
+        self.target_check.done(message)
 
     @property
     def saving(self) -> bool:
