@@ -102,3 +102,26 @@ def test_the_preview_reports_the_readings_it_reads(tmp_path: Path) -> None:
     result = preview_module.compute(ctx, request, None, FIXED_NOW, on_progress=lambda done, total: reported.append(done))
     assert result.error is None
     assert len(reported) > 1 and reported == sorted(reported) and reported[-1] >= 12 * 24 * 60  # a day of each target, at least
+
+
+@pytest.mark.asyncio
+async def test_a_burst_of_progress_is_shown_as_its_newest_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress that piles up while the app is busy is not replayed count by count: a newer count
+    of the same run waiting behind an older one replaces it; counts of two runs never mix."""
+    from exporter_tui.tui.messages import RunProgress
+
+    app = make_app(make_home(tmp_path / "home", demo=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        shown: list[tuple[str | None, int]] = []
+        monkeypatch.setattr(app.main_screen, "show_progress", lambda m: shown.append((m.run_id, m.done)))
+        for done in range(100):
+            app.post_message(RunProgress("run-a", "request-a", done, 100))
+        await wait_until(pilot, lambda: ("run-a", 99) in shown, "the newest count")
+        assert shown == [("run-a", 99)]
+        shown.clear()
+        for done in range(2):
+            app.post_message(RunProgress("run-a", "request-a", done, 100))
+            app.post_message(RunProgress("run-b", "request-b", done, 100))
+        await wait_until(pilot, lambda: len(shown) == 4, "both runs' counts")
+        assert shown == [("run-a", 0), ("run-b", 0), ("run-a", 1), ("run-b", 1)]

@@ -27,13 +27,19 @@ class EventPosted(Message):
 
 @dataclass
 class RunProgress(Message):
-    """Readings exported so far by a run this app is executing, and in how many seconds."""
+    """Readings exported so far by a run this app is executing, and in how many seconds.
+
+    Only the newest counts: when a newer one of the same run waits right behind it in the
+    queue, Textual drops this one (`can_replace`), so a busy app skips stale counts."""
 
     run_id: str | None
     request_id: str
     done: int
     total: int | None
     elapsed: float | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunProgress) and (message.run_id, message.request_id) == (self.run_id, self.request_id)
 
 
 @dataclass(frozen=True)

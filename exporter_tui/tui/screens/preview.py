@@ -99,9 +99,13 @@ def compute(
 
 @dataclass
 class RowsRead(Message):
-    """How far the preview's reading got (posted from its worker thread)."""
+    """How far the preview's reading got (posted from its worker thread); a newer count waiting
+    right behind it replaces it."""
 
     done: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RowsRead)
 
 
 @dataclass
