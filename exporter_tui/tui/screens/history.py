@@ -8,6 +8,7 @@ from datetime import tzinfo
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Select, Static
 
@@ -22,12 +23,14 @@ PAGE_SIZE = 50
 
 
 class HistoryScreen(Screen[None]):
+    """The page and the status filter are reactive: setting either shows the runs they select."""
+
     BINDINGS = [*HISTORY_BINDINGS]
+    page: var[int] = var(1, init=False)
+    status: var[str | None] = var(None, init=False)  # None: runs of any status
 
     def __init__(self) -> None:
         super().__init__()
-        self.page = 1
-        self.status: str | None = None
         self.pages = 1
 
     def compose(self) -> ComposeResult:
@@ -48,8 +51,8 @@ class HistoryScreen(Screen[None]):
         try:
             page = store.runs.page(self.page, PAGE_SIZE, status=self.status)
             self.pages = max(1, -(-page.total // PAGE_SIZE))
-            if self.page > self.pages:
-                self.page = self.pages
+            if self.page > self.pages:  # fewer runs than when the page was chosen: the last page
+                self.set_reactive(HistoryScreen.page, self.pages)
                 page = store.runs.page(self.page, PAGE_SIZE, status=self.status)
             zones: dict[str, tzinfo | None] = {}
             for run in page.results:  # each run's times in its request's zone (on the local clock)
@@ -67,11 +70,15 @@ class HistoryScreen(Screen[None]):
         which = f"{self.status} runs" if self.status else "runs"
         self.query_one("#page-info", Static).update(f"  page {self.page}/{self.pages} of {page.total} {which}  ([ ] pages, Enter opens)")
 
+    def watch_page(self) -> None:
+        self.reload()
+
+    def watch_status(self) -> None:
+        self.set_reactive(HistoryScreen.page, 1)  # a new filter starts at its first page, in the same reload
+        self.reload()
+
     def action_page(self, step: int) -> None:
-        target = min(max(self.page + step, 1), self.pages)
-        if target != self.page:
-            self.page = target
-            self.reload()
+        self.page = min(max(self.page + step, 1), self.pages)
 
     def action_status_filter(self) -> None:
         self.query_one("#status", Select).focus()
@@ -82,8 +89,6 @@ class HistoryScreen(Screen[None]):
     @on(Select.Changed, "#status")
     def _status_changed(self, event: Select.Changed) -> None:
         self.status = None if event.value is Select.NULL else str(event.value)
-        self.page = 1
-        self.reload()
 
     @on(DataTable.RowSelected, "#history")
     def _open(self, event: DataTable.RowSelected) -> None:

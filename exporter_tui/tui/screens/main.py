@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -44,11 +45,11 @@ RUNS_SHOWN = 50
 
 class MainScreen(Screen[None]):
     BINDINGS = [*MAIN_BINDINGS, Binding("escape", "clear_filter", "Clear filter", show=False)]
+    filter_text: var[str] = var("", init=False)  # what the requests shown must contain; setting it filters them
 
     def __init__(self) -> None:
         super().__init__()
         self.all_rows: list[RequestRow] = []
-        self.filter_text = ""
         self.runs: list[Run] = []
         self.live: dict[str, Pace] = {}  # the runs this app executes, from their progress messages
 
@@ -208,10 +209,12 @@ class MainScreen(Screen[None]):
         if event.row_key.value:
             self.app.push_screen(RunDetailScreen(event.row_key.value))
 
+    def watch_filter_text(self) -> None:
+        self.apply_filter()
+
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
-        self.apply_filter()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

@@ -19,6 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.events import DescendantBlur
+from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
@@ -60,6 +61,7 @@ from exporter_tui.tui.widgets.list_editors import (
 )
 from exporter_tui.tui.widgets.target_review import SourceWarning
 
+VALID = "Valid. ctrl+s saves it, F5 previews it."
 ZONES = tuple(sorted({"UTC", *zoneinfo.available_timezones()}))
 TOP_SPECS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
     (
@@ -124,6 +126,8 @@ def field_value(box: FieldBox, zone: Any) -> tuple[Any, str | None]:
 class RequestForm(OwnsWorkers, Vertical):
     """The validation summary over the scrolling form; `actions` (the screen's buttons) end the form."""
 
+    summary_text: var[str] = var("", init=False)  # the line over the form: valid, or how many problems and the first
+
     def __init__(self, body: dict[str, Any] | None, *, follow_start: bool, actions: Widget) -> None:
         """`body` fills the form (None: a new request's defaults); `follow_start`: Starting shows
         the default start of a new request until the user types one."""
@@ -138,7 +142,6 @@ class RequestForm(OwnsWorkers, Vertical):
         self.valid: ExportRequest | None = None
         self.error_count = 0
         self.problems: list[str] = []  # the problems in words, as the form labels them
-        self.summary_text = ""
         self._top: list[FieldBox] = []
         self.target_check = TargetChecker(self)
         self.start_follows = False  # Start holds the default of a new request, until the user types one
@@ -411,15 +414,12 @@ class RequestForm(OwnsWorkers, Vertical):
             target.show_error(text)  # type: ignore[attr-defined]
         self.error_count = len(said)
         self.problems = said
-        if not errors:
-            text = "Valid. ctrl+s saves it, F5 previews it."
-        else:
-            text = clip(f"Not valid yet: {self.error_count} problem(s). {said[0]}", 200)
-        if text != self.summary_text:
-            self.summary_text = text
-            summary = self.query_one("#summary", Static)
-            summary.set_class(bool(errors), "-invalid")
-            summary.update(text)
+        self.summary_text = clip(f"Not valid yet: {self.error_count} problem(s). {said[0]}", 200) if said else VALID
+
+    def watch_summary_text(self, text: str) -> None:
+        summary = self.query_one("#summary", Static)
+        summary.set_class(text != VALID, "-invalid")
+        summary.update(text)
 
     def errors_shown_for(self, target: Widget) -> bool:
         """Whether `target` shows its errors yet: once touched, or all at once after a load or a refused save."""
