@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, Input
 
 from exporter_tui.core.models import COLUMN_IDS
@@ -34,18 +35,18 @@ Shown = Callable[[FieldSpec, Any], Any]
 
 
 class FormRow(Vertical):
-    """A removable group of fields that is one element of a JSON array in the body."""
+    """A removable group of fields that is one element of a JSON array in the body: its fields one
+    under the other, its error, and a button that removes it."""
 
     list_key: ClassVar[str] = ""
     noun: ClassVar[str] = ""
+    ROW_CLASS: ClassVar[str] = ""  # the class its styles select it by
     SPECS: ClassVar[tuple[FieldSpec, ...]] = ()
 
-    def __init__(
-        self, data: dict[str, Any] | None = None, shown: Shown | None = None, classes: str = "", copied: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None, copied: dict[str, Any] | None = None) -> None:
         """`data` is the row's JSON object (None: the defaults); `copied`, field texts taken over from
         another row; `problems` collects what it held that cannot be shown."""
-        super().__init__(classes=f"form-row {classes}")
+        super().__init__(classes=f"form-row {self.ROW_CLASS}")
         from exporter_tui.tui.form_logic import get_path
 
         self.boxes: list[FieldBox] = []
@@ -65,6 +66,15 @@ class FormRow(Vertical):
                 self.problems[spec.path] = problem
             self.boxes.append(box)
         self.error_line = ErrorLine(classes="row-error")
+
+    def compose(self) -> ComposeResult:
+        yield from self.parts()
+        yield self.error_line
+        yield self.remove_button()
+
+    def parts(self) -> list[Widget]:
+        """What the row shows above its error line: its fields."""
+        return list(self.boxes)
 
     def fields(self) -> list[FieldBox]:
         return self.boxes
@@ -86,14 +96,12 @@ class ColumnRow(FormRow):
 
     list_key = "format.columns"
     noun = "column"
+    ROW_CLASS = "column-row"
     SPECS = (
         # The captions are hidden on the column's one line; they name the fields in error messages.
         FieldSpec("id", "Id", "select", COLUMN_IDS, allow_blank=True, prompt="column"),
         FieldSpec("label", "Label", placeholder="e.g. celsius (empty: the default label)"),
     )
-
-    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
-        super().__init__(data, shown, classes="column-row")
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="column-line"):
@@ -109,6 +117,7 @@ class ItemEditor(FormRow):
 
     list_key = "items"
     noun = "item"
+    ROW_CLASS = "item-editor"
     SPECS = (
         FieldSpec("params.target.value", "Targets", placeholder="e.g. urn:dev:sensor-1:temperature,urn:dev:sensor-1:humidity"),
         FieldSpec("params.target.label", "Labels", placeholder="e.g. temperature,humidity (one per target, optional)"),
@@ -128,7 +137,7 @@ class ItemEditor(FormRow):
     COPIED = ("params.from", "params.to", "params.decimation.ds", "params.decimation.dsf")
 
     def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None, copied: dict[str, Any] | None = None) -> None:
-        super().__init__(data, shown, classes="item-editor", copied=copied)
+        super().__init__(data, shown, copied)
         self.review = TargetReview()
 
     @classmethod
@@ -140,12 +149,9 @@ class ItemEditor(FormRow):
     def box(self, path: str) -> FieldBox:
         return next(b for b in self.boxes if b.path == path)
 
-    def compose(self) -> ComposeResult:
-        yield self.boxes[0]
-        yield self.review
-        yield from self.boxes[1:]
-        yield self.error_line
-        yield self.remove_button()
+    def parts(self) -> list[Widget]:
+        """Its fields, the whole list of its targets under the first."""
+        return [self.boxes[0], self.review, *self.boxes[1:]]
 
     def on_mount(self) -> None:
         self.review_targets()
@@ -163,6 +169,7 @@ class MessageEditor(FormRow):
 
     list_key = "notification.messages"
     noun = "message"
+    ROW_CLASS = "message-editor"
     SPECS = (
         FieldSpec("policy", "Send", "select", POLICIES, default="onSuccess"),
         FieldSpec("medium", "Medium", "select", MEDIA, default="email"),
@@ -170,14 +177,6 @@ class MessageEditor(FormRow):
         FieldSpec("title", "Title", placeholder="e.g. Export {request_id}: {status}"),
         FieldSpec("text", "Text", placeholder="e.g. {rows} rows in {file_name}"),
     )
-
-    def __init__(self, data: dict[str, Any] | None = None, shown: Shown | None = None) -> None:
-        super().__init__(data, shown, classes="message-editor")
-
-    def compose(self) -> ComposeResult:
-        yield from self.boxes
-        yield self.error_line
-        yield self.remove_button()
 
 
 def row_body(row: FormRow, values: dict[str, Any]) -> dict[str, Any]:
