@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,28 +18,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
-from sched_fixtures import CHANNEL, SUBTOPIC, TARGET, FakeClock, create, make_home, one_time, utc
+from long_runs import START, files_left, run_row, write_source
+from sched_fixtures import FakeClock, create, make_home, one_time, utc
 
 from exporter_tui.cli.main import main
 from exporter_tui.context import Context
 from exporter_tui.service.scheduling import make_scheduler
-from exporter_tui.sources.embedded import ReadingsWriter
 
 pytestmark = pytest.mark.slow  # real processes signalled during a 1M-reading export
 
-START = utc(2026, 3, 2)
 READINGS = 1_000_000  # ten chunks of 100 000: the run reads for a while after its first progress step
 
 
 @pytest.fixture(scope="module")
 def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("source") / "source.db"
-    times = START.timestamp() + np.arange(READINGS, dtype=np.float64)
-    with ReadingsWriter(path, bulk=True) as w:
-        w.write_target(CHANNEL, SUBTOPIC, TARGET, times, value=np.arange(READINGS, dtype=np.float64), unit="Cel")
-    return path
+    return write_source(tmp_path_factory.mktemp("source") / "source.db", READINGS)
 
 
 @pytest.fixture
@@ -66,17 +59,6 @@ def running(tmp_path: Path, source_db: Path):
     return ctx, sr.id, start
 
 
-def run_row(ctx: Context, request_id: str) -> dict:
-    con = sqlite3.connect(f"file:{ctx.paths.database}?mode=ro", uri=True, timeout=30)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = [dict(r) for r in con.execute("SELECT * FROM runs WHERE request_id = ?", (request_id,))]
-    finally:
-        con.close()
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
 def wait_for(condition: Callable[[], object], what: str, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -86,10 +68,6 @@ def wait_for(condition: Callable[[], object], what: str, seconds: float = 60.0) 
 
 def reading(ctx: Context, rid: str) -> None:
     wait_for(lambda: (r := run_row(ctx, rid))["status"] == "inProgress" and r["progress"] > 0, "the export to be reading")
-
-
-def files_left(ctx: Context) -> list[Path]:
-    return [p for p in ctx.paths.exports_dir.rglob("*") if p.is_file()]
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "ctrl-c twice"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,31 +18,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from held_reads import held
-from sched_fixtures import CHANNEL, SUBTOPIC, TARGET, one_time, utc
+from long_runs import START, files_left, run_row, write_source
+from sched_fixtures import one_time, utc
 from snapshot_apps.tui_homes import days_ago, make_app, make_home, settle, wait_until
 
 from exporter_tui.context import Context
 from exporter_tui.pipeline import streams
-from exporter_tui.sources.embedded import ReadingsWriter
 from exporter_tui.tui.screens.dialogs import ConfirmDialog
 from exporter_tui.tui.screens.main import MainScreen
 from exporter_tui.tui.screens.run_detail import RunDetailScreen
 
 pytestmark = pytest.mark.asyncio
-START = utc(2026, 3, 2)
 READINGS = 300_000  # three chunks of 100,000: three progress steps
 
 
 @pytest.fixture(scope="module")
 def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("source") / "source.db"
-    times = START.timestamp() + np.arange(READINGS, dtype=np.float64)
-    with ReadingsWriter(path, bulk=True) as w:
-        w.write_target(CHANNEL, SUBTOPIC, TARGET, times, value=np.arange(READINGS, dtype=np.float64), unit="Cel")
-    return path
+    return write_source(tmp_path_factory.mktemp("source") / "source.db", READINGS)
 
 
 class Hold:
@@ -73,24 +66,9 @@ def home(tmp_path: Path, source_db: Path) -> tuple[Context, str]:
     return ctx, stored.id
 
 
-def run_row(ctx: Context, request_id: str) -> dict[str, Any]:
-    con = sqlite3.connect(f"file:{ctx.paths.database}?mode=ro", uri=True, timeout=30)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = [dict(r) for r in con.execute("SELECT * FROM runs WHERE request_id = ?", (request_id,))]
-    finally:
-        con.close()
-    assert len(rows) == 1, rows
-    return rows[0]
-
-
 def cancelled(ctx: Context, request_id: str) -> bool:
     row = run_row(ctx, request_id)
     return (row["status"], row["error"]) == ("failed", "cancelled by tester")
-
-
-def files_left(ctx: Context) -> list[Path]:
-    return [p for p in ctx.paths.exports_dir.rglob("*") if p.is_file()]
 
 
 async def confirm(pilot: Any, words: str) -> None:
