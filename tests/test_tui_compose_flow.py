@@ -9,14 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from snapshot_apps.tui_homes import (
-    TEMPERATURE,
-    choose,
-    fill,
-    make_app,
-    make_home,
-    settle,
-)
+from snapshot_apps.tui_homes import TEMPERATURE, choose, fill, make_app, make_home, open_compose, settle
 
 from exporter_tui.sources.base import ReadQuery
 from exporter_tui.sources.demo import DEMO_CHANNEL, DEMO_SUBTOPIC
@@ -45,11 +38,7 @@ async def test_compose_save_run_and_read_the_file(tmp_path: Path) -> None:
     ctx = make_home(tmp_path / "home")
     app = make_app(ctx)
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
 
         await fill(pilot, box(screen, "name").control, "Half hour of temperature")
         every = box(screen, "periodicity")

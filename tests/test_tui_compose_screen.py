@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from snapshot_apps.tui_homes import make_app, make_home, settle
-
-from exporter_tui.tui.screens.compose import ComposeScreen
+from snapshot_apps.tui_homes import make_app, make_home, open_compose
 
 pytestmark = pytest.mark.asyncio
 
@@ -15,10 +13,6 @@ pytestmark = pytest.mark.asyncio
 async def test_the_compose_screen_and_its_widgets_say_whether_they_are_visible(tmp_path: Path) -> None:
     app = make_app(make_home(tmp_path / "home"))
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
         assert screen.visible is True
         assert all(isinstance(widget.visible, bool) for widget in screen.query("*"))

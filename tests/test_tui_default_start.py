@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from snapshot_apps.tui_homes import TEMPERATURE, choose, fill, hourly_body, make_app, make_home, paste, settle
+from snapshot_apps.tui_homes import TEMPERATURE, choose, fill, hourly_body, make_app, make_home, open_compose, paste, settle
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.sources.demo import DEMO_CHANNEL, DEMO_SUBTOPIC, generate_demo
@@ -30,15 +30,6 @@ def note(box: FieldBox) -> str:
     return str(box.note_line.render()) if box.note_line.has_class("-shown") else ""
 
 
-async def open_new(pilot) -> ComposeScreen:
-    await settle(pilot)
-    await pilot.press("n")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ComposeScreen)
-    return screen
-
-
 @pytest.mark.parametrize(
     ("every", "shown", "rule"),
     [
@@ -54,7 +45,7 @@ async def open_new(pilot) -> ComposeScreen:
 async def test_start_follows_every_on_the_apps_clock(tmp_path: Path, every: str, shown: str, rule: str) -> None:
     app = make_app(make_home(tmp_path / "home", demo=False), clock=lambda: NOW)
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await open_new(pilot)
+        screen = await open_compose(pilot)
         await fill(pilot, screen.form.field("periodicity").control, every)
         box = start_box(screen)
         assert box.raw() == shown
@@ -65,7 +56,7 @@ async def test_start_follows_every_on_the_apps_clock(tmp_path: Path, every: str,
 async def test_start_follows_the_zone_and_the_type_until_the_user_types_one(tmp_path: Path) -> None:
     app = make_app(make_home(tmp_path / "home", demo=False), clock=lambda: datetime(2025, 3, 13, 23, 30, tzinfo=UTC))
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await open_new(pilot)
+        screen = await open_compose(pilot)
         box = start_box(screen)
         assert box.raw() == "2025-03-13T00:00:00Z"  # P1D, UTC: the form's defaults
         await fill(pilot, screen.form.field("format.timezone").control, "Asia/Tokyo")
@@ -89,7 +80,7 @@ async def test_save_stores_the_default_and_the_preview_of_a_new_daily_request_sh
     generate_demo(ctx.paths.source_db, days=1, end=now)  # readings up to now: a start of now would show none
     app = make_app(ctx, clock=lambda: now)
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await open_new(pilot)
+        screen = await open_compose(pilot)
         item = screen.form.rows("items")[0]
         fields = {b.path: b for b in item.fields()}
         await fill(pilot, fields["params.target.value"].control, TEMPERATURE)
@@ -121,7 +112,7 @@ async def test_an_imported_body_without_a_start_keeps_none(tmp_path: Path) -> No
     del body["periodStart"]
     app = make_app(make_home(tmp_path / "home", demo=False), clock=lambda: NOW)
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await open_new(pilot)
+        screen = await open_compose(pilot)
         assert start_box(screen).raw() != ""
         await pilot.press("f7")  # paste a JSON body
         await settle(pilot)

@@ -6,14 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from snapshot_apps.tui_homes import (
-    days_ago,
-    hourly_body,
-    make_app,
-    make_home,
-    paste,
-    settle,
-)
+from snapshot_apps.tui_homes import days_ago, hourly_body, make_app, make_home, open_compose, paste, settle
 
 from exporter_tui.core.validation import parse_request
 from exporter_tui.tui.screens.compose import ComposeScreen
@@ -57,14 +50,6 @@ async def test_delete_asks_and_only_yes_deletes(tmp_path: Path) -> None:
         assert [k for k, _ in table.rows_data] == [keep.id]
         assert "deleted" in app.main_screen.log_pane.lines_text[-1]
     store.close()
-
-
-async def open_compose(pilot) -> ComposeScreen:
-    await settle(pilot)
-    await pilot.press("n")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, ComposeScreen)
-    return pilot.app.screen
 
 
 async def test_import_the_seed_body_from_a_file_and_save_it(tmp_path: Path) -> None:

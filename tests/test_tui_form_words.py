@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from snapshot_apps.tui_homes import choose, fill, make_app, make_home, settle
+from snapshot_apps.tui_homes import choose, fill, make_app, make_home, open_compose, settle
 
 from exporter_tui.tui.screens.compose import ComposeScreen
 from exporter_tui.tui.screens.dialogs import PathPrompt
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.asyncio
 JSON_PATH = re.compile(r"items\[|params\.|format\.|notification\.|\w+\[\d+\]")
 
 
-async def open_new(pilot) -> ComposeScreen:
-    await settle(pilot)
-    await pilot.press("n")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ComposeScreen)
-    return screen
-
-
 def shown_errors(screen: ComposeScreen) -> list[str]:
     return [str(line.render()) for line in screen.query(ErrorLine) if line.has_class("-shown")]
 
@@ -35,7 +26,7 @@ def shown_errors(screen: ComposeScreen) -> list[str]:
 async def test_errors_name_the_forms_labels_under_the_fields_in_the_summary_and_in_the_toast(tmp_path: Path) -> None:
     app = make_app(make_home(tmp_path / "home", demo=False))
     async with app.run_test(size=(100, 40)) as pilot:
-        screen = await open_new(pilot)
+        screen = await open_compose(pilot)
         await fill(pilot, screen.form.field("periodicity").control, "PX")
         for column_id in ("time", "time"):
             screen.query_one("#add-column").focus()
@@ -73,7 +64,7 @@ async def test_every_placeholder_reads_as_an_example_also_without_colour(tmp_pat
         assert app.no_color
         await settle(pilot)
         placeholders = [i.placeholder for i in app.screen.query(Input)]
-        screen = await open_new(pilot)
+        screen = await open_compose(pilot)
         for button in ("#add-column", "#add-message"):
             screen.query_one(button).focus()
             await pilot.press("enter")

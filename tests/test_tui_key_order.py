@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_apps.tui_homes import make_app, make_home, settle
+from snapshot_apps.tui_homes import make_app, make_home, open_compose, settle
 from textual import events
 from textual.keys import _character_to_key
 
-from exporter_tui.tui.screens.compose import ComposeScreen
 from exporter_tui.tui.screens.dialogs import PathPrompt
 
 pytestmark = pytest.mark.asyncio
@@ -43,14 +42,6 @@ async def wait_until(pilot: Any, check: Callable[[], bool], what: Callable[[], s
     while not check():
         assert time.monotonic() < deadline, f"never saw it: {what()}"
         await pilot.pause()
-
-
-async def open_compose(pilot: Any) -> ComposeScreen:
-    await settle(pilot)
-    await pilot.press("n")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, ComposeScreen)
-    return pilot.app.screen
 
 
 async def test_a_field_cleared_with_ctrl_a_ctrl_k_right_after_tab_keeps_every_key_typed(tmp_path: Path) -> None:

@@ -5,22 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from snapshot_apps.tui_homes import choose, hourly_body, make_app, make_home, settle
+from snapshot_apps.tui_homes import choose, hourly_body, make_app, make_home, open_compose, settle
 
 from exporter_tui.core.enums import RunStatus
 from exporter_tui.tui.formatting import status_text
-from exporter_tui.tui.screens.compose import ComposeScreen
 
 
 @pytest.mark.asyncio
 async def test_the_compose_form_keeps_rerun_late_and_sets_it(tmp_path: Path) -> None:
     app = make_app(make_home(tmp_path / "home"))
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
         await screen.form.load_body(hourly_body(rerunLate=True))
         await settle(pilot)
         assert "rerunLate" not in screen.form.load_problems

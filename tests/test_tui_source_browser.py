@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_apps.tui_homes import DEMO_END, TEMPERATURE, choose, fill, hourly_body, make_app, make_home, settle
+from snapshot_apps.tui_homes import DEMO_END, TEMPERATURE, choose, fill, hourly_body, make_app, make_home, open_compose, settle
 from textual.widgets import Input
 
 from exporter_tui.core.models import TARGET_VALUE_MAX
@@ -78,11 +78,7 @@ async def test_filter_and_pick_across_two_subtopics_make_two_items_the_second_co
     )
     app = make_app(ctx)
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
         first = items(screen)[0]
         await fill(pilot, first.box("params.from").control, "2025-03-09T00:00:00Z")
         await fill(pilot, first.box("params.to").control, "2025-03-09T06:00:00Z")
@@ -132,11 +128,7 @@ async def test_a_long_pick_is_split_into_items_within_the_length_cap(tmp_path: P
     assert len(",".join(names)) > 2 * TARGET_VALUE_MAX
     app = make_app(ctx)
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
         browser = await open_browser(pilot)
         await pilot.press(*"bulk", "enter", "space", "ctrl+s")
         await wait_for(pilot, lambda: len(items(screen)) == 3, "three items")
@@ -154,11 +146,7 @@ async def test_a_long_pick_is_split_into_items_within_the_length_cap(tmp_path: P
 async def test_a_new_item_copies_from_to_and_decimation_from_the_one_before(tmp_path: Path) -> None:
     app = make_app(make_home(tmp_path / "home", demo=False))
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
         first = items(screen)[0]
         await fill(pilot, first.box("params.from").control, "2025-03-01T00:00")
         await fill(pilot, first.box("params.to").control, "2025-03-02T00:00")
@@ -224,11 +212,7 @@ async def test_the_browser_key_is_remappable_and_the_empty_targets_field_names_t
 
     app = make_app(make_home(tmp_path / "home", config=CONFIG + '\n[tui.bindings]\nbrowse_source = "f4"\n'))
     async with app.run_test(size=(100, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("n")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ComposeScreen)
+        screen = await open_compose(pilot)
         assert str(items(screen)[0].review.render()) == "f4: pick targets from the source"
         await pilot.press("ctrl+o")
         await settle(pilot)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from readers_server import ReadersServer
-from snapshot_apps.tui_homes import CONFIG, make_app, make_home, settle
+from snapshot_apps.tui_homes import CONFIG, make_app, make_home, open_compose, settle
 from test_tui_source_browser import items, raw, shown, wait_for
 from textual.widgets import Input
 
@@ -65,11 +65,7 @@ async def test_the_browser_samples_the_stored_and_typed_channels_and_says_it_is_
         store.close()
         app = make_app(ctx)
         async with app.run_test(size=(110, 40)) as pilot:
-            await settle(pilot)
-            await pilot.press("n")
-            await settle(pilot)
-            screen = app.screen
-            assert isinstance(screen, ComposeScreen)
+            screen = await open_compose(pilot)
             before = len(server.requests)
             await pilot.press("ctrl+o")
             await wait_for(pilot, lambda: isinstance(app.screen, SourceBrowser) and bool(app.screen.catalog.samples), "the sample")

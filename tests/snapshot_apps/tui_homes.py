@@ -27,6 +27,7 @@ from exporter_tui.sources.demo import (
     generate_demo,
 )
 from exporter_tui.tui.app import AppOptions, ExporterApp
+from exporter_tui.tui.screens.compose import ComposeScreen
 
 DEMO_END = datetime(2025, 3, 10, 0, 0, tzinfo=UTC)
 FIXED_NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -83,6 +84,16 @@ async def settle(pilot: Any) -> None:
             pass
         await pilot.pause()
     await pilot.pause()
+
+
+async def open_compose(pilot: Any) -> ComposeScreen:
+    """From the main screen, once its work is done: n, and the compose form of a new request, settled."""
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ComposeScreen)
+    return screen
 
 
 async def wait_until(pilot: Any, condition: Callable[[], object], what: str, seconds: float = 60.0) -> None:
