@@ -343,26 +343,11 @@ _ROW_SCHEMA = (
     """CREATE TABLE targets (channel TEXT NOT NULL, subtopic TEXT NOT NULL, name TEXT NOT NULL, unit TEXT,
     first_time REAL NOT NULL, last_time REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (channel, subtopic, name)) WITHOUT ROWID""",
 )
-_ROW_COLUMNS = (
-    "channel",
-    "subtopic",
-    "publisher",
-    "protocol",
-    "name",
-    "unit",
-    "time",
-    "value",
-    "string_value",
-    "bool_value",
-    "data_value",
-    "sum",
-    "update_time",
-)
 
 
 def row_home(home: Path, rows: int) -> Path:
     """A home beside `home` whose source.db holds the same readings in the row layout (built once)."""
-    from exporter_tui.sources.base import ReadQuery
+    from exporter_tui.sources.base import READING_COLUMNS, ReadQuery
     from exporter_tui.sources.embedded import EmbeddedSource
 
     out = home.with_name(home.name + "-rows")
@@ -382,13 +367,13 @@ def row_home(home: Path, rows: int) -> Path:
     con.execute("BEGIN")
     for statement in _ROW_SCHEMA:
         con.execute(statement)
-    marks = ", ".join("?" * len(_ROW_COLUMNS))
+    marks = ", ".join("?" * len(READING_COLUMNS))
     with EmbeddedSource(home / "source.db") as source:
         for t in source.targets():
             for frame in source.read(ReadQuery(t.channel, t.subtopic, t.name, t.first_time, t.last_time + 1)):
                 frame = frame.astype(object).where(frame.notna(), None)
                 frame["bool_value"] = frame["bool_value"].map(lambda v: None if v is None else int(v))
-                con.executemany(f"INSERT INTO messages VALUES ({marks})", frame[list(_ROW_COLUMNS)].itertuples(index=False, name=None))
+                con.executemany(f"INSERT INTO messages VALUES ({marks})", frame[list(READING_COLUMNS)].itertuples(index=False, name=None))
             con.execute(
                 "INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (t.channel, t.subtopic, t.name, t.unit, t.first_time, t.last_time, t.count),

@@ -20,7 +20,6 @@ from types import TracebackType
 import numpy as np
 
 from exporter_tui.sources.base import SourceError
-from exporter_tui.sources.embedded.block import BOOL_NULL, text_array
 from exporter_tui.sources.embedded.layout import ROW_LAYOUT_VERSION, SCHEMA, SCHEMA_VERSION, connect_rw, fail, inspect, vacuum
 from exporter_tui.sources.embedded.writer import ReadingsWriter
 
@@ -108,14 +107,6 @@ class _Migration(ReadingsWriter):
         return done
 
     def _move_rows(self, channel: str, subtopic: str, name: str, rows: list[tuple]) -> int:
-        cols = dict(zip(_COLUMNS, zip(*rows)))
+        cols = dict(zip(_COLUMNS, zip(*rows)))  # write_target takes each column as a sequence of its values
         times = np.array(cols.pop("time"), dtype=np.float64)
-        columns = {}
-        for col, values in cols.items():
-            if col in ("value", "sum", "update_time"):
-                columns[col] = np.array(values, dtype=np.float64)  # None becomes NaN
-            elif col == "bool_value":
-                columns[col] = np.array([BOOL_NULL if v is None else v for v in values], dtype=np.int8)
-            else:
-                columns[col] = text_array(values)
-        return self.write_target(channel, subtopic, name, times, **columns)
+        return self.write_target(channel, subtopic, name, times, **cols)

@@ -223,9 +223,11 @@ class ReadingsWriter:
 
     def _write_day(self, sid: int, day: int, part: Block, sealed: bool) -> int:
         """Store one series' readings of one day; returns how many of them were not stored before."""
+        if sealed:
+            return self._seal_day(sid, day, part)
         span = (sid, day * DAY, (day + 1) * DAY)
         waiting = int(self._one("SELECT count(*) FROM head WHERE series = ? AND time >= ? AND time < ?", span)[0])
-        if sealed or waiting + len(part) >= SEAL_ROWS or self._replaces_chunked(sid, day, part.time):
+        if waiting + len(part) >= SEAL_ROWS or self._replaces_chunked(sid, day, part.time):
             return self._seal_day(sid, day, part)
         lo, hi = float(part.time[0]), float(part.time[-1])
         there = self._all("SELECT time FROM head WHERE series = ? AND time >= ? AND time <= ?", (sid, lo, hi))
@@ -327,12 +329,7 @@ def head_block(rows: list[tuple[Any, ...]]) -> Block:
     columns = list(zip(*rows)) if n else [()] * (1 + len(HEAD_FIELDS))
     cols: dict[str, Any] = {"publisher": None}
     for name, values in zip(HEAD_FIELDS, columns[1:]):
-        if name in FLOAT_FIELDS:
-            cols[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        elif name == "bool_value":
-            cols[name] = np.array([BOOL_NULL if v is None else v for v in values], dtype=np.int8)
-        else:
-            cols[name] = text_array(values)
+        cols[name] = _column(name, values, n)
     return Block(np.array(columns[0], dtype=np.float64), cols)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from exporter_tui.sources.base import READING_COLUMNS
+
 Kind = Literal["senml", "message"]
 
 # RFC 8428 section 4.6 base fields, and the regular labels of a record.
@@ -17,17 +19,8 @@ BASE_LABELS: tuple[str, ...] = ("bn", "bt", "bu", "bv", "bs", "bver")
 RECORD_LABELS: tuple[str, ...] = ("n", "u", "v", "vs", "vb", "vd", "s", "t", "ut")
 SENML_LABELS: frozenset[str] = frozenset(BASE_LABELS + RECORD_LABELS)
 
-MESSAGE_FIELDS: tuple[str, ...] = (
-    "name",
-    "unit",
-    "time",
-    "value",
-    "string_value",
-    "bool_value",
-    "data_value",
-    "sum",
-    "update_time",
-)
+ENVELOPE: tuple[str, ...] = ("channel", "subtopic", "publisher", "protocol")
+MESSAGE_FIELDS: tuple[str, ...] = tuple(c for c in READING_COLUMNS if c not in ENVELOPE)
 # The camelCase spellings some readers deployments send, to the snake_case field.
 CAMEL: dict[str, str] = {
     "stringValue": "string_value",
@@ -37,7 +30,6 @@ CAMEL: dict[str, str] = {
 }
 MESSAGE_KEYS: frozenset[str] = frozenset(MESSAGE_FIELDS) | frozenset(CAMEL)
 
-ENVELOPE: tuple[str, ...] = ("channel", "subtopic", "publisher", "protocol")
 
 # Each kind's value fields: a record carries exactly one of these, or only a sum.
 VALUE_FIELDS: dict[Kind, tuple[str, ...]] = {
