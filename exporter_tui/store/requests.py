@@ -55,21 +55,9 @@ class Requests(Family):
             if request.type == "oneTime" and max_queued is not None:
                 runs.check_queue(actor, max_queued)
             self._execute(
-                "INSERT INTO requests (id, name, type, extension, targets, periodicity, period_start, owner, body, paused, created_at, updated_at, deleted_at)"
+                "INSERT INTO requests (id, name, type, extension, targets, periodicity, period_start, body, owner, paused, created_at, updated_at, deleted_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL)",
-                (
-                    rid,
-                    request.name,
-                    request.type,
-                    request.format.extension,
-                    ",".join(request.target_names()),
-                    request.periodicity,
-                    request.period_start,
-                    actor,
-                    json.dumps(request.to_body(), sort_keys=True),
-                    stamp,
-                    stamp,
-                ),
+                (rid, *_columns(request), actor, stamp, stamp),
             )
             self._store.audit.record("create", actor, "request", rid, {"type": request.type}, now)
             if request.type == "oneTime":
@@ -166,17 +154,7 @@ class Requests(Family):
             self._execute(
                 "UPDATE requests SET name = ?, type = ?, extension = ?, targets = ?, periodicity = ?, period_start = ?, body = ?, updated_at = ?"
                 " WHERE id = ? AND deleted_at IS NULL",
-                (
-                    request.name,
-                    request.type,
-                    request.format.extension,
-                    ",".join(request.target_names()),
-                    request.periodicity,
-                    request.period_start,
-                    json.dumps(request.to_body(), sort_keys=True),
-                    iso(now),
-                    current.id,
-                ),
+                (*_columns(request), iso(now), current.id),
             )
             if was == "recurring" and request.type == "oneTime":
                 runs.queue_one_time(current.id, request, now)
@@ -213,3 +191,17 @@ class Requests(Family):
         """The request's stored JSON body (None when there is no such request)."""
         row = self._execute("SELECT body FROM requests WHERE id = ?", (request_id,)).fetchone()
         return row[0] if row else None
+
+
+def _columns(request: ExportRequest) -> tuple[Any, ...]:
+    """What the requests table keeps of a body beside the body itself, then the body:
+    name, type, extension, targets, periodicity, period_start, body."""
+    return (
+        request.name,
+        request.type,
+        request.format.extension,
+        ",".join(request.target_names()),
+        request.periodicity,
+        request.period_start,
+        json.dumps(request.to_body(), sort_keys=True),
+    )
