@@ -44,6 +44,8 @@ from exporter_tui.tui.clock import UiClock
 from exporter_tui.tui.messages import (
     DataChanged,
     EventPosted,
+    LeaseChecked,
+    Polled,
     RequestSaved,
     RequestsLoaded,
     RunProgress,
@@ -233,6 +235,17 @@ class ExporterApp(App[int]):
 
         return self.start_worker(work, title, group="db")
 
+    def read_db(self, job: Callable[[Store], Message], title: str, *, owner: MessagePump | None = None) -> Worker[None]:
+        """A read off the UI thread, on the app's connection (its lock lets threads share it), so a
+        busy or locked database slows a worker, never the screen. What the read found goes to
+        `owner` (the app by default) as one message, unless a newer read of the same title replaced
+        it or the owner went away; a failure is reported like any worker's."""
+
+        def work() -> None:
+            self.post_result(job(self.store), owner)
+
+        return self.start_worker(work, title, group=f"read {title}", exclusive=True, owner=owner if isinstance(owner, DOMNode) else None)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.node is not self and not worker.node.is_attached:  # its screen has gone: nothing to show it on
@@ -255,7 +268,8 @@ class ExporterApp(App[int]):
 
         def work() -> None:
             worker = get_current_worker()
-            self.post_result(RequestsLoaded(load_request_rows(self.ctx, now, lambda: worker.is_cancelled)))
+            marker = self.change_marker(self.store)
+            self.post_result(RequestsLoaded(load_request_rows(self.ctx, now, lambda: worker.is_cancelled), marker))
 
         if select is not None:
             self.pending_select = select
@@ -264,7 +278,7 @@ class ExporterApp(App[int]):
     def on_requests_loaded(self, message: RequestsLoaded) -> None:
         select, self.pending_select = self.pending_select, None
         self.main_screen.populate(message.rows, select)
-        self.marker = self.change_marker()
+        self.marker = message.marker
 
     def changed(self, note: str | None, select: str | None = None) -> None:
         self.post_message(DataChanged(select, note))
@@ -286,22 +300,29 @@ class ExporterApp(App[int]):
         form.pop_until_active()  # a dialog opened meanwhile (Esc, F1, F5...) goes with the form; dismiss pops the top screen
         form.dismiss(stored.id)
 
-    def change_marker(self) -> tuple[Any, ...]:
-        """Cheap facts that change whenever requests or runs do, whoever changed them."""
-        return (*self.store.change_marker(), int(self.now().timestamp() // 60))
+    def change_marker(self, store: Store) -> tuple[Any, ...]:
+        """Cheap facts that change whenever requests or runs do, whoever changed them, and the minute
+        (next-run texts age); read by a worker."""
+        return (*store.change_marker(), int(self.now().timestamp() // 60))
 
     def poll(self) -> None:
-        try:
-            marker = self.change_marker()
-        except Exception as e:  # a locked or vanished database: say so once per change of reason
-            text = f"cannot read the database: {e}"
-            if self.poll_error != text:
-                self.poll_error = text
-                self.report_error("Database", text)
+        def look(store: Store) -> Polled:
+            try:
+                return Polled(self.change_marker(store))
+            except Exception as e:  # a locked or vanished database: the handler says so
+                return Polled(None, f"cannot read the database: {e}")
+
+        self.read_db(look, "Database")
+
+    def on_polled(self, message: Polled) -> None:
+        if message.error is not None:  # said once per change of reason
+            if self.poll_error != message.error:
+                self.poll_error = message.error
+                self.report_error("Database", message.error)
             return
         self.poll_error = None
-        if marker != self.marker:
-            self.marker = marker
+        if message.marker != self.marker:
+            self.marker = message.marker
             self.load_requests()
 
     def start_run(self, stored: StoredRequest) -> None:
@@ -384,16 +405,23 @@ class ExporterApp(App[int]):
         except ImportError as e:
             self.set_scheduler_text(f"scheduler: unavailable ({e})")
             return
-        try:
-            other = Scheduler.served_by_other(self.store)
-        except Exception as e:  # a locked or unreadable database: say so; the next check tries again
-            self.set_scheduler_text(f"scheduler: cannot check the lease ({describe_error(e)})")
-            return
-        if other is not None:
-            self.set_scheduler_text(f"scheduler: served by pid {other.get('pid')} on {other.get('host')}")
-            return
-        self.scheduler_worker = self.start_worker(self.serve_scheduler, "Scheduler", group="scheduler")
-        self.set_scheduler_text("scheduler: running in this app")
+
+        def look(store: Store) -> LeaseChecked:
+            try:
+                return LeaseChecked(Scheduler.served_by_other(store))
+            except Exception as e:  # a locked or unreadable database: the next check tries again
+                return LeaseChecked(None, describe_error(e))
+
+        self.read_db(look, "Scheduler lease")
+
+    def on_lease_checked(self, message: LeaseChecked) -> None:
+        if message.error is not None:
+            self.set_scheduler_text(f"scheduler: cannot check the lease ({message.error})")
+        elif message.other is not None:
+            self.set_scheduler_text(f"scheduler: served by pid {message.other.get('pid')} on {message.other.get('host')}")
+        elif self.scheduler_worker is None or not self.scheduler_worker.is_running:
+            self.scheduler_worker = self.start_worker(self.serve_scheduler, "Scheduler", group="scheduler")
+            self.set_scheduler_text("scheduler: running in this app")
 
     def serve_scheduler(self) -> None:
         from exporter_tui.service.scheduling import make_scheduler

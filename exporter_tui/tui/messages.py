@@ -50,10 +50,20 @@ class RequestRow:
 
 
 @dataclass
+class Polled(Message):
+    """What the poll found: the change marker, or why the database could not be read."""
+
+    marker: tuple[Any, ...] | None
+    error: str | None = None
+
+
+@dataclass
 class RequestsLoaded(Message):
-    """Every active request with what the table shows, loaded off the UI thread."""
+    """Every active request with what the table shows, loaded off the UI thread, and the change
+    marker read just before them (a change made while they loaded shows at the next poll)."""
 
     rows: list[RequestRow]
+    marker: tuple[Any, ...]
 
 
 @dataclass
@@ -61,6 +71,14 @@ class SchedulerChanged(Message):
     """Who schedules this database now, in words for the header."""
 
     text: str
+
+
+@dataclass
+class LeaseChecked(Message):
+    """Whether another process serves the scheduler: its lease holder, or why the lease could not be read."""
+
+    other: dict[str, Any] | None
+    error: str | None = None
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
@@ -20,7 +21,7 @@ from exporter_tui.store.errors import StoreError
 from exporter_tui.store.requests import StoredRequest
 from exporter_tui.store.runs import Run
 from exporter_tui.store.store import Store
-from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import MAIN_BINDINGS
 from exporter_tui.tui.formatting import (
     OPEN,
@@ -43,7 +44,17 @@ from exporter_tui.tui.widgets.text_inputs import OrderedInput
 RUNS_SHOWN = 50
 
 
-class MainScreen(Screen[None]):
+@dataclass
+class RunsRead(Message):
+    """The newest runs of one request, read by a worker, and how many it has; or why they could not be read."""
+
+    request_id: str
+    runs: list[Run]
+    total: int
+    error: Exception | None = None
+
+
+class MainScreen(OwnsWorkers, Screen[None]):
     BINDINGS = [*MAIN_BINDINGS, Binding("escape", "clear_filter", "Clear filter", show=False)]
     filter_text: var[str] = var("", init=False)  # what the requests shown must contain; setting it filters them
 
@@ -118,25 +129,36 @@ class MainScreen(Screen[None]):
         return next((r for r in self.all_rows if r.stored.id == key), None) if key else None
 
     def show_runs(self) -> None:
-        """The runs of the selected request (a small query on the UI's own connection)."""
+        """The runs of the selected request, read off the UI thread; `on_runs_read` shows them."""
         row = self.selected_row()
-        pane = self.query_one("#runs-pane")
-        table = self.runs_table
         if row is None:
             self.runs = []
-            table.show_rows([])
-            pane.border_title = "Runs"
+            self.runs_table.show_rows([])
+            self.query_one("#runs-pane").border_title = "Runs"
             self.show_location()
             return
-        try:
-            page = exporter(self).store.runs.page(1, RUNS_SHOWN, request_id=row.stored.id)
-        except (StoreError, sqlite3.Error) as e:
-            exporter(self).report_error("Runs", e)
+        request_id = row.stored.id
+
+        def read(store: Store) -> RunsRead:
+            try:
+                page = store.runs.page(1, RUNS_SHOWN, request_id=request_id)
+            except (StoreError, sqlite3.Error) as e:
+                return RunsRead(request_id, [], 0, e)
+            return RunsRead(request_id, page.results, page.total)
+
+        exporter(self).read_db(read, "Runs", owner=self)
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        if message.error is not None:
+            exporter(self).report_error("Runs", message.error)
             return
-        self.runs = page.results
+        row = self.selected_row()
+        if row is None or row.stored.id != message.request_id:  # the selection moved on: its own read follows
+            return
+        self.runs = message.runs
         now = exporter(self).now()
         zone = zone_of(row.stored.request)
-        table.show_rows(
+        self.runs_table.show_rows(
             [
                 (
                     run.id,
@@ -149,7 +171,7 @@ class MainScreen(Screen[None]):
         )
         name = f" {row.stored.request.name}" if row.stored.request.name else ""
         paused = " (paused)" if row.stored.paused else ""
-        pane.border_title = f"Runs of {row.stored.short_id}{name}{paused} ({page.total})"
+        self.query_one("#runs-pane").border_title = f"Runs of {row.stored.short_id}{name}{paused} ({message.total})"
         self.show_location()
 
     def show_location(self) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
@@ -19,7 +22,7 @@ from exporter_tui.pipeline.files import manifest_path, manifest_paths
 from exporter_tui.store.errors import NotFound, StoreError
 from exporter_tui.store.runs import Run
 from exporter_tui.store.store import Store
-from exporter_tui.tui.appref import exporter
+from exporter_tui.tui.appref import OwnsWorkers, exporter
 from exporter_tui.tui.bindings import RUN_DETAIL_BINDINGS
 from exporter_tui.tui.formatting import NONE, OPEN, Pace, run_pace, span_text, zone_of
 
@@ -40,7 +43,45 @@ def read_manifest(run: Run) -> str:
     return f"{path}\n\n" + json.dumps(data, indent=2, ensure_ascii=False)
 
 
-class RunDetailScreen(Screen[None]):
+@dataclass
+class RunRead(Message):
+    """What a worker read of one run: the run, its request's zone and name, its log, manifest and
+    notification outcomes; or why there is no such run (`missing`), or why it could not be read."""
+
+    run: Run | None
+    missing: str = ""
+    zone: tzinfo | None = None
+    about: str = ""
+    log: list[dict[str, Any]] = field(default_factory=list)
+    manifest: str = ""
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    error: Exception | None = None
+
+
+def read_run(store: Store, run_id: str) -> RunRead:
+    try:
+        run = store.runs.get(run_id)
+    except NotFound as e:
+        return RunRead(None, missing=str(e))
+    zone: tzinfo | None
+    try:
+        stored = store.requests.get(run.request_id, include_deleted=True)
+        zone = zone_of(stored.request)
+        about = f"{stored.short_id}" + (f" {stored.request.name}" if stored.request.name else "")
+        about += " (deleted)" if stored.deleted_at else ""
+    except NotFound:
+        zone, about = None, run.request_id  # times of no request: the machine's zone
+    return RunRead(
+        run,
+        zone=zone,
+        about=about,
+        log=store.run_log.of_run(run.id),
+        manifest=read_manifest(run),
+        outcomes=store.notifications.of_run(run.id),
+    )
+
+
+class RunDetailScreen(OwnsWorkers, Screen[None]):
     BINDINGS = [*RUN_DETAIL_BINDINGS]
 
     def __init__(self, run_id: str) -> None:
@@ -65,35 +106,38 @@ class RunDetailScreen(Screen[None]):
         self.reload()
 
     def reload(self) -> None:
-        try:
-            status = self.show()
-        except (StoreError, sqlite3.Error) as e:
-            self.query_one("#summary-text", Static).update(f"cannot read the run: {e}")
-            exporter(self).report_error("Run", e)
-            return
+        """Read the run off the UI thread; `on_run_read` shows it."""
+        run_id = self.run_id
+
+        def read(store: Store) -> RunRead:
+            try:
+                return read_run(store, run_id)
+            except (StoreError, sqlite3.Error) as e:
+                return RunRead(None, error=e)
+
+        exporter(self).read_db(read, "Run", owner=self)
+
+    def on_run_read(self, message: RunRead) -> None:
+        status = self.show(message)
         if status in OPEN and self.ticker is None:
             self.ticker = self.set_interval(PROGRESS_EVERY, self.reload)  # its progress, until it ends
         elif status not in OPEN and self.ticker is not None:
             self.ticker.stop()
             self.ticker = None
 
-    def show(self) -> str | None:
-        """Fill every tab from the store; the run's status, or None when there is no such run."""
-        store, clock = exporter(self).store, exporter(self).ui_clock
-        zone: tzinfo | None
-        try:
-            run = store.runs.get(self.run_id)
-        except NotFound as e:
-            self.query_one("#summary-text", Static).update(str(e))
+    def show(self, found: RunRead) -> str | None:
+        """Fill every tab with what was read; the run's status, or None when it could not be read."""
+        summary = self.query_one("#summary-text", Static)
+        if found.error is not None:
+            summary.update(f"cannot read the run: {found.error}")
+            exporter(self).report_error("Run", found.error)
             return None
-        try:
-            stored = store.requests.get(run.request_id, include_deleted=True)
-            zone = zone_of(stored.request)
-            about = f"{stored.short_id}" + (f" {stored.request.name}" if stored.request.name else "")
-            about += " (deleted)" if stored.deleted_at else ""
-        except NotFound:
-            zone, about = None, run.request_id  # times of no request: the machine's zone
-        self.query_one("#run-title", Static).update(f"Run {run.id[:8]} of request {about}: {run.status}")
+        run = found.run
+        if run is None:
+            summary.update(found.missing)
+            return None
+        zone, clock = found.zone, exporter(self).ui_clock
+        self.query_one("#run-title", Static).update(f"Run {run.id[:8]} of request {found.about}: {run.status}")
         span = span_text(run.window_to - run.window_from) if run.window_from is not None and run.window_to is not None else NONE
         lines = [
             f"run        {run.id}",
@@ -117,23 +161,21 @@ class RunDetailScreen(Screen[None]):
             lines.append(f"corrects   run {run.supersedes} (its file stays)")
         if run.error:
             lines.append(f"error      {run.error}")
-        self.query_one("#summary-text", Static).update(Text("\n".join(lines)))
-        log = store.run_log.of_run(run.id)
-        text = "\n".join(f"{clock.stored(e['at'], zone)} {e['level']:<7} {e['message']}" for e in log) or "no log lines"
+        summary.update(Text("\n".join(lines)))
+        text = "\n".join(f"{clock.stored(e['at'], zone)} {e['level']:<7} {e['message']}" for e in found.log) or "no log lines"
         self.query_one("#log-text", Static).update(Text(text))
-        self.query_one("#manifest-text", Static).update(Text(read_manifest(run)))
+        self.query_one("#manifest-text", Static).update(Text(found.manifest))
         table = self.query_one("#notifications", DataTable)
         table.clear(columns=True)
         table.add_columns("MEDIUM", "TO", "POLICY", "OUTCOME", "TRIES", "ERROR")
-        outcomes = store.notifications.of_run(run.id)
-        for n in outcomes:
+        for n in found.outcomes:
             table.add_row(
                 *(
                     Text(str(v) if v is not None else NONE)
                     for v in (n["medium"], n["target"], n["policy"], n["status"], n["attempts"], n["error"])
                 )
             )
-        if not outcomes:
+        if not found.outcomes:
             table.add_row(Text("none"), Text("the request has no messages for this outcome"), *(Text("") for _ in range(4)))
         return run.status
 
