@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from pipeline_helpers import CH, SUB, T0, body, create, fill, item, reading, run
 
 from exporter_tui.sources.base import ReadQuery
-from exporter_tui.sources.embedded import EmbeddedSource
+from exporter_tui.sources.embedded import EmbeddedSource, codec
 
 DEV = "urn:dev:mac:0024befffe804ff1:"
 
@@ -284,3 +285,16 @@ def test_an_ingest_stopped_midway_stores_nothing(cli, home: Path, tmp_path: Path
     r = ingest(cli, f)
     assert r.code == 130 and batches == [1]
     assert total(home) == 0
+
+
+def test_the_chunks_an_ingest_seals_are_packed_with_the_configured_codec(cli, home: Path, tmp_path: Path) -> None:
+    (home / "config.toml").write_text('[identity]\nuser = "tester"\n[source]\nchunk_codec = "zlib"\n')
+    (home / "config.toml").chmod(0o600)
+    f = tmp_path / "pack.json"
+    f.write_text(json.dumps(senml_pack(3 * 1440)))  # three days of history: sealed at once
+    r = ingest(cli, f)
+    assert r.code == 0, r.err
+    with sqlite3.connect(home / "source.db") as conn:
+        codecs = {row[0] for row in conn.execute("SELECT codec FROM chunks")}
+    assert codecs == {codec.ZLIB}
+    assert [row["value"] for row in stored(home)] == [20.0] + [20.0 + i / 10 for i in range(1, 3 * 1440)]

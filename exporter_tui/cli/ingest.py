@@ -99,7 +99,7 @@ def ingest(ctx: Context, args: argparse.Namespace) -> int:
     try:
         reader = FileReader(stream, name, args.format, defaults)
         summary.format = reader.format
-        with ReadingsWriter(ctx.paths.source_db) as writer:
+        with ReadingsWriter(ctx.paths.source_db, codec=ctx.settings.source.chunk_codec) as writer:
             # Counted once around the whole file (one transaction): asking after each batch would
             # make the writer store what it queued, batch by batch, instead of a day's chunk at once.
             before = writer.stored()
