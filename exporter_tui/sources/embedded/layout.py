@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -84,8 +85,30 @@ ROW_TABLES = frozenset({"messages", "targets"})
 HEAD_FIELDS = ("protocol", "unit", "value", "string_value", "bool_value", "data_value", "sum", "update_time")
 
 
+# SQLite's names for a write the disk refused: a full disk is SQLITE_FULL, but a file over the
+# process's size limit (EFBIG) or a failing device is only an I/O error.
+_WRITE_REFUSED = frozenset({"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE", "SQLITE_IOERR_SHMSIZE"})
+
+
 def fail(path: Path, what: str, err: BaseException) -> SourceError:
-    return SourceError(f"source database {path}: {what}: {err}")
+    return SourceError(f"source database {path}: {what}: {err}{_write_refused(path, err)}")
+
+
+def _write_refused(path: Path, err: BaseException) -> str:
+    """What may have refused the write, since SQLite's own words ("disk I/O error") do not say;
+    the transaction rolled back, so nothing of it was stored."""
+    if getattr(err, "sqlite_errorname", None) not in _WRITE_REFUSED:
+        return ""
+    hints = []
+    with contextlib.suppress(OSError):
+        hints.append(f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk")
+    with contextlib.suppress(ImportError, OSError):
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            hints.append(f"this process may write files of at most {limit} bytes (ulimit -f)")
+    return f" ({'; '.join(hints)}); nothing of this write was stored" if hints else "; nothing of this write was stored"
 
 
 def connect_rw(path: Path) -> sqlite3.Connection:
