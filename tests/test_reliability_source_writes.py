@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from reliability_report import report
 from test_reliability_faults import exporter, make_home
+from test_source_migration import integrity
 
 from exporter_tui.sources.base import ReadQuery
 from exporter_tui.sources.embedded import EmbeddedSource, ReadingsWriter
@@ -75,11 +76,6 @@ def read_values(db: Path, name: str) -> np.ndarray:
     return np.concatenate([f["value"].to_numpy(dtype=np.float64) for f in frames]) if frames else np.empty(0)
 
 
-def integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-
-
 def test_reads_during_two_writers_and_their_seals_see_whole_transactions(tmp_path: Path, full_size: bool) -> None:
     db = tmp_path / "source.db"
     batches, size = (60, 2_000) if full_size else (16, 1_500)
@@ -94,25 +90,31 @@ def test_reads_during_two_writers_and_their_seals_see_whole_transactions(tmp_pat
     procs = {name: writer(db, name, batches, size, start, step, now, rounds) for name in ("a", "b")}
     reads = round_ = 0
     seen: dict[str, set[int]] = {"a": set(), "b": set()}
-    while True:
-        running = any(p.poll() is None for p in procs.values())
-        round_ += 1
-        (tmp_path / "rounds.new").write_text(str(round_))
-        os.replace(tmp_path / "rounds.new", rounds)  # whole: a writer never reads it half-written
-        for name in procs:
-            values = read_values(db, name)
-            reads += 1
-            n = len(values)
-            # a committed state holds exactly the first k transactions: indexes 0..k*size-1, once each, in order
-            assert n % size == 0 and np.array_equal(values, np.arange(n, dtype=np.float64)), (name, n, values[:5], values[-5:])
-            seen[name].add(n // size)
-        if not running:
-            break
-    for name, p in procs.items():
-        out, err = p.communicate(timeout=CHILD_TIMEOUT)
-        assert p.returncode == 0, f"writer {name}: {err}"
-        waiting = [int(line) for line in out.split()]
-        assert len(waiting) == batches and max(waiting) > 0, f"writer {name}: none of today's readings ever waited in the head"
+    try:
+        while True:
+            running = any(p.poll() is None for p in procs.values())
+            round_ += 1
+            (tmp_path / "rounds.new").write_text(str(round_))
+            os.replace(tmp_path / "rounds.new", rounds)  # whole: a writer never reads it half-written
+            for name in procs:
+                values = read_values(db, name)
+                reads += 1
+                n = len(values)
+                # a committed state holds exactly the first k transactions: indexes 0..k*size-1, once each, in order
+                assert n % size == 0 and np.array_equal(values, np.arange(n, dtype=np.float64)), (name, n, values[:5], values[-5:])
+                seen[name].add(n // size)
+            if not running:
+                break
+        for name, p in procs.items():
+            out, err = p.communicate(timeout=CHILD_TIMEOUT)
+            assert p.returncode == 0, f"writer {name}: {err}"
+            waiting = [int(line) for line in out.split()]
+            assert len(waiting) == batches and max(waiting) > 0, f"writer {name}: none of today's readings ever waited in the head"
+    finally:  # a failed read leaves no writer waiting for rounds that never come
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     for name in procs:
         assert np.array_equal(read_values(db, name), np.arange(total, dtype=np.float64))
     with EmbeddedSource(db) as source:
