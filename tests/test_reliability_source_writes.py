@@ -192,6 +192,22 @@ def test_an_ingest_or_a_seal_on_a_full_disk_fails_with_the_reason_and_loses_noth
     report("source-full-disk", full=full_size, faults_injected=len(limits) + 1, readings_checked=sum(map(len, after.values())), failures=0)
 
 
+def test_a_source_file_another_process_creates_meanwhile_is_opened_with_its_readings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window the next test hits now and then, made certain: the file is created between
+    this writer's look and its own creation."""
+    db = tmp_path / "source.db"
+    with ReadingsWriter(db) as w:
+        w.write_target("c", "s", "t", np.array([1e9]), value=np.array([1.0]))
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self, **kw: False if self == db else real_exists(self, **kw))
+    with ReadingsWriter(db) as w:
+        w.write_target("c", "s", "t", np.array([2e9]), value=np.array([2.0]))
+    monkeypatch.undo()
+    assert read_values(db, "t").tolist() == [1.0, 2.0]
+
+
 def test_two_ingests_of_one_file_at_once_store_each_reading_once(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     start = time.time() - 2 * DAY

@@ -34,6 +34,18 @@ def test_migrations_run_from_an_empty_file(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_a_database_another_process_creates_meanwhile_is_opened_with_its_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two commands started at once on a new home both find no file; one creates it first."""
+    path = tmp_path / "exporter.db"
+    store = Store(path)
+    stored = store.requests.create(request(), "tester")
+    store.close()
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self, **kw: False if self == path else real_exists(self, **kw))
+    with Store(path) as again:  # it looked before the other process created the file
+        assert again.requests.get(stored.id).id == stored.id
+
+
 def test_a_newer_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "exporter.db"
     Store(path).close()

@@ -55,9 +55,9 @@ class Store:
         new = not self.path.exists()
         if new:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, file_mode)
-            os.close(fd)
-            os.chmod(self.path, file_mode)  # exactly the mode asked for, whatever the umask
+            with suppress(FileExistsError):  # another process created it meanwhile: open that
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, file_mode))
+                os.chmod(self.path, file_mode)  # exactly the mode asked for, whatever the umask
         elif self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a database file")
         try:

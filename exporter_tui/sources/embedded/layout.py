@@ -115,10 +115,12 @@ def connect_rw(path: Path) -> sqlite3.Connection:
     """A read-write connection with transactions under explicit BEGIN/COMMIT control.
 
     A new file is created readable by its owner only, whatever the umask: readings may be
-    as private as the exports made from them."""
+    as private as the exports made from them. Of two processes creating it at once, one
+    creates it and the other opens what it created."""
     if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
-        os.chmod(path, 0o600)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+            os.chmod(path, 0o600)
     return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
 
 
