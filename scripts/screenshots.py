@@ -57,9 +57,9 @@ async def tab(pilot: Any, tabs: str, pane: str) -> None:
 async def compose_with_error(pilot: Any) -> None:
     await keys(pilot, "n")
     screen = pilot.app.screen
-    screen.field("name").control.focus()
+    screen.form.field("name").control.focus()
     await keys(pilot, *"Night temperature")
-    screen.field("periodicity").control.focus()
+    screen.form.field("periodicity").control.focus()
     await keys(pilot, "end", "backspace", "X", "tab")
 
 
@@ -71,7 +71,7 @@ async def compose_buttons(pilot: Any) -> None:
 
 async def compose_item(pilot: Any) -> None:
     await keys(pilot, "e")
-    item = pilot.app.screen.rows("items")[0]
+    item = pilot.app.screen.form.rows("items")[0]
     item.scroll_visible(top=True, animate=False)
     item.fields()[0].control.focus()
     await settle(pilot)
@@ -80,7 +80,7 @@ async def compose_item(pilot: Any) -> None:
 async def source_browser(pilot: Any) -> None:
     """The browser opened from the first item, filtered to temperatures, two of them picked."""
     await keys(pilot, "n")
-    pilot.app.screen.rows("items")[0].fields()[0].control.focus()
+    pilot.app.screen.form.rows("items")[0].fields()[0].control.focus()
     await keys(pilot, "ctrl+o")
     await keys(pilot, *"temperature", "enter", "down", "space", "down", "space")
 
