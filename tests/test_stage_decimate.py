@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exporter_tui.core.buckets import boundaries
 from exporter_tui.pipeline.decimate import DSF_FUNCTIONS, Decimator, parse_ds
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, normalise_frame
 
@@ -195,7 +196,10 @@ def reference_starts(zone: str, width: int, times: list[float]) -> list[float]:
 
 @pytest.mark.parametrize("zone", ["Europe/Rome", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe", "America/Sao_Paulo"])
 @pytest.mark.parametrize("ds", ["15m", "1h", "2h", "6h", "7h", "90m", "25h"])
-def test_sub_day_buckets_match_the_rule_computed_by_brute_force(zone: str, ds: str) -> None:
+@pytest.mark.parametrize("readings_per_span", [300, 12])
+def test_sub_day_buckets_match_the_rule_computed_by_brute_force(zone: str, ds: str, readings_per_span: int) -> None:
+    """Dense readings (fewer boundaries than readings: the boundaries are placed among them) and
+    sparse ones (each reading's bucket start computed) must both follow the rule."""
     rng = np.random.default_rng(zlib.crc32(f"{zone} {ds}".encode()))
     n, unit = parse_ds(ds)
     width = n * {"m": 60, "h": 3600}[unit]
@@ -203,12 +207,39 @@ def test_sub_day_buckets_match_the_rule_computed_by_brute_force(zone: str, ds: s
     spans = [("2018-11-03T12:00", "2018-11-05T00:00"), ("2026-03-28T12:00", "2026-03-30T00:00"), ("2026-10-24T12:00", "2026-10-26T00:00")]
     spans += [("2026-04-04T12:00", "2026-04-06T00:00"), ("2026-10-03T12:00", "2026-10-05T00:00")]
     for a, b in spans:
-        times = np.sort(rng.uniform(utc(a), utc(b), 300)).round().tolist()
-        chunks = [readings(times[:100], list(range(100))), readings(times[100:], list(range(100, 300)))]
+        n = readings_per_span
+        times = np.sort(rng.uniform(utc(a), utc(b), n)).round().tolist()
+        chunks = [readings(times[: n // 3], list(range(n // 3))), readings(times[n // 3 :], list(range(n // 3, n)))]
         out = decimate(ds, "min", chunks, ZoneInfo(zone))
         expected = reference_starts(zone, width, times)
         firsts = sorted({s: i for i, s in reversed(list(enumerate(expected)))}.items())
         assert buckets(out) == [(float(s), float(i)) for s, i in firsts], (zone, ds, a)
+
+
+@pytest.mark.parametrize("zone", ["Europe/Rome", "Australia/Lord_Howe", "America/Sao_Paulo", "Pacific/Apia"])
+@pytest.mark.parametrize("ds", ["15m", "6h", "7h", "25h"])
+def test_boundaries_of_a_span_follow_the_rule_near_and_far_from_offset_changes(zone: str, ds: str) -> None:
+    """A span far from any change is answered by local arithmetic, one near a change (or longer
+    than a week) by the rule itself: both must list exactly the brute-force boundaries, from the
+    last one at or before the start to the last one at or before the end."""
+    n, unit = parse_ds(ds)
+    width = n * {"m": 60, "h": 3600}[unit]
+    tz = ZoneInfo(zone)
+    epoch = datetime(1970, 1, 1)
+    spans = [("2026-01-10T03:07", "2026-01-11T09:00"), ("2026-03-28T12:00", "2026-03-30T00:00"), ("2026-04-04T12:00", "2026-04-06T00:00")]
+    spans += [("2026-10-24T12:00", "2026-10-26T00:00"), ("2026-06-01T00:00", "2026-06-12T00:00"), ("2011-12-28T00:00", "2012-01-01T00:00")]
+    spans += [("2026-03-01T00:00", "2026-11-15T00:00")]  # the same offset at both ends, two changes between
+    for a, b in spans:
+        start, end = utc(a) + 17.5, utc(b)
+        lo = int(start // 900 * 900) - width - 2 * 86_400
+        # Every offset of these zones and every width here is a multiple of 15 minutes, so every
+        # boundary is a multiple of 15 minutes of Unix time too.
+        walls = (
+            (t, int((datetime.fromtimestamp(t, tz).replace(tzinfo=None) - epoch).total_seconds())) for t in range(lo, int(end) + 1, 900)
+        )
+        every = [float(t) for t, wall in walls if wall % width == 0]
+        expected = [t for t in every if t <= end][[t <= start for t in every].count(True) - 1 :]
+        assert boundaries(start, end, width, tz).tolist() == expected, (zone, ds, a)
 
 
 def test_every_split_gives_the_same_result_as_unsplit() -> None:

@@ -62,6 +62,9 @@ def _offset(t: int, zone: ZoneInfo | timezone) -> int:
 
 def boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) -> np.ndarray:
     """Every boundary b with start <= b <= end, after the last one before `start` (Unix seconds, ascending)."""
+    quick = _local_boundaries(start, end, width, zone)
+    if quick is not None:
+        return quick
     first, last = wall_seconds(np.array([np.floor(start), np.floor(end)]), zone)
     lo = (first - width - MAX_JUMP) // width * width
     walls = np.arange(lo, last + MAX_JUMP + 1, width, dtype="int64")
@@ -71,6 +74,19 @@ def boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) 
     found = found[found != np.iinfo(np.int64).min].astype("float64")  # NaT: a skipped wall time
     before = np.searchsorted(found, start, side="right") - 1
     return found[max(before, 0) : np.searchsorted(found, end, side="right")]
+
+
+def _local_boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) -> np.ndarray | None:
+    """`boundaries` by local arithmetic, when no offset change can fall between the last boundary
+    before `start` and `end` (the same offset at both and at most _LOCAL_ARITHMETIC_MAX apart);
+    else None."""
+    whole_start, whole_end = int(np.floor(start)), int(np.floor(end))
+    offset = _offset(whole_start, zone)
+    wall = whole_start + offset
+    first = wall - wall % width - offset
+    if whole_end - first > _LOCAL_ARITHMETIC_MAX or _offset(whole_end, zone) != offset or _offset(first, zone) != offset:
+        return None
+    return np.arange(first + offset, whole_end + offset + 1, width, dtype="int64").astype("float64") - offset
 
 
 def bucket_starts(times: np.ndarray, width: int, zone: ZoneInfo | timezone) -> np.ndarray:

@@ -36,6 +36,7 @@ rational value, and the same readings always give the same bits. Only `stddev` a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -44,7 +45,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from exporter_tui.core.buckets import bucket_starts
+from exporter_tui.core.buckets import MAX_JUMP, boundaries, bucket_starts
 from exporter_tui.core.durations import DS_UNITS, parse_ds
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES
 
@@ -147,46 +148,67 @@ class Decimator:
 
     def feed(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """The buckets this chunk completes (possibly none), as READING_COLUMNS rows."""
+        return _frame(self.complete(chunk), self.dsf)
+
+    def complete(self, chunk: pd.DataFrame) -> _Parts | None:
+        """`feed`'s buckets as partial aggregates, no frame built: what `decimated` batches."""
         values = numeric_values(chunk)
         usable = ~np.isnan(values)
         if not usable.all():
             chunk = chunk.loc[usable]
             values = values[usable]
         if len(values) == 0:
-            return _frame(None, self.dsf)
+            return None
         times = chunk["time"].to_numpy(dtype="float64")
         if np.any(times[1:] < times[:-1]):
             raise ValueError("readings must come in ascending time order")
-        keys, starts = self._buckets(times)
+        heads, keys, labels = self._runs(times)
         if self._open is not None and keys[0] < self._open.key[0]:
             raise ValueError("readings must come in ascending time order")
-        parts = _aggregate(chunk, values, keys, starts, spread=self.dsf in ("stddev", "variance"))
+        parts = _aggregate(chunk, values, heads, keys, labels, self.dsf)
         if self._open is not None:
             if parts.key[0] == self._open.key[0]:
                 parts.absorb_first(self._open)
             else:
                 parts = _Parts.concat(self._open, parts)
         self._open = parts.take(slice(len(parts) - 1, None))
-        return _frame(parts.take(slice(0, len(parts) - 1)), self.dsf)
+        return parts.take(slice(0, len(parts) - 1))
 
     def finish(self) -> pd.DataFrame:
         """The last, still open bucket (if any); the decimator is then empty."""
-        parts, self._open = self._open, None
-        return _frame(parts, self.dsf)
+        return _frame(self.release(), self.dsf)
 
-    def _buckets(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bucket number and bucket start (Unix seconds) of each time."""
+    def release(self) -> _Parts | None:
+        """`finish`'s bucket as partial aggregates."""
+        parts, self._open = self._open, None
+        return parts
+
+    def _runs(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each bucket's readings begin in `times` (ascending), the bucket's number and its label.
+
+        The bucket boundaries of the chunk's span are placed among the times by a binary
+        search when they are fewer than the readings; otherwise each reading's bucket start
+        is computed and the runs of equal starts found. Either costs the smaller count."""
         if self.unit in _CLOCK_UNITS:
-            starts = bucket_starts(times, self.n * DS_UNITS[self.unit], self.zone)
-            return starts.astype("int64"), self._label(starts)
-        # Calendar units: the chunk spans buckets first..last (by local date); their starts are
-        # computed once, then every reading is placed by a binary search among them.
-        first = self._calendar_bucket(float(times[0]))
-        last = self._calendar_bucket(float(times[-1]))
-        numbers = np.arange(first, last + 2, dtype="int64")
-        bounds = self._calendar_starts(numbers)
-        index = np.maximum(np.searchsorted(bounds, times, side="right") - 1, 0)
-        return numbers[index], self._label(bounds[index])
+            width = self.n * DS_UNITS[self.unit]
+            if (times[-1] - times[0] + 2 * MAX_JUMP) / width >= len(times):  # `boundaries` looks MAX_JUMP beyond
+                starts = bucket_starts(times, width, self.zone)
+                heads = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
+                return heads, starts[heads].astype("int64"), self._label(starts[heads])
+            bounds = boundaries(float(times[0]), float(times[-1]), width, self.zone)
+            numbers = bounds.astype("int64")
+        else:
+            # Calendar units: the chunk spans buckets first..last (by local date).
+            first = self._calendar_bucket(float(times[0]))
+            last = self._calendar_bucket(float(times[-1]))
+            numbers = np.arange(first, last + 1, dtype="int64")
+            bounds = self._calendar_starts(numbers)
+        # Bucket j holds the readings from begins[j] up to the next bucket's; the first holds
+        # every reading before the second's start.
+        begins = np.searchsorted(times, bounds, side="left")
+        begins[0] = 0
+        used = begins < np.r_[begins[1:], len(times)]
+        return begins[used], numbers[used], self._label(bounds[used])
 
     def _label(self, starts: np.ndarray) -> np.ndarray:
         """Bucket starts as labels: the bucket the window start cuts is labelled with it."""
@@ -222,12 +244,13 @@ class Decimator:
         return np.minimum(as_dst.as_unit("s").asi8, as_std.as_unit("s").asi8).astype("float64")
 
 
-def _aggregate(chunk: pd.DataFrame, values: np.ndarray, keys: np.ndarray, starts: np.ndarray, spread: bool) -> _Parts:
-    """Partial aggregates of each run of equal keys (keys are non-decreasing); mean and M2 only for `spread`."""
-    heads = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+def _aggregate(chunk: pd.DataFrame, values: np.ndarray, heads: np.ndarray, keys: np.ndarray, starts: np.ndarray, dsf: str) -> _Parts:
+    """Partial aggregates of the buckets beginning at `heads`: what `dsf` needs of count, sum,
+    min, max, mean and M2 (the rest left zero)."""
     count = np.diff(np.r_[heads, len(values)]).astype("float64")
     total = np.add.reduceat(values, heads)
-    if spread:
+    zeros = np.zeros(len(heads))
+    if dsf in ("stddev", "variance"):
         repeats = count.astype("int64")
         shift = values[heads]
         shifted = values - np.repeat(shift, repeats)
@@ -236,20 +259,30 @@ def _aggregate(chunk: pd.DataFrame, values: np.ndarray, keys: np.ndarray, starts
         # The corrected two-pass sum: the second term takes out what the rounded mean left in.
         m2 = np.maximum(np.add.reduceat(deviation * deviation, heads) - np.add.reduceat(deviation, heads) ** 2 / count, 0.0)
     else:
-        shift, mean, m2 = np.zeros(len(heads)), np.zeros(len(heads)), np.zeros(len(heads))
+        shift, mean, m2 = zeros, zeros, zeros
+    low = np.minimum.reduceat(values, heads) if dsf == "min" else zeros
+    high = np.maximum.reduceat(values, heads) if dsf == "max" else zeros
     desc = {c: chunk[c].to_numpy(dtype=object)[heads] for c in DESCRIPTIVE_COLUMNS}
-    return _Parts(
-        keys[heads],
-        starts[heads],
-        count,
-        total,
-        shift,
-        mean,
-        m2,
-        np.minimum.reduceat(values, heads),
-        np.maximum.reduceat(values, heads),
-        desc,
-    )
+    return _Parts(keys, starts, count, total, shift, mean, m2, low, high, desc)
+
+
+def decimated(chunks: Iterable[pd.DataFrame], decimator: Decimator, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """The decimator's buckets over `chunks`, in frames of at least `batch_rows` buckets (the
+    last may hold fewer): a frame costs about as much to build and select from whatever its
+    length, and a day of 15-minute buckets is 96 rows."""
+    held: _Parts | None = None
+    for chunk in chunks:
+        done = decimator.complete(chunk)
+        if done is not None and len(done):
+            held = done if held is None else _Parts.concat(held, done)
+            if len(held) >= batch_rows:
+                yield _frame(held, decimator.dsf)
+                held = None
+    last = decimator.release()
+    if last is not None:
+        held = last if held is None else _Parts.concat(held, last)
+    if held is not None and len(held):
+        yield _frame(held, decimator.dsf)
 
 
 def _result(parts: _Parts, dsf: str) -> np.ndarray:

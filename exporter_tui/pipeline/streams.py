@@ -28,7 +28,7 @@ import pandas as pd
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.times import iso_from_unix
 from exporter_tui.pipeline.columns import ColumnSpec, resolve_columns
-from exporter_tui.pipeline.decimate import Decimator
+from exporter_tui.pipeline.decimate import Decimator, decimated
 from exporter_tui.pipeline.delta import DeltaStage
 from exporter_tui.pipeline.pushdown import pushed_stream
 from exporter_tui.sources.base import DELTA_LOOKBACK, ReadQuery, Source
@@ -117,15 +117,6 @@ def target_stream(
         delta = DeltaStage(before.value)
         stream = (delta.apply(c) for c in stream)
     if stages.ds is not None:
-        stream = _decimated(stream, Decimator(stages.ds, stages.dsf, get_zone(stages.zone), window_start=query.start))
+        decimator = Decimator(stages.ds, stages.dsf, get_zone(stages.zone), window_start=query.start)
+        stream = decimated(stream, decimator, stages.chunk_rows)
     return stream
-
-
-def _decimated(stream: Iterator[pd.DataFrame], decimator: Decimator) -> Iterator[pd.DataFrame]:
-    for chunk in stream:
-        out = decimator.feed(chunk)
-        if len(out):
-            yield out
-    last = decimator.finish()
-    if len(last):
-        yield last
