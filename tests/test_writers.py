@@ -204,6 +204,27 @@ def test_csv_neutralises_formula_injection_cell_by_cell(tmp_path: Path) -> None:
     assert {r[0] for r in rows[1:]} == {"2026-01-01T01:00:00+01:00"}
 
 
+def test_csv_written_in_slices_is_the_chunk_written_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk is formatted a few lines at a time; the file must not show where the slices fall:
+    the milliseconds a later slice needs appear on the whole chunk (not on an earlier chunk),
+    text, bools, empty cells and quoting come out as from one piece."""
+    from exporter_tui.pipeline.writers import csv_writer
+
+    whole = frame(
+        times("2026-01-01T10:00:00Z", "2026-01-01T10:00:01Z", "2026-01-01T10:00:02Z", "2026-01-01T10:00:03.25Z", "2026-01-01T10:00:04Z"),
+        ["a;b", None, True, 'say "hi"', "=1+1"],
+        [1.5, float("nan"), 3.0, -0.0, 1e-05],
+    )
+    earlier = frame(times("2026-01-01T09:00:00Z"), ["x"], [0.5])
+    path, _, _ = write("csv", tmp_path, table(earlier, whole), delimiter=";")
+    expected = path.read_bytes()
+    monkeypatch.setattr(csv_writer, "_LINES_AT_ONCE", 2)
+    path, _, progress = write("csv", tmp_path, table(earlier, whole), delimiter=";")
+    assert path.read_bytes() == expected
+    assert expected.decode().splitlines()[1:3] == ["2026-01-01T10:00:00+01:00;x;0.5", '2026-01-01T11:00:00.000+01:00;"a;b";1.5']
+    assert progress == [1, 6]
+
+
 def test_csv_rejects_a_delimiter_it_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="delimiter"):
         write("csv", tmp_path, table(sample(1)), delimiter='"')

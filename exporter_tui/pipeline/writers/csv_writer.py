@@ -1,10 +1,10 @@
-"""CSV: RFC 4180 quoting, `\\r\\n` line ends (like Python's csv module), UTF-8, optional BOM.
+"""CSV: RFC 4180 quoting, `\r\n` line ends (like Python's csv module), UTF-8, optional BOM.
 
-Each chunk is turned into one string with numpy object-array concatenation: every column
-becomes an array of finished fields (formatted, guarded against formula injection, quoted),
-the columns are added together and the lines joined once. Text columns are formatted per
-distinct value; timestamps go through the vectorised TimeFormatter. Memory stays at one
-chunk.
+A chunk is written a slice of lines at a time, each slice turned into one string with numpy
+object-array concatenation: every column becomes an array of finished fields (formatted,
+guarded against formula injection, quoted), the columns are added together and the lines
+joined. Text columns are formatted per distinct value; timestamps go through the vectorised
+TimeFormatter, whose milliseconds are decided by the whole chunk. Memory stays at one chunk.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter
 # those fields must be checked for quoting too (`;` and `,` with ISO need no check).
 _NUMBER_CHARS = frozenset("0123456789.+-einfa")
 _TIME_CHARS = frozenset("0123456789-T:+./ ,AMP" + "".join(MONTHS))
+# A chunk is formatted, joined and encoded this many lines at a time: every step makes a new
+# string per field or line, so a whole chunk's worth held a few times over was most of an
+# export's peak memory.
+_LINES_AT_ONCE = 10_000
 
 
 class CsvWriter:
@@ -48,14 +52,17 @@ class CsvWriter:
             head = options.delimiter.join(fields.text(label) for label in table.columns) + "\r\n"
             out.write((("\ufeff" if options.bom else "") + head).encode("utf-8", "replace"))
             for chunk in table.chunks:
-                if len(chunk):
+                kinds = [column_kind(table, label, chunk.iloc[:, i]) for i, label in enumerate(table.columns)]
+                for i, kind in enumerate(kinds):
+                    if kind == "time":
+                        formatters.setdefault(i, TimeFormatter(options.date_format)).observe(chunk.iloc[:, i])
+                for lo in range(0, len(chunk), _LINES_AT_ONCE):
+                    part = chunk.iloc[lo : lo + _LINES_AT_ONCE]
                     columns = []
-                    for i, label in enumerate(table.columns):
-                        values = chunk.iloc[:, i]
-                        kind = column_kind(table, label, values)
+                    for i, kind in enumerate(kinds):
+                        values = part.iloc[:, i]
                         if kind == "time":
-                            formatter = formatters.setdefault(i, TimeFormatter(options.date_format))
-                            columns.append(fields.times(formatter.format(values)))
+                            columns.append(fields.times(formatters[i].format(values)))
                         elif kind == "number":
                             columns.append(fields.numbers(values))
                         else:
@@ -64,7 +71,7 @@ class CsvWriter:
                     for column in columns[1:]:
                         lines = lines + options.delimiter + column
                     out.write(("\r\n".join(lines.tolist()) + "\r\n").encode("utf-8", "replace"))
-                    rows += len(chunk)
+                rows += len(chunk)
                 report_progress(options, rows)
         return WriteResult(rows=rows, warnings=[])
 

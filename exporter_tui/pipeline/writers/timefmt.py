@@ -92,6 +92,13 @@ class TimeFormatter:
         self.millis = bool(millis)
         self._auto = millis is None
 
+    def observe(self, series: pd.Series) -> None:
+        """Take `series` into the milliseconds decision without formatting it: a writer that
+        formats a chunk in slices lets the whole chunk decide, as formatting it at once would."""
+        if self._auto and not self.millis and len(series):
+            wc = wall_clock(series)
+            self.millis = bool(wc.seconds_and_fraction()[1][~wc.missing].any())
+
     def format(self, series: pd.Series) -> np.ndarray:
         """An object array of strings, None where the value is missing."""
         wc = wall_clock(series)
