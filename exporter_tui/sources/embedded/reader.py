@@ -344,11 +344,13 @@ class _Frames:
         self.shared: dict[tuple[str, Any, int], np.ndarray] = {}
 
     def _one_value(self, col: str, value: Any, n: int) -> np.ndarray:
-        arr = self.shared.get((col, value, n))
+        # Columns of one kind holding the same value share the array (the empty text columns, above all).
+        kind = "float" if col in FLOAT_FIELDS else "bool" if col == "bool_value" else "object"
+        arr = self.shared.get((kind, value, n))
         if arr is None:
             arr = filled(col, value, n)
             arr.flags.writeable = False
-            self.shared[(col, value, n)] = arr
+            self.shared[(kind, value, n)] = arr
         return arr
 
     def _column(self, block: Block, col: str) -> np.ndarray:
