@@ -1,9 +1,8 @@
 """CSV: RFC 4180 quoting, `\r\n` line ends (like Python's csv module), UTF-8, optional BOM.
 
-A chunk is written a slice of lines at a time, each slice turned into one string with numpy
-object-array concatenation: every column becomes an array of finished fields (formatted,
-guarded against formula injection, quoted), the columns are added together and the lines
-joined. Text columns are formatted per distinct value; timestamps go through the vectorised
+A chunk is written a slice of lines at a time, each slice turned into one string: every
+column becomes an array of finished fields (formatted, guarded against formula injection,
+quoted), the fields and separators are laid side by side in one object grid and joined once. Text columns are formatted per distinct value; timestamps go through the vectorised
 TimeFormatter, whose milliseconds are decided by the whole chunk. Memory stays at one chunk.
 """
 
@@ -58,19 +57,19 @@ class CsvWriter:
                         formatters.setdefault(i, TimeFormatter(options.date_format)).observe(chunk.iloc[:, i])
                 for lo in range(0, len(chunk), _LINES_AT_ONCE):
                     part = chunk.iloc[lo : lo + _LINES_AT_ONCE]
-                    columns = []
+                    # Each line's fields and separators side by side in one grid, joined in one go.
+                    grid = np.empty((len(part), 2 * len(kinds)), dtype=object)
+                    grid[:, 1::2] = options.delimiter
+                    grid[:, -1] = "\r\n"
                     for i, kind in enumerate(kinds):
                         values = part.iloc[:, i]
                         if kind == "time":
-                            columns.append(fields.times(formatters[i].format(values)))
+                            grid[:, 2 * i] = fields.times(formatters[i].format(values))
                         elif kind == "number":
-                            columns.append(fields.numbers(values))
+                            grid[:, 2 * i] = fields.numbers(values)
                         else:
-                            columns.append(fields.others(values))
-                    lines = columns[0]
-                    for column in columns[1:]:
-                        lines = lines + options.delimiter + column
-                    out.write(("\r\n".join(lines.tolist()) + "\r\n").encode("utf-8", "replace"))
+                            grid[:, 2 * i] = fields.others(values)
+                    out.write("".join(grid.ravel().tolist()).encode("utf-8", "replace"))
                 rows += len(chunk)
                 report_progress(options, rows)
         return WriteResult(rows=rows, warnings=[])
