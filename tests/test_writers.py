@@ -225,6 +225,14 @@ def test_csv_written_in_slices_is_the_chunk_written_at_once(tmp_path: Path, monk
     assert progress == [1, 6]
 
 
+@pytest.mark.parametrize("names", [["a", "a", "a"], ["a", True, "a"], ["a", None, "a"], ["a", "b", "a"]])
+def test_a_text_column_of_one_value_and_one_that_only_starts_and_ends_with_it(tmp_path: Path, names: list[object]) -> None:
+    data = frame(times(*["2026-01-01T00:00:00Z"] * 3), names, [1.0, 2.0, 3.0])
+    path, _, _ = write("csv", tmp_path, table(data))
+    cells = {"a": "a", "b": "b", True: "true", None: ""}
+    assert [line.split(",")[1] for line in path.read_text().splitlines()[1:]] == [cells[n] for n in names]  # type: ignore[index]
+
+
 def test_csv_rejects_a_delimiter_it_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="delimiter"):
         write("csv", tmp_path, table(sample(1)), delimiter='"')

@@ -92,6 +92,9 @@ def factorize_objects(values: pd.Series) -> tuple[np.ndarray, list[object]]:
     every cell keeps its reading's own kind.
     """
     array = values.to_numpy(dtype=object)
+    if len(array) and array[0].__class__ is str and array[-1] == array[0] and bool((array == array[0]).all()):
+        # One text throughout (a target's name, mostly): a comparison is a fifth of a factorize.
+        return np.zeros(len(array), dtype=np.intp), [array[0]]
     codes, uniques = pd.factorize(array, use_na_sentinel=True)
     if all(u.__class__ is str for u in uniques):  # the common case: names, units, text values
         return codes, list(uniques)
