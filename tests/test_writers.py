@@ -233,6 +233,16 @@ def test_a_text_column_of_one_value_and_one_that_only_starts_and_ends_with_it(tm
     assert [line.split(",")[1] for line in path.read_text().splitlines()[1:]] == [cells[n] for n in names]  # type: ignore[index]
 
 
+@pytest.mark.parametrize("repeats", [1, 8])
+def test_numbers_keep_their_own_text_whether_formatted_one_by_one_or_once_per_distinct_value(tmp_path: Path, repeats: int) -> None:
+    """Repeated values are formatted once each; -0.0 and 0.0 compare equal but are written apart."""
+    values = [0.0, -0.0, float("nan"), 0.1 + 0.2, 1e-05, 21.5] * repeats
+    data = frame(times(*["2026-01-01T00:00:00Z"] * len(values)), ["a"] * len(values), values)
+    path, _, _ = write("csv", tmp_path, table(data))
+    cells = [line.split(",")[2] for line in path.read_text().splitlines()[1:]]
+    assert cells == ["0.0", "-0.0", "", "0.30000000000000004", "1e-05", "21.5"] * repeats
+
+
 def test_csv_rejects_a_delimiter_it_cannot_write(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="delimiter"):
         write("csv", tmp_path, table(sample(1)), delimiter='"')

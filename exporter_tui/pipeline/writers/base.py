@@ -75,7 +75,13 @@ def number_texts(values: pd.Series, missing: str) -> np.ndarray:
     if not ptypes.is_float_dtype(values.dtype):  # integers, maybe nullable
         return np.array([missing if v is None else repr(int(v)) for v in values.to_numpy(dtype=object, na_value=None)], dtype=object)  # type: ignore[call-overload]  # pandas takes any na_value, its stubs only a Scalar (not None)
     array = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    out = np.array(list(map(repr, array.tolist())), dtype=object)
+    # A sensor of fixed resolution repeats its values: then each distinct one is formatted once.
+    # Distinct means distinct bits, so -0.0 and 0.0 keep their own texts.
+    codes, uniques = pd.factorize(array.view(np.int64))
+    if len(uniques) * 4 <= len(array):
+        out = np.array(list(map(repr, uniques.view(np.float64).tolist())), dtype=object)[codes]
+    else:
+        out = np.array(list(map(repr, array.tolist())), dtype=object)
     nan = np.isnan(array)
     if nan.any():
         out[nan] = missing
