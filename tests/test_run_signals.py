@@ -28,7 +28,8 @@ from exporter_tui.service.scheduling import make_scheduler
 
 pytestmark = pytest.mark.slow  # real processes signalled during a 1M-reading export
 
-READINGS = 1_000_000  # ten chunks of 100 000: the run reads for a while after its first progress step
+READINGS = 300_000  # three chunks of 100,000; the run is held after its first (held_reads.py)
+HELPER = Path(__file__).with_name("held_reads.py")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,9 @@ def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def running(tmp_path: Path, source_db: Path):
-    """A home whose oneTime request takes several progress steps, and a way to start `run` on it."""
+    """A home whose oneTime request takes several progress steps, and a way to start `run` on it:
+    the real CLI, held after its first chunk until the test has signalled it (see `reading`, `go`),
+    so the signal always lands while the run is still reading, however fast the machine."""
     ctx = make_home(tmp_path)
     shutil.copyfile(source_db, ctx.paths.source_db)
     store = ctx.open_store()
@@ -48,7 +51,7 @@ def running(tmp_path: Path, source_db: Path):
     def start() -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_TUI_")}
         return subprocess.Popen(
-            [sys.executable, "-m", "exporter_tui", "--home", str(ctx.paths.home), "run", sr.id, "--quiet"],
+            [sys.executable, str(HELPER), str(tmp_path), "--home", str(ctx.paths.home), "run", sr.id, "--quiet"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -67,7 +70,14 @@ def wait_for(condition: Callable[[], object], what: str, seconds: float = 60.0) 
 
 
 def reading(ctx: Context, rid: str) -> None:
-    wait_for(lambda: (r := run_row(ctx, rid))["status"] == "inProgress" and r["progress"] > 0, "the export to be reading")
+    """The run has read its first chunk and is held there."""
+    wait_for((ctx.paths.home.parent / "holding").exists, "the export to be reading")
+    assert run_row(ctx, rid)["status"] == "inProgress"
+
+
+def go(ctx: Context) -> None:
+    """Let the held run go on: its next progress step sees what was asked meanwhile."""
+    (ctx.paths.home.parent / "go").touch()
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "ctrl-c twice"])
@@ -78,8 +88,10 @@ def test_ctrl_c_or_sigterm_cancels_the_run_removes_its_files_and_exits_130(runni
         reading(ctx, rid)
         if how == "sigterm":
             proc.send_signal(signal.SIGTERM)
+            go(ctx)
         else:
             os.killpg(proc.pid, signal.SIGINT)
+            go(ctx)
             if how == "ctrl-c twice":  # the second one lands while it cleans up
                 wait_for(lambda: proc.poll() is not None or run_row(ctx, rid)["cancel_requested"], "the cancel to be recorded")
                 if proc.poll() is None:
@@ -105,6 +117,7 @@ def test_sighup_interrupts_the_run_and_it_is_queued_again_like_a_crash(running) 
     try:
         reading(ctx, rid)
         proc.send_signal(signal.SIGHUP)
+        go(ctx)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -126,6 +139,7 @@ def test_runs_cancel_from_another_process_stops_a_running_run(running, capsys) -
         run_id = run_row(ctx, rid)["id"]
         assert main(["--home", str(ctx.paths.home), "runs", "cancel", run_id[:8]]) == 0
         assert "inProgress, cancelled by tester; it stops at its next progress step" in capsys.readouterr().out
+        go(ctx)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
