@@ -38,6 +38,7 @@ from snapshot_apps.tui_homes import (
 )
 
 import exporter_tui.store.family as store_family
+from exporter_tui.core.enums import Origin
 from exporter_tui.core.validation import parse_request
 from exporter_tui.service.runs import run_now
 
@@ -109,7 +110,7 @@ def build_home(root: Path):
     ctx = make_home(root, days=3)
     store = ctx.open_store()
     daily = store.requests.create(parse_request(hourly_body("Daily temperature")), "tester", now=days_ago(2))
-    run_now(ctx, daily.id, origin="tui", now=FIXED_NOW, store=store)
+    run_now(ctx, daily.id, origin=Origin.TUI, now=FIXED_NOW, store=store)
     weekly = hourly_body("Weekly climate", periodicity="P1W", format={"extension": "xlsx", "timezone": "UTC"})
     store.requests.create(parse_request(weekly), "tester", now=days_ago(1))
     store.close()
