@@ -45,9 +45,12 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_TUI_")}
 
 
-def start(home: Path, out: Path, *args: str) -> subprocess.Popen:
+def start(home: Path, out: Path, *args: str, held: Path | None = None) -> subprocess.Popen:
+    """`--headless` in a process of its own; with `held`, its exports wait after their first chunk
+    for `held`/go (tests/held_reads.py) and say so in `held`/holding."""
+    program = ["-m", "exporter_tui"] if held is None else [str(Path(__file__).with_name("held_reads.py")), str(held)]
     return subprocess.Popen(
-        [sys.executable, "-m", "exporter_tui", "--home", str(home), "--headless", *args],
+        [sys.executable, *program, "--home", str(home), "--headless", *args],
         stdout=open(out, "w"),
         stderr=open(out.with_suffix(".err"), "w"),
         env=clean_env(),
@@ -127,18 +130,22 @@ def test_headless_runs_a_due_export_logs_it_masked_and_stops_on_sigterm(tmp_path
 
 
 def test_sigterm_during_an_export_requeues_it_as_interrupted_and_leaves_no_temp_file(tmp_path):
-    # 150 000 readings in the hour: the export reads two chunks, and stops between them.
+    # 150 000 readings in the hour: the export reads two chunks, held after the first until SIGTERM was sent.
     ctx = make_home(tmp_path)
     now = datetime.now(UTC).replace(microsecond=0)
     start_at = now - timedelta(hours=1, seconds=2)
     seed(ctx, start_at, start_at + timedelta(hours=1), every=0.024)
     store = ctx.open_store()
     sr = create(store, recurring("PT1H", start_at, catch_up="latest"), start_at)
-    proc = start(ctx.paths.home, tmp_path / "out.log")
+    proc = start(ctx.paths.home, tmp_path / "out.log", held=tmp_path)
     try:
-        wait_for(lambda: [r for r in runs_of(store, sr.id) if r.status == "inProgress"], "the export to start")
+        wait_for((tmp_path / "holding").exists, "the export to read its first chunk")
+        proc.send_signal(signal.SIGTERM)
+        (tmp_path / "go").touch()  # the export goes on to its next chunk, and stops there
+        code = proc.wait(timeout=30)
     finally:
-        code = stop(proc)
+        if proc.poll() is None:
+            proc.kill()
     assert code == 0
     [run] = runs_of(store, sr.id)
     assert (run.status, run.attempt, run.error) == ("notProcessed", 2, "interrupted")
