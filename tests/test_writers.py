@@ -208,7 +208,7 @@ def test_csv_written_in_slices_is_the_chunk_written_at_once(tmp_path: Path, monk
     """A chunk is formatted a few lines at a time; the file must not show where the slices fall:
     the milliseconds a later slice needs appear on the whole chunk (not on an earlier chunk),
     text, bools, empty cells and quoting come out as from one piece."""
-    from exporter_tui.pipeline.writers import csv_writer
+    from exporter_tui.pipeline.writers import base
 
     whole = frame(
         times("2026-01-01T10:00:00Z", "2026-01-01T10:00:01Z", "2026-01-01T10:00:02Z", "2026-01-01T10:00:03.25Z", "2026-01-01T10:00:04Z"),
@@ -218,7 +218,7 @@ def test_csv_written_in_slices_is_the_chunk_written_at_once(tmp_path: Path, monk
     earlier = frame(times("2026-01-01T09:00:00Z"), ["x"], [0.5])
     path, _, _ = write("csv", tmp_path, table(earlier, whole), delimiter=";")
     expected = path.read_bytes()
-    monkeypatch.setattr(csv_writer, "_LINES_AT_ONCE", 2)
+    monkeypatch.setattr(base, "LINES_AT_ONCE", 2)
     path, _, progress = write("csv", tmp_path, table(earlier, whole), delimiter=";")
     assert path.read_bytes() == expected
     assert expected.decode().splitlines()[1:3] == ["2026-01-01T10:00:00+01:00;x;0.5", '2026-01-01T11:00:00.000+01:00;"a;b";1.5']
@@ -263,6 +263,34 @@ def test_json_records_keep_order_types_and_text(tmp_path: Path) -> None:
         [("time", "March 29, 2026 3:00 AM +02:00"), ("name", "ünï €"), ("value", -3.25), ("flag", None)],
     ]
     assert progress == [2]
+
+
+def test_json_written_in_slices_is_the_chunk_written_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter_tui.pipeline.writers import base
+
+    whole = frame(
+        times("2026-01-01T10:00:00Z", "2026-01-01T10:00:01Z", "2026-01-01T10:00:02.5Z", "2026-01-01T10:00:03Z", None),
+        ["a", None, True, 'say "hi"', "b"],
+        [1.5, float("nan"), float("inf"), -0.0, 1e-05],
+    )
+    earlier = frame(times("2026-01-01T09:00:00Z"), ["x"], [0.5])
+    path, _, _ = write("json", tmp_path, table(earlier, whole))
+    expected = path.read_bytes()
+    monkeypatch.setattr(base, "LINES_AT_ONCE", 2)
+    path, _, progress = write("json", tmp_path, table(earlier, whole))
+    assert path.read_bytes() == expected
+    records = json.loads(expected)
+    assert [r["time"] for r in records] == [
+        "2026-01-01T10:00:00+01:00",
+        "2026-01-01T11:00:00.000+01:00",
+        "2026-01-01T11:00:01.000+01:00",
+        "2026-01-01T11:00:02.500+01:00",
+        "2026-01-01T11:00:03.000+01:00",
+        None,
+    ]
+    assert [r["value"] for r in records] == [0.5, 1.5, None, None, -0.0, 1e-05]
+    assert [r["name"] for r in records] == ["x", "a", None, True, 'say "hi"', "b"]
+    assert progress == [1, 6]
 
 
 def test_json_with_no_rows_is_an_empty_array(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ Output is deterministic: the same input gives a byte-identical file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -120,6 +120,18 @@ def take(table: np.ndarray | Sequence[object], codes: np.ndarray, missing: objec
     """`table[codes]` with `missing` where the code is -1."""
     out = np.append(np.asarray(table, dtype=object), np.array([missing], dtype=object))[codes]
     return out
+
+
+# Text writers format, join and encode a chunk this many lines at a time: every step makes a
+# new string per field or line, so a whole chunk's worth held a few times over was most of an
+# export's peak memory.
+LINES_AT_ONCE = 10_000
+
+
+def slices(chunk: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """The chunk's rows, LINES_AT_ONCE at a time."""
+    for lo in range(0, len(chunk), LINES_AT_ONCE):
+        yield chunk.iloc[lo : lo + LINES_AT_ONCE]
 
 
 def report_progress(options: WriteOptions, rows: int) -> None:

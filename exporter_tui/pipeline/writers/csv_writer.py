@@ -23,6 +23,7 @@ from exporter_tui.pipeline.writers.base import (
     number_texts,
     one_table,
     report_progress,
+    slices,
     take,
 )
 from exporter_tui.pipeline.writers.safety import neutralise
@@ -32,10 +33,6 @@ from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter
 # those fields must be checked for quoting too (`;` and `,` with ISO need no check).
 _NUMBER_CHARS = frozenset("0123456789.+-einfa")
 _TIME_CHARS = frozenset("0123456789-T:+./ ,AMP" + "".join(MONTHS))
-# A chunk is formatted, joined and encoded this many lines at a time: every step makes a new
-# string per field or line, so a whole chunk's worth held a few times over was most of an
-# export's peak memory.
-_LINES_AT_ONCE = 10_000
 
 
 class CsvWriter:
@@ -55,8 +52,7 @@ class CsvWriter:
                 for i, kind in enumerate(kinds):
                     if kind == "time":
                         formatters.setdefault(i, TimeFormatter(options.date_format)).observe(chunk.iloc[:, i])
-                for lo in range(0, len(chunk), _LINES_AT_ONCE):
-                    part = chunk.iloc[lo : lo + _LINES_AT_ONCE]
+                for part in slices(chunk):
                     # Each line's fields and separators side by side in one grid, joined in one go.
                     grid = np.empty((len(part), 2 * len(kinds)), dtype=object)
                     grid[:, 1::2] = options.delimiter

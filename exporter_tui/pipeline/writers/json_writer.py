@@ -25,6 +25,7 @@ from exporter_tui.pipeline.writers.base import (
     number_texts,
     one_table,
     report_progress,
+    slices,
     take,
 )
 from exporter_tui.pipeline.writers.timefmt import TimeFormatter
@@ -36,29 +37,34 @@ class JsonWriter:
 
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         table = one_table(tables, "JSON")
-        # Each record is built as '{' + key0 + value0 + ', ' + key1 + value1 ... + '}'.
+        # Each record is '{' + key0 + value0 + ', ' + key1 + value1 ... + '}', records joined by ',\n'.
         keys = [("{" if i == 0 else ", ") + json.dumps(label, ensure_ascii=False) + ": " for i, label in enumerate(table.columns)]
         formatters: dict[int, TimeFormatter] = {}
         rows = 0
         with open(path, "wb") as out:
             out.write(b"[")
             for chunk in table.chunks:
-                if len(chunk):
-                    parts = []
-                    for i, label in enumerate(table.columns):
-                        values = chunk.iloc[:, i]
-                        kind = column_kind(table, label, values)
+                kinds = [column_kind(table, label, chunk.iloc[:, i]) for i, label in enumerate(table.columns)]
+                for i, kind in enumerate(kinds):
+                    if kind == "time":
+                        formatters.setdefault(i, TimeFormatter(options.date_format)).observe(chunk.iloc[:, i])
+                for part in slices(chunk):
+                    # Each record's keys, values and closing laid side by side in one grid, joined in one go.
+                    grid = np.empty((len(part), 2 * len(kinds) + 1), dtype=object)
+                    grid[:, -1] = "},\n"
+                    grid[-1, -1] = "}"
+                    for i, kind in enumerate(kinds):
+                        values = part.iloc[:, i]
+                        grid[:, 2 * i] = keys[i]
                         if kind == "time":
-                            formatter = formatters.setdefault(i, TimeFormatter(options.date_format))
-                            cells = _times(formatter.format(values))
+                            grid[:, 2 * i + 1] = _times(formatters[i].format(values))
                         elif kind == "number":
-                            cells = _numbers(values)
+                            grid[:, 2 * i + 1] = _numbers(values)
                         else:
-                            cells = _others(values)
-                        parts.append(keys[i] + cells)
-                    text = ",\n".join((sum(parts[1:], parts[0]) + "}").tolist())
+                            grid[:, 2 * i + 1] = _others(values)
+                    text = "".join(grid.ravel().tolist())
                     out.write((("\n" if rows == 0 else ",\n") + text).encode("utf-8", "replace"))
-                    rows += len(chunk)
+                    rows += len(part)
                 report_progress(options, rows)
             out.write(b"\n]\n" if rows else b"]\n")
         return WriteResult(rows=rows, warnings=[])
