@@ -114,6 +114,18 @@ class Projected(FullReads):
         return self.inner.read_columns(query, columns, chunk_rows)
 
 
+class Arrays(Projected):
+    """EmbeddedSource with `read_columns` and `read_arrays` (decimation reads arrays, no frames)."""
+
+    def __init__(self, inner: EmbeddedSource) -> None:
+        super().__init__(inner)
+        self.array_reads = 0
+
+    def read_arrays(self, query: ReadQuery, columns: frozenset[str], chunk_rows: int = 100_000) -> Iterator[Any]:
+        self.array_reads += 1
+        return self.inner.read_arrays(query, columns, chunk_rows)
+
+
 def export_bytes(source: Any, request: ExportRequest, out: Path) -> bytes:
     job = ExportJob(request, "req", "run", [(START, END)] * len(request.items))
     table = build_table(source, job, 0, ReadCounter(None, None, None), chunk_rows=CHUNK)
@@ -127,7 +139,13 @@ def both_paths(source_db: Path, tmp_path: Path, request: ExportRequest) -> tuple
         streamed = export_bytes(full, request, tmp_path / "streamed.csv")
         projected = Projected(inner)
         pushed = export_bytes(projected, request, tmp_path / "projected.csv")
+        arrays = Arrays(inner)
+        from_arrays = export_bytes(arrays, request, tmp_path / "arrays.csv")
     assert full.reads > 0 and projected.reads == 0 and projected.fields  # each path took its own way
+    # Decimation without delta reads arrays (no frames); every other stage reads frames.
+    p = request.items[0].params
+    assert (arrays.array_reads > 0) == (p.decimation is not None and p.transform is None)
+    assert from_arrays == pushed
     return streamed, pushed, projected
 
 

@@ -47,7 +47,7 @@ import pandas as pd
 
 from exporter_tui.core.buckets import MAX_JUMP, boundaries, bucket_starts
 from exporter_tui.core.durations import DS_UNITS, parse_ds
-from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES
+from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, ReadingArrays
 
 DSF_FUNCTIONS: tuple[str, ...] = ("avg", "max", "min", "sum", "stddev", "variance")
 # Columns a bucket row copies from its first reading; the other value columns stay empty.
@@ -150,22 +150,31 @@ class Decimator:
         """The buckets this chunk completes (possibly none), as READING_COLUMNS rows."""
         return _frame(self.complete(chunk), self.dsf)
 
-    def complete(self, chunk: pd.DataFrame) -> _Parts | None:
-        """`feed`'s buckets as partial aggregates, no frame built: what `decimated` batches."""
-        values = numeric_values(chunk)
+    def complete(self, chunk: pd.DataFrame | ReadingArrays) -> _Parts | None:
+        """`feed`'s buckets as partial aggregates, no frame built: what `decimated` batches.
+        The chunk may be a frame or a source's ReadingArrays."""
+        if isinstance(chunk, pd.DataFrame):
+            values, times = numeric_values(chunk), chunk["time"].to_numpy(dtype="float64")
+            frame = chunk
+
+            def at(column: str, rows: np.ndarray) -> np.ndarray:
+                return frame[column].to_numpy(dtype=object)[rows]
+        else:
+            values, times, at = chunk.numbers(), chunk.time, chunk.at
+        kept: np.ndarray | None = None  # the rows with a number, when some have none
         usable = ~np.isnan(values)
         if not usable.all():
-            chunk = chunk.loc[usable]
-            values = values[usable]
+            kept = np.flatnonzero(usable)
+            values, times = values[kept], times[kept]
         if len(values) == 0:
             return None
-        times = chunk["time"].to_numpy(dtype="float64")
         if np.any(times[1:] < times[:-1]):
             raise ValueError("readings must come in ascending time order")
         heads, keys, labels = self._runs(times)
         if self._open is not None and keys[0] < self._open.key[0]:
             raise ValueError("readings must come in ascending time order")
-        parts = _aggregate(chunk, values, heads, keys, labels, self.dsf)
+        first = heads if kept is None else kept[heads]
+        parts = _aggregate(values, heads, keys, labels, self.dsf, {c: at(c, first) for c in DESCRIPTIVE_COLUMNS})
         if self._open is not None:
             if parts.key[0] == self._open.key[0]:
                 parts.absorb_first(self._open)
@@ -244,9 +253,11 @@ class Decimator:
         return np.minimum(as_dst.as_unit("s").asi8, as_std.as_unit("s").asi8).astype("float64")
 
 
-def _aggregate(chunk: pd.DataFrame, values: np.ndarray, heads: np.ndarray, keys: np.ndarray, starts: np.ndarray, dsf: str) -> _Parts:
+def _aggregate(
+    values: np.ndarray, heads: np.ndarray, keys: np.ndarray, starts: np.ndarray, dsf: str, desc: dict[str, np.ndarray]
+) -> _Parts:
     """Partial aggregates of the buckets beginning at `heads`: what `dsf` needs of count, sum,
-    min, max, mean and M2 (the rest left zero)."""
+    min, max, mean and M2 (the rest left zero); `desc`, the first reading's descriptive columns."""
     count = np.diff(np.r_[heads, len(values)]).astype("float64")
     total = np.add.reduceat(values, heads)
     zeros = np.zeros(len(heads))
@@ -262,11 +273,10 @@ def _aggregate(chunk: pd.DataFrame, values: np.ndarray, heads: np.ndarray, keys:
         shift, mean, m2 = zeros, zeros, zeros
     low = np.minimum.reduceat(values, heads) if dsf == "min" else zeros
     high = np.maximum.reduceat(values, heads) if dsf == "max" else zeros
-    desc = {c: chunk[c].to_numpy(dtype=object)[heads] for c in DESCRIPTIVE_COLUMNS}
     return _Parts(keys, starts, count, total, shift, mean, m2, low, high, desc)
 
 
-def decimated(chunks: Iterable[pd.DataFrame], decimator: Decimator, batch_rows: int) -> Iterator[pd.DataFrame]:
+def decimated(chunks: Iterable[pd.DataFrame | ReadingArrays], decimator: Decimator, batch_rows: int) -> Iterator[pd.DataFrame]:
     """The decimator's buckets over `chunks`, in frames of at least `batch_rows` buckets (the
     last may hold fewer): a frame costs about as much to build and select from whatever its
     length, and a day of 15-minute buckets is 96 rows."""

@@ -7,11 +7,11 @@ Every stage streams chunk by chunk, so memory stays flat however long the window
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
 from exporter_tui.sources.base import Describing, ReadQuery, Source
 
 Progress = Callable[[int, int | None], None]
+_Chunk = TypeVar("_Chunk", bound=Sized)
 
 
 class Cancelled(Exception):
@@ -77,7 +78,7 @@ class ReadCounter:
         if self.on_progress:
             self.on_progress(self.done, self.total)
 
-    def wrap(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def wrap(self, chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
         for chunk in chunks:
             self.add(len(chunk))
             yield chunk

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from exporter_tui.core.errors import ExporterError
 
 if TYPE_CHECKING:  # every command opens a context, and most never read a reading
+    import numpy as np
     import pandas as pd
 
 # The SenML columns of a reading, in the order a chunk carries them.
@@ -147,6 +148,32 @@ class Sampling(Protocol):
     """A source that cannot list its targets (`targets()` is []) but can sample a channel's newest readings."""
 
     def sample_targets(self, channel: str) -> TargetSample: ...
+
+
+class ReadingArrays(Protocol):
+    """A chunk of one target's readings as arrays, no frame built: what a stage that looks only
+    at times and numbers (decimation) reads, from a source that can give it (ArrayReader)."""
+
+    @property
+    def time(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+    def numbers(self) -> np.ndarray:
+        """Each reading as a number: `value`, else `bool_value` as 1.0/0.0, else NaN."""
+        ...
+
+    def at(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """An object array of one text column's values at `rows` (None where missing)."""
+        ...
+
+
+@runtime_checkable
+class ArrayReader(Protocol):
+    """A source that reads chunks as ReadingArrays: exactly the rows and chunk boundaries of its
+    `read`, so a stage computes the same from either."""
+
+    def read_arrays(self, query: ReadQuery, columns: frozenset[str], chunk_rows: int = 100_000) -> Iterator[ReadingArrays]: ...
 
 
 @runtime_checkable

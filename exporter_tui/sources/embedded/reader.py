@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadQuery, SourceError, TargetInfo
+from exporter_tui.sources.base import DELTA_LOOKBACK, READING_COLUMNS, Lookback, ReadingArrays, ReadQuery, SourceError, TargetInfo
 from exporter_tui.sources.embedded import codec
 from exporter_tui.sources.embedded.block import BOOL_NULL, FLOAT_FIELDS, Block, concat, filled, is_array, merged
 from exporter_tui.sources.embedded.layout import (
@@ -107,16 +107,28 @@ class EmbeddedSource:
         last one shorter), so a stage that looks only at these columns gives the same result
         from either; fewer columns means fewer blobs decoded.
         """
+        key = _target_key(query.channel, query.subtopic, query.name)
+        wanted = frozenset(columns)
+        frames = _Frames(key, "time" in wanted)
+        for block in self._chunks(query, wanted, chunk_rows):
+            yield frames.frame(block)
+
+    def read_arrays(self, query: ReadQuery, columns: frozenset[str], chunk_rows: int = 100_000) -> Iterator[ReadingArrays]:
+        """`read_columns`' chunks as arrays, without building frames (ArrayReader)."""
+        key = _target_key(query.channel, query.subtopic, query.name)
+        for block in self._chunks(query, frozenset(columns), chunk_rows):
+            yield _Arrays(key, block)
+
+    def _chunks(self, query: ReadQuery, wanted: frozenset[str], chunk_rows: int) -> Iterator[Block]:
+        """The query's readings in blocks of `chunk_rows` (the last one shorter), `wanted` fields filled."""
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
-        wanted = frozenset(columns)
         unknown = wanted - set(READING_COLUMNS)
         if unknown:
             raise ValueError(f"unknown reading fields: {', '.join(sorted(unknown))}")
         if not query.start < query.end:
             return
         key = _target_key(query.channel, query.subtopic, query.name)
-        frames = _Frames(key, "time" in wanted)
         pending: list[Block] = []
         rows = 0
         for block in self._blocks(key, query.start, query.end, wanted):
@@ -124,11 +136,11 @@ class EmbeddedSource:
             rows += len(block)
             while rows >= chunk_rows:
                 whole = concat(pending)
-                yield frames.frame(whole.slice(0, chunk_rows))
+                yield whole.slice(0, chunk_rows)
                 rest = whole.slice(chunk_rows, len(whole))
                 pending, rows = ([rest] if len(rest) else []), len(rest)
         if rows:
-            yield frames.frame(concat(pending))
+            yield concat(pending)
 
     def _blocks(
         self, key: tuple[str, str, str], start: float, end: float, wanted: frozenset[str], newest_first: bool = False
@@ -376,6 +388,42 @@ class _Frames:
             else:  # object dtype given: pandas would otherwise infer its string dtype
                 data[col] = pd.Series(self._column(block, col), dtype=object, copy=False)
         return pd.DataFrame(data, copy=False)  # no copy into consolidated blocks
+
+
+class _Arrays:
+    """A block of one target's readings as ReadingArrays: the key columns from the key."""
+
+    def __init__(self, key: tuple[str, str, str], block: Block) -> None:
+        self.key = key
+        self.block = block
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.block.time
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def numbers(self) -> np.ndarray:
+        values = self.block.column("value")
+        missing = np.isnan(values)
+        if missing.any():
+            raw = self.block.column("bool_value")
+            values = np.where(missing & (raw != BOOL_NULL), raw.astype(np.float64), values)
+        return values
+
+    def at(self, column: str, rows: np.ndarray) -> np.ndarray:
+        value: Any
+        if column in _KEY:
+            value = self.key[_KEY.index(column)]
+        else:
+            v = self.block.cols.get(column)
+            if is_array(v):
+                return v.astype(object, copy=False)[rows]
+            value = v
+        out = np.empty(len(rows), dtype=object)
+        out.fill(value)
+        return out
 
 
 def _row_dict(key: tuple[str, str, str], block: Block, i: int) -> dict[str, Any]:
