@@ -17,6 +17,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from exporter_tui.core.models import DateFormat
+from exporter_tui.pipeline.writers.timefmt import TimeFormatter
 
 
 @dataclass
@@ -68,6 +69,17 @@ def column_kind(table: Table, label: str, values: pd.Series) -> ColumnKind:
     if ptypes.is_numeric_dtype(values.dtype) and not ptypes.is_bool_dtype(values.dtype):
         return "number"
     return "other"
+
+
+def chunk_kinds(table: Table, chunk: pd.DataFrame, formatters: dict[int, TimeFormatter], date_format: DateFormat) -> list[ColumnKind]:
+    """Each column's kind in this chunk. The time columns' formatters (made at their first
+    chunk, kept in `formatters` by column) see the whole chunk first, so a writer that formats
+    it slice by slice writes what formatting it at once would."""
+    kinds = [column_kind(table, label, chunk.iloc[:, i]) for i, label in enumerate(table.columns)]
+    for i, kind in enumerate(kinds):
+        if kind == "time":
+            formatters.setdefault(i, TimeFormatter(date_format)).observe(chunk.iloc[:, i])
+    return kinds
 
 
 def number_texts(values: pd.Series, missing: str) -> np.ndarray:

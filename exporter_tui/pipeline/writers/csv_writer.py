@@ -1,8 +1,9 @@
-"""CSV: RFC 4180 quoting, `\r\n` line ends (like Python's csv module), UTF-8, optional BOM.
+"""CSV: RFC 4180 quoting, `\\r\\n` line ends (like Python's csv module), UTF-8, optional BOM.
 
 A chunk is written a slice of lines at a time, each slice turned into one string: every
 column becomes an array of finished fields (formatted, guarded against formula injection,
-quoted), the fields and separators are laid side by side in one object grid and joined once. Text columns are formatted per distinct value; timestamps go through the vectorised
+quoted), the fields and separators are laid side by side in one object grid and joined once.
+Text columns are formatted per distinct value; timestamps go through the vectorised
 TimeFormatter, whose milliseconds are decided by the whole chunk. Memory stays at one chunk.
 """
 
@@ -18,7 +19,7 @@ from exporter_tui.pipeline.writers.base import (
     Table,
     WriteOptions,
     WriteResult,
-    column_kind,
+    chunk_kinds,
     factorize_objects,
     number_texts,
     one_table,
@@ -48,10 +49,7 @@ class CsvWriter:
             head = options.delimiter.join(fields.text(label) for label in table.columns) + "\r\n"
             out.write((("\ufeff" if options.bom else "") + head).encode("utf-8", "replace"))
             for chunk in table.chunks:
-                kinds = [column_kind(table, label, chunk.iloc[:, i]) for i, label in enumerate(table.columns)]
-                for i, kind in enumerate(kinds):
-                    if kind == "time":
-                        formatters.setdefault(i, TimeFormatter(options.date_format)).observe(chunk.iloc[:, i])
+                kinds = chunk_kinds(table, chunk, formatters, options.date_format)
                 for part in slices(chunk):
                     # Each line's fields and separators side by side in one grid, joined in one go.
                     grid = np.empty((len(part), 2 * len(kinds)), dtype=object)

@@ -20,7 +20,7 @@ from exporter_tui.pipeline.writers.base import (
     Table,
     WriteOptions,
     WriteResult,
-    column_kind,
+    chunk_kinds,
     factorize_objects,
     number_texts,
     one_table,
@@ -44,10 +44,7 @@ class JsonWriter:
         with open(path, "wb") as out:
             out.write(b"[")
             for chunk in table.chunks:
-                kinds = [column_kind(table, label, chunk.iloc[:, i]) for i, label in enumerate(table.columns)]
-                for i, kind in enumerate(kinds):
-                    if kind == "time":
-                        formatters.setdefault(i, TimeFormatter(options.date_format)).observe(chunk.iloc[:, i])
+                kinds = chunk_kinds(table, chunk, formatters, options.date_format)
                 for part in slices(chunk):
                     # Each record's keys, values and closing laid side by side in one grid, joined in one go.
                     grid = np.empty((len(part), 2 * len(kinds) + 1), dtype=object)
