@@ -36,8 +36,8 @@ rational value, and the same readings always give the same bits. Only `stddev` a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,20 +118,12 @@ class _Parts:
             a[0] = carried.desc[c][0]
 
     @staticmethod
-    def concat(a: _Parts, b: _Parts) -> _Parts:
-        cat = np.concatenate
-        return _Parts(
-            cat([a.key, b.key]),
-            cat([a.start, b.start]),
-            cat([a.count, b.count]),
-            cat([a.total, b.total]),
-            cat([a.shift, b.shift]),
-            cat([a.mean, b.mean]),
-            cat([a.m2, b.m2]),
-            cat([a.low, b.low]),
-            cat([a.high, b.high]),
-            {c: cat([a.desc[c], b.desc[c]]) for c in a.desc},
-        )
+    def concat(parts: Sequence[_Parts]) -> _Parts:
+        """The parts one after another (each copied once, however many)."""
+        if len(parts) == 1:
+            return parts[0]
+        arrays = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Parts) if f.name != "desc"}
+        return _Parts(**arrays, desc={c: np.concatenate([p.desc[c] for p in parts]) for c in parts[0].desc})
 
 
 class Decimator:
@@ -179,7 +171,7 @@ class Decimator:
             if parts.key[0] == self._open.key[0]:
                 parts.absorb_first(self._open)
             else:
-                parts = _Parts.concat(self._open, parts)
+                parts = _Parts.concat([self._open, parts])
         self._open = parts.take(slice(len(parts) - 1, None))
         return parts.take(slice(0, len(parts) - 1))
 
@@ -280,19 +272,21 @@ def decimated(chunks: Iterable[pd.DataFrame | ReadingArrays], decimator: Decimat
     """The decimator's buckets over `chunks`, in frames of at least `batch_rows` buckets (the
     last may hold fewer): a frame costs about as much to build and select from whatever its
     length, and a day of 15-minute buckets is 96 rows."""
-    held: _Parts | None = None
+    held: list[_Parts] = []
+    rows = 0
     for chunk in chunks:
         done = decimator.complete(chunk)
         if done is not None and len(done):
-            held = done if held is None else _Parts.concat(held, done)
-            if len(held) >= batch_rows:
-                yield _frame(held, decimator.dsf)
-                held = None
+            held.append(done)
+            rows += len(done)
+            if rows >= batch_rows:
+                yield _frame(_Parts.concat(held), decimator.dsf)
+                held, rows = [], 0
     last = decimator.release()
     if last is not None:
-        held = last if held is None else _Parts.concat(held, last)
-    if held is not None and len(held):
-        yield _frame(held, decimator.dsf)
+        held.append(last)
+    if held:
+        yield _frame(_Parts.concat(held), decimator.dsf)
 
 
 def _result(parts: _Parts, dsf: str) -> np.ndarray:

@@ -36,7 +36,7 @@ from exporter_tui.pipeline.columns import ColumnSpec, resolve_columns
 from exporter_tui.pipeline.decimate import Decimator, decimated
 from exporter_tui.pipeline.delta import DeltaStage
 from exporter_tui.pipeline.pushdown import pushed_stream
-from exporter_tui.sources.base import DELTA_LOOKBACK, ArrayReader, ReadQuery, Source
+from exporter_tui.sources.base import DELTA_LOOKBACK, ArrayReader, ReadingArrays, ReadQuery, Source
 
 # What every stage may look at: the time, and the numeric reading (`value`, else `bool_value`).
 _BASE = frozenset({"time", "value", "bool_value"})
@@ -124,8 +124,7 @@ def target_stream(
         return pushed_stream(source, stages.ds, stages.dsf, query, covered or (lambda n: None))
     if stages.ds is not None and stages.transform is None and stages.fields is not None and isinstance(source, ArrayReader):
         # Decimation looks at times and numbers only: a source that can skips building frames.
-        decimator = Decimator(stages.ds, stages.dsf, get_zone(stages.zone), window_start=query.start)
-        return decimated(wrap(source.read_arrays(query, stages.fields, stages.chunk_rows)), decimator, stages.chunk_rows)
+        return _decimated(wrap(source.read_arrays(query, stages.fields, stages.chunk_rows)), stages.ds, stages, query)
     stream = wrap(read_stream(source, query, stages.fields, stages.chunk_rows))
     if stages.transform == "delta":
         before = source.last_numeric_before(query.channel, query.subtopic, query.name, query.start)
@@ -135,6 +134,13 @@ def target_stream(
         delta = DeltaStage(before.value)
         stream = (delta.apply(c) for c in stream)
     if stages.ds is not None:
-        decimator = Decimator(stages.ds, stages.dsf, get_zone(stages.zone), window_start=query.start)
-        stream = decimated(stream, decimator, stages.chunk_rows)
+        stream = _decimated(stream, stages.ds, stages, query)
     return stream
+
+
+def _decimated(
+    chunks: Iterator[pd.DataFrame] | Iterator[ReadingArrays], ds: str, stages: Stages, query: ReadQuery
+) -> Iterator[pd.DataFrame]:
+    """The chunks through decimation by `ds` (the stages' own), its buckets labelled from the window start."""
+    decimator = Decimator(ds, stages.dsf, get_zone(stages.zone), window_start=query.start)
+    return decimated(chunks, decimator, stages.chunk_rows)

@@ -138,9 +138,8 @@ def execute_run(
             requeued = store.runs.requeue(run.id, reason, when)
             sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
             return requeued
-        finished = store.runs.finish(
-            run.id, RunStatus.FAILED, error=reason, progress=read[0]
-        )  # how far it got, not the last periodic write
+        # The readings it got through, not its last periodic progress write.
+        finished = store.runs.finish(run.id, RunStatus.FAILED, error=reason, progress=read[0])
         sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
         notify_outcome(settings, store, stored, finished, sink)
         return finished
