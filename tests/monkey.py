@@ -45,6 +45,7 @@ import exporter_tui.tui
 
 HANG_SECONDS = 30.0
 QUIT_ACTIONS = frozenset({"quit", "app.quit"})
+QUIT_PRESSES = 8  # keys quit_app presses at most (the quit key, or yes to a question in front)
 PLAIN_KEYS: tuple[str, ...] = (
     *string.ascii_lowercase,
     *"AEZ019",
@@ -194,6 +195,7 @@ class Tally:
     seeds: list[int] = field(default_factory=list)
     restarts: int = 0
     answer_seconds: list[float] = field(default_factory=list)
+    quit_seconds: list[float] = field(default_factory=list)  # from the quit key to the app's end
     screens: dict[str, int] = field(default_factory=dict)  # keys answered on each screen
     worker_errors: list[str] = field(default_factory=list)
     slowest: list[tuple[float, str, str, str]] = field(default_factory=list)  # seconds, key, screen before, screen after
@@ -282,19 +284,36 @@ async def press_keys(
 
 
 async def quit_app(app: App[Any], deadline: float) -> None:
-    """Quit as a user does: the quit key, and yes if the app asks (a run in progress); then
-    wait for the app's message loop to end, so Pilot's teardown never races it."""
+    """Quit as a user does: the quit key, and yes to every question the app asks, until it
+    stops; then wait for the app's message loop to end, so Pilot's teardown never races it.
+
+    More than one question can be in front: the answer to a key pressed before the quit
+    (a run's cancel asks its own yes/no once the run is found) can land over the quit's.
+    A question answered and none left means the quit key again (the quit's own question
+    may have been answered by the earlier one's yes)."""
     from exporter_tui.tui.screens.dialogs import ConfirmDialog
 
     quit_key = next(b.key for b in Binding.make_bindings(type(app).BINDINGS) if b.action in QUIT_ACTIONS)
-    for key in (quit_key, "y"):
+    for _ in range(QUIT_PRESSES):
+        key = "y" if isinstance(app.screen, ConfirmDialog) else quit_key
         if app._exception is not None or not _post(app, key) or not await answered(app, deadline):
-            break
-        if not isinstance(app.screen, ConfirmDialog):
             break
     task = app._task
     if task is not None:
         await asyncio.wait_for(asyncio.shield(task), max(deadline - time.monotonic(), 0.1))
+
+
+def stuck_state(app: App[Any]) -> str:
+    """What a hung quit leaves behind: the screens, the workers still running, and every
+    thread's stack (where a worker or the loop is waiting)."""
+    screens = " > ".join(type(s).__name__ for s in app.screen_stack)
+    workers = ", ".join(f"{w.name} ({w.state.name})" for w in app.workers if w.is_running) or "none"
+    names = {t.ident: t.name for t in threading.enumerate()}
+    stacks = "".join(
+        f"\n--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+    )
+    return f"screens: {screens}; running workers: {workers}{stacks}"
 
 
 def _post(app: App[Any], key: str) -> bool:

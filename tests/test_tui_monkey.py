@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from big_source import big_body, make_big_home
-from monkey import HANG_SECONDS, SIZES, MonkeyFailure, Tally, Watchdog, draw_keys, key_pool, press_keys, quit_app
+from monkey import HANG_SECONDS, SIZES, MonkeyFailure, Tally, Watchdog, draw_keys, key_pool, press_keys, quit_app, stuck_state
 from reliability_report import report
 from snapshot_apps.tui_homes import days_ago, make_app, settle
 
@@ -121,9 +121,13 @@ async def run_seed(root: Path, seed: int, count: int, tally: Tally, watchdog: Wa
                 at = await press_keys(app, seed, keys, at, tally, watchdog, lambda i, app=app: upkeep(app, i))
                 if app.is_running:
                     try:
-                        await quit_app(app, time.monotonic() + HANG_SECONDS)
+                        quitting = time.monotonic()
+                        await quit_app(app, quitting + HANG_SECONDS)
+                        tally.quit_seconds.append(time.monotonic() - quitting)
                     except TimeoutError:
-                        raise MonkeyFailure(f"hang: the app did not quit within {HANG_SECONDS:.0f} s (seed {seed})") from None
+                        raise MonkeyFailure(
+                            f"hang: the app did not quit within {HANG_SECONDS:.0f} s (seed {seed}); {stuck_state(app)}"
+                        ) from None
         except MonkeyFailure:
             raise
         except Exception as e:  # the app raised (run_test re-raises what crashed it)
@@ -169,6 +173,7 @@ async def test_random_keys_never_crash_or_hang_the_app(tmp_path: Path, monkeypat
         p50_ms=round(tally.quantile(0.50) * 1000, 1),
         p99_ms=round(tally.quantile(0.99) * 1000, 1),
         max_ms=round(max(tally.answer_seconds) * 1000, 1),
+        quit_max_ms=round(max(tally.quit_seconds, default=0.0) * 1000, 1),
         seconds=round(time.monotonic() - started, 1),
         load=round(load, 2),
     )
