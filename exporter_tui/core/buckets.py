@@ -8,7 +8,8 @@ buckets never change length). A wall time that occurs twice gives two boundaries
 is skipped gives none. A time's bucket starts at the last boundary at or before it.
 
 `boundaries` is the rule itself; `bucket_starts` places many times at once, by local
-arithmetic where no offset change is near and by `boundaries` where one is.
+arithmetic where no offset change is near and by `boundaries` where one is. Neither needs
+pandas: the instants of a wall time are found among the zone's constant-offset pieces.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 # More than any change of a zone's UTC offset in tzdata (Samoa skipped a whole day in 2011),
 # so a window of wall times this much wider than a range holds every boundary of the range.
@@ -68,12 +68,44 @@ def boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) 
     first, last = wall_seconds(np.array([np.floor(start), np.floor(end)]), zone)
     lo = (first - width - MAX_JUMP) // width * width
     walls = np.arange(lo, last + MAX_JUMP + 1, width, dtype="int64")
-    index = pd.DatetimeIndex(walls.astype("datetime64[s]"))
-    instants = [index.tz_localize(zone, ambiguous=np.full(len(index), dst), nonexistent="NaT").as_unit("s").asi8 for dst in (True, False)]
-    found = np.unique(np.concatenate(instants))
-    found = found[found != np.iinfo(np.int64).min].astype("float64")  # NaT: a skipped wall time
+    found = _instants_of(walls, zone).astype("float64")
     before = np.searchsorted(found, start, side="right") - 1
     return found[max(before, 0) : np.searchsorted(found, end, side="right")]
+
+
+def _instants_of(walls: np.ndarray, zone: ZoneInfo | timezone) -> np.ndarray:
+    """Every instant (Unix seconds, ascending, each once) whose local wall clock is one of `walls`
+    (ascending wall seconds): none for a skipped wall time, two for a repeated one. On a piece of
+    constant offset o the wall clock is t + o, so a wall time w is reached there at t = w - o
+    if that falls within the piece."""
+    found = [
+        instants[(instants >= begin) & (instants < end)]
+        for begin, end, offset in _pieces(int(walls[0]) - MAX_JUMP, int(walls[-1]) + MAX_JUMP, zone)
+        for instants in [walls - offset]
+    ]
+    return np.unique(np.concatenate(found))
+
+
+def _pieces(lo: int, hi: int, zone: ZoneInfo | timezone) -> list[tuple[int, int, int]]:
+    """The instants lo..hi as pieces `(begin, end, offset)` of one UTC offset, begin <= t < end, in
+    order. A change is found by halving a span whose ends differ in offset (or which is longer
+    than changes are apart, _LOCAL_ARITHMETIC_MAX) down to the second it happens."""
+    pieces: list[tuple[int, int, int]] = []
+    spans = [(lo, hi + 1)]  # end exclusive; popped in order, earliest first
+    while spans:
+        begin, end = spans.pop()
+        first, last = _offset(begin, zone), _offset(end - 1, zone)
+        if first == last and end - 1 - begin <= _LOCAL_ARITHMETIC_MAX:
+            if pieces and pieces[-1][2] == first and pieces[-1][1] == begin:
+                pieces[-1] = (pieces[-1][0], end, first)
+            else:
+                pieces.append((begin, end, first))
+        elif end - begin == 2:
+            pieces += [(begin, begin + 1, first), (begin + 1, end, last)]
+        else:
+            mid = (begin + end) // 2
+            spans += [(mid, end), (begin, mid)]
+    return pieces
 
 
 def _local_boundaries(start: float, end: float, width: int, zone: ZoneInfo | timezone) -> np.ndarray | None:
