@@ -41,6 +41,7 @@ from pg import PgCluster  # noqa: E402
 from readers_server import ReadersServer  # noqa: E402
 
 from exporter_tui.config import ReadersSettings  # noqa: E402
+from exporter_tui.pipeline.decimate import as_frames  # noqa: E402
 from exporter_tui.pipeline.streams import Stages, target_stream  # noqa: E402
 from exporter_tui.sources.base import ReadQuery  # noqa: E402
 from exporter_tui.sources.readers.source import ReadersSource  # noqa: E402
@@ -145,7 +146,7 @@ def pushdown(pg: PgCluster, n: int) -> dict[str, Any]:
                 if pushed:
                     refused = source.aggregation_refusal(query)
                     assert refused is None, refused
-                frames[case] = pd.concat(list(target_stream(source, stages, query, lambda chunks: chunks)), ignore_index=True)
+                frames[case] = pd.concat(list(as_frames(target_stream(source, stages, query, lambda chunks: chunks))), ignore_index=True)
             finally:
                 source.close()
             out[case] = {"seconds": time.perf_counter() - t, "requests": server.request_count, "bytes": server.bytes_sent}

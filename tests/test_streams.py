@@ -126,10 +126,13 @@ class Arrays(Projected):
         return self.inner.read_arrays(query, columns, chunk_rows)
 
 
-def export_bytes(source: Any, request: ExportRequest, out: Path) -> bytes:
-    job = ExportJob(request, "req", "run", [(START, END)] * len(request.items))
-    table = build_table(source, job, 0, ReadCounter(None, None, None), chunk_rows=CHUNK)
-    get_writer("csv").write([table], out, write_options(job, ExportsSettings()))
+def export_bytes(
+    source: Any, request: ExportRequest, out: Path, columnar: bool = False, window: tuple[float, float] = (START, END)
+) -> bytes:
+    """The request's file; `columnar`: decimated buckets go to the writer as Columns, not frames."""
+    job = ExportJob(request, "req", "run", [window] * len(request.items))
+    table = build_table(source, job, 0, ReadCounter(None, None, None), chunk_rows=CHUNK, columnar=columnar)
+    get_writer(request.format.extension).write([table], out, write_options(job, ExportsSettings()))
     return out.read_bytes()
 
 
@@ -141,11 +144,13 @@ def both_paths(source_db: Path, tmp_path: Path, request: ExportRequest) -> tuple
         pushed = export_bytes(projected, request, tmp_path / "projected.csv")
         arrays = Arrays(inner)
         from_arrays = export_bytes(arrays, request, tmp_path / "arrays.csv")
+        as_columns = export_bytes(arrays, request, tmp_path / "columns.csv", columnar=True)
     assert full.reads > 0 and projected.reads == 0 and projected.fields  # each path took its own way
     # Decimation without delta reads arrays (no frames); every other stage reads frames.
     p = request.items[0].params
     assert (arrays.array_reads > 0) == (p.decimation is not None and p.transform is None)
     assert from_arrays == pushed
+    assert as_columns == pushed
     return streamed, pushed, projected
 
 
@@ -253,3 +258,45 @@ def test_read_stream_reads_whole_from_a_source_without_read_columns(source_db: P
         full = FullReads(inner)
         chunks = list(read_stream(full, ReadQuery(CH, SUB, "urn:kwh", START, END), frozenset({"time"}), 1000))
     assert full.reads == 1 and len(chunks) == 1 and chunks[0]["update_time"].notna().all()  # every field, though only time was asked
+
+
+@pytest.mark.parametrize("extension", ["csv", "json"])
+@pytest.mark.parametrize("zone", ["Europe/Rome", "America/St_Johns", "UTC"])
+def test_buckets_written_without_a_frame_match_their_frames_over_clock_changes(tmp_path: Path, extension: str, zone: str) -> None:
+    """Buckets handed to a text writer as arrays (Columns: times by the zone's offsets, no pandas)
+    give the bytes of the frames they would have been, in every date format, over both of Rome's
+    and St John's 2026 clock changes, with a window start cutting a bucket at a fraction of a second."""
+    rows: list[dict[str, Any]] = []
+    for a, b in ((1774656000, 1774828800), (1792800000, 1792972800), (1772884800, 1773057600), (1793448000, 1793620800)):
+        rows += [
+            {
+                "channel": CH,
+                "subtopic": SUB,
+                "publisher": "p1",
+                "protocol": "mqtt",
+                "name": "urn:t",
+                "unit": "Cel",
+                "time": t + 0.25,
+                "value": (t % 97) / 7,
+            }
+            for t in range(a, b, 421)
+        ]
+    path = tmp_path / "source.db"
+    write_readings(path, rows)
+    window = (1772884800.5, 1793620800.0)
+    with EmbeddedSource(path) as inner:
+        for date_format in ("ISO", "L", "LL", "LLL"):
+            for ds, dsf in (("15m", "avg"), ("1h", "stddev"), ("1d", "max")):
+                request = parse_request(
+                    body(
+                        [item("urn:t", **{"from": window[0], "to": window[1], "decimation": {"ds": ds, "dsf": dsf}})],
+                        extension=extension,
+                        columns=ALL_COLUMNS,
+                        timezone=zone,
+                        dateFormat=date_format,
+                    )
+                )
+                frames = export_bytes(Arrays(inner), request, tmp_path / f"frames.{extension}", window=window)
+                columns = export_bytes(Arrays(inner), request, tmp_path / f"columns.{extension}", columnar=True, window=window)
+                assert columns == frames, (date_format, ds, dsf)
+                assert len(frames.splitlines()) > {"15m": 700, "1h": 180, "1d": 8}[ds]

@@ -19,7 +19,7 @@ import pytest
 from openpyxl.utils.escape import unescape
 
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
-from exporter_tui.pipeline.writers.timefmt import TimeFormatter, format_times, zone_header
+from exporter_tui.pipeline.writers.timefmt import TimeFormatter, format_times, wall_clock, zone_header
 
 ROME = "Europe/Rome"
 
@@ -92,9 +92,9 @@ def test_milliseconds_appear_only_when_some_value_has_them() -> None:
 
 def test_streamed_formatter_keeps_milliseconds_once_seen() -> None:
     formatter = TimeFormatter("ISO")
-    assert formatter.format(times("2026-01-01T10:00:00Z", zone="UTC")).tolist() == ["2026-01-01T10:00:00+00:00"]
-    assert formatter.format(times("2026-01-01T10:00:00.5Z", zone="UTC")).tolist() == ["2026-01-01T10:00:00.500+00:00"]
-    assert formatter.format(times("2026-01-01T10:00:01Z", zone="UTC")).tolist() == ["2026-01-01T10:00:01.000+00:00"]
+    assert formatter.format(wall_clock(times("2026-01-01T10:00:00Z", zone="UTC"))).tolist() == ["2026-01-01T10:00:00+00:00"]
+    assert formatter.format(wall_clock(times("2026-01-01T10:00:00.5Z", zone="UTC"))).tolist() == ["2026-01-01T10:00:00.500+00:00"]
+    assert formatter.format(wall_clock(times("2026-01-01T10:00:01Z", zone="UTC"))).tolist() == ["2026-01-01T10:00:01.000+00:00"]
 
 
 def test_missing_time_is_none() -> None:

@@ -18,6 +18,10 @@ target's label, in the order of the targets. Other ids do not apply to wide and 
 The Layout of either shape is computed from the spec alone, so a writer can be set up before
 the first chunk: `value` and every wide target column count as numeric (charted by the PDF
 writer, which must skip non-numeric cells of a mixed `value`).
+
+Decimated buckets that never were a frame become the writers' Columns (`bucket_columns`),
+the cells a frame of them would give, without importing pandas; the functions building frames
+import it themselves.
 """
 
 from __future__ import annotations
@@ -25,10 +29,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
+
+from exporter_tui.pipeline.decimate import Buckets
+from exporter_tui.pipeline.writers.base import ColumnKind, Columns
+from exporter_tui.pipeline.writers.timefmt import WallClock, clock_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMN_IDS: tuple[str, ...] = ("publisher", "channel", "subtopic", "name", "unit", "time", "value", "created")
 DEFAULT_COLUMNS: list[tuple[str, str]] = [("time", "time"), ("name", "name"), ("value", "value"), ("unit", "unit")]
@@ -73,8 +84,31 @@ def wide_layout(columns: ColumnSpec | None, labels: Sequence[str]) -> Layout:
     )
 
 
+def bucket_columns(buckets: Buckets, columns: ColumnSpec | None, target_label: str | None, zone: ZoneInfo | timezone) -> Columns:
+    """LONG buckets as output Columns: what `select_columns` of their frame gives a writer (a
+    bucket's `created` is its time, as a bucket has no update time)."""
+    kinds: list[ColumnKind] = []
+    cells: list[np.ndarray | WallClock] = []
+    clock: WallClock | None = None
+    for cid, _ in resolve_columns(columns):
+        if cid in TIME_IDS:
+            if clock is None:
+                clock = clock_of(buckets.time, zone)
+            kinds.append("time")
+            cells.append(clock)
+        elif cid == "value":
+            kinds.append("number")
+            cells.append(buckets.value)
+        else:
+            kinds.append("other")
+            cells.append(np.full(len(buckets), target_label, dtype=object) if cid == "name" and target_label else buckets.desc[cid])
+    return Columns(tuple(kinds), tuple(cells))
+
+
 def select_columns(chunk: pd.DataFrame, columns: ColumnSpec | None, target_label: str | None, zone: ZoneInfo | timezone) -> pd.DataFrame:
     """A LONG chunk (READING_COLUMNS) as output columns, headed by their labels."""
+    import pandas as pd
+
     resolved = resolve_columns(columns)
     data: list[pd.Series] = [_long_column(chunk, cid, target_label, zone) for cid, _ in resolved]
     frame = pd.DataFrame(dict(enumerate(data)))
@@ -84,6 +118,8 @@ def select_columns(chunk: pd.DataFrame, columns: ColumnSpec | None, target_label
 
 def select_wide_columns(frame: pd.DataFrame, columns: ColumnSpec | None, labels: Sequence[str], zone: ZoneInfo | timezone) -> pd.DataFrame:
     """A frame from `merge_wide` (time, then one column per label) as output columns."""
+    import pandas as pd
+
     position = {label: i + 1 for i, label in enumerate(frame.columns[1:])}
     data: list[pd.Series] = [_datetimes(frame.iloc[:, 0].to_numpy(dtype="float64"), zone)]
     data += [frame.iloc[:, position[label]].reset_index(drop=True) for label in labels]
@@ -97,6 +133,8 @@ def _wide_time_label(columns: ColumnSpec | None) -> str:
 
 
 def _long_column(chunk: pd.DataFrame, cid: str, target_label: str | None, zone: ZoneInfo | timezone) -> pd.Series:
+    import pandas as pd
+
     if cid == "time":
         return _datetimes(chunk["time"].to_numpy(dtype="float64"), zone)
     if cid == "created":
@@ -112,11 +150,15 @@ def _long_column(chunk: pd.DataFrame, cid: str, target_label: str | None, zone: 
 
 def _datetimes(seconds: np.ndarray, zone: ZoneInfo | timezone) -> pd.Series:
     """Unix seconds as tz-aware datetimes, rounded to the microsecond (float seconds carry no more)."""
+    import pandas as pd
+
     micros = np.round(seconds * 1e6).astype("int64").astype("datetime64[us]")
     return pd.Series(pd.DatetimeIndex(micros).tz_localize(UTC).tz_convert(zone))
 
 
 def _values(chunk: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
     numbers = chunk["value"].to_numpy(dtype="float64", na_value=np.nan)
     missing = np.isnan(numbers)
     if not missing.any():

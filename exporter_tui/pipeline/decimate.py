@@ -32,6 +32,11 @@ chunk M2 is a corrected two-pass sum; across chunks the shifted means merge by C
 Every split of the readings into chunks gives the variance within 1e-10 relative of the exact
 rational value, and the same readings always give the same bits. Only `stddev` and
 `variance` compute mean and M2; the other functions need count, sum, min and max.
+
+The decimator reads ReadingArrays (a frame is seen as such through FrameArrays) and gives
+Buckets, plain arrays; `Buckets.frame()` builds the frame a later stage may need. So an export
+of buckets to a text file imports no pandas, except for calendar units, whose local midnights
+pandas' tz_localize places.
 """
 
 from __future__ import annotations
@@ -39,15 +44,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 from exporter_tui.core.buckets import MAX_JUMP, boundaries, bucket_starts
 from exporter_tui.core.durations import DS_UNITS, parse_ds
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, ReadingArrays
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DSF_FUNCTIONS: tuple[str, ...] = ("avg", "max", "min", "sum", "stddev", "variance")
 # Columns a bucket row copies from its first reading; the other value columns stay empty.
@@ -66,6 +73,67 @@ def numeric_values(chunk: pd.DataFrame) -> np.ndarray:
         bools = chunk["bool_value"].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
         values = np.where(missing, bools, values)
     return values
+
+
+class FrameArrays:
+    """A frame of READING_COLUMNS seen as ReadingArrays, for the decimator."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.frame["time"].to_numpy(dtype="float64")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def numbers(self) -> np.ndarray:
+        return numeric_values(self.frame)
+
+    def at(self, column: str, rows: np.ndarray) -> np.ndarray:
+        return self.frame[column].to_numpy(dtype=object)[rows]
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Decimated rows as arrays: each bucket's label (`time`, Unix seconds), its aggregate
+    (`value`, NaN for a spread of one reading) and its first reading's DESCRIPTIVE_COLUMNS."""
+
+    time: np.ndarray
+    value: np.ndarray
+    desc: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def frame(self) -> pd.DataFrame:
+        """The buckets as READING_COLUMNS rows; the other value columns empty."""
+        import pandas as pd
+
+        n = len(self)
+        columns: dict[str, Any] = {}
+        for col in READING_COLUMNS:
+            dtype = READING_DTYPES[col]
+            if col in self.desc:
+                columns[col] = pd.Series(self.desc[col], dtype=object)
+            elif col == "time":
+                columns[col] = self.time
+            elif col == "value":
+                columns[col] = self.value
+            elif dtype == "float64":
+                columns[col] = np.full(n, np.nan)
+            elif dtype == "boolean":
+                columns[col] = pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+            else:  # object dtype given: pandas would otherwise infer its string dtype
+                columns[col] = pd.Series(np.empty(n, dtype=object), dtype=object)
+        return pd.DataFrame(columns)
+
+
+def as_frames(chunks: Iterable[pd.DataFrame | Buckets]) -> Iterator[pd.DataFrame]:
+    """The chunks as frames, Buckets made into theirs."""
+    for chunk in chunks:
+        yield chunk.frame() if isinstance(chunk, Buckets) else chunk
 
 
 @dataclass
@@ -140,19 +208,11 @@ class Decimator:
 
     def feed(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """The buckets this chunk completes (possibly none), as READING_COLUMNS rows."""
-        return _frame(self.complete(chunk), self.dsf)
+        return _buckets(self.complete(FrameArrays(chunk)), self.dsf).frame()
 
-    def complete(self, chunk: pd.DataFrame | ReadingArrays) -> _Parts | None:
-        """`feed`'s buckets as partial aggregates, no frame built: what `decimated` batches.
-        The chunk may be a frame or a source's ReadingArrays."""
-        if isinstance(chunk, pd.DataFrame):
-            values, times = numeric_values(chunk), chunk["time"].to_numpy(dtype="float64")
-            frame = chunk
-
-            def at(column: str, rows: np.ndarray) -> np.ndarray:
-                return frame[column].to_numpy(dtype=object)[rows]
-        else:
-            values, times, at = chunk.numbers(), chunk.time, chunk.at
+    def complete(self, chunk: ReadingArrays) -> _Parts | None:
+        """`feed`'s buckets as partial aggregates, no frame built: what `decimated` batches."""
+        values, times, at = chunk.numbers(), chunk.time, chunk.at
         kept: np.ndarray | None = None  # the rows with a number, when some have none
         usable = ~np.isnan(values)
         if not usable.all():
@@ -177,7 +237,7 @@ class Decimator:
 
     def finish(self) -> pd.DataFrame:
         """The last, still open bucket (if any); the decimator is then empty."""
-        return _frame(self.release(), self.dsf)
+        return _buckets(self.release(), self.dsf).frame()
 
     def release(self) -> _Parts | None:
         """`finish`'s bucket as partial aggregates."""
@@ -236,6 +296,8 @@ class Decimator:
             naive = first.astype("datetime64[M]")
         else:
             naive = (first - 1970).astype("datetime64[Y]")
+        import pandas as pd
+
         index = pd.DatetimeIndex(naive.astype("datetime64[s]"))
         # A missing midnight moves to the first instant after the gap; a repeated one may be
         # either occurrence depending on the zone's DST flag, so both are computed and the
@@ -268,10 +330,10 @@ def _aggregate(
     return _Parts(keys, starts, count, total, shift, mean, m2, low, high, desc)
 
 
-def decimated(chunks: Iterable[pd.DataFrame | ReadingArrays], decimator: Decimator, batch_rows: int) -> Iterator[pd.DataFrame]:
-    """The decimator's buckets over `chunks`, in frames of at least `batch_rows` buckets (the
-    last may hold fewer): a frame costs about as much to build and select from whatever its
-    length, and a day of 15-minute buckets is 96 rows."""
+def decimated(chunks: Iterable[ReadingArrays], decimator: Decimator, batch_rows: int) -> Iterator[Buckets]:
+    """The decimator's buckets over `chunks`, in batches of at least `batch_rows` buckets (the
+    last may hold fewer): a batch costs about as much to build a frame of and select from
+    whatever its length, and a day of 15-minute buckets is 96 rows."""
     held: list[_Parts] = []
     rows = 0
     for chunk in chunks:
@@ -280,13 +342,13 @@ def decimated(chunks: Iterable[pd.DataFrame | ReadingArrays], decimator: Decimat
             held.append(done)
             rows += len(done)
             if rows >= batch_rows:
-                yield _frame(_Parts.concat(held), decimator.dsf)
+                yield _buckets(_Parts.concat(held), decimator.dsf)
                 held, rows = [], 0
     last = decimator.release()
     if last is not None:
         held.append(last)
     if held:
-        yield _frame(_Parts.concat(held), decimator.dsf)
+        yield _buckets(_Parts.concat(held), decimator.dsf)
 
 
 def _result(parts: _Parts, dsf: str) -> np.ndarray:
@@ -303,22 +365,7 @@ def _result(parts: _Parts, dsf: str) -> np.ndarray:
     return variance if dsf == "variance" else np.sqrt(variance)
 
 
-def _frame(parts: _Parts | None, dsf: str) -> pd.DataFrame:
-    """Bucket rows with READING_COLUMNS: descriptive columns, `time` = start, `value` = aggregate."""
-    n = 0 if parts is None else len(parts)
-    columns: dict[str, Any] = {}
-    for col in READING_COLUMNS:
-        dtype = READING_DTYPES[col]
-        if parts is not None and col in parts.desc:
-            columns[col] = pd.Series(parts.desc[col], dtype=object)
-        elif parts is not None and col == "time":
-            columns[col] = parts.start.astype("float64")
-        elif parts is not None and col == "value":
-            columns[col] = _result(parts, dsf).astype("float64")
-        elif dtype == "float64":
-            columns[col] = np.full(n, np.nan)
-        elif dtype == "boolean":
-            columns[col] = pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
-        else:  # object dtype given: pandas would otherwise infer its string dtype
-            columns[col] = pd.Series(np.empty(n, dtype=object), dtype=object)
-    return pd.DataFrame(columns)
+def _buckets(parts: _Parts | None, dsf: str) -> Buckets:
+    if parts is None:
+        return Buckets(np.empty(0), np.empty(0), {c: np.empty(0, dtype=object) for c in DESCRIPTIVE_COLUMNS})
+    return Buckets(parts.start.astype("float64"), _result(parts, dsf).astype("float64"), parts.desc)

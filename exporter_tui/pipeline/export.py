@@ -11,9 +11,7 @@ from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from exporter_tui import __version__
 from exporter_tui.config import ExportsSettings
@@ -21,11 +19,15 @@ from exporter_tui.core.durations import get_zone
 from exporter_tui.core.models import ExportRequest, Item
 from exporter_tui.core.times import iso
 from exporter_tui.pipeline import files, pushdown
-from exporter_tui.pipeline.columns import long_layout, select_columns, select_wide_columns, wide_layout
-from exporter_tui.pipeline.shape import merge_wide
+from exporter_tui.pipeline.columns import bucket_columns, long_layout, select_columns, select_wide_columns, wide_layout
+from exporter_tui.pipeline.decimate import Buckets, as_frames
 from exporter_tui.pipeline.streams import Stages, needed_fields, target_stream
 from exporter_tui.pipeline.writers import Table, WriteOptions, get_writer
+from exporter_tui.pipeline.writers.base import Chunk
 from exporter_tui.sources.base import Describing, ReadQuery, Source
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Progress = Callable[[int, int | None], None]
 _Chunk = TypeVar("_Chunk", bound=Sized)
@@ -109,10 +111,10 @@ def item_target_stream(
     fields: frozenset[str] | None = None,
     note: Callable[[str], None] | None = None,
     pushed: bool = False,
-) -> Iterator[pd.DataFrame]:
-    """One target's chunks through delta and decimation (the server's, when `pushed`). With `fields`,
-    chunks may hold only those reading fields (and the key); without, every field. `note` hears what
-    the run log should say."""
+) -> Iterator[pd.DataFrame | Buckets]:
+    """One target's chunks through delta and decimation (the server's, when `pushed`), decimated
+    ones as Buckets where no frame was built. With `fields`, chunks may hold only those reading
+    fields (and the key); without, every field. `note` hears what the run log should say."""
     p = item.params
     query = ReadQuery(p.channel_id, p.subtopic, name, window[0], window[1])
     return target_stream(source, _stages(job, item, chunk_rows, fields, pushed), query, counter.wrap, note, counter.add)
@@ -132,9 +134,10 @@ def build_table(
     counter: ReadCounter,
     chunk_rows: int = 100_000,
     notes: list[str] | None = None,
+    columnar: bool = False,
 ) -> Table:
-    """The item's table, its chunks computed as the writer pulls them; what the run log should
-    say is appended to `notes`."""
+    """The item's table, its chunks computed as the writer pulls them, for a `columnar` writer
+    (Writer.columnar) buckets as Columns; what the run log should say is appended to `notes`."""
     note = None if notes is None else notes.append
     item = job.request.items[index]
     p = item.params
@@ -146,20 +149,27 @@ def build_table(
     fields = needed_fields(p, columns)
     pushed = index < len(job.aggregation) and job.aggregation[index] == "server"
     if p.output_format == "wide":
+        from exporter_tui.pipeline.shape import merge_wide  # frames
+
         layout = wide_layout(columns, labels)
         streams = {
-            label: item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed)
+            label: as_frames(item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed))
             for name, label in zip(names, labels)
         }
-        chunks: Iterator[pd.DataFrame] = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
+        chunks: Iterator[Chunk] = (select_wide_columns(frame, columns, labels, zone) for frame in merge_wide(streams))
     else:
         layout = long_layout(columns)
         explicit = p.target.label is not None
 
-        def long_chunks() -> Iterator[pd.DataFrame]:
+        def long_chunks() -> Iterator[Chunk]:
             for name, label in zip(names, labels):
-                for chunk in item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed):
-                    yield select_columns(chunk, columns, label if explicit else None, zone)
+                shown = label if explicit else None
+                stream = item_target_stream(source, job, item, name, window, counter, chunk_rows, fields, note, pushed)
+                for chunk in stream if columnar else as_frames(stream):
+                    if isinstance(chunk, Buckets):
+                        yield bucket_columns(chunk, columns, shown, zone)
+                    else:
+                        yield select_columns(chunk, columns, shown, zone)
 
         chunks = long_chunks()
     return Table(
@@ -291,7 +301,7 @@ def _run_export(
     }
     if job.supersedes is not None:
         manifest["supersedes"] = job.supersedes
-    tables = [build_table(source, job, i, counter, notes=notes) for i in range(len(job.request.items))]
+    tables = [build_table(source, job, i, counter, notes=notes, columnar=writer.columnar) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
         final = files.final_path(folder, name, start, writer.extension)
         with files.temporary(final, job.run_id, settings.file_mode) as temp:

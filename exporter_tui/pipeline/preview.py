@@ -24,7 +24,7 @@ import pandas as pd
 from exporter_tui.config import ExportsSettings
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import Schedule, run_windows
-from exporter_tui.pipeline.decimate import numeric_values
+from exporter_tui.pipeline.decimate import as_frames, numeric_values
 from exporter_tui.pipeline.export import (
     ExportJob,
     Progress,
@@ -34,6 +34,7 @@ from exporter_tui.pipeline.export import (
     write_options,
 )
 from exporter_tui.pipeline.writers import Table, get_writer
+from exporter_tui.pipeline.writers.base import frames
 from exporter_tui.pipeline.writers.excel_writer import shown_cell
 from exporter_tui.sources.base import Source
 
@@ -126,7 +127,7 @@ def preview(
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(len(request.items)):
             table = build_table(source, job, i, counter, chunk_rows=max(limit, 1000))
-            head = Table(table.title, table.columns, table.time_columns, _head(iter(table.chunks), limit), table.numeric_columns)
+            head = Table(table.title, table.columns, table.time_columns, _head(frames(table), limit), table.numeric_columns)
             path = Path(tmp) / f"{i}.{writer.extension}"
             writer.write([head], path, options)
             rows = _excel_rows(path) if excel else _csv_rows(path, request.format.csv_delimiter)
@@ -135,7 +136,7 @@ def preview(
     empty: list[str] = []
     for i, item in enumerate(request.items):
         for name, label in zip(item.params.target.names(), item.params.target.labels()):
-            stream = item_target_stream(source, job, item, name, windows[i], counter, 10_000)
+            stream = as_frames(item_target_stream(source, job, item, name, windows[i], counter, 10_000))
             times: list[np.ndarray] = []
             values: list[np.ndarray] = []
             for chunk in itertools.islice(stream, 50):

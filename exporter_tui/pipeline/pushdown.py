@@ -28,11 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 from exporter_tui.config import SourceSettings
 from exporter_tui.core.buckets import wall_seconds
@@ -42,6 +41,9 @@ from exporter_tui.core.models import ExportRequest, Item
 from exporter_tui.core.times import utc_now
 from exporter_tui.sources.base import ReadQuery, Source, SourceError
 from exporter_tui.sources.readers.generations import ORIGIN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SERVER_FUNCTIONS: dict[str, str] = {"avg": "AVG", "min": "MIN", "max": "MAX", "sum": "SUM"}
 # Offsets are looked up this often across a window: tzdata's changes are weeks apart (as core/buckets.py relies on).

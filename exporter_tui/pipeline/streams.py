@@ -7,8 +7,9 @@ what it computes on full chunks; the file is byte-identical. Any other source is
 
 Arrays for decimation. Without a delta, decimation looks only at times, numbers and each
 bucket's first descriptive fields, so from a source that can (the embedded one, through
-`read_arrays`) it reads the same chunks as arrays and no frame is built per chunk; the frames
-it emits are its buckets. The file is byte-identical (tests/test_streams.py).
+`read_arrays`) it reads the same chunks as arrays and no frame is built per chunk; what it emits are its
+Buckets, as arrays too (decimate.as_frames makes them frames where a stage needs one). The
+file is byte-identical (tests/test_streams.py).
 
 No worker processes. Before the chunked store, a big decimated export ran its targets in
 child processes, since reading SQLite rows into Python held the GIL for ~1 us a reading.
@@ -26,17 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from exporter_tui.core.durations import get_zone
 from exporter_tui.core.times import iso_from_unix
 from exporter_tui.pipeline.columns import ColumnSpec, resolve_columns
-from exporter_tui.pipeline.decimate import Decimator, decimated
-from exporter_tui.pipeline.delta import DeltaStage
+from exporter_tui.pipeline.decimate import Buckets, Decimator, FrameArrays, decimated
 from exporter_tui.pipeline.pushdown import pushed_stream
 from exporter_tui.sources.base import DELTA_LOOKBACK, ArrayReader, ReadingArrays, ReadQuery, Source
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # What every stage may look at: the time, and the numeric reading (`value`, else `bool_value`).
 _BASE = frozenset({"time", "value", "bool_value"})
@@ -116,10 +117,11 @@ def target_stream(
     wrap: Wrap,
     note: Callable[[str], None] | None = None,
     covered: Callable[[int], None] | None = None,
-) -> Iterator[pd.DataFrame]:
-    """One target's chunks through delta and decimation; `wrap` sees the raw chunks as they are read,
-    `note` hears what the run log should say (a delta whose first value is unknown). A pushed
-    decimation reads no raw chunk: `covered(n)` hears of the n readings in each part of its buckets."""
+) -> Iterator[pd.DataFrame | Buckets]:
+    """One target's chunks through delta and decimation, decimated ones as Buckets; `wrap` sees
+    the raw chunks as they are read, `note` hears what the run log should say (a delta whose
+    first value is unknown). A pushed decimation reads no raw chunk: `covered(n)` hears of the n
+    readings in each part of its buckets."""
     if stages.pushed and stages.ds is not None:
         return pushed_stream(source, stages.ds, stages.dsf, query, covered or (lambda n: None))
     if stages.ds is not None and stages.transform is None and stages.fields is not None and isinstance(source, ArrayReader):
@@ -127,6 +129,8 @@ def target_stream(
         return _decimated(wrap(source.read_arrays(query, stages.fields, stages.chunk_rows)), stages.ds, stages, query)
     stream = wrap(read_stream(source, query, stages.fields, stages.chunk_rows))
     if stages.transform == "delta":
+        from exporter_tui.pipeline.delta import DeltaStage  # frames only
+
         before = source.last_numeric_before(query.channel, query.subtopic, query.name, query.start)
         if before.exhausted and note is not None:
             when = iso_from_unix(query.start, "auto")
@@ -134,13 +138,11 @@ def target_stream(
         delta = DeltaStage(before.value)
         stream = (delta.apply(c) for c in stream)
     if stages.ds is not None:
-        stream = _decimated(stream, stages.ds, stages, query)
+        return _decimated((FrameArrays(c) for c in stream), stages.ds, stages, query)
     return stream
 
 
-def _decimated(
-    chunks: Iterator[pd.DataFrame] | Iterator[ReadingArrays], ds: str, stages: Stages, query: ReadQuery
-) -> Iterator[pd.DataFrame]:
+def _decimated(chunks: Iterator[ReadingArrays], ds: str, stages: Stages, query: ReadQuery) -> Iterator[Buckets]:
     """The chunks through decimation by `ds` (the stages' own), its buckets labelled from the window start."""
     decimator = Decimator(ds, stages.dsf, get_zone(stages.zone), window_start=query.start)
     return decimated(chunks, decimator, stages.chunk_rows)

@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from exporter_tui.pipeline.writers.base import (
     Table,
     WriteOptions,
     WriteResult,
-    chunk_kinds,
+    columns_of,
     factorize_objects,
     number_texts,
     one_table,
@@ -28,7 +27,7 @@ from exporter_tui.pipeline.writers.base import (
     take,
 )
 from exporter_tui.pipeline.writers.safety import neutralise
-from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter
+from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter, WallClock
 
 # Every character a formatted number or timestamp can hold: a delimiter among them means
 # those fields must be checked for quoting too (`;` and `,` with ISO need no check).
@@ -39,6 +38,7 @@ _TIME_CHARS = frozenset("0123456789-T:+./ ,AMP" + "".join(MONTHS))
 class CsvWriter:
     extension = "csv"
     multi_table = False
+    columnar = True
 
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         table = one_table(tables, "CSV")
@@ -49,22 +49,21 @@ class CsvWriter:
             head = options.delimiter.join(fields.text(label) for label in table.columns) + "\r\n"
             out.write((("\ufeff" if options.bom else "") + head).encode("utf-8", "replace"))
             for chunk in table.chunks:
-                kinds = chunk_kinds(table, chunk, formatters, options.date_format)
-                for part in slices(chunk):
+                columns = columns_of(table, chunk, formatters, options.date_format)
+                for part in slices(columns):
                     # Each line's fields and separators side by side in one grid, joined in one go.
-                    grid = np.empty((len(part), 2 * len(kinds)), dtype=object)
+                    grid = np.empty((len(part), 2 * len(part.kinds)), dtype=object)
                     grid[:, 1::2] = options.delimiter
                     grid[:, -1] = "\r\n"
-                    for i, kind in enumerate(kinds):
-                        values = part.iloc[:, i]
-                        if kind == "time":
+                    for i, values in enumerate(part.cells):
+                        if isinstance(values, WallClock):
                             grid[:, 2 * i] = fields.times(formatters[i].format(values))
-                        elif kind == "number":
+                        elif part.kinds[i] == "number":
                             grid[:, 2 * i] = fields.numbers(values)
                         else:
                             grid[:, 2 * i] = fields.others(values)
                     out.write("".join(grid.ravel().tolist()).encode("utf-8", "replace"))
-                rows += len(chunk)
+                rows += len(columns)
                 report_progress(options, rows)
         return WriteResult(rows=rows, warnings=[])
 
@@ -95,11 +94,11 @@ class _Fields:
             texts[missing] = self.empty
         return self._quote_all(texts) if self.delimiter in _TIME_CHARS else texts
 
-    def numbers(self, values: pd.Series) -> np.ndarray:
+    def numbers(self, values: np.ndarray) -> np.ndarray:
         texts = number_texts(values, self.empty)
         return self._quote_all(texts) if self.delimiter in _NUMBER_CHARS else texts
 
-    def others(self, values: pd.Series) -> np.ndarray:
+    def others(self, values: np.ndarray) -> np.ndarray:
         codes, uniques = factorize_objects(values)
         return take([self._other(v) for v in uniques], codes, self.empty)
 

@@ -45,6 +45,7 @@ from exporter_tui.pipeline.writers.base import (
     WriteResult,
     column_kind,
     factorize_objects,
+    frames,
     report_progress,
     take,
 )
@@ -99,6 +100,7 @@ def _shown_date(value: dt.datetime, number_format: str) -> str:
 class ExcelWriter:
     extension = "xlsx"
     multi_table = True
+    columnar = False
 
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         if options.excel_max_rows < 2:
@@ -165,7 +167,7 @@ class _Book:
         sheet, name = self._new_sheet(table, headers, widths, part)
         row = 1  # next row index on the sheet (0 is the header)
         millis = [False] * len(headers)  # sticky per column, like the text formats
-        for chunk in table.chunks:
+        for chunk in frames(table):
             n = len(chunk)
             if n == 0:
                 report_progress(self.options, self.rows)

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from exporter_tui.pipeline.writers.base import (
     Table,
     WriteOptions,
     WriteResult,
-    chunk_kinds,
+    columns_of,
     factorize_objects,
     number_texts,
     one_table,
@@ -28,12 +27,13 @@ from exporter_tui.pipeline.writers.base import (
     slices,
     take,
 )
-from exporter_tui.pipeline.writers.timefmt import TimeFormatter
+from exporter_tui.pipeline.writers.timefmt import TimeFormatter, WallClock
 
 
 class JsonWriter:
     extension = "json"
     multi_table = False
+    columnar = True
 
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         table = one_table(tables, "JSON")
@@ -44,18 +44,17 @@ class JsonWriter:
         with open(path, "wb") as out:
             out.write(b"[")
             for chunk in table.chunks:
-                kinds = chunk_kinds(table, chunk, formatters, options.date_format)
-                for part in slices(chunk):
+                columns = columns_of(table, chunk, formatters, options.date_format)
+                for part in slices(columns):
                     # Each record's keys, values and closing laid side by side in one grid, joined in one go.
-                    grid = np.empty((len(part), 2 * len(kinds) + 1), dtype=object)
+                    grid = np.empty((len(part), 2 * len(part.kinds) + 1), dtype=object)
                     grid[:, -1] = "},\n"
                     grid[-1, -1] = "}"
-                    for i, kind in enumerate(kinds):
-                        values = part.iloc[:, i]
+                    for i, values in enumerate(part.cells):
                         grid[:, 2 * i] = keys[i]
-                        if kind == "time":
+                        if isinstance(values, WallClock):
                             grid[:, 2 * i + 1] = _times(formatters[i].format(values))
-                        elif kind == "number":
+                        elif part.kinds[i] == "number":
                             grid[:, 2 * i + 1] = _numbers(values)
                         else:
                             grid[:, 2 * i + 1] = _others(values)
@@ -76,9 +75,8 @@ def _times(texts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _numbers(values: pd.Series) -> np.ndarray:
-    texts = number_texts(values, "null")
-    array = values.to_numpy()
+def _numbers(array: np.ndarray) -> np.ndarray:
+    texts = number_texts(array, "null")
     if array.dtype.kind == "f":
         infinite = np.isinf(array)
         if infinite.any():
@@ -86,7 +84,7 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return texts
 
 
-def _others(values: pd.Series) -> np.ndarray:
+def _others(values: np.ndarray) -> np.ndarray:
     codes, uniques = factorize_objects(values)
     return take([_json_value(v) for v in uniques], codes, "null")
 

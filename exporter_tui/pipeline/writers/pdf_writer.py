@@ -37,6 +37,8 @@ from exporter_tui.pipeline.writers.base import (
     WriteResult,
     column_kind,
     factorize_objects,
+    frames,
+    number_cells,
     number_texts,
     report_progress,
     take,
@@ -56,6 +58,7 @@ _CONTROLS = str.maketrans({c: " " for c in map(chr, range(32))})  # line breaks 
 class PdfWriter:
     extension = "pdf"
     multi_table = True
+    columnar = False
 
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         if options.pdf_row_cap < 1:
@@ -126,7 +129,7 @@ def _collect(table: Table, options: WriteOptions, room: int, rows_before: int) -
         y_lo=[math.inf] * len(numeric), y_hi=[-math.inf] * len(numeric), time_column=time_column,
     )  # fmt: skip
     formatters: dict[int, TimeFormatter] = {}
-    for chunk in table.chunks:
+    for chunk in frames(table):
         n = len(chunk)
         if n == 0:
             report_progress(options, rows_before + section.total)
@@ -156,11 +159,11 @@ def _collect(table: Table, options: WriteOptions, room: int, rows_before: int) -
                 values = part.iloc[:, i]
                 kind = column_kind(table, label, values)
                 if kind == "time":
-                    texts = formatters.setdefault(i, TimeFormatter(options.date_format)).format(values)
+                    texts = formatters.setdefault(i, TimeFormatter(options.date_format)).format(wall_clock(values))
                     columns.append(np.where(np.equal(texts, None), "", texts).tolist())  # type: ignore[call-overload]  # numpy's stubs refuse a None operand; the elementwise `== None` is meant
                 elif kind == "number":
                     section.right_aligned.add(i)
-                    columns.append(number_texts(values, "").tolist())
+                    columns.append(number_texts(number_cells(values), "").tolist())
                 else:
                     codes, uniques = factorize_objects(values)
                     columns.append(take([_text(v) for v in uniques], codes, "").tolist())

@@ -6,6 +6,9 @@ of distinct values, so they are formatted once each (factorize, then take); the 
 comes from a static table of the 86,400 seconds of a day. ISO strings are assembled as
 fixed-width bytes in one numpy record array and split into Python strings in one pass.
 
+A column comes as a WallClock: from a frame's datetimes (`wall_clock`), or straight from Unix
+seconds and a zone (`clock_of`), so times that never were a frame are formatted without pandas.
+
 Formats (moment.js `en` locale for L, LL, LLL):
   ISO  2026-03-29T01:00:00+01:00 (UTC gives +00:00), with .fff only when some value in the
        series has a sub-second part (milliseconds are truncated, like isoformat does)
@@ -21,12 +24,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
+from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
+from exporter_tui.core.buckets import wall_seconds
 from exporter_tui.core.models import DateFormat
+from exporter_tui.pipeline.writers.distinct import factorize
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DATE_FORMATS: tuple[str, ...] = get_args(DateFormat)
 
@@ -47,6 +55,13 @@ class WallClock:
     utc: np.ndarray  # int64; 0 where missing
     per_second: int
     missing: np.ndarray  # bool
+    zoned: bool  # in a zone other than UTC, so an offset says something (LLL writes it)
+
+    def __len__(self) -> int:
+        return len(self.utc)
+
+    def take(self, rows: slice) -> WallClock:
+        return WallClock(self.local[rows], self.utc[rows], self.per_second, self.missing[rows], self.zoned)
 
     def seconds_and_fraction(self) -> tuple[np.ndarray, np.ndarray]:
         """Local whole seconds since the epoch (floored) and the sub-second remainder in units."""
@@ -64,7 +79,17 @@ def wall_clock(series: pd.Series) -> WallClock:
     if missing.any():
         utc = np.where(missing, 0, utc)
         local = np.where(missing, 0, local)
-    return WallClock(local=local, utc=utc, per_second=_PER_SECOND[unit], missing=missing)
+    return WallClock(local=local, utc=utc, per_second=_PER_SECOND[unit], missing=missing, zoned=not is_utc(series))
+
+
+def clock_of(seconds: np.ndarray, zone: ZoneInfo | dt.timezone) -> WallClock:
+    """Unix seconds (float, none missing) in `zone`, rounded to the microsecond: the WallClock of
+    the frame column pipeline/columns.py would build from them (UTC microseconds, the zone's
+    offset at each one's second), without building it."""
+    utc = np.round(seconds * 1e6).astype("int64")
+    whole = utc // 1_000_000
+    local = utc + (wall_seconds(whole, zone) - whole) * 1_000_000
+    return WallClock(local=local, utc=utc, per_second=1_000_000, missing=np.zeros(len(utc), dtype=bool), zoned=str(zone) != "UTC")
 
 
 def zone_display(timezone_name: str) -> str:
@@ -92,16 +117,14 @@ class TimeFormatter:
         self.millis = bool(millis)
         self._auto = millis is None
 
-    def observe(self, series: pd.Series) -> None:
-        """Take `series` into the milliseconds decision without formatting it: a writer that
+    def observe(self, wc: WallClock) -> None:
+        """Take `wc` into the milliseconds decision without formatting it: a writer that
         formats a chunk in slices lets the whole chunk decide, as formatting it at once would."""
-        if self._auto and not self.millis and len(series):
-            wc = wall_clock(series)
+        if self._auto and not self.millis and len(wc):
             self.millis = bool(wc.seconds_and_fraction()[1][~wc.missing].any())
 
-    def format(self, series: pd.Series) -> np.ndarray:
+    def format(self, wc: WallClock) -> np.ndarray:
         """An object array of strings, None where the value is missing."""
-        wc = wall_clock(series)
         if len(wc.local) == 0:
             return np.empty(0, dtype=object)
         secs, frac = wc.seconds_and_fraction()
@@ -109,7 +132,7 @@ class TimeFormatter:
             self.millis = bool(frac[~wc.missing].any())
         days = secs // 86_400
         sod = secs - days * 86_400
-        day_codes, day_values = pd.factorize(days)
+        day_codes, day_values = factorize(days)
         if self.date_format == "ISO":
             out = _iso(wc, frac, day_codes, day_values, sod, self.millis)
         else:
@@ -117,7 +140,7 @@ class TimeFormatter:
             out = table[day_codes]
             if self.date_format == "LLL":
                 out = out + _hour_minute_table()[sod // 60]
-                if not is_utc(series):
+                if wc.zoned:
                     out = out + " " + offset_texts(wc)
         if wc.missing.any():
             out[wc.missing] = None
@@ -132,13 +155,15 @@ def is_utc(series: pd.Series) -> bool:
 
 def offset_texts(wc: WallClock) -> np.ndarray:
     """Each value's UTC offset as ISO writes it (`+01:00`), an object array."""
-    codes, values = pd.factorize(wc.local - wc.utc)
+    codes, values = factorize(wc.local - wc.utc)
     return np.array([_offset_text(int(o) // wc.per_second) for o in values], dtype=object)[codes]
 
 
 def format_times(series: pd.Series, date_format: DateFormat) -> pd.Series:
     """The series' timestamps as strings in the series' own zone (None where missing)."""
-    return pd.Series(TimeFormatter(date_format).format(series), index=series.index, dtype=object)
+    import pandas as pd  # only a caller holding a series gets here
+
+    return pd.Series(TimeFormatter(date_format).format(wall_clock(series)), index=series.index, dtype=object)
 
 
 def _date_text(date_format: DateFormat, day: int) -> str:
@@ -157,7 +182,7 @@ def _offset_text(seconds: int) -> str:
 
 
 def _iso(wc: WallClock, frac: np.ndarray, day_codes: np.ndarray, day_values: np.ndarray, sod: np.ndarray, millis: bool) -> np.ndarray:
-    off_codes, off_values = pd.factorize(wc.local - wc.utc)
+    off_codes, off_values = factorize(wc.local - wc.utc)
     offsets = [_offset_text(int(o) // wc.per_second) for o in off_values]
     width = max(len(o) for o in offsets)
     fields = [("date", "S11"), ("time", "S8")]
