@@ -357,6 +357,23 @@ def test_a_missing_local_midnight_starts_the_day_at_the_first_instant() -> None:
     assert buckets(out) == [(utc("2018-11-03T03:00"), 1.0), (utc("2018-11-04T03:00"), 6.0)]
 
 
+def test_a_midnight_skipped_by_a_change_of_less_than_an_hour_starts_the_day_at_the_change() -> None:
+    # Kathmandu, 1986-01-01: +05:30 became +05:45 at midnight, so 00:00-00:15 never happened and
+    # the day began at 00:15 (1985-12-31T18:30Z). (pandas' shift_forward moves it an hour, to 01:00.)
+    kathmandu = ZoneInfo("Asia/Kathmandu")
+    times = [utc("1985-12-31T18:29"), utc("1985-12-31T18:30"), utc("1985-12-31T19:10")]
+    out = decimate("1d", "sum", [readings(times, [1, 2, 4])], kathmandu)
+    assert buckets(out) == [(utc("1985-12-30T18:30"), 1.0), (utc("1985-12-31T18:30"), 6.0)]
+
+
+def test_a_skipped_day_has_no_bucket_and_the_next_starts_at_the_change() -> None:
+    # Apia skipped 2011-12-30: 2011-12-29T23:59:59-10:00 was followed by 2011-12-31T00:00+14:00 (10:00Z).
+    apia = ZoneInfo("Pacific/Apia")
+    times = [utc("2011-12-30T09:59"), utc("2011-12-30T10:00"), utc("2011-12-30T10:30")]
+    out = decimate("1d", "sum", [readings(times, [1, 2, 4])], apia)
+    assert buckets(out) == [(utc("2011-12-29T10:00"), 1.0), (utc("2011-12-30T10:00"), 6.0)]
+
+
 def test_a_repeated_local_midnight_starts_the_day_at_the_earliest() -> None:
     # Havana, 2025-11-02: 01:00-04:00 fell back to 00:00-05:00, so 00:00-01:00 happened twice;
     # the day starts at the first 00:00 (04:00Z) and lasts 25 hours.

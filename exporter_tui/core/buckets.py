@@ -86,6 +86,21 @@ def _instants_of(walls: np.ndarray, zone: ZoneInfo | timezone) -> np.ndarray:
     return np.unique(np.concatenate(found))
 
 
+def first_instants(walls: np.ndarray, zone: ZoneInfo | timezone) -> np.ndarray:
+    """The instant (Unix seconds, int64) each wall time first occurs (`walls`: wall seconds, say
+    local midnights): the earlier of two for a repeated one, and for one a change skipped, the
+    first instant after the gap (the change itself, whose wall time is the next that exists)."""
+    pieces = _pieces(int(walls.min()) - MAX_JUMP, int(walls.max()) + MAX_JUMP, zone)
+    out = np.full(len(walls), np.iinfo(np.int64).max)
+    for begin, end, offset in pieces:
+        instants = walls - offset
+        out = np.where((instants >= begin) & (instants < end), np.minimum(out, instants), out)
+    for (_, change, before), (_, _, after) in zip(pieces, pieces[1:]):
+        if after > before:  # the wall times change + before up to change + after were skipped
+            out = np.where((walls >= change + before) & (walls < change + after), change, out)
+    return out
+
+
 def _pieces(lo: int, hi: int, zone: ZoneInfo | timezone) -> list[tuple[int, int, int]]:
     """The instants lo..hi as pieces `(begin, end, offset)` of one UTC offset, begin <= t < end, in
     order. A change is found by halving a span whose ends differ in offset (or which is longer

@@ -35,8 +35,7 @@ rational value, and the same readings always give the same bits. Only `stddev` a
 
 The decimator reads ReadingArrays (a frame is seen as such through FrameArrays) and gives
 Buckets, plain arrays; `Buckets.frame()` builds the frame a later stage may need. So an export
-of buckets to a text file imports no pandas, except for calendar units, whose local midnights
-pandas' tz_localize places.
+of buckets to a text file imports no pandas.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from exporter_tui.core.buckets import MAX_JUMP, boundaries, bucket_starts
+from exporter_tui.core.buckets import MAX_JUMP, boundaries, bucket_starts, first_instants
 from exporter_tui.core.durations import DS_UNITS, parse_ds
 from exporter_tui.sources.base import READING_COLUMNS, READING_DTYPES, ReadingArrays
 
@@ -286,7 +285,8 @@ class Decimator:
         return local.year // self.n
 
     def _calendar_starts(self, numbers: np.ndarray) -> np.ndarray:
-        """Unix seconds of the local midnight that starts each calendar bucket number."""
+        """Unix seconds of the local midnight that starts each calendar bucket number: where
+        midnight is skipped, the first instant after the gap; where repeated, the earlier."""
         first = numbers * self.n
         if self.unit == "d":
             naive = first.astype("datetime64[D]")
@@ -296,15 +296,7 @@ class Decimator:
             naive = first.astype("datetime64[M]")
         else:
             naive = (first - 1970).astype("datetime64[Y]")
-        import pandas as pd
-
-        index = pd.DatetimeIndex(naive.astype("datetime64[s]"))
-        # A missing midnight moves to the first instant after the gap; a repeated one may be
-        # either occurrence depending on the zone's DST flag, so both are computed and the
-        # earlier kept.
-        as_dst = index.tz_localize(self.zone, ambiguous=np.ones(len(index), dtype=bool), nonexistent="shift_forward")
-        as_std = index.tz_localize(self.zone, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="shift_forward")
-        return np.minimum(as_dst.as_unit("s").asi8, as_std.as_unit("s").asi8).astype("float64")
+        return first_instants(naive.astype("datetime64[s]").astype("int64"), self.zone).astype("float64")
 
 
 def _aggregate(
