@@ -181,6 +181,19 @@ def test_csv_quotes_dates_that_hold_the_delimiter(tmp_path: Path) -> None:
     assert path.read_bytes().splitlines()[1] == b"September 4, 1986;a;21.5"
 
 
+@pytest.mark.parametrize("date_format", ["ISO", "L", "LL", "LLL"])
+def test_csv_times_in_every_format_survive_any_delimiter(tmp_path: Path, date_format: str) -> None:
+    """Whatever character separates the fields, a time holding it is quoted: every line reads
+    back as three fields, the time as formatted (a negative half-hour offset, a sub-second part,
+    AM and PM, a month name)."""
+    series = times("2026-09-04T18:30:00.250Z", "2026-01-01T03:05:00Z", zone="America/St_Johns")
+    expected = format_times(series, date_format).tolist()
+    for delimiter in ",;\t|:/-. T+PAMSe0":
+        path, _, _ = write("csv", tmp_path, table(frame(series, ["a", "b"], [1.5, 2.0])), date_format=date_format, delimiter=delimiter)
+        rows = list(csv.reader(io.StringIO(path.read_bytes().decode(), newline=""), delimiter=delimiter))
+        assert [r[0] for r in rows[1:]] == expected and {len(r) for r in rows} == {3}, (date_format, delimiter)
+
+
 def test_csv_bom_on_and_off(tmp_path: Path) -> None:
     path, _, _ = write("csv", tmp_path, table(sample(1)), bom=True)
     assert path.read_bytes().startswith(b"\xef\xbb\xbftime,name,value\r\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exporter_tui.core.models import DateFormat
 from exporter_tui.pipeline.writers.base import (
     Table,
     WriteOptions,
@@ -29,10 +30,15 @@ from exporter_tui.pipeline.writers.base import (
 from exporter_tui.pipeline.writers.safety import neutralise
 from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter, WallClock
 
-# Every character a formatted number or timestamp can hold: a delimiter among them means
-# those fields must be checked for quoting too (`;` and `,` with ISO need no check).
+# Every character a formatted number or timestamp (in each date format) can hold: a delimiter
+# among them means those fields must be checked for quoting too (`;` and `,` with ISO need none).
 _NUMBER_CHARS = frozenset("0123456789.+-einfa")
-_TIME_CHARS = frozenset("0123456789-T:+./ ,AMP" + "".join(MONTHS))
+_TIME_CHARS: dict[DateFormat, frozenset[str]] = {
+    "ISO": frozenset("0123456789-T:+."),
+    "L": frozenset("0123456789/"),
+    "LL": frozenset("0123456789 ," + "".join(MONTHS)),
+    "LLL": frozenset("0123456789 ,:+-AMP" + "".join(MONTHS)),
+}
 
 
 class CsvWriter:
@@ -42,7 +48,7 @@ class CsvWriter:
 
     def write(self, tables: Sequence[Table], path: Path, options: WriteOptions) -> WriteResult:
         table = one_table(tables, "CSV")
-        fields = _Fields(options.delimiter, single_column=len(table.columns) == 1)
+        fields = _Fields(options.delimiter, options.date_format, single_column=len(table.columns) == 1)
         formatters: dict[int, TimeFormatter] = {}
         rows = 0
         with open(path, "wb") as out:
@@ -71,11 +77,12 @@ class CsvWriter:
 class _Fields:
     """Turns column values into finished CSV fields for one delimiter."""
 
-    def __init__(self, delimiter: str, single_column: bool) -> None:
+    def __init__(self, delimiter: str, date_format: DateFormat, single_column: bool) -> None:
         if len(delimiter) != 1 or delimiter in '"\r\n':
             raise ValueError(f"a CSV delimiter is one character other than a quote or line break, got {delimiter!r}")
         self.delimiter = delimiter
         self.specials = (delimiter, '"', "\n", "\r")
+        self.check_times = delimiter in _TIME_CHARS[date_format]
         # Python's csv module writes an empty lone field as "" so the line is not blank.
         self.empty = '""' if single_column else ""
 
@@ -92,7 +99,7 @@ class _Fields:
         if missing.any():
             texts = texts.copy()
             texts[missing] = self.empty
-        return self._quote_all(texts) if self.delimiter in _TIME_CHARS else texts
+        return self._quote_all(texts) if self.check_times else texts
 
     def numbers(self, values: np.ndarray) -> np.ndarray:
         texts = number_texts(values, self.empty)
