@@ -77,6 +77,14 @@ def db_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def left(db: Path) -> list[tuple[Any, ...]]:
+    """The runs not done, each with its log: what a failure message needs to be read without a rerun."""
+    runs = db_rows(
+        db, "SELECT id, status, attempt, error, run_at, next_attempt_at, claimed_by, heartbeat_at FROM runs WHERE status != 'done'"
+    )
+    return [(*run, db_rows(db, f"SELECT at, level, message FROM run_log WHERE run_id = '{run[0]}' ORDER BY id")) for run in runs]
+
+
 def whole_files(exports: Path) -> tuple[int, int]:
     """Every data file under a final name has its manifest and matches its sha256: (data files, orphan manifests)."""
     data_files = orphans = 0
@@ -172,7 +180,7 @@ def test_sigkill_at_random_points_loses_nothing_and_runs_nothing_twice(
             timeout=600,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-    assert remaining() == 0
+    assert remaining() == 0, f"seed {seed}: runs left {left(db)}"
 
     assert db_rows(db, "PRAGMA integrity_check") == [("ok",)]
     runs = {r[0]: r for r in db_rows(db, "SELECT request_id, id, status, rows, file_path, attempt FROM runs")}

@@ -37,6 +37,7 @@ from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.files import manifest_path
 from exporter_tui.scheduler.service import Scheduler
 from exporter_tui.service.scheduling import make_scheduler
+from exporter_tui.store.runs import Run
 from exporter_tui.store.store import Store
 
 T0 = utc(2026, 3, 2)  # a Monday, midnight UTC
@@ -354,6 +355,41 @@ def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp
     # run-due reads its instant before the tick, so the clock has moved on when the retry is queued
     ran = make_scheduler(ctx, store, clock=clock).run_due(T0 + H + 5 * M - S)
     assert [(r.id, r.status, r.attempt) for r in ran] == [(dead.id, "done", 2)]
+
+
+def test_a_recovery_killed_halfway_is_recovered_again_not_left_failed(tmp_path, store_of, monkeypatch):
+    """The recovering process dies after taking the dead run over, while it removes the
+    partial files (SIGKILL does not unwind, so nothing after that line runs). The run must not
+    stay failed "interrupted" with nobody to queue it again: once the recoverer's own
+    heartbeat is stale too, the next tick recovers it and runs it."""
+    ctx = make_home(tmp_path, base=f'[identity]\nuser = "{ACTOR}"\n[scheduler]\nretry = {{ attempts = 3, backoff = 0 }}\n')
+    store = store_of(ctx)
+    seed(ctx, T0, T0 + 12 * H)
+    sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
+    dead = store.runs.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
+    clock = FakeClock(T0 + H + 5 * M)
+    dying = make_scheduler(ctx, store, clock=clock, holder="dying:1")
+
+    class Killed(BaseException):
+        pass
+
+    def killed(run: Run) -> int:
+        raise Killed
+
+    monkeypatch.setattr(dying.runs, "interrupted", killed)
+    with pytest.raises(Killed):
+        dying.run_due()
+    assert store.runs.get(dead.id).status == "inProgress"  # still someone's to recover, not failed for good
+
+    clock.advance(seconds=30)  # the recoverer's heartbeat is not stale yet: nobody takes the run
+    assert make_scheduler(ctx, store, clock=clock).run_due() == []
+    clock.advance(seconds=31)
+    ran = make_scheduler(ctx, store, clock=clock).run_due()
+    assert [(r.id, r.status, r.attempt, r.rows) for r in ran] == [(dead.id, "done", 2, 6)]
+    log = [e["message"] for e in store.run_log.of_run(dead.id)]
+    assert [m.split(";")[0] for m in log if m.startswith("interrupted")] == [
+        f"interrupted: no heartbeat since {iso(T0 + H + 5 * M)} from dying:1"
+    ]
 
 
 def test_a_failing_source_is_retried_with_backoff_then_fails_and_notifies(tmp_path, store_of):

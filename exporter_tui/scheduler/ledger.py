@@ -2,9 +2,9 @@
 
 Any number of schedulers (the TUI, headless ones, `run-due` from cron) may share a database,
 and none relies on being alone: deciding an interval (its skip events and its run), taking
-over a dead run (`store.runs.fail_stale`) and expiring a file (`store.runs.expire_done`) each
-happen in one `BEGIN IMMEDIATE` transaction that re-reads the state first, so only one
-scheduler ever does each of them. The SQL lives in the store; this module says what it means.
+over a dead run (`store.runs.take_stale`; its recovery ends with `end_recovery`) and expiring
+a file (`store.runs.expire_done`) each happen in one `BEGIN IMMEDIATE` transaction that
+re-reads the state first, so only one scheduler ever does each of them. The SQL lives in the store; this module says what it means.
 
 A request's *watermark* is the end of the newest interval already considered: the newest
 nominal time among its runs, or the `through` of its newest skip event, whichever is later.

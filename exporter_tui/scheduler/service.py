@@ -2,9 +2,9 @@
 
 One tick (`run_due` does one and waits for it; `serve` ticks every `scheduler.tick` until
 stopped):
-1. recover: a run inProgress whose heartbeat stopped (its process died) fails as
-   "interrupted", its partial files are removed, and it is retried in the same row under the
-   retry policy;
+1. recover: a run inProgress whose heartbeat stopped (its process died) is taken over, its
+   partial files are removed, and it is retried in the same row under the retry policy (or
+   fails as "interrupted" when no attempt is left);
 2. retention: done runs older than `exports.retention_days`, then the oldest ones past the
    disk budget `exports.max_disk_mb` (never the newest), lose their file and manifest and
    become expired;
@@ -415,13 +415,16 @@ class Scheduler:
 
     # -- recovery and retention ----------------------------------------------------------
     def _recover(self) -> None:
-        """Runs whose process died: failed "interrupted", partial files removed, retried or finally failed."""
+        """Runs whose process died: taken over, partial files removed, then retried or finally failed.
+
+        Each recovery ends in one write (`end_recovery`): a recoverer killed before it leaves the
+        run inProgress under its own heartbeat, which goes stale and is recovered again."""
         now = self.clock()
         older_than = now.timestamp() - self.settings.heartbeat_timeout
         with self._running_lock:
             mine = set(self._running)
         for run in self.store.runs.stale(older_than):
-            if run.id in mine or not self.store.runs.fail_stale(run.id, older_than, now):
+            if run.id in mine or not self.store.runs.take_stale(run.id, older_than, self.holder, now):
                 continue
             removed = self.runs.interrupted(run)
             self.store.run_log.add(
@@ -432,19 +435,19 @@ class Scheduler:
                 now,
             )
             when = None if run.cancel_requested else self._retry_at(run)  # a cancelled run is never retried
+            ended = self.store.runs.end_recovery(run.id, self.holder, run.cancel_requested or "interrupted", when, now)
+            if ended is None:  # this recovery stalled past the heartbeat timeout and another one took over
+                continue
             if when is not None:
-                again = self.store.runs.requeue(run.id, "interrupted", when)
                 self.sink(
                     RunEvent(
                         EventKind.RECOVERED,
-                        f"run {run.id[:8]} was interrupted; attempt {again.attempt} queued for {iso_from_unix(when)}",
+                        f"run {run.id[:8]} was interrupted; attempt {ended.attempt} queued for {iso_from_unix(when)}",
                         run.id,
                         run.request_id,
                     )
                 )
                 continue
-            if run.cancel_requested:
-                self.store.runs.finish(run.id, RunStatus.FAILED, error=run.cancel_requested)
             self.sink(
                 RunEvent(
                     EventKind.RECOVERED,
@@ -453,7 +456,7 @@ class Scheduler:
                     run.request_id,
                 )
             )
-            self.runs.failed_for_good(self.store, self.store.runs.get(run.id), self.sink)
+            self.runs.failed_for_good(self.store, ended, self.sink)
 
     def _expire(self, now: datetime) -> None:
         """Done runs older than the retention, then the oldest past the disk budget: delete the

@@ -86,6 +86,11 @@ class Run:
 
 
 _RUN_FIELDS = tuple(Run.__dataclass_fields__)
+# A failed attempt back to notProcessed in the same row (parameters: error, next_attempt_at).
+_REQUEUED = (
+    "status = 'notProcessed', attempt = attempt + 1, error = ?, next_attempt_at = ?, progress = 0,"
+    " started_at = NULL, heartbeat_at = NULL, claimed_by = NULL, finished_at = NULL, cancel_requested = NULL"
+)
 
 
 class Runs(Family):
@@ -471,11 +476,7 @@ class Runs(Family):
     def requeue(self, run_id: str, error: str, next_attempt_at: float, now: datetime | None = None) -> Run:
         """A failed attempt that will be retried: back to notProcessed in the same row, attempt counting up."""
         with self._store.transaction():
-            self._execute(
-                "UPDATE runs SET status = 'notProcessed', attempt = attempt + 1, error = ?, next_attempt_at = ?, progress = 0,"
-                " started_at = NULL, heartbeat_at = NULL, claimed_by = NULL, finished_at = NULL, cancel_requested = NULL WHERE id = ?",
-                (error, next_attempt_at, run_id),
-            )
+            self._execute(f"UPDATE runs SET {_REQUEUED} WHERE id = ?", (error, next_attempt_at, run_id))
         return self.get(run_id)
 
     def cancel(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
@@ -576,16 +577,32 @@ class Runs(Family):
             found.setdefault(r["nominal_time"], self._to_run(r))
         return found
 
-    def fail_stale(self, run_id: str, older_than: float, now: datetime) -> bool:
-        """Fail the run "interrupted" if it is still inProgress with no heartbeat since `older_than`;
+    def take_stale(self, run_id: str, older_than: float, holder: str, now: datetime) -> bool:
+        """Take a run still inProgress with no heartbeat since `older_than` over for its recovery:
+        it stays inProgress, claimed by `holder` with a fresh heartbeat, until `end_recovery`.
+        So a recoverer that dies halfway leaves a run that goes stale again and is recovered
+        by the next one, never a run failed "interrupted" that nobody queues again.
         True for the one caller whose write did it."""
         with self._store.transaction():
             changed = self._execute(
-                "UPDATE runs SET status = 'failed', error = 'interrupted', finished_at = ?"
-                " WHERE id = ? AND status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?",
-                (iso(now), run_id, older_than),
+                "UPDATE runs SET claimed_by = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress' AND coalesce(heartbeat_at, 0) < ?",
+                (holder, now.timestamp(), run_id, older_than),
             ).rowcount
         return changed == 1
+
+    def end_recovery(self, run_id: str, holder: str, error: str, retry_at: float | None, now: datetime) -> Run | None:
+        """The one write that ends a recovery `take_stale` began: queued again for `retry_at`
+        (attempt counting up), or, when None, failed for good with `error`. None if the run
+        is no longer `holder`'s (another recoverer took it over after this one stalled)."""
+        held = "id = ? AND status = 'inProgress' AND claimed_by = ?"
+        with self._store.transaction():
+            if retry_at is None:
+                changed = self._execute(
+                    f"UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE {held}", (error, iso(now), run_id, holder)
+                ).rowcount
+            else:
+                changed = self._execute(f"UPDATE runs SET {_REQUEUED} WHERE {held}", (error, retry_at, run_id, holder)).rowcount
+        return self.get(run_id) if changed else None
 
     def expire_done(self, run_id: str, now: datetime) -> bool:
         """Mark a done run expired, with its audit event; True for the one caller whose write did it."""
