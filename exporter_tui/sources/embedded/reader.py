@@ -129,15 +129,17 @@ class EmbeddedSource:
         if not query.start < query.end:
             return
         key = _target_key(query.channel, query.subtopic, query.name)
-        pending: list[Block] = []
+        pending: list[Block] = []  # whole days, or the rest of the day the last chunk cut
         rows = 0
         for block in self._blocks(key, query.start, query.end, wanted):
             pending.append(block)
             rows += len(block)
             while rows >= chunk_rows:
-                whole = concat(pending)
-                yield whole.slice(0, chunk_rows)
-                rest = whole.slice(chunk_rows, len(whole))
+                # The chunk copies only its own readings; what is left of the day it cut stays
+                # a view until the next chunk copies it (each reading is copied once).
+                cut = len(pending[-1]) - (rows - chunk_rows)
+                yield concat([*pending[:-1], pending[-1].slice(0, cut)])
+                rest = pending[-1].slice(cut, len(pending[-1]))
                 pending, rows = ([rest] if len(rest) else []), len(rest)
         if rows:
             yield concat(pending)
