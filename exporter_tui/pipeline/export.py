@@ -307,7 +307,7 @@ def _run_export(
         with files.temporary(final, job.run_id, settings.file_mode) as temp:
             result = writer.write(tables, temp, options)
             digest = files.publish(
-                temp, final, {**manifest, "source": describe(source), "rows": result.rows}, job.run_id, settings.file_mode
+                temp, final, {**manifest, "source": describe(source), "rows": result.rows}, job.run_id, settings.file_mode, result.sha256
             )
         return ExportResult(final, final.name, writer.extension, result.rows, digest, notes + list(result.warnings), counted)
     zipped = _write_zip(job, source, tables, writer, options, folder, name, start, manifest, settings)

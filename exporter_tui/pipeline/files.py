@@ -145,11 +145,12 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def publish(temp: Path, final: Path, manifest: dict, run_id: str, file_mode: int = 0o600) -> str:
-    """Move a whole temporary data file to its final name, its manifest first. Returns the sha256."""
+def publish(temp: Path, final: Path, manifest: dict, run_id: str, file_mode: int = 0o600, digest: str | None = None) -> str:
+    """Move a whole temporary data file to its final name, its manifest first. Returns the
+    sha256: `digest` when the writer hashed the file as it wrote it, else the file is read."""
     fsync_file(temp)
     os.chmod(temp, file_mode)
-    digest = sha256_of(temp)
+    digest = digest or sha256_of(temp)
     body = json.dumps({**manifest, "file": final.name, "sha256": digest, "bytes": temp.stat().st_size}, indent=2, sort_keys=True)
     mtemp = temp_path(manifest_path(final), run_id)
     create_private(mtemp, file_mode)

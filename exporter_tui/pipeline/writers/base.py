@@ -78,6 +78,7 @@ class WriteOptions:
 class WriteResult:
     rows: int
     warnings: list[str]
+    sha256: str | None = None  # the file's, when the writer hashed it as it wrote (else it is read back)
 
 
 class Writer(Protocol):

@@ -27,6 +27,7 @@ from exporter_tui.pipeline.writers.base import (
     slices,
     take,
 )
+from exporter_tui.pipeline.writers.hashed import HashedFile
 from exporter_tui.pipeline.writers.safety import neutralise
 from exporter_tui.pipeline.writers.timefmt import MONTHS, TimeFormatter, WallClock
 
@@ -51,7 +52,7 @@ class CsvWriter:
         fields = _Fields(options.delimiter, options.date_format, single_column=len(table.columns) == 1)
         formatters: dict[int, TimeFormatter] = {}
         rows = 0
-        with open(path, "wb") as out:
+        with HashedFile(path) as out:
             head = options.delimiter.join(fields.text(label) for label in table.columns) + "\r\n"
             out.write((("\ufeff" if options.bom else "") + head).encode("utf-8", "replace"))
             for chunk in table.chunks:
@@ -71,7 +72,7 @@ class CsvWriter:
                     out.write("".join(grid.ravel().tolist()).encode("utf-8", "replace"))
                 rows += len(columns)
                 report_progress(options, rows)
-        return WriteResult(rows=rows, warnings=[])
+        return WriteResult(rows=rows, warnings=[], sha256=out.sha256)
 
 
 class _Fields:

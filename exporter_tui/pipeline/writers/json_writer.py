@@ -27,6 +27,7 @@ from exporter_tui.pipeline.writers.base import (
     slices,
     take,
 )
+from exporter_tui.pipeline.writers.hashed import HashedFile
 from exporter_tui.pipeline.writers.timefmt import TimeFormatter, WallClock
 
 
@@ -41,7 +42,7 @@ class JsonWriter:
         keys = [("{" if i == 0 else ", ") + json.dumps(label, ensure_ascii=False) + ": " for i, label in enumerate(table.columns)]
         formatters: dict[int, TimeFormatter] = {}
         rows = 0
-        with open(path, "wb") as out:
+        with HashedFile(path) as out:
             out.write(b"[")
             for chunk in table.chunks:
                 columns = columns_of(table, chunk, formatters, options.date_format)
@@ -63,7 +64,7 @@ class JsonWriter:
                     rows += len(part)
                 report_progress(options, rows)
             out.write(b"\n]\n" if rows else b"]\n")
-        return WriteResult(rows=rows, warnings=[])
+        return WriteResult(rows=rows, warnings=[], sha256=out.sha256)
 
 
 def _times(texts: np.ndarray) -> np.ndarray:
