@@ -50,7 +50,7 @@ def test_a_failed_notification_is_shown_in_the_run_output(cli, home: Path, tmp_p
 
 
 def test_the_temporary_file_has_the_file_mode_from_its_first_byte(cli, home: Path, tmp_path: Path, monkeypatch) -> None:
-    from exporter_tui.pipeline.writers import csv_writer
+    from exporter_tui.pipeline.writers import hashed
 
     fill(home, [reading("urn:a", T0 + i, float(i)) for i in range(100)])
     rid = create(cli, tmp_path, body([item("urn:a", **{"from": T0, "to": T0 + 100})]))
@@ -62,7 +62,7 @@ def test_the_temporary_file_has_the_file_mode_from_its_first_byte(cli, home: Pat
             modes.append(stat.S_IMODE(os.stat(file).st_mode) if os.path.exists(file) else -1)
         return real_open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(csv_writer, "open", watching_open, raising=False)
+    monkeypatch.setattr(hashed, "open", watching_open, raising=False)  # where the CSV writer opens its file
     old = os.umask(0o022)
     try:
         out = run(cli, rid)
