@@ -360,11 +360,10 @@ class Scheduler:
     def _execute(self, store: Store, run: Run, should_stop: Callable[[], bool] | None = None, retry_at: RetryAt | None = None) -> Run:
         with self._running_lock:
             self._running.add(run.id)
-        try:
-            with Heartbeat(store, run.id, self.settings.heartbeat_timeout / 4, self.clock):
-                return self.runs.execute(
-                    store, run, sink=self.sink, should_stop=should_stop or self._stopping.is_set, retry_at=retry_at or self._retry_at
-                )
+        try:  # the run's heartbeat is its RunLife's, as every way of running one beats
+            return self.runs.execute(
+                store, run, sink=self.sink, should_stop=should_stop or self._stopping.is_set, retry_at=retry_at or self._retry_at
+            )
         finally:
             with self._running_lock:
                 self._running.discard(run.id)
@@ -528,30 +527,3 @@ class Scheduler:
 
 def _instant(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
-
-
-class Heartbeat:
-    """Keeps a run's heartbeat fresh while it runs, so a slow source is not taken for a dead process."""
-
-    def __init__(self, store: Store, run_id: str, every: float, clock: Clock):
-        self.store = store
-        self.run_id = run_id
-        self.every = every
-        self.clock = clock
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id[:8]}", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=self.every)  # a beat stuck on a busy database may finish later: harmless
-
-    def _beat(self) -> None:
-        while not self._done.wait(self.every):
-            try:
-                self.store.runs.heartbeat(self.run_id, now=self.clock())
-            except (StoreError, sqlite3.Error):
-                pass  # the next beat tries again; a run is stale only after several missed beats

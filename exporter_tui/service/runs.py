@@ -16,12 +16,14 @@ from exporter_tui.core.schedule import item_windows, overall_window, run_windows
 from exporter_tui.core.times import utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
+from exporter_tui.pipeline.files import manifest_paths
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import Rules
 from exporter_tui.scheduler.schedules import schedule_of
 from exporter_tui.scheduler.service import holder_id
+from exporter_tui.service.heartbeat import Heartbeat
 from exporter_tui.sources.base import Noting, Source, SourceError
-from exporter_tui.store.errors import LimitReached
+from exporter_tui.store.errors import LimitReached, TakenOver
 from exporter_tui.store.requests import StoredRequest
 from exporter_tui.store.runs import Run
 from exporter_tui.store.store import Store
@@ -80,6 +82,10 @@ def execute_run(
 
     When it fails and `retry_at` gives a time, the run goes back to the queue in the same row
     (attempt + 1) and nobody is notified yet; otherwise it ends failed and onFailure messages go.
+
+    It beats while it runs (service/heartbeat.py). Every write of its progress and its end holds
+    only while the run is still this attempt's claim: one taken over after this process stalled
+    stops, records nothing (a file it had published is removed) and returns the run as it is.
     """
     sink(RunEvent(EventKind.STARTED, f"run {run.id[:8]} of {stored.short_id} started (attempt {run.attempt})", run.id, stored.id))
     last = [0.0]
@@ -93,8 +99,10 @@ def execute_run(
             cancel[0] = cancel_run(store, run.id, who).cancel_requested
         return cancel[0]
 
+    beat = Heartbeat(store, run.id, run.claimed_by, settings.scheduler.heartbeat_timeout / 4, clock)
+
     def stop() -> bool:
-        return cancelled() is not None or bool(should_stop and should_stop())
+        return cancelled() is not None or beat.lost.is_set() or bool(should_stop and should_stop())
 
     read = [0]
 
@@ -105,72 +113,87 @@ def execute_run(
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
             last[0] = now
-            cancel[0] = store.runs.update_progress(run.id, done, total) or cancel[0]
+            cancel[0] = store.runs.update_progress(run.id, done, total, holder) or cancel[0]
             sink(RunEvent(EventKind.PROGRESS, f"{done}/{total if total is not None else '?'} readings", run.id, stored.id, done, total))
         elif cancel[0] is None:
             cancel[0] = store.runs.cancel_requested(run.id)
 
-    try:
-        if stop():
-            raise Cancelled("stopped before the export started")
-        windows = job_windows(run, stored)
-        store.runs.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
-        job = ExportJob(stored.request, stored.id, run.id, windows, supersedes=_superseded(store, run))
-        source = open_source()
+    holder = run.claimed_by
+    with beat:
         try:
-            result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=stop)
-        finally:
-            if isinstance(source, Noting):
-                for note in source.take_notes():
-                    store.run_log.add(run.id, "info", note)
-            source.close()
-    except Exception as exc:  # every failure of an export ends the run, with its reason
-        by = cancelled()  # a worker killed by the same Ctrl-C fails otherwise; the cancel is the reason
-        reason = by or failure_reason(exc)
-        store.run_log.add(run.id, "error", reason)
-        if by:
-            when = None
-        elif isinstance(exc, Cancelled):  # stopped, not broken: due again at once
-            when = time.time()
-        else:
-            when = retry_at(run) if retry_at else None
-        if when is not None:
-            requeued = store.runs.requeue(run.id, reason, when)
-            sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id))
-            return requeued
-        # The readings it got through, not its last periodic progress write.
-        finished = store.runs.finish(run.id, RunStatus.FAILED, error=reason, progress=read[0])
-        sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
-        notify_outcome(settings, store, stored, finished, sink)
-        return finished
-    for warning in result.warnings:
-        store.run_log.add(run.id, "warning", warning)
-        sink(RunEvent(EventKind.WARNING, warning, run.id, stored.id))
-    finished = store.runs.finish(
-        run.id,
-        RunStatus.DONE,
-        rows=result.rows,
-        progress=read[0],
-        file_name=result.file_name,
-        file_extension=result.extension,
-        file_path=str(result.path),
-        sha256=result.sha256,
-        counts=result.counts,
-        now=clock(),
-    )
-    store.run_log.add(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
-    sink(
-        RunEvent(
-            EventKind.DONE,
-            f"run {run.id[:8]} done: {result.rows} rows -> {result.path}",
-            run.id,
-            stored.id,
-            finished.progress,
-            finished.total,
-        )
-    )
-    notify_outcome(settings, store, stored, finished, sink)
-    return finished
+            try:
+                if stop():
+                    raise Cancelled("stopped before the export started")
+                windows = job_windows(run, stored)
+                store.runs.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
+                job = ExportJob(stored.request, stored.id, run.id, windows, supersedes=_superseded(store, run))
+                source = open_source()
+                try:
+                    result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=stop)
+                finally:
+                    if isinstance(source, Noting):
+                        for note in source.take_notes():
+                            store.run_log.add(run.id, "info", note)
+                    source.close()
+            except Exception as exc:  # every failure of an export ends the run, with its reason
+                by = cancelled()  # a worker killed by the same Ctrl-C fails otherwise; the cancel is the reason
+                reason = by or failure_reason(exc)
+                store.run_log.add(run.id, "error", reason)
+                if by:
+                    when = None
+                elif isinstance(exc, Cancelled):  # stopped, not broken: due again at once
+                    when = time.time()
+                else:
+                    when = retry_at(run) if retry_at else None
+                if when is not None:
+                    requeued = store.runs.requeue(run.id, reason, when, holder)
+                    sink(
+                        RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id)
+                    )
+                    return requeued
+                # The readings it got through, not its last periodic progress write.
+                finished = store.runs.finish(run.id, RunStatus.FAILED, error=reason, progress=read[0], holder=holder)
+                sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
+                notify_outcome(settings, store, stored, finished, sink)
+                return finished
+            for warning in result.warnings:
+                store.run_log.add(run.id, "warning", warning)
+                sink(RunEvent(EventKind.WARNING, warning, run.id, stored.id))
+            try:
+                finished = store.runs.finish(
+                    run.id,
+                    RunStatus.DONE,
+                    rows=result.rows,
+                    progress=read[0],
+                    file_name=result.file_name,
+                    file_extension=result.extension,
+                    file_path=str(result.path),
+                    sha256=result.sha256,
+                    counts=result.counts,
+                    now=clock(),
+                    holder=holder,
+                )
+            except TakenOver:
+                for p in (result.path, *manifest_paths(result.path)):  # the data file first, never left without its manifest
+                    p.unlink(missing_ok=True)
+                raise
+            store.run_log.add(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
+            sink(
+                RunEvent(
+                    EventKind.DONE,
+                    f"run {run.id[:8]} done: {result.rows} rows -> {result.path}",
+                    run.id,
+                    stored.id,
+                    finished.progress,
+                    finished.total,
+                )
+            )
+            notify_outcome(settings, store, stored, finished, sink)
+            return finished
+        except TakenOver as e:  # this attempt stalled and the run runs again elsewhere: leave it to that one
+            store.run_log.add(run.id, "warning", str(e))
+            sink(RunEvent(EventKind.WARNING, str(e), run.id, stored.id))
+            return store.runs.get(run.id)
 
 
 def _superseded(store: Store, run: Run) -> dict[str, str | None] | None:

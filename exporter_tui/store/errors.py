@@ -20,6 +20,14 @@ class StoreError(ExporterError):
     http_status = 503
 
 
+class TakenOver(ExporterError):
+    """A run's end was not recorded: its claim is another's now (its heartbeat stopped long
+    enough for a scheduler to take it for dead and queue it again)."""
+
+    exit_code = EXIT_LIMIT
+    http_status = 409
+
+
 class NotFound(ExporterError, LookupError):
     """No such request or run."""
 

@@ -14,7 +14,7 @@ from exporter_tui.core.enums import Origin, RunStatus
 from exporter_tui.core.models import ExportRequest
 from exporter_tui.core.schedule import one_time_run
 from exporter_tui.core.times import iso, iso_from_unix, unix_from_iso, utc_now
-from exporter_tui.store.errors import QUEUE_FULL, LimitReached, NotFound
+from exporter_tui.store.errors import QUEUE_FULL, LimitReached, NotFound, TakenOver
 from exporter_tui.store.family import Family, Page, new_id
 from exporter_tui.store.schema import windows_json
 
@@ -86,6 +86,21 @@ class Run:
 
 
 _RUN_FIELDS = tuple(Run.__dataclass_fields__)
+
+
+def _held(holder: str | None) -> str:
+    """The condition that the run is still `holder`'s claim (none without a holder)."""
+    return "" if holder is None else " AND status = 'inProgress' AND claimed_by = ?"
+
+
+def _holder_param(holder: str | None) -> tuple[str, ...]:
+    return () if holder is None else (holder,)
+
+
+def _taken_over(run_id: str) -> str:
+    return f"run {run_id[:8]} was taken over by another scheduler (its heartbeat had stopped); this attempt's end is not recorded"
+
+
 # A failed attempt back to notProcessed in the same row (parameters: error, next_attempt_at).
 _REQUEUED = (
     "status = 'notProcessed', attempt = attempt + 1, error = ?, next_attempt_at = ?, progress = 0,"
@@ -407,13 +422,16 @@ class Runs(Family):
             )
         return self.get(run_id)
 
-    def update_progress(self, run_id: str, progress: int, total: int | None, now: datetime | None = None) -> str | None:
-        """Record a running run's progress; returns its pending cancel request, if any."""
+    def update_progress(
+        self, run_id: str, progress: int, total: int | None, holder: str | None = None, now: datetime | None = None
+    ) -> str | None:
+        """Record a running run's progress (with `holder`, only while it is that claimant's);
+        returns its pending cancel request, if any."""
         ts = (now or utc_now()).timestamp()
         with self._store.transaction():
             self._execute(
-                "UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'",
-                (progress, total, ts, run_id),
+                "UPDATE runs SET progress = ?, total = ?, heartbeat_at = ? WHERE id = ? AND status = 'inProgress'" + _held(holder),
+                (progress, total, ts, run_id, *_holder_param(holder)),
             )
             row = self._execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row[0] if row else None
@@ -423,9 +441,14 @@ class Runs(Family):
         with self._store.transaction():
             self._execute("UPDATE runs SET item_windows = ? WHERE id = ?", (json.dumps([list(w) for w in windows]), run_id))
 
-    def heartbeat(self, run_id: str, now: datetime | None = None) -> None:
+    def heartbeat(self, run_id: str, holder: str | None, now: datetime | None = None) -> bool:
+        """Stamp a running run's heartbeat; False once the run is not `holder`'s any more."""
         with self._store.transaction():
-            self._execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", ((now or utc_now()).timestamp(), run_id))
+            changed = self._execute(
+                "UPDATE runs SET heartbeat_at = ? WHERE id = ?" + _held(holder),
+                ((now or utc_now()).timestamp(), run_id, *_holder_param(holder)),
+            ).rowcount
+        return changed == 1
 
     # -- ending ---------------------------------------------------------------------------
     def finish(
@@ -442,19 +465,21 @@ class Runs(Family):
         sha256: str | None = None,
         counts: list[dict[str, Any]] | None = None,
         now: datetime | None = None,
+        holder: str | None = None,
     ) -> Run:
         """End a run. `rows` counts the rows written; `progress`, the source readings processed
         (like `total`, readings, never rows); `counts`, each target's readings in its window as
-        the export counted them, what the late-data check compares with."""
+        the export counted them, what the late-data check compares with. With `holder`, only
+        while the run is still that claimant's: else TakenOver, and nothing is written."""
         if status not in (RunStatus.DONE, RunStatus.FAILED):
             raise ValueError("a run finishes done or failed")
         now = now or utc_now()
         counted = None if counts is None else json.dumps(counts)
         with self._store.transaction():
-            self._execute(
+            changed = self._execute(
                 "UPDATE runs SET status = ?, rows = ?, progress = coalesce(?, progress),"
                 " file_name = ?, file_extension = ?, file_path = ?, error = ?, finished_at = ?, sha256 = ?,"
-                " target_counts = ?, counted_at = ?, late_readings = ? WHERE id = ?",
+                " target_counts = ?, counted_at = ?, late_readings = ? WHERE id = ?" + _held(holder),
                 (
                     status,
                     rows,
@@ -469,14 +494,22 @@ class Runs(Family):
                     None if counted is None else now.timestamp(),
                     None if counted is None else 0,
                     run_id,
+                    *_holder_param(holder),
                 ),
-            )
+            ).rowcount
+            if not changed:
+                raise TakenOver(_taken_over(run_id))
         return self.get(run_id)
 
-    def requeue(self, run_id: str, error: str, next_attempt_at: float, now: datetime | None = None) -> Run:
-        """A failed attempt that will be retried: back to notProcessed in the same row, attempt counting up."""
+    def requeue(self, run_id: str, error: str, next_attempt_at: float, holder: str | None = None) -> Run:
+        """A failed attempt that will be retried: back to notProcessed in the same row, attempt
+        counting up. With `holder`, only while the run is still that claimant's (else TakenOver)."""
         with self._store.transaction():
-            self._execute(f"UPDATE runs SET {_REQUEUED} WHERE id = ?", (error, next_attempt_at, run_id))
+            changed = self._execute(
+                f"UPDATE runs SET {_REQUEUED} WHERE id = ?" + _held(holder), (error, next_attempt_at, run_id, *_holder_param(holder))
+            ).rowcount
+            if not changed:
+                raise TakenOver(_taken_over(run_id))
         return self.get(run_id)
 
     def cancel(self, run_id: str, actor: str, now: datetime | None = None) -> Run:
@@ -594,7 +627,7 @@ class Runs(Family):
         """The one write that ends a recovery `take_stale` began: queued again for `retry_at`
         (attempt counting up), or, when None, failed for good with `error`. None if the run
         is no longer `holder`'s (another recoverer took it over after this one stalled)."""
-        held = "id = ? AND status = 'inProgress' AND claimed_by = ?"
+        held = "id = ?" + _held(holder)
         with self._store.transaction():
             if retry_at is None:
                 changed = self._execute(
