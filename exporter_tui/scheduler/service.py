@@ -80,7 +80,8 @@ class RunLife(Protocol):
     """What happens to a run the scheduler claimed, found dead or let expire."""
 
     def execute(self, store: Store, run: Run, *, sink: EventSink, should_stop: Callable[[], bool], retry_at: RetryAt) -> Run:
-        """Export a claimed (inProgress) run and record how it ended; `retry_at` says when a failed attempt runs again."""
+        """Export a claimed (inProgress) run, keeping its heartbeat while it runs, and record how it
+        ended; `retry_at` says when a failed attempt runs again."""
         ...
 
     def interrupted(self, run: Run) -> int:
