@@ -212,6 +212,9 @@ def test_a_bad_batch_writes_nothing(db: Path) -> None:
     later = {"channel": CH, "subtopic": SUB, "name": TEMP + "~", "time": 4.0, "data_value": {"not": "text"}}
     with pytest.raises(ValueError, match="'data_value' must be text, not dict"):
         write_readings(db, [temp(4.0, 4.0), later])
+    # One value that is not text in every reading (the writer passes such a column on as that one value).
+    with pytest.raises(ValueError, match="'unit' must be text, not int"):
+        write_readings(db, [temp(5.0, 5.0, unit=7), temp(6.0, 6.0, unit=7)])
     with EmbeddedSource(db) as source:
         assert source.targets() == [TargetInfo(CH, SUB, TEMP, "Cel", 1.0, 1.0, 1)]
 

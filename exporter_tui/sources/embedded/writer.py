@@ -30,7 +30,7 @@ import numpy as np
 
 from exporter_tui.sources.base import READING_COLUMNS
 from exporter_tui.sources.embedded import codec
-from exporter_tui.sources.embedded.block import BOOL_NULL, FLOAT_FIELDS, TEXT_FIELDS, Block, concat, text_array, union
+from exporter_tui.sources.embedded.block import BOOL_NULL, FLOAT_FIELDS, TEXT_FIELDS, Block, concat, is_array, one_value, text_array, union
 from exporter_tui.sources.embedded.layout import DAY, HEAD_FIELDS, connect_rw, ensure_schema, fail
 
 if TYPE_CHECKING:
@@ -132,6 +132,11 @@ class ReadingsWriter:
         return written
 
     def _write_frame(self, df: pd.DataFrame) -> int:
+        """Each column is converted and checked once for the whole frame, then cut per target;
+        a column that holds one value throughout (a device's unit, the missing text fields of a
+        numeric target) is passed on as that value, not cut."""
+        import pandas as pd
+
         from exporter_tui.sources.base import normalise_frame
 
         if df.empty:
@@ -140,12 +145,23 @@ class ReadingsWriter:
         if unknown:
             raise ValueError(f"unknown reading fields: {', '.join(map(str, unknown))}")
         for col in ("channel", "name", "time"):
-            if col not in df.columns or df[col].isna().any():
+            if col not in df.columns:
                 raise ValueError(f"every reading needs a '{col}'")
         df = normalise_frame(df)
-        for col in ("subtopic", "publisher"):
-            df[col] = df[col].where(df[col].notna(), "")
-        columns: dict[str, np.ndarray] = {}  # converted once for the frame, then cut per target
+        texts: dict[str, np.ndarray] = {}
+        for c in (*_KEY, *TEXT_FIELDS):
+            values = df[c].to_numpy(dtype=object)
+            missing = pd.isna(values)
+            if missing.any():
+                if c in ("channel", "name"):
+                    raise ValueError(f"every reading needs a '{c}'")
+                values = values.copy()
+                values[missing] = "" if c in ("subtopic", "publisher") else None
+            texts[c] = values
+        times = df["time"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isnan(times).any():
+            raise ValueError("every reading needs a 'time'")
+        columns: dict[str, Any] = {}
         for c in _FIELDS:
             if c in FLOAT_FIELDS:
                 columns[c] = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -153,14 +169,16 @@ class ReadingsWriter:
                 raw = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
                 columns[c] = np.where(np.isnan(raw), BOOL_NULL, raw).astype(np.int8)
             else:
-                columns[c] = df[c].to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]  # pandas takes any na_value, its stubs only a Scalar
-        times = df["time"].to_numpy(dtype=np.float64)
-        keys = [df[c].to_numpy(dtype=object) for c in _KEY]
+                columns[c] = texts[c]
+            same, value = one_value(c, columns[c])
+            if same:
+                columns[c] = value
+        keys = [texts[c] for c in _KEY]
         order, cuts = _targets_in_order(keys)
         for lo, hi in zip([0, *cuts], [*cuts, len(df)]):
             rows = order[lo:hi]
             channel, subtopic, name = (str(k[rows[0]]) for k in keys)
-            self.write_target(channel, subtopic, name, times[rows], **{c: v[rows] for c, v in columns.items()})
+            self.write_target(channel, subtopic, name, times[rows], **{c: v[rows] if is_array(v) else v for c, v in columns.items()})
         return len(df)
 
     def write_target(self, channel: str, subtopic: str, name: str, time: np.ndarray | Sequence[float], **columns: Any) -> int:
@@ -335,6 +353,8 @@ def _targets_in_order(keys: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
 
     code = np.zeros(len(keys[0]), dtype=np.int64)
     for values in keys:  # sorted codes combined: their order is the keys' lexicographic order
+        if one_value("name", values)[0]:
+            continue  # one channel (or subtopic) throughout orders nothing
         codes, uniques = pd.factorize(values, sort=True)
         code = code * len(uniques) + codes
     order = np.argsort(code, kind="stable")
