@@ -60,20 +60,21 @@ def home(tmp_path, monkeypatch) -> Iterator[tuple[Context, Store, threading.Even
     store.close()
 
 
-def start(ctx: Context, request_id: str) -> tuple[threading.Thread, list[Run]]:
-    """`exporter-tui run` of the request, in a thread (its own store, as a process has)."""
+def stalled_run(ctx: Context, store: Store, entered: threading.Event) -> tuple[Run, threading.Thread, list[Run]]:
+    """`exporter-tui run` of a new oneTime request, in a thread (its own store, as a process
+    has), once it waits on its source: the run, the thread, and the run as it ended (once it has)."""
+    sr = create(store, one_time(None, (T0, T0 + H)), T0)
     ended: list[Run] = []
-    thread = threading.Thread(target=lambda: ended.append(run_now(ctx, request_id, origin=Origin.CLI)), daemon=True)
+    thread = threading.Thread(target=lambda: ended.append(run_now(ctx, sr.id, origin=Origin.CLI)), daemon=True)
     thread.start()
-    return thread, ended
+    assert entered.wait(10)
+    [run] = store.runs.page(request_id=sr.id).results
+    return run, thread, ended
 
 
 def test_a_manual_run_waiting_on_its_source_beats_and_no_scheduler_takes_it_for_dead(home) -> None:
     ctx, store, entered, gate = home
-    sr = create(store, one_time(None, (T0, T0 + H)), T0)
-    thread, ended = start(ctx, sr.id)
-    assert entered.wait(10)
-    [run] = store.runs.page(request_id=sr.id).results
+    run, thread, ended = stalled_run(ctx, store, entered)
     claimed = store.runs.get(run.id).heartbeat_at
     assert claimed is not None
     deadline = time.monotonic() + 15
@@ -90,10 +91,7 @@ def test_a_manual_run_waiting_on_its_source_beats_and_no_scheduler_takes_it_for_
 
 def test_a_run_taken_over_while_its_process_stalled_is_done_once_by_the_new_attempt(home) -> None:
     ctx, store, entered, gate = home
-    sr = create(store, one_time(None, (T0, T0 + H)), T0)
-    thread, ended = start(ctx, sr.id)
-    assert entered.wait(10)
-    [run] = store.runs.page(request_id=sr.id).results
+    run, thread, ended = stalled_run(ctx, store, entered)
     # A scheduler whose clock is an hour on finds the stalled attempt's heartbeat stale: it
     # takes the run over, queues it again and runs attempt 2 to the end.
     later = make_scheduler(ctx, store, clock=FakeClock(datetime.now(UTC) + timedelta(hours=1)))

@@ -32,6 +32,7 @@ from sched_fixtures import (
 )
 
 from exporter_tui.cli.main import main
+from exporter_tui.context import Context
 from exporter_tui.core.schedule import Schedule, run_windows
 from exporter_tui.events import RunEvent
 from exporter_tui.pipeline.files import manifest_path
@@ -345,12 +346,19 @@ def test_a_run_whose_process_died_is_failed_as_interrupted_cleaned_and_retried(t
     assert temp_files(ctx.paths.exports_dir) == []
 
 
-def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp_path, store_of):
+def dead_run_without_backoff(tmp_path, store_of) -> tuple[Context, Store, Run]:
+    """A home retrying at once (no backoff), with an hourly request whose first interval's run
+    was claimed at T0 + H + M by a process that died then."""
     ctx = make_home(tmp_path, base=f'[identity]\nuser = "{ACTOR}"\n[scheduler]\nretry = {{ attempts = 3, backoff = 0 }}\n')
     store = store_of(ctx)
     seed(ctx, T0, T0 + 12 * H)
     sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
     dead = store.runs.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
+    return ctx, store, dead
+
+
+def test_with_no_backoff_one_run_due_recovers_an_interrupted_run_and_runs_it(tmp_path, store_of):
+    ctx, store, dead = dead_run_without_backoff(tmp_path, store_of)
     clock = FakeClock(T0 + H + 5 * M)
     # run-due reads its instant before the tick, so the clock has moved on when the retry is queued
     ran = make_scheduler(ctx, store, clock=clock).run_due(T0 + H + 5 * M - S)
@@ -362,11 +370,7 @@ def test_a_recovery_killed_halfway_is_recovered_again_not_left_failed(tmp_path, 
     partial files (SIGKILL does not unwind, so nothing after that line runs). The run must not
     stay failed "interrupted" with nobody to queue it again: once the recoverer's own
     heartbeat is stale too, the next tick recovers it and runs it."""
-    ctx = make_home(tmp_path, base=f'[identity]\nuser = "{ACTOR}"\n[scheduler]\nretry = {{ attempts = 3, backoff = 0 }}\n')
-    store = store_of(ctx)
-    seed(ctx, T0, T0 + 12 * H)
-    sr = create(store, recurring("PT1H", T0, catch_up="latest"), T0)
-    dead = store.runs.claim_interval(sr.id, (T0 + H).timestamp(), (T0.timestamp(), (T0 + H).timestamp()), "gone:4242", now=T0 + H + M)
+    ctx, store, dead = dead_run_without_backoff(tmp_path, store_of)
     clock = FakeClock(T0 + H + 5 * M)
     dying = make_scheduler(ctx, store, clock=clock, holder="dying:1")
 
