@@ -239,7 +239,7 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
         source = ctx.open_source()
         try:
             published = run_export(
-                ExportJob(stored.request, stored.id, dead.id, job_windows(dead, stored)),
+                ExportJob(stored.request, stored.id, dead.id, job_windows(dead, stored), dead.attempt),
                 source,
                 ctx.settings.exports,
                 ctx.paths.exports_dir,
@@ -247,7 +247,7 @@ def test_a_file_published_but_never_recorded_is_replaced_not_doubled(
         finally:
             source.close()
     if crash_after == "the manifest rename":  # the data file was still under its temporary name
-        os.replace(published.path, temp_path(published.path, dead.id))
+        os.replace(published.path, temp_path(published.path, dead.id, dead.attempt))
     for _ in range(3):  # recover (interrupted, leftovers removed, queued again), then run
         assert main(["--home", str(home), "run-due"]) == 0
         capsys.readouterr()

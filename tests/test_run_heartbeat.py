@@ -3,10 +3,12 @@ records nothing: the run is done once, by the attempt that now holds it, with on
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from sched_fixtures import ACTOR, FakeClock, create, data_files, make_home, one_
 
 from exporter_tui.context import Context
 from exporter_tui.core.enums import Origin
+from exporter_tui.pipeline.files import manifest_path, sha256_of
 from exporter_tui.service.runs import run_now
 from exporter_tui.service.scheduling import make_scheduler
 from exporter_tui.sources.base import ReadQuery, Source
@@ -27,20 +30,29 @@ CONFIG = f'[identity]\nuser = "{ACTOR}"\n[scheduler]\nheartbeat_timeout = {TIMEO
 
 
 class SlowSource:
-    """The embedded source, whose first count waits until the test lets it go: a readers
-    server slow to answer, a retry waiting out a 503. Every later count is the source's own."""
+    """The embedded source, whose first count (or, with `at = "read"`, first read, when the
+    export's temporary file is open) waits until the test lets it go: a readers server slow to
+    answer, a retry waiting out a 503. Every later call is the source's own."""
 
     stalls = 1
+    at = "count"
 
     def __init__(self, inner: Source, entered: threading.Event, gate: threading.Event) -> None:
         self.inner, self.entered, self.gate = inner, entered, gate
 
-    def count(self, query: ReadQuery) -> int:
-        if SlowSource.stalls:
+    def _stall(self, where: str) -> None:
+        if SlowSource.stalls and SlowSource.at == where:
             SlowSource.stalls -= 1
             self.entered.set()
             assert self.gate.wait(30), "the test never let the source go"
+
+    def count(self, query: ReadQuery) -> int:
+        self._stall("count")
         return self.inner.count(query)
+
+    def read_columns(self, query: ReadQuery, fields: frozenset[str], chunk_rows: int = 100_000) -> Iterator[Any]:
+        self._stall("read")
+        yield from self.inner.read_columns(query, fields, chunk_rows)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -53,6 +65,7 @@ def home(tmp_path, monkeypatch) -> Iterator[tuple[Context, Store, threading.Even
     entered, gate = threading.Event(), threading.Event()
     real = ctx.open_source
     monkeypatch.setattr(SlowSource, "stalls", 1)
+    monkeypatch.setattr(SlowSource, "at", "count")
     monkeypatch.setattr(ctx, "open_source", lambda: SlowSource(real(), entered, gate))
     store = ctx.open_store()
     yield ctx, store, entered, gate
@@ -105,3 +118,24 @@ def test_a_run_taken_over_while_its_process_stalled_is_done_once_by_the_new_atte
     assert [p.name for p in data_files(ctx.paths.exports_dir)] == [final.file_path.rsplit("/", 1)[-1]]  # one file: attempt 2's
     assert temp_files(ctx.paths.exports_dir) == []
     assert any("taken over" in e["message"] for e in store.run_log.of_run(run.id) if e["level"] == "warning")
+
+
+def test_a_stalled_attempt_that_wakes_after_the_new_one_is_done_leaves_the_new_file_alone(home, monkeypatch) -> None:
+    ctx, store, entered, gate = home
+    monkeypatch.setattr(SlowSource, "at", "read")  # stalled mid-export: its temporary file is open
+    run, thread, ended = stalled_run(ctx, store, entered)
+    assert temp_files(ctx.paths.exports_dir) != []
+    later = make_scheduler(ctx, store, clock=FakeClock(datetime.now(UTC) + timedelta(hours=1)))
+    assert [(r.id, r.status, r.attempt) for r in later.run_due()] == [(run.id, "done", 2)]
+    done = store.runs.get(run.id)
+    published = Path(done.file_path or "")
+    assert published.is_file()
+    gate.set()  # the stalled attempt wakes up, reads on, finds the run taken over and stops
+    thread.join(30)
+    assert not thread.is_alive()
+    final = store.runs.get(run.id)
+    assert (final.status, final.attempt, final.file_path, final.sha256) == ("done", 2, done.file_path, done.sha256)
+    assert data_files(ctx.paths.exports_dir) == [published]  # attempt 2's file, still there and whole
+    assert sha256_of(published) == final.sha256
+    assert json.loads(manifest_path(published).read_text())["sha256"] == final.sha256
+    assert temp_files(ctx.paths.exports_dir) == []

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,6 +55,7 @@ class ExportJob:
     request_id: str
     run_id: str
     windows: list[tuple[float, float]]  # one per item
+    attempt: int = 1  # the run's attempt: it marks the temporary files and the manifest as this attempt's
     aggregation: list[str | None] = field(default_factory=list)  # per item: "server", "client", None (see pushdown.py)
     supersedes: dict[str, str | None] | None = None  # a rerun: {runId, sha256} of the file it corrects, for the manifest
 
@@ -266,7 +268,7 @@ def run_export(
     try:
         return _run_export(job, source, settings, folder, on_progress, should_stop)
     except BaseException:
-        files.remove_partials(folder, job.run_id)
+        files.remove_partials(folder, job.run_id, job.attempt)
         raise
 
 
@@ -290,6 +292,7 @@ def _run_export(
     manifest = {
         "request": job.request_id,
         "run": job.run_id,
+        "attempt": job.attempt,
         "window": {"from": _iso(start), "to": _iso(max(w[1] for w in job.windows))},
         "items": [
             {"title": item_title(item, i), "from": _iso(w[0]), "to": _iso(w[1]), "aggregation": job.aggregation[i]}
@@ -303,12 +306,11 @@ def _run_export(
         manifest["supersedes"] = job.supersedes
     tables = [build_table(source, job, i, counter, notes=notes, columnar=writer.columnar) for i in range(len(job.request.items))]
     if writer.multi_table or len(tables) == 1:
-        final = files.final_path(folder, name, start, writer.extension)
-        with files.temporary(final, job.run_id, settings.file_mode) as temp:
+        free = partial(files.final_path, folder, name, start, writer.extension)
+        with files.temporary(free(), job.run_id, job.attempt, settings.file_mode) as temp:
             result = writer.write(tables, temp, options)
-            digest = files.publish(
-                temp, final, {**manifest, "source": describe(source), "rows": result.rows}, job.run_id, settings.file_mode, result.sha256
-            )
+            body = {**manifest, "source": describe(source), "rows": result.rows}
+            final, digest = files.publish(temp, free, body, settings.file_mode, result.sha256)
         return ExportResult(final, final.name, writer.extension, result.rows, digest, notes + list(result.warnings), counted)
     zipped = _write_zip(job, source, tables, writer, options, folder, name, start, manifest, settings)
     zipped.warnings[:0] = notes
@@ -329,8 +331,8 @@ def _write_zip(
     settings: ExportsSettings,
 ) -> ExportResult:
     """Several items in CSV or JSON: one file each, bundled in one zip."""
-    final = files.final_path(folder, name, start, "zip")
-    work = folder / f".{final.name}.parts.tmp-{job.run_id}"
+    free = partial(files.final_path, folder, name, start, "zip")
+    work = folder / f".{free().name}.parts{files.attempt_tag(job.run_id, job.attempt)}"
     entry_names = files.unique_names([f"{files.safe_component(t.title)}.{writer.extension}" for t in tables])
     rows = 0
     warnings: list[str] = []
@@ -343,10 +345,10 @@ def _write_zip(
             rows += result.rows
             warnings += result.warnings
             entries.append((entry, part))
-        with files.temporary(final, job.run_id, settings.file_mode) as temp:
+        with files.temporary(free(), job.run_id, job.attempt, settings.file_mode) as temp:
             files.write_zip(entries, temp)
             body = {**manifest, "source": describe(source), "rows": rows, "entries": entry_names}
-            digest = files.publish(temp, final, body, job.run_id, settings.file_mode)
+            final, digest = files.publish(temp, free, body, settings.file_mode)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(final, final.name, "zip", rows, digest, warnings)

@@ -1,12 +1,19 @@
 """Where export files go and how they appear: whole or not at all.
 
 Every file is written under a hidden temporary name in its final folder, flushed to disk and
-renamed. The manifest (request, run, window, zone, rows, sha256, app version) is renamed into
-place just before its data file, so a data file under a final name always has its manifest.
+renamed. The manifest (request, run, attempt, window, zone, rows, sha256, app version) is
+renamed into place just before its data file, so a data file under a final name always has its
+manifest. Neither rename replaces a file: a name taken in the meantime (another run of the
+request, or an attempt of the same run that stalled and woke up after it was taken over) moves
+the file on to the next free name.
+
+Temporary names carry the run and the attempt (`.NAME.tmp-RUN.N`), so an attempt that fails
+removes its own leftovers and nothing of another attempt's; recovery removes every attempt's.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,7 +21,7 @@ import re
 import shutil
 import unicodedata
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +63,7 @@ def final_path(folder: Path, name: str, start: float, extension: str) -> Path:
     stem = f"{safe_component(name)}_{window_stamp(start)}"
     candidate = folder / f"{stem}.{extension}"
     n = 2
-    while candidate.exists() or any(m.exists() for m in manifest_paths(candidate)):
+    while _taken(candidate) or any(_taken(m) for m in manifest_paths(candidate)):
         candidate = folder / f"{stem}-{n}.{extension}"
         n += 1
     return candidate
@@ -79,20 +86,31 @@ def manifest_data(path: Path) -> Path | None:
     return None
 
 
-def temp_path(final: Path, run_id: str) -> Path:
-    return final.with_name(f".{final.name}.tmp-{run_id}")
+def _taken(path: Path) -> bool:
+    return os.path.lexists(path)  # a dangling link holds a name too
 
 
-def remove_partials(folder: Path, run_id: str) -> list[Path]:
-    """Delete what a run that did not finish left behind (after a failure or a crash): its
-    temporary files and folders (`.NAME.tmp-RUN`, `.NAME.tmp-RUN.scratch`...), and files it
-    published under final names but never recorded (a crash between the rename and the
-    database write), found by the run id in their manifests. Call it only for a run that
-    is not done."""
+def attempt_tag(run_id: str, attempt: int | None) -> str:
+    """What marks an attempt's temporary files: `.tmp-RUN.N`; without an attempt, `.tmp-RUN`
+    marks every attempt's (and those of versions that did not name the attempt)."""
+    return f".tmp-{run_id}" if attempt is None else f".tmp-{run_id}.{attempt}"
+
+
+def temp_path(final: Path, run_id: str, attempt: int) -> Path:
+    return final.with_name(f".{final.name}{attempt_tag(run_id, attempt)}")
+
+
+def remove_partials(folder: Path, run_id: str, attempt: int | None = None) -> list[Path]:
+    """Delete what an attempt of a run that did not finish left behind (after a failure or a
+    crash): its temporary files and folders (`.NAME.tmp-RUN.N`, `.NAME.tmp-RUN.N.scratch`...),
+    and files it published under final names but never recorded (a crash between the rename and
+    the database write), found by the run and attempt in their manifests. `attempt` None: every
+    attempt's, as recovery does for a run that is not done; an attempt that fails removes only
+    its own, since the run may be another attempt's by then (one that took it over)."""
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
-    tag = f".tmp-{run_id}"
+    tag = attempt_tag(run_id, attempt)
     for p in folder.iterdir():
         if p.name.startswith(".") and (p.name.endswith(tag) or f"{tag}." in p.name):
             if p.is_dir():
@@ -100,7 +118,7 @@ def remove_partials(folder: Path, run_id: str) -> list[Path]:
             else:
                 p.unlink(missing_ok=True)
             removed.append(p)
-        elif (data := manifest_data(p)) is not None and _manifest_run(p) == run_id:
+        elif (data := manifest_data(p)) is not None and _manifest_owner(p, run_id, attempt):
             for q in (data, p):  # the data file first: a data file never stays without its manifest
                 if q.exists():
                     q.unlink()
@@ -108,12 +126,15 @@ def remove_partials(folder: Path, run_id: str) -> list[Path]:
     return removed
 
 
-def _manifest_run(path: Path) -> str | None:
+def _manifest_owner(path: Path, run_id: str, attempt: int | None) -> bool:
+    """Whether the manifest names this run (and this attempt, when one is given)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    return data.get("run") if isinstance(data, dict) else None
+        return False
+    if not isinstance(data, dict) or data.get("run") != run_id:
+        return False
+    return attempt is None or data.get("attempt") == attempt
 
 
 def fsync_file(path: Path) -> None:
@@ -145,23 +166,56 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def publish(temp: Path, final: Path, manifest: dict, run_id: str, file_mode: int = 0o600, digest: str | None = None) -> str:
-    """Move a whole temporary data file to its final name, its manifest first. Returns the
-    sha256: `digest` when the writer hashed the file as it wrote it, else the file is read."""
+def publish(
+    temp: Path, free_name: Callable[[], Path], manifest: dict, file_mode: int = 0o600, digest: str | None = None
+) -> tuple[Path, str]:
+    """Move a whole temporary data file to the name `free_name()` gives (the first free one
+    now), its manifest first; a name taken before the rename moves it on to the next. Returns
+    the final path and the sha256: `digest` when the writer hashed the file as it wrote it,
+    else the file is read."""
     fsync_file(temp)
     os.chmod(temp, file_mode)
     digest = digest or sha256_of(temp)
-    body = json.dumps({**manifest, "file": final.name, "sha256": digest, "bytes": temp.stat().st_size}, indent=2, sort_keys=True)
-    mtemp = temp_path(manifest_path(final), run_id)
-    create_private(mtemp, file_mode)
-    with open(mtemp, "w", encoding="utf-8") as f:
-        f.write(body + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(mtemp, manifest_path(final))
-    os.replace(temp, final)
-    fsync_dir(final.parent)
-    return digest
+    size = temp.stat().st_size
+    mtemp = temp.with_name(temp.name + ".manifest.part")
+    for _ in range(_NAME_TRIES):
+        final = free_name()
+        body = json.dumps({**manifest, "file": final.name, "sha256": digest, "bytes": size}, indent=2, sort_keys=True)
+        create_private(mtemp, file_mode)
+        with open(mtemp, "w", encoding="utf-8") as f:
+            f.write(body + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if not _rename_new(mtemp, manifest_path(final)):
+            mtemp.unlink()
+            continue
+        if _rename_new(temp, final):
+            fsync_dir(final.parent)
+            return final, digest
+        manifest_path(final).unlink()  # a data file of someone else's holds the name: ours goes on to the next
+    raise OSError(errno.EEXIST, f"no free name for the export after {_NAME_TRIES} tries", str(temp.parent))
+
+
+_NAME_TRIES = 100
+
+
+def _rename_new(src: Path, dest: Path) -> bool:
+    """Rename `src` to `dest` only if no file has that name (atomically, by a hard link);
+    False, and `src` left as it is, when one has."""
+    try:
+        os.link(src, dest)
+    except FileExistsError:
+        return False
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # A file system without hard links (FAT, some network shares): look, then rename.
+        if _taken(dest):
+            return False
+        os.replace(src, dest)
+        return True
+    os.unlink(src)
+    return True
 
 
 def create_private(path: Path, file_mode: int) -> None:
@@ -175,9 +229,9 @@ def create_private(path: Path, file_mode: int) -> None:
 
 
 @contextmanager
-def temporary(final: Path, run_id: str, file_mode: int = 0o600) -> Iterator[Path]:
+def temporary(final: Path, run_id: str, attempt: int, file_mode: int = 0o600) -> Iterator[Path]:
     """A temporary file beside `final`, made with `file_mode` before its first byte; removed if the block fails."""
-    temp = temp_path(final, run_id)
+    temp = temp_path(final, run_id, attempt)
     try:
         create_private(temp, file_mode)
         yield temp

@@ -16,7 +16,7 @@ from exporter_tui.core.schedule import item_windows, overall_window, run_windows
 from exporter_tui.core.times import utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import Cancelled, ExportJob, run_export
-from exporter_tui.pipeline.files import manifest_paths
+from exporter_tui.pipeline.files import remove_partials
 from exporter_tui.scheduler import ledger
 from exporter_tui.scheduler.planner import Rules
 from exporter_tui.scheduler.schedules import schedule_of
@@ -126,7 +126,7 @@ def execute_run(
                     raise Cancelled("stopped before the export started")
                 windows = job_windows(run, stored)
                 store.runs.set_item_windows(run.id, windows)  # the request may have been edited since the run was queued
-                job = ExportJob(stored.request, stored.id, run.id, windows, supersedes=_superseded(store, run))
+                job = ExportJob(stored.request, stored.id, run.id, windows, run.attempt, supersedes=_superseded(store, run))
                 source = open_source()
                 try:
                     result = run_export(job, source, settings.exports, exports_dir, on_progress=progress, should_stop=stop)
@@ -174,8 +174,7 @@ def execute_run(
                     holder=holder,
                 )
             except TakenOver:
-                for p in (result.path, *manifest_paths(result.path)):  # the data file first, never left without its manifest
-                    p.unlink(missing_ok=True)
+                remove_partials(result.path.parent, run.id, run.attempt)  # its own file only: the new attempt's stays
                 raise
             store.run_log.add(run.id, "info", f"wrote {result.rows} rows to {result.path} (sha256 {result.sha256[:12]})")
             sink(
