@@ -139,3 +139,6 @@ def test_a_stalled_attempt_that_wakes_after_the_new_one_is_done_leaves_the_new_f
     assert sha256_of(published) == final.sha256
     assert json.loads(manifest_path(published).read_text())["sha256"] == final.sha256
     assert temp_files(ctx.paths.exports_dir) == []
+    log = store.run_log.of_run(run.id)
+    after = log[[e["message"].startswith("wrote ") for e in log].index(True) + 1 :]
+    assert [e["level"] for e in after] == ["warning"] and "taken over" in after[0]["message"]  # no error of the stalled attempt's

@@ -138,21 +138,24 @@ def execute_run(
             except Exception as exc:  # every failure of an export ends the run, with its reason
                 by = cancelled()  # a worker killed by the same Ctrl-C fails otherwise; the cancel is the reason
                 reason = by or failure_reason(exc)
-                store.run_log.add(run.id, "error", reason)
                 if by:
                     when = None
                 elif isinstance(exc, Cancelled):  # stopped, not broken: due again at once
                     when = time.time()
                 else:
                     when = retry_at(run) if retry_at else None
+                # The end is written first: an attempt taken over (TakenOver here) logs nothing
+                # of its own failure into the run that is now another attempt's.
                 if when is not None:
                     requeued = store.runs.requeue(run.id, reason, when, holder)
+                    store.run_log.add(run.id, "error", reason)
                     sink(
                         RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}; retry {requeued.attempt} queued", run.id, stored.id)
                     )
                     return requeued
                 # The readings it got through, not its last periodic progress write.
                 finished = store.runs.finish(run.id, RunStatus.FAILED, error=reason, progress=read[0], holder=holder)
+                store.run_log.add(run.id, "error", reason)
                 sink(RunEvent(EventKind.FAILED, f"run {run.id[:8]} failed: {reason}", run.id, stored.id))
                 notify_outcome(settings, store, stored, finished, sink)
                 return finished
