@@ -180,18 +180,18 @@ def test_it_runs_every_interval_oldest_first_once_and_a_second_backfill_queues_n
 
 
 def test_a_failed_run_makes_it_exit_1_and_the_others_still_run(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from exporter_tui.service import runs as service_runs
+    from exporter_tui.service import attempt as service_attempt
     from exporter_tui.sources.base import SourceError
 
     ctx, stored = setup(tmp_path)
-    real = service_runs.run_export
+    real = service_attempt.run_export
 
     def export(job, *args: Any, **kwargs: Any):
         if job.windows[0][0] == day(3).timestamp():
             raise SourceError("the readers service answered 503")
         return real(job, *args, **kwargs)
 
-    monkeypatch.setattr(service_runs, "run_export", export)
+    monkeypatch.setattr(service_attempt, "run_export", export)
 
     got = cli("backfill", stored.id, "--from", "2025-01-01", "--to", "2025-01-06")
 

@@ -37,7 +37,7 @@ from exporter_tui.cli.main import main
 from exporter_tui.context import load_context
 from exporter_tui.pipeline.export import ExportJob, run_export
 from exporter_tui.pipeline.files import MANIFEST_SUFFIX, sha256_of, temp_path
-from exporter_tui.service.runs import job_windows
+from exporter_tui.service.attempt import job_windows
 from exporter_tui.sources.embedded import write_readings
 
 pytestmark = pytest.mark.slow  # processes started and killed at random points

@@ -52,8 +52,8 @@ import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 if int(sys.argv[1]):
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
-    import exporter_tui.service.runs
-    exporter_tui.service.runs.PROGRESS_EVERY = float("inf")
+    import exporter_tui.service.attempt
+    exporter_tui.service.attempt.PROGRESS_EVERY = float("inf")
 from exporter_tui.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """

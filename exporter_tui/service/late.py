@@ -18,7 +18,7 @@ from exporter_tui.core.enums import EventKind
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.export import late_readings
 from exporter_tui.scheduler.service import holder_id
-from exporter_tui.service.runs import Progress, execute_run
+from exporter_tui.service.attempt import Progress, execute_run
 from exporter_tui.sources.base import Source
 from exporter_tui.store.errors import LimitReached, NotFound
 from exporter_tui.store.runs import Run

@@ -13,8 +13,8 @@ from exporter_tui.core.times import utc_now
 from exporter_tui.events import EventSink, RunEvent, ignore
 from exporter_tui.pipeline.files import manifest_paths, remove_partials, safe_component
 from exporter_tui.scheduler.service import Clock, RetryAt, Scheduler
+from exporter_tui.service.attempt import execute_run, notify_outcome
 from exporter_tui.service.late import check_late
-from exporter_tui.service.runs import execute_run, notify_outcome
 from exporter_tui.sources.base import SourceError
 from exporter_tui.store.runs import Run
 from exporter_tui.store.store import Store
