@@ -10,7 +10,9 @@ non-empty, `from`/`to` only when non-zero, parsed as float64 (as the Go readers 
 compared as `time >= from AND time < to`. Nothing orders readings that share a time: on
 PostgreSQL their order is whatever the sort gives (it changes with LIMIT and OFFSET), and
 `shuffle_seed` shuffles them afresh on every request. `limit` outside 1..max_limit is a 400
-"invalid limit size". Times are served in the unit they are stored in.
+"invalid limit size". Times are served in the unit they are stored in. `truncating` (PostgreSQL)
+is Magistrala 0.14's Timescale reader: float seconds stored in `time BIGINT` through pgx, which
+truncates a float64 toward zero on its way into an int8, for the rows and for `from`/`to` alike.
 
 `schemes` are the accepted `Authorization` schemes ("" = the bare key, Mainflux <= 0.12);
 `domain`, when set, must be the path's first segment; `health` / `version` are the bodies of
@@ -91,19 +93,21 @@ class Backend(Protocol):
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> None: ...
 
 
-def _where(channel: str, filters: dict[str, Any], mark: str, whole: bool = False) -> tuple[str, list[Any]]:
+def _where(channel: str, filters: dict[str, Any], mark: str, whole: bool = False, truncating: bool = False) -> tuple[str, list[Any]]:
     """The readers' WHERE; `whole`: times are BIGINT, compared as float64 as the Go readers' float
-    parameters make them (written out, so an index on `time::float8` can serve it)."""
+    parameters make them (written out, so an index on `time::float8` can serve it); `truncating`:
+    times are BIGINT seconds and a float parameter reaches the column as pgx v5 encodes a float64
+    for an int8, truncated toward zero (`int64(f)`): Magistrala 0.14's Timescale reader."""
     where, args = [f"channel = {mark}"], [channel]
     for key in _FILTERS:
         if filters.get(key):
             where.append(f"{key} = {mark}")
             args.append(filters[key])
-    column = "time::float8" if whole else "time"
+    column = "time::float8" if whole and not truncating else "time"
     for key, op in (("from", ">="), ("to", "<")):
         if filters.get(key):
             where.append(f"{column} {op} {mark}")
-            args.append(filters[key])
+            args.append(int(filters[key]) if truncating else filters[key])
     return " AND ".join(where), args
 
 
@@ -141,9 +145,10 @@ class PgBackend:
     nanoseconds, the Timescale reader's `time BIGINT`. Without an index on time every page
     is a sort, whose order among equal times depends on LIMIT and OFFSET."""
 
-    def __init__(self, dsn: str, nanoseconds: bool = False):
+    def __init__(self, dsn: str, nanoseconds: bool = False, truncating: bool = False):
         self.dsn = dsn
         self.nanoseconds = nanoseconds
+        self.truncating = truncating
         self._local = threading.local()
 
     def _con(self) -> Any:
@@ -155,7 +160,7 @@ class PgBackend:
         return con
 
     def page(self, channel: str, filters: dict[str, Any], limit: int | None, offset: int) -> tuple[int, list[tuple[Any, ...]]]:
-        cond, args = _where(channel, filters, "%s", self.nanoseconds)
+        cond, args = _where(channel, filters, "%s", self.nanoseconds, self.truncating)
         cols = ", ".join(READING_COLUMNS)
         con = self._con()
         total = con.execute(f"SELECT COUNT(*) FROM messages WHERE {cond}", args).fetchone()[0]
@@ -240,11 +245,20 @@ class ReadersServer:
 
     @classmethod
     def from_pg(
-        cls, rows: Iterable[Mapping[str, Any]], dsn: str, *, nanoseconds: bool = False, index: bool = False, **kwargs: Any
+        cls,
+        rows: Iterable[Mapping[str, Any]],
+        dsn: str,
+        *,
+        nanoseconds: bool = False,
+        truncating: bool = False,
+        index: bool = False,
+        **kwargs: Any,
     ) -> ReadersServer:
-        """A server over a new `messages` table in the (empty) schema of `dsn`."""
-        backend = PgBackend(dsn, nanoseconds)
-        create_pg(backend._con(), rows, nanoseconds=nanoseconds, index=index)
+        """A server over a new `messages` table in the (empty) schema of `dsn`. `truncating`: the
+        Timescale reader of Magistrala 0.14 and before, float seconds in a `time BIGINT` column,
+        each time truncated to whole seconds as pgx stores it, and the `from`/`to` parameters too."""
+        backend = PgBackend(dsn, nanoseconds, truncating)
+        create_pg(backend._con(), rows, nanoseconds=nanoseconds, truncating=truncating, index=index)
         return cls(backend, **kwargs)
 
     @property
@@ -504,11 +518,13 @@ def insert_rows(db_path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
         con.close()
 
 
-def create_pg(con: Any, rows: Iterable[Mapping[str, Any]], *, nanoseconds: bool, index: bool = False) -> None:
+def create_pg(con: Any, rows: Iterable[Mapping[str, Any]], *, nanoseconds: bool, truncating: bool = False, index: bool = False) -> None:
     """The readers' `messages` table in the connection's schema, holding `rows`."""
-    types = _PG_TYPES | {"time": "BIGINT" if nanoseconds else "FLOAT"}
+    types = _PG_TYPES | {"time": "BIGINT" if nanoseconds or truncating else "FLOAT"}
     cols = ", ".join(f"{c} {types.get(c, 'TEXT')}" for c in READING_COLUMNS)
     con.execute(f"CREATE TABLE messages (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), {cols})")
+    if truncating:
+        rows = ({**r, "time": int(r["time"])} for r in rows)
     pg_insert(con, rows)
     if index:
         con.execute(f"CREATE INDEX messages_channel_time ON messages (channel, {'(time::float8)' if nanoseconds else 'time'})")

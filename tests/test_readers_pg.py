@@ -246,3 +246,33 @@ def test_the_limit_cap_is_the_services(pg_cluster) -> None:
     with ReadersServer.from_pg(tied_readings(3, 1, nanos=False, seed=0), pg_cluster.new_schema(), token=TOKEN) as server:
         r = httpx.get(f"{server.url}/channels/{CH}/messages?limit=1001", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 400 and r.json()["message"] == "invalid limit size"
+
+
+@pytest.mark.parametrize(("start", "page_size"), [(0.0, 1000), (0.25, 10)], ids=["one-page", "groups-split"])
+def test_a_timescale_reader_of_0_14_keeps_whole_seconds_and_a_fractional_window_still_reads_every_reading(
+    pg_cluster, start: float, page_size: int
+) -> None:
+    """Magistrala 0.14's Timescale reader stores float seconds in `time BIGINT` and gets each
+    bound truncated: read as floats, [T0, T0 + 149.5) was served as [T0, T0 + 149), and the
+    readings at T0 + 149 were lost while the window's count agreed (the run ended done); a
+    fractional start, or a group of equal times asked as [t, nextafter(t)), failed the read."""
+    rows = tied_readings(150, 3, nanos=False, seed=4)
+    rows += [{**rows[0], "time": float(T0 + 77), "publisher": f"crowd-{p}", "value": 1000.0 + p} for p in range(25)]  # > a page
+    rows = [{**r, "time": r["time"] + 0.4} for r in rows]  # as sent: fractions, which the writer's BIGINT drops
+    lo, hi = T0 + start, T0 + 149.5
+    expected = Counter((float(int(r["time"])), r["publisher"], r["value"]) for r in rows if lo <= int(r["time"]) < hi)
+    assert (float(T0 + 149), "dev-0", float(149 * 3)) in expected
+    gen = GENERATIONS["magistrala-0.14"]
+    with ReadersServer.from_pg(rows, pg_cluster.new_schema(), truncating=True, token=TOKEN, shuffle_seed=5, **gen) as server:
+        source = source_for(server, page_size=page_size, api="magistrala-0.14")
+        try:
+            query = ReadQuery(CH, SUB, "temp", lo, hi)
+            assert source.count(query) == sum(expected.values())
+            got = read_keys(source, query)
+            notes = source.take_notes()
+        finally:
+            source.close()
+        sent = {(p["from"], p["to"]) for p in server.query_params() if "from" in p and p["limit"] != "1"}
+    assert got == expected
+    assert any("whole seconds" in n for n in notes)
+    assert all(float(a).is_integer() and float(b).is_integer() for a, b in sent)  # the server compares exactly what it is sent

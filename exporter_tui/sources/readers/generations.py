@@ -9,10 +9,15 @@
 The path (with or without a domain) and the auth scheme are settings of their own
 (`domain`, `auth`): they changed at other versions than the unit did.
 
-Every generation parses `from` and `to` as float64 and compares `time` with them in
-float64, nanoseconds included (a BIGINT column is cast). So the paging compares times as
-the server does, as floats: nanosecond times are told apart to 256 ns at today's
-magnitudes, and a window bound is exact to that much.
+Every generation parses `from` and `to` as float64. The postgres reader compares them with
+its `time FLOAT` as floats. The Timescale readers keep `time BIGINT`, and pgx hands the
+float64 to it truncated toward zero (`int64(f)`): in nanoseconds (0.15 on) every bound sent
+is a whole number, so that changes nothing, and the paging compares times as floats, told
+apart to 256 ns at today's magnitudes. Up to 0.14 the Timescale reader stores float seconds
+in that BIGINT, so its times are whole seconds and a bound of 12.5 is served as 12: read as
+floats, [10, 12.5) would miss the readings at 12, and [12, nextafter(12)) would be empty.
+`whole()` is the generation for such a server (the source probes for it, source.py): bounds
+rounded up to whole seconds, which on whole-second times select exactly the same readings.
 
 A time's magnitude tells the unit apart with a wide margin: 1e13 seconds is the year
 318,000, and 1e13 nanoseconds is under three hours after 1970.
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -37,25 +42,36 @@ class Generation:
     api: str  # the `api` setting it answers to
     nanoseconds: bool
     aggregation: bool  # the server may aggregate (only its Timescale reader does)
+    whole_seconds: bool = False  # float seconds compared as whole ones (see the module's docstring)
 
     @property
     def unit(self) -> str:
-        return "nanoseconds" if self.nanoseconds else "float seconds"
+        return "nanoseconds" if self.nanoseconds else "whole seconds" if self.whole_seconds else "float seconds"
+
+    def whole(self) -> Generation:
+        return replace(self, whole_seconds=True)
 
     def to_server(self, t: float) -> float:
         """A window bound in the server's unit, as the float64 it compares in."""
+        if self.whole_seconds:
+            return float(math.ceil(t))
         if not self.nanoseconds:
             return float(t)
         return float(math.ceil(Fraction(t) * 1_000_000_000))
+
+    def up(self, t: float) -> float:
+        """The bound nearest above or at a server time `t` that the server compares exactly."""
+        return float(math.ceil(t)) if self.whole_seconds else t
 
     def to_seconds(self, t: float | int) -> float:
         if self.nanoseconds:
             return t / 1_000_000_000 if isinstance(t, int) else t / 1e9  # int / int is correctly rounded
         return float(t)
 
-    @staticmethod
-    def after(t: float) -> float:
+    def after(self, t: float) -> float:
         """The smallest server time above t: [t, after(t)) holds exactly the readings at t."""
+        if self.whole_seconds:
+            return float(math.floor(t)) + 1.0
         return math.nextafter(float(t), math.inf)
 
     def param(self, t: float) -> str:

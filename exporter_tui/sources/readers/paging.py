@@ -79,7 +79,7 @@ class WindowReader:
             a = b
 
     def _slice_end(self, a: Time, hi: Time, width: float) -> Time:
-        b = a + width
+        b = self._gen.up(a + width)
         return min(b if b > a else self._gen.after(a), hi)
 
     def _slice(self, a: Time, b: Time, page: Page) -> list[dict[str, Any]]:

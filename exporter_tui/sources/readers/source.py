@@ -56,6 +56,7 @@ class ReadersSource:
         self.client = ReadersClient(settings, transport=transport, sleep=sleep)
         self._gen: Generation | None = None if settings.api == "auto" else GENERATIONS[settings.api]
         self._detected = False  # the generation was decided from what the server said
+        self._whole: bool | None = None  # float seconds compared as whole ones (a Timescale reader up to 0.14); None: not known yet
         self.newest: dict[str, float | None] = {}  # each checked channel's newest reading time (Unix seconds)
         self._counts: dict[ReadQuery, int] = {}
         self._newest_in: dict[ReadQuery, dict[str, Any] | None] = {}  # a probed window's newest reading
@@ -139,10 +140,35 @@ class ReadersSource:
     # -- the generation --------------------------------------------------------------
 
     def generation(self, channel: str) -> Generation:
-        """The generation to read `channel` with, checked against its newest reading once."""
-        if channel in self.newest and self._gen is not None:
-            return self._gen
-        return self._settle(channel, self.client.messages(channel, {"offset": "0", "limit": "1"}))
+        """The generation to read `channel` with, checked against its newest reading once, as
+        the server compares times (see `_compares_whole_seconds`)."""
+        gen = self._gen
+        if channel not in self.newest or gen is None:
+            gen = self._settle(channel, self.client.messages(channel, {"offset": "0", "limit": "1"}))
+        if gen.nanoseconds:
+            return gen
+        if self._whole is None:
+            self._whole = self._compares_whole_seconds(channel, gen)
+        return gen.whole() if self._whole else gen
+
+    def _compares_whole_seconds(self, channel: str, gen: Generation) -> bool | None:
+        """Whether a float-seconds server keeps whole seconds and truncates the bounds it is sent
+        (the Timescale reader up to Magistrala 0.14, see generations.py); None while the channel
+        has no reading to tell it by. One request: [t, nextafter(t)) around the newest reading's
+        time t holds it on a server that compares floats, and nothing on one that truncates."""
+        t = self.newest.get(channel)
+        if t is None:
+            return None
+        if not t.is_integer():
+            return False  # a server that truncates stores no fraction
+        probe = self.client.messages(channel, {"from": gen.param(t), "to": gen.param(gen.after(t)), "offset": "0", "limit": "1"})
+        if probe.total or probe.messages:
+            return False
+        self._note(
+            "the readers service keeps whole seconds and truncates the window bounds it is sent (a Timescale reader of "
+            "Magistrala 0.14 or earlier): bounds are sent rounded up to whole seconds, which selects the same readings"
+        )
+        return True
 
     def _settle(self, channel: str, page: Page) -> Generation:
         """Decide or check the generation by the first reading of `page`, the newest of the channel."""
