@@ -276,3 +276,21 @@ def test_a_timescale_reader_of_0_14_keeps_whole_seconds_and_a_fractional_window_
     assert got == expected
     assert any("whole seconds" in n for n in notes)
     assert all(float(a).is_integer() and float(b).is_integer() for a, b in sent)  # the server compares exactly what it is sent
+
+
+def test_readings_left_in_seconds_by_the_upgrade_to_nanoseconds_fail_the_read_instead_of_going_missing(pg_cluster) -> None:
+    """Magistrala 0.15 writes nanoseconds and converts none of the rows written before: a read
+    in nanoseconds alone would end done without them."""
+    rows = tied_readings(20, 2, nanos=True, seed=6)
+    before_upgrade = [{**r, "time": T0 - 10 + j, "publisher": "old"} for j, r in enumerate(rows[:3])]  # seconds, before T0
+    window = ReadQuery(CH, SUB, "temp", float(T0 - 15), float(T0 + 20))
+    with ReadersServer.from_pg(
+        rows + before_upgrade, pg_cluster.new_schema(), nanoseconds=True, token=TOKEN, **GENERATIONS["supermq"]
+    ) as server:
+        source = source_for(server, api="magistrala", domain=GENERATIONS["supermq"]["domain"], auth="client")
+        try:
+            with pytest.raises(SourceError, match="3 readings of this window .* are stored in seconds"):
+                read_keys(source, window)
+            assert sum(read_keys(source, ReadQuery(CH, SUB, "temp", float(T0), float(T0 + 20))).values()) == 40  # none left out there
+        finally:
+            source.close()

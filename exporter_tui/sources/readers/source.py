@@ -244,6 +244,8 @@ class ReadersSource:
             return
         gen = self.generation(query.channel)
         lo, hi = gen.to_server(query.start), gen.to_server(query.end)
+        if gen.nanoseconds:
+            self._refuse_seconds(query)
         total = self._counts.pop(query, None)
         if total is None:
             total = self._fetch(query, lo, hi, 1).total
@@ -259,6 +261,19 @@ class ReadersSource:
             raise self.client.error(
                 f"the readers service counts {at_end} readings in the window at the end of the read, but {reader.read} were read "
                 f"from {self.client.path(query.channel)}: readings arrived or were removed in the part already read (run it again)"
+            )
+
+    def _refuse_seconds(self, query: ReadQuery) -> None:
+        """Fail when the window's readings are also stored in seconds: Magistrala 0.15 writes
+        nanoseconds and converts none of the rows written before the upgrade, which no window in
+        nanoseconds finds. One count of the window in seconds (a nanosecond time that small
+        would be in the first seconds of 1970)."""
+        old = self._fetch(query, float(query.start), float(query.end), 1).total
+        if old:
+            raise self.client.error(
+                f"{old} readings of this window in {self.client.path(query.channel)} are stored in seconds, beside readings in "
+                "nanoseconds (written before the service's upgrade to 0.15, which converted none): a read in nanoseconds "
+                "would leave them out; convert them in the readers' database (time * 1e9) and run it again"
             )
 
     def _fetch(self, query: ReadQuery, lo: float, hi: float, limit: int, publisher: str | None = None, offset: int = 0) -> Page:
