@@ -294,3 +294,28 @@ def test_readings_left_in_seconds_by_the_upgrade_to_nanoseconds_fail_the_read_in
             assert sum(read_keys(source, ReadQuery(CH, SUB, "temp", float(T0), float(T0 + 20))).values()) == 40  # none left out there
         finally:
             source.close()
+
+
+def test_a_newest_reading_removed_during_the_probe_is_not_taken_for_a_server_that_truncates(pg_cluster) -> None:
+    """The probe asks [t, nextafter(t)) around the newest reading; retention removing it just
+    then leaves that empty on a server that compares floats too. Taken for truncation, the
+    window [T0, T0 + 19.3) would be read as [T0, T0 + 20), with the reading at T0 + 19.5."""
+    rows = [{"channel": CH, "subtopic": SUB, "name": "temp", "publisher": "p", "time": T0 + i / 2, "value": float(i)} for i in range(41)]
+    import psycopg
+
+    dsn = pg_cluster.new_schema()
+    with ReadersServer.from_pg(rows, dsn, token=TOKEN, **GENERATIONS["magistrala-0.14"]) as server:
+
+        def retention(query: dict[str, str]) -> None:
+            if "from" not in query and server.on_answer is not None:  # the newest reading was just answered: it goes
+                server.on_answer = None
+                with psycopg.connect(dsn, autocommit=True) as con:
+                    con.execute("DELETE FROM messages WHERE time = %s", (float(T0 + 20),))
+
+        server.on_answer = retention
+        source = source_for(server, page_size=10, api="magistrala-0.14")
+        try:
+            got = read_keys(source, ReadQuery(CH, SUB, "temp", float(T0), T0 + 19.3))
+        finally:
+            source.close()
+    assert sorted(t for t, _, _ in got) == [T0 + i / 2 for i in range(39)]  # up to T0 + 19.0

@@ -154,16 +154,20 @@ class ReadersSource:
     def _compares_whole_seconds(self, channel: str, gen: Generation) -> bool | None:
         """Whether a float-seconds server keeps whole seconds and truncates the bounds it is sent
         (the Timescale reader up to Magistrala 0.14, see generations.py); None while the channel
-        has no reading to tell it by. One request: [t, nextafter(t)) around the newest reading's
-        time t holds it on a server that compares floats, and nothing on one that truncates."""
+        has no reading to tell it by. [t, nextafter(t)) around the newest reading's time t holds
+        it on a server that compares floats, and nothing on one that truncates; then [t, t + 1)
+        must hold a reading at t, so that a reading removed in between is not taken for truncation."""
         t = self.newest.get(channel)
         if t is None:
             return None
         if not t.is_integer():
             return False  # a server that truncates stores no fraction
-        probe = self.client.messages(channel, {"from": gen.param(t), "to": gen.param(gen.after(t)), "offset": "0", "limit": "1"})
-        if probe.total or probe.messages:
+        exact = self._probe(channel, gen, t, gen.after(t))
+        if exact.total or exact.messages:
             return False
+        second = self._probe(channel, gen, t, t + 1).messages
+        if not second or not isinstance(second[0], dict) or second[0].get("time") != t:
+            return None  # the newest reading went away: ask again at the next read
         self._note(
             "the readers service keeps whole seconds and truncates the window bounds it is sent (a Timescale reader of "
             "Magistrala 0.14 or earlier): bounds are sent rounded up to whole seconds, which selects the same readings"
@@ -262,6 +266,9 @@ class ReadersSource:
                 f"the readers service counts {at_end} readings in the window at the end of the read, but {reader.read} were read "
                 f"from {self.client.path(query.channel)}: readings arrived or were removed in the part already read (run it again)"
             )
+
+    def _probe(self, channel: str, gen: Generation, lo: float, hi: float) -> Page:
+        return self.client.messages(channel, {"from": gen.param(lo), "to": gen.param(hi), "offset": "0", "limit": "1"})
 
     def _refuse_seconds(self, query: ReadQuery) -> None:
         """Fail when the window's readings are also stored in seconds: Magistrala 0.15 writes
