@@ -332,7 +332,8 @@ def _write_zip(
 ) -> ExportResult:
     """Several items in CSV or JSON: one file each, bundled in one zip."""
     free = partial(files.final_path, folder, name, start, "zip")
-    work = folder / f".{free().name}.parts{files.attempt_tag(job.run_id, job.attempt)}"
+    chosen = free()  # names the work folder and the temporary file; publish takes the name free then
+    work = folder / f".{chosen.name}.parts{files.attempt_tag(job.run_id, job.attempt)}"
     entry_names = files.unique_names([f"{files.safe_component(t.title)}.{writer.extension}" for t in tables])
     rows = 0
     warnings: list[str] = []
@@ -345,7 +346,7 @@ def _write_zip(
             rows += result.rows
             warnings += result.warnings
             entries.append((entry, part))
-        with files.temporary(free(), job.run_id, job.attempt, settings.file_mode) as temp:
+        with files.temporary(chosen, job.run_id, job.attempt, settings.file_mode) as temp:
             files.write_zip(entries, temp)
             body = {**manifest, "source": describe(source), "rows": rows, "entries": entry_names}
             final, digest = files.publish(temp, free, body, settings.file_mode)

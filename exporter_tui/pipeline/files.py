@@ -166,6 +166,9 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+_NAME_TRIES = 100  # names tried before publishing gives up (each taken one moves the file on to the next)
+
+
 def publish(
     temp: Path, free_name: Callable[[], Path], manifest: dict, file_mode: int = 0o600, digest: str | None = None
 ) -> tuple[Path, str]:
@@ -194,9 +197,6 @@ def publish(
             return final, digest
         manifest_path(final).unlink()  # a data file of someone else's holds the name: ours goes on to the next
     raise OSError(errno.EEXIST, f"no free name for the export after {_NAME_TRIES} tries", str(temp.parent))
-
-
-_NAME_TRIES = 100
 
 
 def _rename_new(src: Path, dest: Path) -> bool:
