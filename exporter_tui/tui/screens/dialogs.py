@@ -24,6 +24,9 @@ class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; `y` and `n` (or the keys `[tui.bindings]` gives them) answer it."""
 
     BINDINGS = [*CONFIRM_BINDINGS]
+    # Focused when the screen shows, not in on_mount: a dialog pushed as the app quits can
+    # mount without its children, and a query there crashed the app (the monkey test, seed 1201).
+    AUTO_FOCUS = "#no"
 
     def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
         super().__init__(classes="dialog")
@@ -37,9 +40,6 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(escape(f"{self.yes} [{key_of(self, CONFIRM_YES)}]"), id="yes", variant="error")
                 yield Button(escape(f"{self.no} [{key_of(self, CONFIRM_NO)}]"), id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     @on(Button.Pressed, "#yes")
     def _yes_pressed(self) -> None:
@@ -57,6 +57,7 @@ class PathPrompt(ModalScreen[str | None]):
     """Ask for a file path; Enter accepts, Escape cancels."""
 
     BINDINGS = [*DIALOG_CLOSE]
+    AUTO_FOCUS = "Input"  # as ConfirmDialog's
 
     def __init__(self, title: str, value: str = "") -> None:
         super().__init__(classes="dialog")
@@ -68,9 +69,6 @@ class PathPrompt(ModalScreen[str | None]):
             yield Label(self.title_text, classes="dialog-text")
             yield OrderedInput(self.value, placeholder="e.g. ~/requests/daily.json", id="path")
             yield Static("Enter: OK   Escape: cancel", classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
 
     @on(Input.Submitted, "#path")
     def _path_given(self, event: Input.Submitted) -> None:
@@ -85,6 +83,7 @@ class PasteDialog(ModalScreen[str | None]):
     """Take a JSON body from the clipboard: paste it here (the terminal's paste), then ctrl+s."""
 
     BINDINGS = [*PASTE_BINDINGS]
+    AUTO_FOCUS = "TextArea"  # as ConfirmDialog's
 
     def __init__(self, initial: str = "") -> None:
         super().__init__(classes="dialog")
@@ -98,9 +97,6 @@ class PasteDialog(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(escape(f"Import [{accept}]"), id="accept", variant="primary")
                 yield Button(escape(f"Cancel [{key_of(self, DIALOG_CLOSE[0])}]"), id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
 
     @on(Button.Pressed, "#accept")
     def _accept_pressed(self) -> None:
